@@ -1,0 +1,164 @@
+#include "core/config/settings.hpp"
+#include "core/config/toml_reader.hpp"
+#include "core/ingest/event_decoder.hpp"
+
+namespace herald {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path resolve(const fs::path& base, const std::string& p) {
+  fs::path path(p);
+  return path.is_absolute() ? path.lexically_normal() : (base / path).lexically_normal();
+}
+
+void parse_listen(TomlReader& r, HttpSettings& http) {
+  auto listen = r.string("listen");
+  if (!listen) return;
+  auto colon = listen->rfind(':');
+  if (colon == std::string::npos || colon == 0) r.fail("listen", "must be HOST:PORT, e.g. 127.0.0.1:8080");
+  std::string host = listen->substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  std::string port = listen->substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535)
+    r.fail("listen", "port must be 0-65535");
+  http.address = host;
+  http.port = static_cast<uint16_t>(std::stoi(port));
+}
+
+void parse_http(const toml::table& t, const std::string& file, HttpSettings& http) {
+  TomlReader r(t, file, "http");
+  parse_listen(r, http);
+  if (auto v = r.integer("max_body_bytes", 1024, int64_t(1) << 30)) http.max_body_bytes = size_t(*v);
+  if (auto v = r.integer("max_header_bytes", 1024, 1 << 20)) http.max_header_bytes = size_t(*v);
+  if (auto v = r.millis("header_timeout_ms", 100, 3'600'000)) http.header_timeout = *v;
+  if (auto v = r.millis("body_timeout_ms", 100, 3'600'000)) http.body_timeout = *v;
+  if (auto v = r.millis("idle_timeout_ms", 100, 3'600'000)) http.idle_timeout = *v;
+  if (auto v = r.integer("max_connections", 1, 1'000'000)) http.max_connections = size_t(*v);
+  r.finish();
+}
+
+void parse_smtp(TomlReader& r, SmtpSettings& s) {
+  s.host = r.required_string("host");
+  if (auto v = r.integer("port", 1, 65535)) s.port = uint16_t(*v);
+  if (auto v = r.string("helo")) {
+    if (v->empty() || v->find_first_of(" \r\n\t") != std::string::npos) r.fail("helo", "must be a host name");
+    s.helo_name = *v;
+  }
+  if (auto v = r.integer("max_messages_per_connection", 1, 1'000'000)) s.max_messages_per_connection = size_t(*v);
+  if (auto v = r.millis("idle_timeout_ms", 100, 3'600'000)) s.idle_timeout = *v;
+  if (const auto* t = r.table("timeouts")) {
+    TomlReader tr(*t, r.file(), r.path("timeouts"));
+    auto ms = [&](const char* key, milliseconds& out) {
+      if (auto v = tr.millis(key, 100, 3'600'000)) out = *v;
+    };
+    ms("connect_ms", s.timeouts.connect);
+    ms("greeting_ms", s.timeouts.greeting);
+    ms("ehlo_ms", s.timeouts.ehlo);
+    ms("mail_ms", s.timeouts.mail);
+    ms("rcpt_ms", s.timeouts.rcpt);
+    ms("data_init_ms", s.timeouts.data_init);
+    ms("data_block_ms", s.timeouts.data_block);
+    ms("data_term_ms", s.timeouts.data_term);
+    tr.finish();
+  }
+}
+
+TransportSettings parse_transport(const std::string& name, const toml::table& t, const std::string& file,
+                                  const fs::path& base, const fs::path& storage_dir) {
+  TomlReader r(t, file, "transports." + name);
+  TransportSettings ts;
+  ts.name = name;
+  auto type = r.required_string("type");
+  if (type == "outbox") {
+    ts.kind = TransportKind::outbox;
+    auto dir = r.string("dir");
+    ts.outbox.dir = dir ? resolve(base, *dir) : storage_dir / "outbox";
+    if (auto v = r.boolean("fsync")) ts.outbox.fsync = *v;
+  } else if (type == "smtp") {
+    ts.kind = TransportKind::smtp;
+    parse_smtp(r, ts.smtp);
+  } else {
+    r.fail("type", "must be \"outbox\" or \"smtp\"");
+  }
+  r.finish();
+  return ts;
+}
+
+void parse_delivery(const toml::table& t, const std::string& file, DeliverySettings& d) {
+  TomlReader r(t, file, "delivery");
+  if (auto v = r.string("email_transport")) d.email_transport = *v;
+  if (auto v = r.string("from")) {
+    if (!is_valid_email_address(*v)) r.fail("from", "must be a plain e-mail address (user@domain)");
+    d.from_address = *v;
+  }
+  if (auto v = r.string("from_name")) {
+    if (v->find_first_of("\r\n") != std::string::npos) r.fail("from_name", "must be a single line");
+    d.from_name = *v;
+  }
+  if (auto v = r.integer("queue_capacity", 1, 10'000'000)) d.queue_capacity = size_t(*v);
+  if (auto v = r.integer("batch_size", 1, 10'000)) d.batch_size = size_t(*v);
+  if (auto v = r.integer("max_attempts", 1, 1000)) d.retry.max_attempts = int(*v);
+  if (auto v = r.millis("retry_initial_ms", 1, 86'400'000)) d.retry.initial = *v;
+  if (auto v = r.millis("retry_max_ms", 1, 86'400'000)) d.retry.max = *v;
+  if (d.retry.max < d.retry.initial) r.fail("retry_max_ms", "must be >= retry_initial_ms");
+  r.finish();
+}
+
+}  // namespace
+
+Settings load_settings(const fs::path& file) {
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) throw ConfigError(file.string() + ": no such config file");
+  const std::string fname = file.string();
+  toml::table root = parse_toml_file(fname);
+  Settings s;
+  s.config_file = fs::absolute(file).lexically_normal();
+  const fs::path base = s.config_file.parent_path();
+  s.storage.dir = base / "var";
+  s.resources_dir = base / "resources";
+
+  TomlReader r(root, fname, "");
+  if (const auto* t = r.table("daemon")) {
+    TomlReader d(*t, fname, "daemon");
+    if (auto v = d.integer("threads", 1, 256)) s.threads = int(*v);
+    if (auto v = d.string("log_level"); v && !parse_log_level(*v, s.log_level))
+      d.fail("log_level", "must be debug, info, warn or error");
+    d.finish();
+  }
+  if (const auto* t = r.table("http")) parse_http(*t, fname, s.http);
+  if (const auto* t = r.table("storage")) {
+    TomlReader st(*t, fname, "storage");
+    if (auto v = st.string("dir")) s.storage.dir = resolve(base, *v);
+    st.finish();
+  }
+  if (const auto* t = r.table("resources")) {
+    TomlReader rs(*t, fname, "resources");
+    if (auto v = rs.string("dir")) s.resources_dir = resolve(base, *v);
+    rs.finish();
+  }
+  if (const auto* t = r.table("delivery")) parse_delivery(*t, fname, s.delivery);
+  if (const auto* t = r.table("transports")) {
+    for (const auto& [name, node] : *t) {
+      if (!node.is_table())
+        throw ConfigError(fname + ": transports." + std::string(name.str()) + ": must be a table");
+      s.transports.push_back(parse_transport(std::string(name.str()), *node.as_table(), fname, base, s.storage.dir));
+    }
+  }
+  r.finish();
+
+  // The embedded default: with no [transports] section herald still works.
+  if (!s.transport("outbox") && s.delivery.email_transport == "outbox") {
+    TransportSettings outbox;
+    outbox.name = "outbox";
+    outbox.outbox.dir = s.storage.dir / "outbox";
+    s.transports.push_back(outbox);
+  }
+  if (!s.transport(s.delivery.email_transport))
+    throw ConfigError(fname + ": delivery.email_transport: no transport named \"" + s.delivery.email_transport +
+                      "\" in [transports]");
+  return s;
+}
+
+}  // namespace herald

@@ -1,0 +1,102 @@
+#pragma once
+// Typed daemon settings, parsed from heraldd.toml by load_settings().
+// Defaults live here, in the structs; config/heraldd.toml documents each key.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/util/log.hpp"
+
+namespace herald {
+
+using std::chrono::milliseconds;
+
+struct HttpSettings {
+  std::string address = "127.0.0.1";
+  uint16_t port = 8080;  // 0 = ephemeral (the bound port is logged)
+  size_t max_body_bytes = 10 * 1024 * 1024;
+  size_t max_header_bytes = 16 * 1024;
+  milliseconds header_timeout{10'000};  // slowloris bound
+  milliseconds body_timeout{30'000};
+  milliseconds idle_timeout{60'000};    // keep-alive
+  size_t max_connections = 4096;
+};
+
+struct StorageSettings {
+  std::filesystem::path dir;  // history/, outbox/ (default) live below it
+};
+
+struct OutboxSettings {
+  std::filesystem::path dir;
+  bool fsync = true;  // fsync file and directory before a message counts as delivered
+};
+
+// Timeouts per SMTP phase; defaults from RFC 5321 §4.5.3.2.
+struct SmtpTimeouts {
+  milliseconds connect{30'000};
+  milliseconds greeting{300'000};
+  milliseconds ehlo{300'000};
+  milliseconds mail{300'000};
+  milliseconds rcpt{300'000};
+  milliseconds data_init{120'000};
+  milliseconds data_block{180'000};
+  milliseconds data_term{600'000};
+};
+
+struct SmtpSettings {
+  std::string host;
+  uint16_t port = 25;
+  std::string helo_name = "localhost";
+  size_t max_messages_per_connection = 1000;
+  milliseconds idle_timeout{30'000};  // QUIT an unused connection after this
+  SmtpTimeouts timeouts;
+};
+
+enum class TransportKind { outbox, smtp };
+
+struct TransportSettings {
+  std::string name;
+  TransportKind kind = TransportKind::outbox;
+  OutboxSettings outbox;
+  SmtpSettings smtp;
+};
+
+struct RetrySettings {
+  int max_attempts = 5;
+  milliseconds initial{1'000};
+  milliseconds max{60'000};
+};
+
+struct DeliverySettings {
+  std::string email_transport = "outbox";  // name of a [transports.*] entry
+  std::string from_address = "herald@localhost";
+  std::string from_name = "herald";
+  size_t queue_capacity = 10'000;  // per transport; a full queue slows ingest down
+  size_t batch_size = 64;
+  RetrySettings retry;
+};
+
+struct Settings {
+  std::filesystem::path config_file;
+  int threads = 2;
+  LogLevel log_level = LogLevel::info;
+  HttpSettings http;
+  StorageSettings storage;
+  std::filesystem::path resources_dir;
+  DeliverySettings delivery;
+  std::vector<TransportSettings> transports;
+
+  const TransportSettings* transport(const std::string& name) const {
+    for (const auto& t : transports)
+      if (t.name == name) return &t;
+    return nullptr;
+  }
+};
+
+// Loads and validates the file; relative paths are resolved against the
+// directory of the config file. Throws ConfigError with file:line:col.
+Settings load_settings(const std::filesystem::path& file);
+
+}  // namespace herald

@@ -1,0 +1,88 @@
+#include "core/config/toml_reader.hpp"
+
+namespace herald {
+namespace {
+
+std::string where(const std::string& file, const toml::source_region& src) {
+  std::string out = file;
+  if (src.begin.line) out += ":" + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column);
+  return out;
+}
+
+}  // namespace
+
+toml::table parse_toml_file(const std::string& path) {
+  try {
+    return toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(where(path, e.source()) + ": " + std::string(e.description()));
+  }
+}
+
+TomlReader::TomlReader(const toml::table& table, std::string file, std::string prefix)
+    : table_(table), file_(std::move(file)), prefix_(std::move(prefix)) {}
+
+std::string TomlReader::path(std::string_view key) const {
+  return prefix_.empty() ? std::string(key) : prefix_ + "." + std::string(key);
+}
+
+void TomlReader::fail(std::string_view key, std::string_view reason) const {
+  const toml::node* n = table_.get(key);
+  const auto& src = n ? n->source() : table_.source();
+  throw ConfigError(where(file_, src) + ": " + path(key) + ": " + std::string(reason));
+}
+
+const toml::node* TomlReader::get(std::string_view key, toml::node_type type, const char* type_name) {
+  used_.emplace(key);
+  const toml::node* n = table_.get(key);
+  if (!n) return nullptr;
+  if (n->type() != type) fail(key, std::string("must be ") + type_name);
+  return n;
+}
+
+std::optional<std::string> TomlReader::string(std::string_view key) {
+  const auto* n = get(key, toml::node_type::string, "a string");
+  if (!n) return std::nullopt;
+  return n->as_string()->get();
+}
+
+std::string TomlReader::required_string(std::string_view key) {
+  auto v = string(key);
+  if (!v) fail(key, "required");
+  if (v->empty()) fail(key, "must not be empty");
+  return *v;
+}
+
+std::optional<int64_t> TomlReader::integer(std::string_view key, int64_t min, int64_t max) {
+  const auto* n = get(key, toml::node_type::integer, "an integer");
+  if (!n) return std::nullopt;
+  int64_t v = n->as_integer()->get();
+  if (v < min || v > max) fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+  return v;
+}
+
+std::optional<bool> TomlReader::boolean(std::string_view key) {
+  const auto* n = get(key, toml::node_type::boolean, "true or false");
+  if (!n) return std::nullopt;
+  return n->as_boolean()->get();
+}
+
+const toml::table* TomlReader::table(std::string_view key) {
+  const auto* n = get(key, toml::node_type::table, "a table");
+  return n ? n->as_table() : nullptr;
+}
+
+const toml::array* TomlReader::array(std::string_view key) {
+  const auto* n = get(key, toml::node_type::array, "an array");
+  return n ? n->as_array() : nullptr;
+}
+
+void TomlReader::finish() const {
+  for (const auto& [k, v] : table_) {
+    if (!used_.contains(k.str())) {
+      throw ConfigError(where(file_, v.source()) + ": " + path(k.str()) + ": unknown key");
+    }
+  }
+}
+
+}  // namespace herald

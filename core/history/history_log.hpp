@@ -1,0 +1,42 @@
+#pragma once
+// HistoryLog: the append-only communication history (SPEC §6).
+//
+// Every event received and every message outcome becomes one HistoryRecord.
+// This is a seam: the foundation writes JSON lines (JsonlHistoryLog); the
+// storage work replaces it with the CRC-framed segment log and its indexes
+// without touching callers. append() is thread-safe and never throws; an I/O
+// error is logged and counted, never propagated into delivery.
+#include <string>
+
+namespace herald {
+
+struct HistoryRecord {
+  std::string kind;       // event | email | sms | webhook | call | meeting | note
+  std::string direction;  // inbound | outbound
+  std::string at;         // when it happened (RFC 3339)
+  std::string tenant;
+  std::string partner;
+  std::string contact;
+  std::string document;
+  std::string actor;
+  std::string on_behalf_of;
+  std::string event_id;
+  std::string event_type;
+  std::string message_id;
+  std::string template_id;
+  std::string recipient;
+  std::string transport;
+  std::string subject;
+  std::string status;  // received | delivered | deferred | failed | expired
+  std::string error;
+  int attempt = 0;
+};
+
+class HistoryLog {
+ public:
+  virtual ~HistoryLog() = default;
+  virtual void append(const HistoryRecord& record) = 0;
+  virtual void flush() = 0;
+};
+
+}  // namespace herald

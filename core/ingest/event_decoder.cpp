@@ -1,0 +1,520 @@
+#include "core/ingest/event_decoder.hpp"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+
+#include "core/util/base64.hpp"
+#include "core/util/utf8.hpp"
+
+namespace herald {
+namespace {
+
+constexpr size_t kMaxErrors = 100;
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool all_digits(std::string_view s) {
+  for (char c : s)
+    if (!is_digit(c)) return false;
+  return !s.empty();
+}
+int to_int(std::string_view s) {
+  int v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+bool valid_ymd(std::string_view s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+  if (!all_digits(s.substr(0, 4)) || !all_digits(s.substr(5, 2)) || !all_digits(s.substr(8, 2))) return false;
+  int y = to_int(s.substr(0, 4)), m = to_int(s.substr(5, 2)), d = to_int(s.substr(8, 2));
+  if (m < 1 || m > 12 || d < 1) return false;
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  int max = kDays[m - 1] + (m == 2 && leap ? 1 : 0);
+  return d <= max;
+}
+
+}  // namespace
+
+bool is_valid_event_id(std::string_view s, size_t max_bytes) {
+  if (s.empty() || s.size() > max_bytes) return false;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x21 || u > 0x7E) return false;
+  }
+  return true;
+}
+
+bool is_valid_event_type(std::string_view s) {
+  if (s.empty() || s.size() > 128 || s.front() == '.' || s.back() == '.') return false;
+  char prev = 0;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_' || c == '-' || c == '.';
+    if (!ok || (c == '.' && prev == '.')) return false;
+    prev = c;
+  }
+  return true;
+}
+
+bool is_valid_date(std::string_view s) { return valid_ymd(s); }
+
+bool is_valid_rfc3339(std::string_view s) {
+  // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
+  if (s.size() < 20 || !valid_ymd(s.substr(0, 10))) return false;
+  if (s[10] != 'T' && s[10] != 't' && s[10] != ' ') return false;
+  auto t = s.substr(11);
+  if (t.size() < 9 || t[2] != ':' || t[5] != ':') return false;
+  if (!all_digits(t.substr(0, 2)) || !all_digits(t.substr(3, 2)) || !all_digits(t.substr(6, 2))) return false;
+  if (to_int(t.substr(0, 2)) > 23 || to_int(t.substr(3, 2)) > 59 || to_int(t.substr(6, 2)) > 60) return false;
+  size_t i = 8;
+  if (i < t.size() && t[i] == '.') {
+    size_t start = ++i;
+    while (i < t.size() && is_digit(t[i])) ++i;
+    if (i == start || i - start > 9) return false;
+  }
+  auto zone = t.substr(i);
+  if (zone == "Z" || zone == "z") return true;
+  if (zone.size() != 6 || (zone[0] != '+' && zone[0] != '-') || zone[3] != ':') return false;
+  if (!all_digits(zone.substr(1, 2)) || !all_digits(zone.substr(4, 2))) return false;
+  return to_int(zone.substr(1, 2)) <= 23 && to_int(zone.substr(4, 2)) <= 59;
+}
+
+bool is_valid_email_address(std::string_view s) {
+  // addr-spec with a dot-atom local part and an ASCII domain: the subset that
+  // is safe in an SMTP envelope without quoting (no <, >, CR, LF, spaces).
+  if (s.size() < 3 || s.size() > 254) return false;
+  auto at = s.rfind('@');
+  if (at == std::string_view::npos || at == 0 || at + 1 == s.size()) return false;
+  auto local = s.substr(0, at), domain = s.substr(at + 1);
+  if (local.size() > 64 || local.front() == '.' || local.back() == '.') return false;
+  static constexpr std::string_view kAtext = "!#$%&'*+-/=?^_`{|}~.";
+  char prev = 0;
+  for (char c : local) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || kAtext.find(c) != kAtext.npos;
+    if (!ok || (c == '.' && prev == '.')) return false;
+    prev = c;
+  }
+  if (domain.front() == '.' || domain.back() == '.' || domain.front() == '-') return false;
+  prev = 0;
+  for (char c : domain) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' || c == '.';
+    if (!ok || (c == '.' && prev == '.')) return false;
+    prev = c;
+  }
+  return true;
+}
+
+bool is_valid_phone(std::string_view s) {
+  // E.164 with optional readability separators, as ERPs store it.
+  if (s.empty() || s.size() > 32) return false;
+  size_t digits = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (is_digit(c)) ++digits;
+    else if (c == '+' && i == 0) continue;
+    else if (c != ' ' && c != '-' && c != '(' && c != ')') return false;
+  }
+  return digits >= 3 && digits <= 15;
+}
+
+bool is_valid_locale(std::string_view s) {
+  // BCP 47 shape: letters/digits in 1–8 char subtags separated by '-'.
+  if (s.size() < 2 || s.size() > 35) return false;
+  size_t run = 0;
+  for (char c : s) {
+    if (c == '-') {
+      if (run == 0) return false;
+      run = 0;
+    } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c)) {
+      if (++run > 8) return false;
+    } else {
+      return false;
+    }
+  }
+  return run > 0;
+}
+
+struct EventDecoder::Impl {
+  simdjson::dom::parser parser;
+};
+
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+
+// Validates one event object; appends FieldErrors; fills `out` when valid.
+class EventValidator {
+ public:
+  EventValidator(const DecoderLimits& limits, size_t index, std::vector<FieldError>& errors)
+      : limits_(limits), index_(index), errors_(errors) {}
+
+  void validate(element root, DocumentEvent& out) {
+    if (root.type() != element_type::OBJECT) {
+      fail("", "event must be a JSON object");
+      return;
+    }
+    bool has_id = false, has_type = false, has_at = false;
+    std::array<bool, 9> seen{};
+    static constexpr std::array<std::string_view, 9> kKeys = {
+        "id", "type", "occurred_at", "tenant", "actor", "on_behalf_of", "partner", "document", "data"};
+    for (auto [key, value] : simdjson::dom::object(root)) {
+      size_t k = 0;
+      while (k < kKeys.size() && kKeys[k] != key) ++k;
+      if (k == kKeys.size()) {
+        fail(std::string(key), "unknown field");
+        continue;
+      }
+      if (seen[k]) {
+        fail(std::string(key), "duplicate field");
+        continue;
+      }
+      seen[k] = true;
+      switch (k) {
+        case 0:
+          has_id = true;
+          if (string_field(value, "id", out.id) && !is_valid_event_id(out.id, limits_.max_id_bytes))
+            fail("id", "must be 1-" + std::to_string(limits_.max_id_bytes) + " printable ASCII characters");
+          break;
+        case 1:
+          has_type = true;
+          if (string_field(value, "type", out.type) && !is_valid_event_type(out.type))
+            fail("type", "must be dotted words of letters, digits, '_' or '-' (max 128)");
+          break;
+        case 2:
+          has_at = true;
+          if (string_field(value, "occurred_at", out.occurred_at) && !is_valid_rfc3339(out.occurred_at))
+            fail("occurred_at", "must be an RFC 3339 timestamp with offset");
+          break;
+        case 3:
+          if (string_field(value, "tenant", out.tenant) && !valid_tenant(out.tenant))
+            fail("tenant", "must be 1-64 characters of letters, digits, '_' or '-'");
+          break;
+        case 4: out.actor = party(value, "actor"); break;
+        case 5: out.on_behalf_of = party(value, "on_behalf_of"); break;
+        case 6: out.partner = party(value, "partner"); break;
+        case 7: out.document = document(value); break;
+        case 8:
+          if (value.type() != element_type::OBJECT) fail("data", "must be an object");
+          else out.data = to_boost(value).as_object();
+          break;
+      }
+    }
+    if (!has_id) fail("id", "required");
+    if (!has_type) fail("type", "required");
+    if (!has_at) fail("occurred_at", "required");
+  }
+
+ private:
+  void fail(std::string field, std::string reason) {
+    if (errors_.size() < kMaxErrors) errors_.push_back({index_, std::move(field), std::move(reason)});
+  }
+
+  static bool valid_tenant(std::string_view s) {
+    if (s.empty() || s.size() > 64) return false;
+    for (char c : s)
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_' || c == '-')) return false;
+    return true;
+  }
+
+  bool string_field(element v, const std::string& path, std::string& out) {
+    std::string_view sv;
+    if (v.get_string().get(sv)) {
+      fail(path, "must be a string");
+      return false;
+    }
+    out.assign(sv);
+    return true;
+  }
+
+  // Single-line human text (names, numbers, statuses): bounded, no control
+  // characters, because it may end up in an e-mail header.
+  bool text_field(element v, const std::string& path, std::string& out, bool required = false) {
+    if (!string_field(v, path, out)) return false;
+    if (out.size() > limits_.max_text_bytes) {
+      fail(path, "longer than " + std::to_string(limits_.max_text_bytes) + " bytes");
+      return false;
+    }
+    if (has_line_breaking_or_control(out)) {
+      fail(path, "must not contain control characters or line breaks");
+      return false;
+    }
+    if (required && out.empty()) {
+      fail(path, "must not be empty");
+      return false;
+    }
+    return true;
+  }
+
+  std::optional<Party> party(element v, const std::string& path) {
+    if (v.type() != element_type::OBJECT) {
+      fail(path, "must be an object");
+      return std::nullopt;
+    }
+    Party p;
+    bool has_id = false;
+    for (auto [key, value] : simdjson::dom::object(v)) {
+      std::string f = path + "." + std::string(key);
+      if (key == "id") {
+        has_id = true;
+        if (text_field(value, f, p.id, true) && p.id.size() > limits_.max_id_bytes)
+          fail(f, "longer than " + std::to_string(limits_.max_id_bytes) + " bytes");
+      } else if (key == "name") {
+        text_field(value, f, p.name);
+      } else if (key == "email") {
+        if (string_field(value, f, p.email) && !is_valid_email_address(p.email)) fail(f, "not a valid e-mail address");
+      } else if (key == "phone") {
+        if (string_field(value, f, p.phone) && !is_valid_phone(p.phone)) fail(f, "not a valid phone number");
+      } else if (key == "locale") {
+        if (string_field(value, f, p.locale) && !is_valid_locale(p.locale)) fail(f, "not a valid locale tag");
+      } else {
+        fail(f, "unknown field");
+      }
+    }
+    if (!has_id) fail(path + ".id", "required");
+    return p;
+  }
+
+  std::optional<Document> document(element v) {
+    if (v.type() != element_type::OBJECT) {
+      fail("document", "must be an object");
+      return std::nullopt;
+    }
+    Document d;
+    for (auto [key, value] : simdjson::dom::object(v)) {
+      std::string f = "document." + std::string(key);
+      if (key == "id") text_field(value, f, d.id);
+      else if (key == "kind") text_field(value, f, d.kind);
+      else if (key == "number") text_field(value, f, d.number);
+      else if (key == "status") text_field(value, f, d.status);
+      else if (key == "previous_status") text_field(value, f, d.previous_status);
+      else if (key == "total") total(value, f, d.total);
+      else if (key == "currency") {
+        if (string_field(value, f, d.currency) &&
+            !(d.currency.size() == 3 && std::all_of(d.currency.begin(), d.currency.end(),
+                                                    [](char c) { return c >= 'A' && c <= 'Z'; })))
+          fail(f, "must be an ISO 4217 code such as EUR");
+      } else if (key == "due_date") {
+        if (string_field(value, f, d.due_date) && !is_valid_date(d.due_date)) fail(f, "must be a date YYYY-MM-DD");
+      } else if (key == "attachments") attachments(value, d.attachments);
+      else fail(f, "unknown field");
+    }
+    return d;
+  }
+
+  void total(element v, const std::string& path, std::string& out) {
+    switch (v.type()) {
+      case element_type::STRING: {
+        string_field(v, path, out);
+        // -?digits(.digits)?
+        std::string_view s = out;
+        if (!s.empty() && s[0] == '-') s.remove_prefix(1);
+        auto dot = s.find('.');
+        bool ok = all_digits(s.substr(0, dot)) && (dot == s.npos || all_digits(s.substr(dot + 1))) && s.size() <= 40;
+        if (!ok) fail(path, "must be a decimal number such as \"1249.90\"");
+        return;
+      }
+      case element_type::INT64: out = std::to_string(int64_t(v)); return;
+      case element_type::UINT64: out = std::to_string(uint64_t(v)); return;
+      case element_type::DOUBLE: {
+        char buf[64];
+        auto r = std::to_chars(buf, buf + sizeof buf, double(v), std::chars_format::fixed);
+        out.assign(buf, r.ptr);
+        return;
+      }
+      default: fail(path, "must be a decimal string or a number");
+    }
+  }
+
+  static bool valid_content_type(std::string_view s) {
+    auto slash = s.find('/');
+    if (slash == s.npos || slash == 0 || slash + 1 == s.size() || s.size() > 127) return false;
+    for (size_t i = 0; i < s.size(); ++i) {
+      char c = s[i];
+      if (i == slash) continue;
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+                std::string_view("!#$&^_.+-").find(c) != std::string_view::npos;
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  void attachments(element v, std::vector<Attachment>& out) {
+    if (v.type() != element_type::ARRAY) {
+      fail("document.attachments", "must be an array");
+      return;
+    }
+    size_t i = 0;
+    for (element item : simdjson::dom::array(v)) {
+      std::string base = "document.attachments[" + std::to_string(i++) + "]";
+      if (out.size() >= limits_.max_attachments) {
+        fail("document.attachments", "more than " + std::to_string(limits_.max_attachments) + " attachments");
+        return;
+      }
+      if (item.type() != element_type::OBJECT) {
+        fail(base, "must be an object");
+        continue;
+      }
+      Attachment a;
+      bool has_name = false, has_content = false;
+      for (auto [key, value] : simdjson::dom::object(item)) {
+        std::string f = base + "." + std::string(key);
+        if (key == "filename") {
+          has_name = true;
+          if (text_field(value, f, a.filename, true) &&
+              (a.filename.size() > 255 || a.filename.find_first_of("/\\") != std::string::npos ||
+               a.filename == "." || a.filename == ".."))
+            fail(f, "must be a plain file name (no path), at most 255 bytes");
+        } else if (key == "content_type") {
+          if (string_field(value, f, a.content_type) && !valid_content_type(a.content_type))
+            fail(f, "must be a MIME type such as application/pdf");
+        } else if (key == "content_base64") {
+          has_content = true;
+          std::string enc;
+          if (string_field(value, f, enc)) {
+            auto dec = base64_decode(enc);
+            if (!dec) fail(f, "not valid base64");
+            else a.content = std::move(*dec);
+          }
+        } else {
+          fail(f, "unknown field");
+        }
+      }
+      if (!has_name) fail(base + ".filename", "required");
+      if (!has_content) fail(base + ".content_base64", "required");
+      if (a.content_type.empty()) a.content_type = "application/octet-stream";
+      out.push_back(std::move(a));
+    }
+  }
+
+  static boost::json::value to_boost(element v) {
+    switch (v.type()) {
+      case element_type::OBJECT: {
+        boost::json::object o;
+        for (auto [key, value] : simdjson::dom::object(v)) o[key] = to_boost(value);
+        return o;
+      }
+      case element_type::ARRAY: {
+        boost::json::array a;
+        for (element item : simdjson::dom::array(v)) a.push_back(to_boost(item));
+        return a;
+      }
+      case element_type::STRING: return boost::json::string(std::string_view(v));
+      case element_type::INT64: return int64_t(v);
+      case element_type::UINT64: return uint64_t(v);
+      case element_type::DOUBLE: return double(v);
+      case element_type::BOOL: return bool(v);
+      case element_type::NULL_VALUE: return nullptr;
+    }
+    return nullptr;
+  }
+
+  const DecoderLimits& limits_;
+  size_t index_;
+  std::vector<FieldError>& errors_;
+};
+
+std::string simdjson_reason(simdjson::error_code ec) {
+  switch (ec) {
+    case simdjson::UTF8_ERROR: return "body is not valid UTF-8";
+    case simdjson::DEPTH_ERROR: return "JSON nested too deeply";
+    case simdjson::EMPTY: return "body is empty";
+    default: return std::string("malformed JSON: ") + simdjson::error_message(ec);
+  }
+}
+
+}  // namespace
+
+EventDecoder::EventDecoder(DecoderLimits limits) : limits_(limits), impl_(std::make_unique<Impl>()) {
+  if (impl_->parser.allocate(64 * 1024, limits_.max_depth) != simdjson::SUCCESS)
+    throw std::runtime_error("simdjson: cannot allocate parser");
+}
+
+EventDecoder::~EventDecoder() = default;
+
+DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format) {
+  DecodeResult result;
+  auto validate_one = [&](element root, size_t index) {
+    DocumentEvent ev;
+    size_t before = result.errors.size();
+    EventValidator(limits_, index, result.errors).validate(root, ev);
+    if (result.errors.size() == before) result.events.push_back(std::move(ev));
+  };
+  auto too_many = [&](size_t n) {
+    if (n <= limits_.max_batch_events) return false;
+    result.malformed = true;
+    result.malformed_reason = "batch holds more than " + std::to_string(limits_.max_batch_events) + " events";
+    return true;
+  };
+
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end; the body buffer
+  // carries no such guarantee, so copy into a padded buffer.
+  simdjson::padded_string padded(body);
+
+  if (format == BodyFormat::json) {
+    element root;
+    if (auto ec = impl_->parser.parse(padded).get(root)) {
+      result.malformed = true;
+      result.malformed_reason = simdjson_reason(ec);
+      return result;
+    }
+    if (root.type() == element_type::ARRAY) {
+      simdjson::dom::array arr(root);
+      if (arr.size() == 0) {
+        result.malformed = true;
+        result.malformed_reason = "batch is empty";
+        return result;
+      }
+      if (too_many(arr.size())) return result;
+      size_t i = 0;
+      for (element item : arr) validate_one(item, i++);
+    } else {
+      validate_one(root, 0);
+    }
+  } else {
+    simdjson::dom::document_stream stream;
+    size_t batch = std::max<size_t>(body.size(), 1024);
+    if (auto ec = impl_->parser.parse_many(padded, batch).get(stream)) {
+      result.malformed = true;
+      result.malformed_reason = simdjson_reason(ec);
+      return result;
+    }
+    size_t i = 0;
+    for (auto doc : stream) {
+      element root;
+      if (auto ec = doc.get(root)) {
+        result.malformed = true;
+        result.malformed_reason = "line " + std::to_string(i + 1) + ": " + simdjson_reason(ec);
+        result.events.clear();
+        result.errors.clear();
+        return result;
+      }
+      if (too_many(i + 1)) {
+        result.events.clear();
+        result.errors.clear();
+        return result;
+      }
+      validate_one(root, i++);
+    }
+    if (auto ec = stream.truncated_bytes(); ec != 0) {
+      result.malformed = true;
+      result.malformed_reason = "line " + std::to_string(i + 1) + ": truncated JSON document";
+      result.events.clear();
+      result.errors.clear();
+      return result;
+    }
+    if (i == 0) {
+      result.malformed = true;
+      result.malformed_reason = "body is empty";
+      return result;
+    }
+  }
+  if (!result.errors.empty()) result.events.clear();
+  return result;
+}
+
+}  // namespace herald

@@ -1,0 +1,73 @@
+#pragma once
+// EventDecoder: request body bytes → validated DocumentEvents (SPEC §3).
+//
+// Parses with simdjson (the ingest hot path) and validates every field before
+// anything is accepted. A batch is all-or-nothing: if any item is invalid the
+// result holds no events and one FieldError per problem, so the caller can
+// answer 400 naming each bad index/field. Not thread-safe: each HTTP session or
+// Redis consumer owns one decoder (it reuses simdjson's parse buffers).
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/model/document_event.hpp"
+
+namespace herald {
+
+enum class BodyFormat { json, ndjson };
+
+struct DecoderLimits {
+  size_t max_batch_events = 10000;
+  size_t max_id_bytes = 128;
+  size_t max_text_bytes = 1024;  // names, numbers, statuses
+  size_t max_attachments = 32;
+  size_t max_depth = 64;  // nesting of `data`
+};
+
+struct FieldError {
+  size_t index = 0;   // position in the batch (0 for a single object)
+  std::string field;  // dotted path, e.g. "document.attachments[0].filename"
+  std::string reason;
+};
+
+struct DecodeResult {
+  std::vector<DocumentEvent> events;
+  // Set when the body is not JSON at all (syntax, bad UTF-8, too deep);
+  // `malformed_reason` says why and `errors` is empty.
+  bool malformed = false;
+  std::string malformed_reason;
+  std::vector<FieldError> errors;
+  bool ok() const { return !malformed && errors.empty(); }
+};
+
+class EventDecoder final {
+ public:
+  explicit EventDecoder(DecoderLimits limits = {});
+  ~EventDecoder();
+  EventDecoder(const EventDecoder&) = delete;
+  EventDecoder& operator=(const EventDecoder&) = delete;
+
+  // `body` holds one JSON object or a JSON array of objects (json), or one
+  // object per line (ndjson).
+  DecodeResult decode(std::string_view body, BodyFormat format);
+
+  const DecoderLimits& limits() const { return limits_; }
+
+ private:
+  struct Impl;
+  DecoderLimits limits_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Field-level validators, shared with resource loading (contacts, senders).
+bool is_valid_event_id(std::string_view s, size_t max_bytes);
+bool is_valid_event_type(std::string_view s);
+bool is_valid_rfc3339(std::string_view s);
+bool is_valid_date(std::string_view s);  // YYYY-MM-DD
+bool is_valid_email_address(std::string_view s);
+bool is_valid_phone(std::string_view s);
+bool is_valid_locale(std::string_view s);
+
+}  // namespace herald

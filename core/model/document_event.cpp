@@ -1,0 +1,62 @@
+#include "core/model/document_event.hpp"
+
+#include "core/util/base64.hpp"
+
+namespace herald {
+namespace {
+
+void put_if(boost::json::object& o, const char* key, const std::string& v) {
+  if (!v.empty()) o[key] = v;
+}
+
+boost::json::object party_json(const Party& p) {
+  boost::json::object o;
+  o["id"] = p.id;
+  put_if(o, "name", p.name);
+  put_if(o, "email", p.email);
+  put_if(o, "phone", p.phone);
+  put_if(o, "locale", p.locale);
+  return o;
+}
+
+}  // namespace
+
+boost::json::object to_json(const DocumentEvent& e, bool with_content) {
+  boost::json::object o;
+  o["id"] = e.id;
+  o["type"] = e.type;
+  o["occurred_at"] = e.occurred_at;
+  o["tenant"] = e.tenant;
+  if (e.actor) o["actor"] = party_json(*e.actor);
+  if (e.on_behalf_of) o["on_behalf_of"] = party_json(*e.on_behalf_of);
+  if (e.partner) o["partner"] = party_json(*e.partner);
+  if (e.document) {
+    const auto& d = *e.document;
+    boost::json::object doc;
+    put_if(doc, "id", d.id);
+    put_if(doc, "kind", d.kind);
+    put_if(doc, "number", d.number);
+    put_if(doc, "status", d.status);
+    put_if(doc, "previous_status", d.previous_status);
+    put_if(doc, "total", d.total);
+    put_if(doc, "currency", d.currency);
+    put_if(doc, "due_date", d.due_date);
+    if (!d.attachments.empty()) {
+      boost::json::array atts;
+      for (const auto& a : d.attachments) {
+        boost::json::object ao;
+        ao["filename"] = a.filename;
+        ao["content_type"] = a.content_type;
+        ao["size"] = a.content.size();
+        if (with_content) ao["content_base64"] = base64_encode(a.content);
+        atts.push_back(std::move(ao));
+      }
+      doc["attachments"] = std::move(atts);
+    }
+    o["document"] = std::move(doc);
+  }
+  if (!e.data.empty()) o["data"] = e.data;
+  return o;
+}
+
+}  // namespace herald

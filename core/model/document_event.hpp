@@ -1,0 +1,59 @@
+#pragma once
+// The core event model (SPEC §3): a validated document event.
+//
+// Every DocumentEvent that exists has passed EventDecoder's validation: ids are
+// bounded printable ASCII, names hold no control characters, attachments are
+// decoded bytes. Downstream stages (match, render, deliver) rely on that and do
+// not re-validate.
+#include <boost/json/object.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace herald {
+
+// A person or organisation named by an event: actor, on_behalf_of, partner.
+struct Party {
+  std::string id;
+  std::string name;
+  std::string email;
+  std::string phone;
+  std::string locale;
+};
+
+struct Attachment {
+  std::string filename;
+  std::string content_type;
+  std::string content;  // decoded bytes
+};
+
+struct Document {
+  std::string id;
+  std::string kind;
+  std::string number;
+  std::string status;
+  std::string previous_status;
+  std::string total;  // decimal kept as text: money must not pass through double
+  std::string currency;
+  std::string due_date;
+  std::vector<Attachment> attachments;
+};
+
+struct DocumentEvent {
+  std::string id;
+  std::string type;
+  std::string occurred_at;
+  std::string tenant = "default";
+  std::optional<Party> actor;
+  std::optional<Party> on_behalf_of;
+  std::optional<Party> partner;
+  std::optional<Document> document;
+  boost::json::object data;  // free-form, usable in rules and templates
+};
+
+// The event as a JSON object, in the shape of the API. Attachments carry their
+// metadata and size; with `with_content`, also `content_base64` (journal form).
+boost::json::object to_json(const DocumentEvent& event, bool with_content = false);
+
+}  // namespace herald

@@ -1,0 +1,140 @@
+#include "daemon/daemon.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <csignal>
+#include <random>
+#include <thread>
+
+#include "core/config/toml_reader.hpp"
+#include "core/delivery/dispatcher.hpp"
+#include "core/history/jsonl_history_log.hpp"
+#include "core/match/rule_index.hpp"
+#include "core/pipeline/event_pipeline.hpp"
+#include "core/render/message_renderer.hpp"
+#include "core/resources/resource_set.hpp"
+#include "daemon/sd_notify.hpp"
+#include "transports/http_ingest/api_routes.hpp"
+#include "transports/http_ingest/http_server.hpp"
+#include "transports/outbox/outbox_transport.hpp"
+#include "transports/smtp/smtp_transport.hpp"
+
+namespace herald {
+
+namespace net = boost::asio;
+
+namespace {
+
+std::unique_ptr<Transport> make_transport(const TransportSettings& t, net::any_io_executor ex, Logger& log,
+                                          MetricsRegistry& metrics) {
+  switch (t.kind) {
+    case TransportKind::outbox: return std::make_unique<OutboxTransport>(t.name, t.outbox, log);
+    case TransportKind::smtp: return std::make_unique<SmtpTransport>(ex, t.name, t.smtp, log, metrics);
+  }
+  throw ConfigError("unknown transport kind");
+}
+
+std::shared_ptr<const ResourceSnapshot> load_snapshot(const Settings& s, uint64_t generation) {
+  return std::make_shared<const ResourceSnapshot>(load_resources(s.resources_dir), generation);
+}
+
+}  // namespace
+
+void check_config(const Settings& settings) { load_snapshot(settings, 0); }
+
+int Daemon::run() {
+  net::io_context ioc(settings_.threads);
+  MetricsRegistry metrics;
+  JsonlHistoryLog history(settings_.storage.dir / "history", log_, metrics);
+
+  auto initial = load_snapshot(settings_, 1);
+  SnapshotHolder snapshots(initial);
+  log_.info("resources loaded", {{"dir", settings_.resources_dir.string()},
+                                 {"templates", static_cast<unsigned long>(initial->resources.templates.size())},
+                                 {"partners", static_cast<unsigned long>(initial->resources.partners.size())},
+                                 {"actions", static_cast<unsigned long>(initial->index.size())}});
+
+  MessageRenderer renderer(Mailbox{settings_.delivery.from_address, settings_.delivery.from_name});
+  EventPipeline pipeline(snapshots, renderer, history, metrics, log_);
+
+  const TransportSettings& email = *settings_.transport(settings_.delivery.email_transport);
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  Dispatcher email_dispatcher(ioc.get_executor(), make_transport(email, ioc.get_executor(), log_, metrics),
+                              settings_.delivery, history, metrics, log_,
+                              // Only the dispatcher's strand calls this.
+                              [rng, unit]() mutable { return unit(rng); });
+  pipeline.route(Channel::email, &email_dispatcher);
+  email_dispatcher.start();
+  log_.info("transport ready", {{"channel", "email"},
+                                {"transport", email.name},
+                                {"kind", email.kind == TransportKind::smtp ? "smtp" : "outbox"},
+                                {"target", email.kind == TransportKind::smtp
+                                               ? email.smtp.host + ":" + std::to_string(email.smtp.port)
+                                               : email.outbox.dir.string()}});
+
+  ApiRoutes routes(pipeline, metrics, log_);
+  HttpServer server(ioc, settings_.http, routes, log_, metrics);
+  server.start();
+  log_.info("listening", {{"address", server.local_endpoint().address().to_string()},
+                          {"port", static_cast<unsigned>(server.local_endpoint().port())}});
+
+  net::signal_set stop_signals(ioc, SIGTERM, SIGINT);
+  net::signal_set reload_signals(ioc, SIGHUP);
+
+  net::co_spawn(
+      ioc,
+      [&]() -> net::awaitable<void> {
+        uint64_t generation = 1;
+        for (;;) {
+          auto [ec, sig] = co_await reload_signals.async_wait(net::as_tuple(net::use_awaitable));
+          (void)sig;
+          if (ec) co_return;
+          try {
+            snapshots.publish(load_snapshot(settings_, ++generation));
+            log_.info("resources reloaded", {{"generation", static_cast<unsigned long long>(generation)}});
+          } catch (const std::exception& e) {
+            log_.error("reload failed; keeping previous resources", {{"error", e.what()}});
+          }
+        }
+      },
+      net::detached);
+
+  net::co_spawn(
+      ioc,
+      [&]() -> net::awaitable<void> {
+        auto [ec, sig] = co_await stop_signals.async_wait(net::as_tuple(net::use_awaitable));
+        if (ec) co_return;
+        log_.info("shutting down", {{"signal", sig}});
+        notify_systemd("STOPPING=1");
+        // A second signal means "now": operators expect Ctrl-C twice to work.
+        stop_signals.async_wait([this](boost::system::error_code e, int) {
+          if (e) return;
+          log_.warn("second signal: exiting without drain");
+          std::_Exit(1);
+        });
+        server.stop();
+        co_await server.wait_drained();
+        log_.info("ingest stopped; draining deliveries");
+        co_await email_dispatcher.drain();
+        history.flush();
+        reload_signals.cancel();
+        stop_signals.cancel();
+        log_.info("stopped");
+      },
+      net::detached);
+
+  notify_systemd("READY=1");
+  std::vector<std::thread> threads;
+  for (int i = 1; i < settings_.threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
+  ioc.run();
+  for (auto& t : threads) t.join();
+  return 0;
+}
+
+}  // namespace herald

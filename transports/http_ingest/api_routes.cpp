@@ -1,0 +1,153 @@
+#include "transports/http_ingest/api_routes.hpp"
+
+#include <boost/beast/http/field.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+
+namespace herald {
+
+namespace http = boost::beast::http;
+namespace json = boost::json;
+
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+HttpResponse method_not_allowed(unsigned version, const char* allow) {
+  auto res = make_error_response(HttpStatus::method_not_allowed, version, "method_not_allowed",
+                                 std::string("allowed: ") + allow);
+  res.set(http::field::allow, allow);
+  return res;
+}
+
+}  // namespace
+
+std::optional<std::string> check_request_framing(const http::request_header<>& h) {
+  size_t te_count = 0, cl_count = 0;
+  std::string_view te;
+  for (const auto& f : h) {
+    if (f.name() == http::field::transfer_encoding) {
+      ++te_count;
+      te = f.value();
+    } else if (f.name() == http::field::content_length) {
+      ++cl_count;
+      auto v = f.value();
+      if (v.empty() || v.find_first_not_of("0123456789") != std::string_view::npos)
+        return std::string("invalid Content-Length");
+    }
+  }
+  if (cl_count > 1) return std::string("more than one Content-Length header");
+  if (te_count > 1) return std::string("more than one Transfer-Encoding header");
+  if (te_count == 1) {
+    if (cl_count) return std::string("both Transfer-Encoding and Content-Length");
+    if (h.version() < 11) return std::string("Transfer-Encoding on HTTP/1.0");
+    if (lower(trim(te)) != "chunked") return std::string("unsupported Transfer-Encoding (only chunked)");
+  }
+  return std::nullopt;
+}
+
+HttpResponse make_json_response(HttpStatus status, unsigned version, std::string body) {
+  HttpResponse res{status, version};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse make_error_response(HttpStatus status, unsigned version, std::string_view code, std::string_view reason) {
+  json::object o;
+  o["error"] = code;
+  o["reason"] = reason;
+  return make_json_response(status, version, json::serialize(o));
+}
+
+ApiRoutes::ApiRoutes(EventPipeline& pipeline, MetricsRegistry& metrics, Logger& log)
+    : pipeline_(pipeline),
+      metrics_(metrics),
+      log_(log),
+      rejected_(metrics.counter("herald_events_rejected_total", "Event requests rejected as invalid",
+                                {{"source", "http"}})) {}
+
+boost::asio::awaitable<HttpResponse> ApiRoutes::handle(HttpRequest& req, EventDecoder& decoder) {
+  std::string_view target = req.target();
+  if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+  const auto method = req.method();
+  const unsigned v = req.version();
+
+  if (target == "/v1/events") {
+    if (method != http::verb::post) co_return method_not_allowed(v, "POST");
+    co_return co_await post_events(req, decoder);
+  }
+  if (target == "/healthz") {
+    if (method != http::verb::get && method != http::verb::head) co_return method_not_allowed(v, "GET, HEAD");
+    co_return make_json_response(HttpStatus::ok, v, R"({"status":"ok"})");
+  }
+  if (target == "/metrics") {
+    if (method != http::verb::get) co_return method_not_allowed(v, "GET");
+    HttpResponse res{HttpStatus::ok, v};
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = metrics_.render();
+    res.prepare_payload();
+    co_return res;
+  }
+  co_return make_error_response(HttpStatus::not_found, v, "not_found", "no such endpoint");
+}
+
+boost::asio::awaitable<HttpResponse> ApiRoutes::post_events(HttpRequest& req, EventDecoder& decoder) {
+  const unsigned v = req.version();
+  BodyFormat format = BodyFormat::json;
+  std::string ctype = lower(trim(req[http::field::content_type]));
+  std::string_view media = ctype;
+  if (auto semi = media.find(';'); semi != std::string_view::npos) media = trim(media.substr(0, semi));
+  if (media == "application/x-ndjson" || media == "application/ndjson") {
+    format = BodyFormat::ndjson;
+  } else if (!media.empty() && media != "application/json") {
+    rejected_.inc();
+    co_return make_error_response(HttpStatus::unsupported_media_type, v, "unsupported_media_type",
+                                  "use Content-Type application/json or application/x-ndjson");
+  }
+
+  DecodeResult result = decoder.decode(req.body(), format);
+  if (result.malformed) {
+    rejected_.inc();
+    co_return make_error_response(HttpStatus::bad_request, v, "malformed_json", result.malformed_reason);
+  }
+  if (!result.errors.empty()) {
+    rejected_.inc();
+    json::object o;
+    o["error"] = "validation_failed";
+    o["reason"] = "the request holds invalid events; nothing was accepted";
+    json::array errs;
+    for (const auto& e : result.errors) {
+      errs.push_back(json::object{{"index", e.index}, {"field", e.field}, {"reason", e.reason}});
+    }
+    o["errors"] = std::move(errs);
+    co_return make_json_response(HttpStatus::bad_request, v, json::serialize(o));
+  }
+
+  auto accepted = co_await pipeline_.accept(std::move(result.events), "http");
+  json::object o;
+  o["accepted"] = accepted.size();
+  json::array events;
+  for (const auto& a : accepted) {
+    json::array ids;
+    for (const auto& id : a.message_ids) ids.emplace_back(id);
+    events.push_back(json::object{{"id", a.id}, {"messages", std::move(ids)}});
+  }
+  o["events"] = std::move(events);
+  co_return make_json_response(HttpStatus::accepted, v, json::serialize(o));
+}
+
+}  // namespace herald

@@ -1,0 +1,188 @@
+#include "transports/mime/header_encoding.hpp"
+
+#include "core/util/base64.hpp"
+#include "core/util/utf8.hpp"
+
+namespace herald {
+namespace {
+
+constexpr size_t kMaxEncodedWord = 75;  // RFC 2047 §2
+constexpr size_t kFoldColumn = 78;      // RFC 5322 §2.1.1 SHOULD
+
+bool needs_encoding(std::string_view s) {
+  if (!is_ascii(s)) return true;
+  return s.find("=?") != std::string_view::npos;  // would be mistaken for an encoded word
+}
+
+// Splits UTF-8 text into B-encoded words of at most 75 characters, never
+// cutting a multi-byte character, and appends them separated by CRLF SP.
+// `col` is the current column on the first line.
+void append_encoded_words(std::string& out, std::string_view text, size_t col) {
+  static constexpr std::string_view kPrefix = "=?UTF-8?B?";
+  static constexpr std::string_view kSuffix = "?=";
+  // 75 - 12 framing chars = 63 base64 chars = 15 groups = 45 bytes of UTF-8.
+  constexpr size_t kMaxBytes = (kMaxEncodedWord - kPrefix.size() - kSuffix.size()) / 4 * 3;
+  size_t i = 0;
+  bool first = true;
+  while (i < text.size()) {
+    size_t end = i;
+    while (end < text.size()) {
+      size_t n = utf8_sequence_length(text.substr(end));
+      if (n == 0) n = 1;  // cannot happen after sanitize; stay safe
+      if (end + n - i > kMaxBytes) break;
+      end += n;
+    }
+    std::string word(kPrefix);
+    word += base64_encode(text.substr(i, end - i));
+    word += kSuffix;
+    // The first word stays on the header line (at most 9 + 75 columns);
+    // later words each get a folded line of their own.
+    if (!first) {
+      out += "\r\n ";
+      col = 1;
+    }
+    out += word;
+    col += word.size();
+    first = false;
+    i = end;
+  }
+}
+
+// Folds plain ASCII at spaces so lines stay under 78 columns where possible.
+// Returns false (and appends nothing) if one word is too long for any line;
+// the caller then uses encoded words, which may be split anywhere.
+bool append_folded_ascii(std::string& out, std::string_view text, size_t col) {
+  constexpr size_t kMaxWord = 900;  // well under the 998-octet line limit
+  std::string folded;
+  size_t i = 0;
+  bool first = true;
+  while (i <= text.size()) {
+    size_t sp = text.find(' ', i);
+    if (sp == std::string_view::npos) sp = text.size();
+    std::string_view word = text.substr(i, sp - i);
+    if (word.size() > kMaxWord) return false;
+    if (!first) {
+      if (col + 1 + word.size() > kFoldColumn) {
+        folded += "\r\n ";
+        col = 1;
+      } else {
+        folded += ' ';
+        ++col;
+      }
+    }
+    folded.append(word);
+    col += word.size();
+    first = false;
+    i = sp + 1;
+  }
+  out += folded;
+  return true;
+}
+
+}  // namespace
+
+std::string sanitize_header_text(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  size_t i = 0;
+  while (i < in.size()) {
+    auto c = static_cast<unsigned char>(in[i]);
+    if (c < 0x80) {
+      out += (c < 0x20 || c == 0x7F) ? ' ' : static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    size_t n = utf8_sequence_length(in.substr(i));
+    if (n == 0) {
+      out += ' ';
+      ++i;
+      continue;
+    }
+    std::string_view seq = in.substr(i, n);
+    if (has_line_breaking_or_control(seq)) out += ' ';
+    else out.append(seq);
+    i += n;
+  }
+  // Collapse the run of spaces a CRLF leaves behind and trim.
+  std::string collapsed;
+  collapsed.reserve(out.size());
+  for (char c : out) {
+    if (c == ' ' && (collapsed.empty() || collapsed.back() == ' ')) continue;
+    collapsed += c;
+  }
+  while (!collapsed.empty() && collapsed.back() == ' ') collapsed.pop_back();
+  return collapsed;
+}
+
+void append_unstructured_header(std::string& out, std::string_view name, std::string_view value) {
+  std::string clean = sanitize_header_text(value);
+  out.append(name);
+  out += ": ";
+  size_t col = name.size() + 2;
+  if (needs_encoding(clean) || !append_folded_ascii(out, clean, col)) append_encoded_words(out, clean, col);
+  out += "\r\n";
+}
+
+std::string encode_display_name(std::string_view name) {
+  std::string clean = sanitize_header_text(name);
+  if (clean.empty()) return {};
+  if (needs_encoding(clean)) {
+    std::string out;
+    append_encoded_words(out, clean, 0);
+    return out;
+  }
+  // atext plus spaces can go bare; anything else (",", "<", "\"", ...) is quoted.
+  static constexpr std::string_view kAtext = "!#$%&'*+-/=?^_`{|}~ ";
+  bool bare = true;
+  for (char c : clean) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              kAtext.find(c) != std::string_view::npos;
+    if (!ok) bare = false;
+  }
+  if (bare) return clean;
+  std::string out = "\"";
+  for (char c : clean) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+void append_address_header(std::string& out, std::string_view name, const Mailbox& mb) {
+  out.append(name);
+  out += ": ";
+  std::string display = encode_display_name(mb.name);
+  if (!display.empty()) {
+    out += display;
+    out += display.size() + name.size() + mb.address.size() > 70 ? "\r\n <" : " <";
+  } else {
+    out += '<';
+  }
+  // The address was validated as a dot-atom addr-spec when loaded; strip any
+  // CR/LF anyway so no path can inject a header here.
+  for (char c : mb.address) {
+    if (c != '\r' && c != '\n' && c != '<' && c != '>') out += c;
+  }
+  out += ">\r\n";
+}
+
+std::string rfc2231_encode(std::string_view value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out = "utf-8''";
+  for (char ch : value) {
+    auto c = static_cast<unsigned char>(ch);
+    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '.' || c == '_' || c == '~';
+    if (plain) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace herald

@@ -1,0 +1,29 @@
+#pragma once
+// MimeBuilder: RenderedMessage → RFC 5322 message bytes (CRLF line endings).
+//
+// Output guarantees, whatever the message holds: every header is one logical
+// line of printable ASCII (values sanitized and RFC 2047-encoded), every body
+// line ends in CRLF and is at most 76 characters (quoted-printable text,
+// base64 attachments), no bare CR or LF anywhere. Text goes out as UTF-8
+// quoted-printable; with attachments the message is multipart/mixed.
+// Pure function of its input (plus the message's created_at for Date).
+#include <string>
+
+#include "core/model/message.hpp"
+
+namespace herald {
+
+class MimeBuilder final {
+ public:
+  // Builds the message into `out` (cleared first; capacity is reused).
+  static void build(const RenderedMessage& msg, std::string& out);
+  static std::string build(const RenderedMessage& msg) {
+    std::string s;
+    build(msg, s);
+    return s;
+  }
+  // "<id@domain>" where domain is the sender's domain.
+  static std::string message_id_header(const RenderedMessage& msg);
+};
+
+}  // namespace herald

@@ -1,0 +1,99 @@
+#include "transports/outbox/outbox_transport.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "transports/mime/mime_builder.hpp"
+
+namespace herald {
+
+namespace net = boost::asio;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Writes the whole buffer, retrying on EINTR and short writes.
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+bool fsync_dir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+OutboxTransport::OutboxTransport(std::string name, OutboxSettings settings, Logger& log)
+    : name_(std::move(name)), settings_(std::move(settings)), log_(log) {
+  fs::create_directories(settings_.dir / ".tmp");
+}
+
+OutboxTransport::~OutboxTransport() { io_pool_.join(); }
+
+void OutboxTransport::write_batch(std::span<const RenderedMessage* const> batch, std::span<DeliveryOutcome> outcomes) {
+  const fs::path tmp_dir = settings_.dir / ".tmp";
+  std::vector<size_t> renamed;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const RenderedMessage& msg = *batch[i];
+    MimeBuilder::build(msg, buf_);
+    fs::path tmp = tmp_dir / (msg.message_id + ".eml");
+    fs::path final_path = settings_.dir / (msg.message_id + ".eml");
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) {
+      outcomes[i] = {DeliveryStatus::transient_failure, "open " + tmp.string() + ": " + std::strerror(errno)};
+      continue;
+    }
+    bool ok = write_all(fd, buf_) && (!settings_.fsync || ::fdatasync(fd) == 0);
+    int err = errno;
+    ::close(fd);
+    if (!ok) {
+      ::unlink(tmp.c_str());
+      outcomes[i] = {DeliveryStatus::transient_failure, "write " + tmp.string() + ": " + std::strerror(err)};
+      continue;
+    }
+    if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
+      outcomes[i] = {DeliveryStatus::transient_failure, "rename to " + final_path.string() + ": " + std::strerror(errno)};
+      ::unlink(tmp.c_str());
+      continue;
+    }
+    outcomes[i] = {DeliveryStatus::delivered, final_path.string()};
+    renamed.push_back(i);
+  }
+  // One directory fsync makes every rename of the batch durable.
+  if (settings_.fsync && !renamed.empty() && !fsync_dir(settings_.dir)) {
+    std::string why = "fsync " + settings_.dir.string() + ": " + std::strerror(errno);
+    for (size_t i : renamed) outcomes[i] = {DeliveryStatus::transient_failure, why};
+  }
+}
+
+net::awaitable<void> OutboxTransport::send_batch(std::span<const RenderedMessage* const> batch,
+                                                 std::span<DeliveryOutcome> outcomes) {
+  co_await net::co_spawn(
+      io_pool_,
+      [&]() -> net::awaitable<void> {
+        write_batch(batch, outcomes);
+        co_return;
+      },
+      net::use_awaitable);
+}
+
+net::awaitable<void> OutboxTransport::shutdown() { co_return; }
+
+}  // namespace herald
