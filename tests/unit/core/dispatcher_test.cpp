@@ -1,0 +1,152 @@
+#include "core/delivery/dispatcher.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "tests/fakes/fake_transport.hpp"
+
+namespace herald {
+namespace {
+
+namespace net = boost::asio;
+
+std::shared_ptr<RenderedMessage> message(std::string id) {
+  auto m = std::make_shared<RenderedMessage>();
+  m->message_id = std::move(id);
+  m->channel = "email";
+  m->to.push_back({"a@b.example", ""});
+  m->created_at = std::chrono::system_clock::now();
+  return m;
+}
+
+struct DispatcherFixture : ::testing::Test {
+  DispatcherFixture() {
+    settings.retry.max_attempts = 3;
+    settings.retry.initial = std::chrono::milliseconds(1);
+    settings.retry.max = std::chrono::milliseconds(4);
+    settings.batch_size = 8;
+    auto t = std::make_unique<FakeTransport>();
+    transport = t.get();
+    dispatcher = std::make_unique<Dispatcher>(ioc.get_executor(), std::move(t), settings, history, metrics, log,
+                                              [] { return 0.5; });
+  }
+
+  // Submits the messages, waits `settle`, drains, and runs to completion.
+  void run(std::vector<std::shared_ptr<RenderedMessage>> msgs, std::chrono::milliseconds settle) {
+    dispatcher->start();
+    net::co_spawn(
+        ioc,
+        [&]() -> net::awaitable<void> {
+          for (auto& m : msgs) co_await dispatcher->submit(m);
+          net::steady_timer t(ioc, settle);
+          co_await t.async_wait(net::use_awaitable);
+          co_await dispatcher->drain();
+        },
+        net::detached);
+    ioc.run();
+  }
+
+  std::vector<std::string> statuses(const std::string& id) const {
+    std::vector<std::string> out;
+    for (const auto& r : history.records)
+      if (r.message_id == id) out.push_back(r.status);
+    return out;
+  }
+
+  net::io_context ioc;
+  DeliverySettings settings;
+  MemoryHistoryLog history;
+  MetricsRegistry metrics;
+  std::FILE* devnull = std::fopen("/dev/null", "w");
+  Logger log{devnull};
+  FakeTransport* transport = nullptr;
+  std::unique_ptr<Dispatcher> dispatcher;
+  ~DispatcherFixture() override {
+    dispatcher.reset();
+    std::fclose(devnull);
+  }
+};
+
+TEST_F(DispatcherFixture, DeliversAndRecordsEachMessage) {
+  run({message("m1"), message("m2"), message("m3")}, std::chrono::milliseconds(20));
+  EXPECT_EQ(transport->attempts.size(), 3u);
+  EXPECT_EQ(statuses("m1"), std::vector<std::string>{"delivered"});
+  EXPECT_TRUE(transport->shut_down);
+  EXPECT_NE(metrics.render().find("herald_messages_sent_total{transport=\"fake\",status=\"delivered\"} 3"),
+            std::string::npos);
+}
+
+TEST_F(DispatcherFixture, RetriesTransientFailuresThenDelivers) {
+  transport->scripts["m1"] = {{DeliveryStatus::transient_failure, "451 try later"},
+                              {DeliveryStatus::transient_failure, "451 try later"}};
+  run({message("m1")}, std::chrono::milliseconds(100));
+  EXPECT_EQ(transport->attempts.size(), 3u);
+  EXPECT_EQ(statuses("m1"), (std::vector<std::string>{"deferred", "deferred", "delivered"}));
+  EXPECT_EQ(history.records.back().attempt, 3);
+}
+
+TEST_F(DispatcherFixture, PermanentFailuresAreNotRetried) {
+  transport->scripts["m1"] = {{DeliveryStatus::permanent_failure, "550 no such user"}};
+  run({message("m1")}, std::chrono::milliseconds(30));
+  EXPECT_EQ(transport->attempts.size(), 1u);
+  EXPECT_EQ(statuses("m1"), std::vector<std::string>{"failed"});
+  EXPECT_EQ(history.records.back().error, "550 no such user");
+}
+
+TEST_F(DispatcherFixture, GivesUpAfterMaxAttempts) {
+  DeliveryOutcome soft{DeliveryStatus::transient_failure, "421 busy"};
+  transport->scripts["m1"] = {soft, soft, soft, soft};
+  run({message("m1")}, std::chrono::milliseconds(100));
+  EXPECT_EQ(transport->attempts.size(), 3u);
+  EXPECT_EQ(statuses("m1"), (std::vector<std::string>{"deferred", "deferred", "expired"}));
+  EXPECT_NE(history.records.back().error.find("gave up after 3 attempts"), std::string::npos);
+}
+
+TEST_F(DispatcherFixture, DrainDeliversEverythingQueued) {
+  std::vector<std::shared_ptr<RenderedMessage>> msgs;
+  for (int i = 0; i < 100; ++i) msgs.push_back(message("m" + std::to_string(i)));
+  run(msgs, std::chrono::milliseconds(0));
+  EXPECT_EQ(transport->attempts.size(), 100u);
+  size_t delivered = 0;
+  for (const auto& r : history.records) delivered += r.status == "delivered";
+  EXPECT_EQ(delivered, 100u);
+  for (size_t b : transport->batches) EXPECT_LE(b, settings.batch_size);
+}
+
+TEST_F(DispatcherFixture, PendingRetriesAreRecordedWhenDrainAbandonsThem) {
+  settings.retry.initial = std::chrono::milliseconds(60'000);
+  settings.retry.max = std::chrono::milliseconds(60'000);
+  auto t = std::make_unique<FakeTransport>();
+  transport = t.get();
+  dispatcher = std::make_unique<Dispatcher>(ioc.get_executor(), std::move(t), settings, history, metrics, log,
+                                            [] { return 0.5; });
+  transport->scripts["m1"] = {{DeliveryStatus::transient_failure, "451 later"}};
+  run({message("m1")}, std::chrono::milliseconds(20));
+  EXPECT_EQ(transport->attempts.size(), 1u);
+  EXPECT_EQ(statuses("m1"), (std::vector<std::string>{"deferred", "deferred"}));
+  EXPECT_NE(history.records.back().error.find("shutting down"), std::string::npos);
+}
+
+TEST(RetryPolicyTest, BacksOffExponentiallyWithinBounds) {
+  RetrySettings s;
+  s.max_attempts = 5;
+  s.initial = std::chrono::milliseconds(1000);
+  s.max = std::chrono::milliseconds(8000);
+  RetryPolicy low(s, [] { return 0.0; });
+  RetryPolicy high(s, [] { return 0.999999; });
+  EXPECT_EQ(low.delay(1).count(), 500);
+  EXPECT_EQ(high.delay(1).count(), 999);
+  EXPECT_EQ(high.delay(2).count(), 1999);
+  EXPECT_EQ(high.delay(3).count(), 3999);
+  EXPECT_EQ(high.delay(10).count(), 7999);  // capped
+  EXPECT_EQ(high.delay(1000).count(), 7999);
+  EXPECT_FALSE(low.exhausted(4));
+  EXPECT_TRUE(low.exhausted(5));
+}
+
+}  // namespace
+}  // namespace herald

@@ -1,0 +1,210 @@
+#include "core/ingest/event_decoder.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace herald {
+namespace {
+
+const std::string kGood = R"({
+  "id": "erp-7f3c9a", "type": "invoice.posted", "occurred_at": "2026-11-20T09:14:03+01:00",
+  "tenant": "acme",
+  "actor": {"id": "u17", "name": "Jana Nová"},
+  "on_behalf_of": {"id": "u03", "name": "Petr Malý"},
+  "partner": {"id": "P-1001", "name": "Stavebniny Kováč s.r.o.", "locale": "sk-SK"},
+  "document": {"kind": "invoice", "number": "FV-2026-0042", "status": "posted", "previous_status": "draft",
+               "total": "1249.90", "currency": "EUR", "due_date": "2026-12-04",
+               "attachments": [{"filename": "FV.pdf", "content_type": "application/pdf", "content_base64": "aGVsbG8="}]},
+  "data": {"any": ["free", 1, 2.5, true, null, {"x": "y"}]}
+})";
+
+// The good event with `field` replaced by `replacement` (raw JSON text).
+std::string with(const std::string& search, const std::string& replacement) {
+  std::string s = kGood;
+  auto pos = s.find(search);
+  EXPECT_NE(pos, std::string::npos) << search;
+  s.replace(pos, search.size(), replacement);
+  return s;
+}
+
+DecodeResult decode(const std::string& body, BodyFormat f = BodyFormat::json) {
+  EventDecoder d;
+  return d.decode(body, f);
+}
+
+bool has_error(const DecodeResult& r, const std::string& field, size_t index = 0) {
+  for (const auto& e : r.errors)
+    if (e.field == field && e.index == index) return true;
+  return false;
+}
+
+TEST(EventDecoderTest, AcceptsTheSpecExample) {
+  auto r = decode(kGood);
+  ASSERT_TRUE(r.ok()) << (r.errors.empty() ? r.malformed_reason : r.errors[0].field + ": " + r.errors[0].reason);
+  ASSERT_EQ(r.events.size(), 1u);
+  const auto& e = r.events[0];
+  EXPECT_EQ(e.id, "erp-7f3c9a");
+  EXPECT_EQ(e.type, "invoice.posted");
+  EXPECT_EQ(e.tenant, "acme");
+  EXPECT_EQ(e.actor->name, "Jana Nová");
+  EXPECT_EQ(e.on_behalf_of->id, "u03");
+  EXPECT_EQ(e.partner->locale, "sk-SK");
+  EXPECT_EQ(e.document->total, "1249.90");
+  ASSERT_EQ(e.document->attachments.size(), 1u);
+  EXPECT_EQ(e.document->attachments[0].content, "hello");
+  EXPECT_EQ(e.data.at("any").as_array().size(), 6u);
+}
+
+TEST(EventDecoderTest, TenantDefaultsToDefault) {
+  auto r = decode(with(R"("tenant": "acme",)", ""));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.events[0].tenant, "default");
+}
+
+TEST(EventDecoderTest, EachRequiredFieldMissingIsNamed) {
+  for (const char* field : {"id", "type", "occurred_at"}) {
+    std::string key = std::string("\"") + field + "\":";
+    std::string body = kGood;
+    auto pos = body.find(key);
+    auto comma = body.find(',', pos);
+    body.erase(pos, comma - pos + 1);
+    auto r = decode(body);
+    EXPECT_FALSE(r.ok()) << field;
+    EXPECT_TRUE(has_error(r, field)) << field;
+    EXPECT_TRUE(r.events.empty());
+  }
+}
+
+TEST(EventDecoderTest, NestedRequiredIdsAreNamed) {
+  auto r = decode(with(R"({"id": "P-1001", )", "{"));
+  EXPECT_TRUE(has_error(r, "partner.id"));
+}
+
+TEST(EventDecoderTest, WrongTypesAreRejected) {
+  EXPECT_TRUE(has_error(decode(with(R"("id": "erp-7f3c9a")", R"("id": 42)")), "id"));
+  EXPECT_TRUE(has_error(decode(with(R"("type": "invoice.posted")", R"("type": ["x"])")), "type"));
+  EXPECT_TRUE(has_error(decode(with(R"("data": {)", R"("data": 5, "x": {)")), "data"));
+  EXPECT_TRUE(has_error(decode(with(R"("partner": {)", R"("partner": "P", "p2": {)")), "partner"));
+  EXPECT_TRUE(has_error(decode(with(R"("total": "1249.90")", R"("total": true)")), "document.total"));
+  EXPECT_TRUE(has_error(decode(with(R"("attachments": [)", R"("attachments": 1, "a": [)")), "document.attachments"));
+}
+
+TEST(EventDecoderTest, InvalidValuesAreRejected) {
+  EXPECT_TRUE(has_error(decode(with("2026-11-20T09:14:03+01:00", "yesterday")), "occurred_at"));
+  EXPECT_TRUE(has_error(decode(with("2026-11-20T09:14:03+01:00", "2026-02-30T09:14:03Z")), "occurred_at"));
+  EXPECT_TRUE(has_error(decode(with(R"("invoice.posted")", R"("invoice..posted")")), "type"));
+  EXPECT_TRUE(has_error(decode(with(R"("erp-7f3c9a")", R"("erp 7f3c9a")")), "id"));
+  EXPECT_TRUE(has_error(decode(with("1249.90", "12,49")), "document.total"));
+  EXPECT_TRUE(has_error(decode(with(R"("EUR")", R"("euro")")), "document.currency"));
+  EXPECT_TRUE(has_error(decode(with("2026-12-04", "04.12.2026")), "document.due_date"));
+  EXPECT_TRUE(has_error(decode(with("aGVsbG8=", "a$GVsbG8")), "document.attachments[0].content_base64"));
+  EXPECT_TRUE(has_error(decode(with(R"("FV.pdf")", R"("../etc/passwd")")), "document.attachments[0].filename"));
+}
+
+TEST(EventDecoderTest, ControlCharactersInNamesAreRejected) {
+  // A CRLF in a name could become a header injection downstream.
+  auto r = decode(with(R"("Jana Nová")", R"("Jana\r\nBcc: victim@example.com")"));
+  EXPECT_TRUE(has_error(r, "actor.name"));
+  r = decode(with(R"("Jana Nová")", R"("Jana\u2028Nová")"));
+  EXPECT_TRUE(has_error(r, "actor.name"));
+}
+
+TEST(EventDecoderTest, OversizedFieldsAreRejected) {
+  EXPECT_TRUE(has_error(decode(with(R"("erp-7f3c9a")", "\"" + std::string(129, 'x') + "\"")), "id"));
+  EXPECT_TRUE(has_error(decode(with(R"("Jana Nová")", "\"" + std::string(1025, 'x') + "\"")), "actor.name"));
+  auto ok = decode(with(R"("erp-7f3c9a")", "\"" + std::string(128, 'x') + "\""));
+  EXPECT_TRUE(ok.ok());
+}
+
+TEST(EventDecoderTest, UnknownAndDuplicateFieldsAreRejected) {
+  EXPECT_TRUE(has_error(decode(with(R"("tenant": "acme",)", R"("tenant": "acme", "colour": "red",)")), "colour"));
+  EXPECT_TRUE(has_error(decode(with(R"("locale": "sk-SK")", R"("locale": "sk-SK", "vat": "x")")), "partner.vat"));
+  EXPECT_TRUE(has_error(decode(with(R"("tenant": "acme",)", R"("tenant": "acme", "tenant": "evil",)")), "tenant"));
+}
+
+TEST(EventDecoderTest, BadUtf8IsMalformed) {
+  std::string body = with("Jana Nová", "Jana \xC3\x28");
+  auto r = decode(body);
+  EXPECT_TRUE(r.malformed);
+  EXPECT_NE(r.malformed_reason.find("UTF-8"), std::string::npos);
+}
+
+TEST(EventDecoderTest, SyntaxErrorsAreMalformed) {
+  for (const char* body : {"", "{", "{\"id\": }", "[1,", "nul", "{\"a\":1}}"}) {
+    auto r = decode(body);
+    EXPECT_TRUE(r.malformed) << body;
+    EXPECT_TRUE(r.events.empty());
+  }
+}
+
+TEST(EventDecoderTest, DeepNestingIsMalformed) {
+  std::string deep = std::string(200, '[') + std::string(200, ']');
+  auto r = decode(with(R"("data": {)", R"("data": {"deep": )" + deep + ", "));
+  EXPECT_TRUE(r.malformed);
+}
+
+TEST(EventDecoderTest, BatchIsAllOrNothing) {
+  std::string bad = with(R"("type": "invoice.posted")", R"("type": 1)");
+  auto r = decode("[" + kGood + "," + bad + "," + kGood + "]");
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(r.events.empty());
+  EXPECT_TRUE(has_error(r, "type", 1));
+  auto ok = decode("[" + kGood + "," + kGood + "]");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok.events.size(), 2u);
+}
+
+TEST(EventDecoderTest, EmptyBatchIsRejected) { EXPECT_TRUE(decode("[]").malformed); }
+
+TEST(EventDecoderTest, NdjsonBatchesNameTheBadLine) {
+  std::string one = R"({"id":"a","type":"t.x","occurred_at":"2026-11-20T09:14:03Z"})";
+  std::string two = R"({"id":"b","type":"t.x","occurred_at":"2026-11-20T09:14:03Z"})";
+  auto r = decode(one + "\n" + two + "\n", BodyFormat::ndjson);
+  ASSERT_TRUE(r.ok()) << r.malformed_reason;
+  EXPECT_EQ(r.events.size(), 2u);
+  auto bad = decode(one + "\n" + R"({"id":"b","type":"t.x"})" + "\n", BodyFormat::ndjson);
+  EXPECT_TRUE(has_error(bad, "occurred_at", 1));
+  EXPECT_TRUE(bad.events.empty());
+  auto broken = decode(one + "\n{\"id\":\n", BodyFormat::ndjson);
+  EXPECT_TRUE(broken.malformed);
+}
+
+TEST(EventDecoderTest, BatchLimitIsEnforced) {
+  DecoderLimits limits;
+  limits.max_batch_events = 2;
+  EventDecoder d(limits);
+  std::string one = R"({"id":"a","type":"t.x","occurred_at":"2026-11-20T09:14:03Z"})";
+  EXPECT_TRUE(d.decode("[" + one + "," + one + "," + one + "]", BodyFormat::json).malformed);
+  EXPECT_TRUE(d.decode(one + "\n" + one + "\n" + one, BodyFormat::ndjson).malformed);
+}
+
+TEST(EventDecoderTest, DecoderIsReusable) {
+  EventDecoder d;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(d.decode(kGood, BodyFormat::json).ok());
+    EXPECT_TRUE(d.decode("{", BodyFormat::json).malformed);
+  }
+}
+
+TEST(FieldValidatorsTest, EmailAddresses) {
+  EXPECT_TRUE(is_valid_email_address("predaj@kovac.sk"));
+  EXPECT_TRUE(is_valid_email_address("a.b+tag@x-y.example"));
+  EXPECT_FALSE(is_valid_email_address("a@x>\r\nRCPT TO:<evil@y"));
+  EXPECT_FALSE(is_valid_email_address("no-at-sign"));
+  EXPECT_FALSE(is_valid_email_address("a..b@x.sk"));
+  EXPECT_FALSE(is_valid_email_address("a b@x.sk"));
+  EXPECT_FALSE(is_valid_email_address("<a@x.sk>"));
+}
+
+TEST(FieldValidatorsTest, Rfc3339) {
+  EXPECT_TRUE(is_valid_rfc3339("2026-11-20T09:14:03Z"));
+  EXPECT_TRUE(is_valid_rfc3339("2026-11-20T09:14:03.123456-05:30"));
+  EXPECT_TRUE(is_valid_rfc3339("2024-02-29T00:00:00Z"));
+  EXPECT_FALSE(is_valid_rfc3339("2026-11-20T09:14:03"));
+  EXPECT_FALSE(is_valid_rfc3339("2026-11-20T24:00:00Z"));
+  EXPECT_FALSE(is_valid_rfc3339("2025-02-29T00:00:00Z"));
+}
+
+}  // namespace
+}  // namespace herald

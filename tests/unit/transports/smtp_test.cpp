@@ -1,0 +1,99 @@
+#include <gtest/gtest.h>
+
+#include "transports/smtp/smtp_data.hpp"
+#include "transports/smtp/smtp_reply.hpp"
+
+namespace herald {
+namespace {
+
+ReplyParse parse(std::string_view in, SmtpReply& r, size_t& consumed, std::string& err) {
+  return parse_smtp_reply(in, r, consumed, err);
+}
+
+TEST(SmtpReplyTest, ParsesSingleAndMultiLineReplies) {
+  SmtpReply r;
+  size_t consumed = 0;
+  std::string err;
+  ASSERT_EQ(parse("250 OK\r\n", r, consumed, err), ReplyParse::complete);
+  EXPECT_EQ(r.code, 250);
+  EXPECT_EQ(r.text, "OK");
+  EXPECT_EQ(consumed, 8u);
+
+  std::string ehlo = "250-mx.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250 8BITMIME\r\n354 next";
+  ASSERT_EQ(parse(ehlo, r, consumed, err), ReplyParse::complete);
+  EXPECT_EQ(r.text, "mx.example\nPIPELINING\nSIZE 10240000\n8BITMIME");
+  EXPECT_EQ(ehlo.substr(consumed), "354 next");
+
+  ASSERT_EQ(parse("221\r\n", r, consumed, err), ReplyParse::complete);
+  EXPECT_EQ(r.code, 221);
+  ASSERT_EQ(parse("250 bare lf\n", r, consumed, err), ReplyParse::complete);
+}
+
+TEST(SmtpReplyTest, WaitsForCompleteReplies) {
+  SmtpReply r;
+  size_t consumed = 0;
+  std::string err;
+  EXPECT_EQ(parse("", r, consumed, err), ReplyParse::incomplete);
+  EXPECT_EQ(parse("25", r, consumed, err), ReplyParse::incomplete);
+  EXPECT_EQ(parse("250-first\r\n", r, consumed, err), ReplyParse::incomplete);
+  EXPECT_EQ(parse("250-first\r\n250 sec", r, consumed, err), ReplyParse::incomplete);
+}
+
+TEST(SmtpReplyTest, RejectsGarbage) {
+  SmtpReply r;
+  size_t consumed = 0;
+  std::string err;
+  for (const std::string& bad : std::vector<std::string>{"hello\r\n", "2x0 OK\r\n", "250-a\r\n251 b\r\n", "250xOK\r\n", "099 low\r\n", "600 hi\r\n",
+                          std::string(3000, '2')}) {
+    EXPECT_EQ(parse(bad, r, consumed, err), ReplyParse::malformed) << bad.substr(0, 20);
+    EXPECT_FALSE(err.empty());
+  }
+  std::string many;
+  for (int i = 0; i < 150; ++i) many += "250-x\r\n";
+  EXPECT_EQ(parse(many, r, consumed, err), ReplyParse::malformed);
+}
+
+TEST(SmtpReplyTest, ControlBytesAreScrubbedFromText) {
+  SmtpReply r;
+  size_t consumed = 0;
+  std::string err;
+  ASSERT_EQ(parse(std::string("550 bad\x01\x1b[31m\r\n"), r, consumed, err), ReplyParse::complete);
+  EXPECT_EQ(r.text, "bad  [31m");
+  EXPECT_TRUE(r.permanent());
+}
+
+std::string encode(std::string_view in) {
+  std::string out;
+  encode_smtp_data(in, out);
+  return out;
+}
+
+TEST(SmtpDataTest, NormalizesLineEndingsAndStuffsDots) {
+  EXPECT_EQ(encode("a\r\nb\r\n"), "a\r\nb\r\n.\r\n");
+  EXPECT_EQ(encode("a\nb"), "a\r\nb\r\n.\r\n");
+  EXPECT_EQ(encode(".start\r\n..two\r\nmid.dle\r\n"), "..start\r\n...two\r\nmid.dle\r\n.\r\n");
+  EXPECT_EQ(encode(""), ".\r\n");
+}
+
+// Every ending from hannob/smtpsmug: the encoded data must contain exactly one
+// end-of-data sequence, at the very end, and no bare CR or LF.
+TEST(SmtpDataTest, NoSmugglingEndingSurvives) {
+  const std::vector<std::string> endings = {"\n.\n",    "\r.\r",    "\r.\n",   "\n.\r",          "\n.\r\n",
+                                            "\r\n.\n", "\r.\r\n", "\r\n.\r", std::string("\r\n\0.\r\n", 6)};
+  for (const auto& e : endings) {
+    std::string body = "hello" + e + "MAIL FROM:<evil@x>\r\nRCPT TO:<v@y>\r\nDATA\r\nspoofed\r\n";
+    std::string out = encode(body);
+    EXPECT_EQ(out.find("\r\n.\r\n"), out.size() - 5) << "ending index " << (&e - endings.data());
+    EXPECT_EQ(out.rfind(".\r\n"), out.size() - 3);
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (out[i] == '\r') {
+        ASSERT_EQ(out[i + 1], '\n');
+      } else if (out[i] == '\n') {
+        ASSERT_EQ(out[i - 1], '\r');
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace herald
