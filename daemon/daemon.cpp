@@ -130,10 +130,21 @@ int Daemon::run() {
       net::detached);
 
   notify_systemd("READY=1");
-  std::vector<std::thread> threads;
-  for (int i = 1; i < settings_.threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
-  ioc.run();
-  for (auto& t : threads) t.join();
+  // An exception escaping a handler is a bug; log it and keep the loop
+  // running so one bad request cannot take the daemon down.
+  auto run_loop = [&] {
+    for (;;) {
+      try {
+        ioc.run();
+        return;
+      } catch (const std::exception& e) {
+        log_.error("unhandled exception in event loop", {{"error", e.what()}});
+      }
+    }
+  };
+  std::vector<std::jthread> threads;
+  for (int i = 1; i < settings_.threads; ++i) threads.emplace_back(run_loop);
+  run_loop();
   return 0;
 }
 

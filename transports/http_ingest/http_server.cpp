@@ -72,7 +72,11 @@ void HttpServer::stop() {
     // On the session's strand: either the session is waiting for a request
     // (the read is cancelled and it exits) or it is processing one (nothing
     // is pending on the socket; it sees stopping_ after answering).
-    net::post(s->stream.get_executor(), [s] { s->stream.socket().cancel(); });
+    // The session may have closed its socket already: ignore EBADF.
+    net::post(s->stream.get_executor(), [s] {
+      beast::error_code ec;
+      s->stream.socket().cancel(ec);
+    });
   }
 }
 

@@ -64,7 +64,7 @@ void MimeBuilder::build(const RenderedMessage& msg, std::string& out) {
     append_text_part_headers(out);
     out += "\r\n";
     quoted_printable_encode(out, msg.text);
-    out += "\r\n";
+    if (!out.ends_with("\r\n")) out += "\r\n";
     return;
   }
   // The boundary derives from the message id: unique per message, and it can

@@ -1,0 +1,282 @@
+"""Test harness: starts real peers (smtp-sink) and heraldd on ephemeral
+ports in temp dirs, and kills them at the end. Standard library only."""
+import base64
+import email
+import email.policy
+import glob
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+HERALDD = os.environ.get("HERALDD", "build/release/daemon/heraldd")
+SOURCE_DIR = os.environ.get("HERALD_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+RESOURCES = os.path.join(SOURCE_DIR, "tests", "data", "resources")
+
+PDF_BYTES = b"%PDF-1.4\n\x00\x01\xff binary \r\n.\r\n tail\n"
+
+
+def invoice_event(event_id="erp-7f3c9a", partner="P-1001"):
+    return {
+        "id": event_id,
+        "type": "invoice.posted",
+        "occurred_at": "2026-11-20T09:14:03+01:00",
+        "actor": {"id": "u17", "name": "Jana Nová"},
+        "partner": {"id": partner, "name": "Stavebniny Kováč s.r.o.", "locale": "sk-SK"},
+        "document": {"kind": "invoice", "number": "FV-2026-0042", "status": "posted",
+                     "previous_status": "draft", "total": "1249.90", "currency": "EUR",
+                     "due_date": "2026-12-04",
+                     "attachments": [{"filename": "FV-2026-0042.pdf", "content_type": "application/pdf",
+                                      "content_base64": base64.b64encode(PDF_BYTES).decode()}]},
+        "data": {"order_ref": "OBJ-881"},
+    }
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on port {port}")
+
+
+def wait_until(predicate, timeout=10.0, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class SmtpSink:
+    """Postfix's smtp-sink writing one dump file per transaction."""
+
+    def __init__(self, extra_args=()):
+        self.dir = tempfile.mkdtemp(prefix="herald-sink-")
+        os.chmod(self.dir, 0o777)  # smtp-sink drops privileges to nobody
+        self.port = free_port()
+        cmd = ["/usr/sbin/smtp-sink"]
+        if os.geteuid() == 0:
+            cmd += ["-u", "nobody"]
+        cmd += ["-d", os.path.join(self.dir, "%M."), *extra_args, f"127.0.0.1:{self.port}", "64"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    def messages(self):
+        """[(envelope recipients, parsed message)] for every dumped transaction."""
+        out = []
+        for path in sorted(glob.glob(os.path.join(self.dir, "*"))):
+            with open(path, "rb") as f:
+                raw = f.read()
+            if raw.endswith(b"\n\n"):
+                raw = raw[:-1]  # smtp-sink ends each dump with an extra empty line
+            msg = email.message_from_bytes(raw, policy=email.policy.default)
+            rcpts = [r.strip("<>") for r in msg.get_all("X-Rcpt-Args", [])]
+            out.append((rcpts, msg))
+        return out
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Heraldd:
+    """heraldd with a generated config; port 0, read back from its log."""
+
+    def __init__(self, transport="outbox", smtp_port=None, extra_config="", resources=RESOURCES):
+        self.dir = tempfile.mkdtemp(prefix="herald-test-")
+        self.outbox = os.path.join(self.dir, "var", "outbox")
+        self.history = os.path.join(self.dir, "var", "history", "history.jsonl")
+        relay = ""
+        if smtp_port:
+            relay = f"""
+[transports.relay]
+type = "smtp"
+host = "127.0.0.1"
+port = {smtp_port}
+helo = "herald.test"
+"""
+        config = f"""
+[daemon]
+threads = 2
+log_level = "debug"
+[http]
+listen = "127.0.0.1:0"
+max_body_bytes = 65536
+header_timeout_ms = 2000
+[storage]
+dir = "var"
+[resources]
+dir = "{resources}"
+[delivery]
+email_transport = "{transport}"
+from = "fakturacia@herald.example"
+from_name = "Herald Fakturácia"
+max_attempts = 3
+retry_initial_ms = 50
+retry_max_ms = 200
+[transports.outbox]
+type = "outbox"
+dir = "var/outbox"
+{relay}
+{extra_config}
+"""
+        self.config = os.path.join(self.dir, "heraldd.toml")
+        with open(self.config, "w") as f:
+            f.write(config)
+        self.log_lines = []
+        self.non_json_lines = []
+        self.proc = subprocess.Popen([HERALDD, "--config", self.config], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        self.port = None
+        self._ready = threading.Event()
+        self._reader = threading.Thread(target=self._read_log, daemon=True)
+        self._reader.start()
+        if not self._ready.wait(10):
+            self.kill()
+            raise RuntimeError("heraldd did not start:\n" + "\n".join(self.log_lines))
+
+    def _read_log(self):
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            self.log_lines.append(line)
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                self.non_json_lines.append(line)  # tests assert this stays empty
+                continue
+            if rec.get("msg") == "listening":
+                self.port = rec["port"]
+                self._ready.set()
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        conn.request(method, path, body=body, headers=headers or {})
+        res = conn.getresponse()
+        data = res.read()
+        conn.close()
+        return res.status, data
+
+    def post_event(self, event):
+        status, data = self.request("POST", "/v1/events", event)
+        return status, json.loads(data)
+
+    def raw(self, payload, timeout=3.0):
+        """Sends raw bytes, returns everything the server answers until it closes."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(payload)
+            chunks = []
+            try:
+                while True:
+                    b = s.recv(65536)
+                    if not b:
+                        break
+                    chunks.append(b)
+            except socket.timeout:
+                chunks.append(b"<timeout>")
+            return b"".join(chunks)
+
+    def errors(self):
+        """Error-level log lines and anything that was not a JSON log line."""
+        errs = [l for l in self.log_lines if '"level":"error"' in l]
+        return errs + self.non_json_lines
+
+    def metric(self, name_with_labels):
+        _, data = self.request("GET", "/metrics")
+        for line in data.decode().splitlines():
+            if line.startswith(name_with_labels + " "):
+                return float(line.split()[-1])
+        return 0.0
+
+    def history_records(self):
+        if not os.path.exists(self.history):
+            return []
+        with open(self.history) as f:
+            return [json.loads(line) for line in f]
+
+    def outbox_messages(self):
+        out = {}
+        for path in glob.glob(os.path.join(self.outbox, "*.eml")):
+            with open(path, "rb") as f:
+                out[os.path.basename(path)[:-4]] = email.message_from_bytes(f.read(), policy=email.policy.default)
+        return out
+
+    def terminate(self, timeout=15):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout)
+        self._reader.join(2)
+        if rc != 0:
+            print("heraldd exited with", rc, "\n" + "\n".join(self.log_lines[-30:]))
+        return rc
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def cleanup(self):
+        self.kill()
+        self._reader.join(2)
+        self.proc.stdout.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def text_of(msg):
+    """Decoded text/plain body with line breaks as \n (the parser keeps the
+    source's CRLF; raw CRLF-ness is asserted separately)."""
+    return msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+
+
+def assert_invoice_messages(tc, by_rcpt, message_ids):
+    """The two messages an invoice.posted for P-1001 must produce, decoded by
+    Python's email package and compared field by field (diacritics included).
+    `by_rcpt` maps envelope recipient → parsed message."""
+    tc.assertEqual(sorted(by_rcpt), ["predaj@kovac.example", "ucetni@kovac.example"])
+
+    sales = by_rcpt["predaj@kovac.example"]
+    tc.assertEqual(sales["Subject"], "Faktúra FV-2026-0042 – Stavebniny Kováč s.r.o.")
+    tc.assertEqual(sales["From"].addresses[0].display_name, "Herald Fakturácia")
+    tc.assertEqual(sales["From"].addresses[0].addr_spec, "fakturacia@herald.example")
+    tc.assertEqual(sales["To"].addresses[0].display_name, "Ján Kováč")
+    tc.assertEqual(sales["To"].addresses[0].addr_spec, "predaj@kovac.example")
+    body = text_of(sales)
+    tc.assertEqual(body, "Dobrý deň Ján Kováč,\n\nzaúčtovali sme faktúru FV-2026-0042 na sumu 1249.90 EUR.\n"
+                         "Vystavil(a): Jana Nová\n.\nRef: OBJ-881\n")
+    atts = list(sales.iter_attachments())
+    tc.assertEqual(len(atts), 1)
+    tc.assertEqual(atts[0].get_filename(), "FV-2026-0042.pdf")
+    tc.assertEqual(atts[0].get_content_type(), "application/pdf")
+    tc.assertEqual(atts[0].get_content(), PDF_BYTES)
+
+    acct = by_rcpt["ucetni@kovac.example"]
+    tc.assertEqual(acct["Subject"], "Nová faktura FV-2026-0042 – účetní oddělení")
+    tc.assertEqual(acct["To"].addresses[0].display_name, "Žofie Šťastná, účetní")
+    tc.assertEqual(text_of(acct),
+                   "Příliš žluťoučký kůň úpěl ďábelské ódy: faktura FV-2026-0042 (1249.90 EUR).\n")
+    tc.assertEqual(list(acct.iter_attachments()), [])
+
+    for msg in by_rcpt.values():
+        tc.assertEqual(msg.defects, [])
+        tc.assertEqual(msg["X-Herald-Event"], "erp-7f3c9a")
+        mid = msg["Message-ID"].strip("<>").split("@")[0]
+        tc.assertIn(mid, message_ids)
