@@ -15,8 +15,8 @@ import tempfile
 import threading
 import time
 
-HERALDD = os.environ.get("HERALDD", "build/release/daemon/heraldd")
 SOURCE_DIR = os.environ.get("HERALD_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+HERALDD = os.environ.get("HERALDD", os.path.join(SOURCE_DIR, "build", "release", "daemon", "heraldd"))
 RESOURCES = os.path.join(SOURCE_DIR, "tests", "data", "resources")
 
 PDF_BYTES = b"%PDF-1.4\n\x00\x01\xff binary \r\n.\r\n tail\n"

@@ -38,19 +38,21 @@ TEST(OutboxTransportTest, WritesOneEmlPerMessageAtomically) {
 }
 
 TEST(OutboxTransportTest, UnwritableDirectoryIsATransientFailure) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
   TempDir dir;
   std::FILE* devnull = std::fopen("/dev/null", "w");
   Logger log(devnull);
   OutboxTransport outbox("outbox", OutboxSettings{dir.path() / "outbox", true}, log);
-  std::filesystem::permissions(dir.path() / "outbox" / ".tmp", std::filesystem::perms::none);
+  // A file where the temp directory should be fails even for root (ENOTDIR).
+  std::filesystem::remove(dir.path() / "outbox" / ".tmp");
+  dir.write("outbox/.tmp", "not a directory");
   RenderedMessage a;
   a.message_id = "aaaa";
   const RenderedMessage* batch[] = {&a};
   DeliveryOutcome outcomes[1];
   outbox.write_batch(batch, outcomes);
   EXPECT_EQ(outcomes[0].status, DeliveryStatus::transient_failure);
-  std::filesystem::permissions(dir.path() / "outbox" / ".tmp", std::filesystem::perms::owner_all);
+  EXPECT_NE(outcomes[0].detail.find("Not a directory"), std::string::npos) << outcomes[0].detail;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "outbox" / "aaaa.eml"));
   std::fclose(devnull);
 }
 
