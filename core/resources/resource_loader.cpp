@@ -51,6 +51,26 @@ bool channel_fits(ContactKind kind, Channel ch) {
   return false;
 }
 
+std::string resource_id(TomlReader& r) {
+  std::string id = r.required_string("id");
+  if (!valid_resource_id(id)) r.fail("id", "must be 1-128 printable ASCII characters");
+  return id;
+}
+
+// Calls f(TomlReader&) for each table of the array `key` of `parent`.
+template <typename F>
+void for_each_table(TomlReader& parent, std::string_view key, F&& f) {
+  const toml::array* arr = parent.array(key);
+  if (!arr) return;
+  size_t i = 0;
+  for (const auto& node : *arr) {
+    std::string prefix = parent.path(key) + "[" + std::to_string(i++) + "]";
+    if (!node.is_table()) throw ConfigError(parent.file() + ": " + prefix + ": must be a table");
+    TomlReader r(*node.as_table(), parent.file(), prefix);
+    f(r);
+  }
+}
+
 std::string single_line(TomlReader& r, std::string_view key, bool required) {
   std::string v = required ? r.required_string(key) : r.string_or(key, "");
   if (!is_valid_utf8(v) || has_line_breaking_or_control(v)) r.fail(key, "must be one line of text");
@@ -66,8 +86,7 @@ void compile_part(TomlReader& r, std::string_view key, const std::string& src, F
 
 Template parse_template(TomlReader& r) {
   Template t;
-  t.id = r.required_string("id");
-  if (!valid_resource_id(t.id)) r.fail("id", "must be 1-128 printable ASCII characters");
+  t.id = resource_id(r);
   auto ch = r.string_or("channel", "email");
   if (ch == "email") t.channel = Channel::email;
   else if (ch == "sms") t.channel = Channel::sms;
@@ -87,8 +106,7 @@ Template parse_template(TomlReader& r) {
 
 Contact parse_contact(TomlReader& r, const ResourceSet& set) {
   Contact c;
-  c.id = r.required_string("id");
-  if (!valid_resource_id(c.id)) r.fail("id", "must be 1-128 printable ASCII characters");
+  c.id = resource_id(r);
   auto kind = r.required_string("kind");
   if (kind == "email") c.kind = ContactKind::email;
   else if (kind == "mobile") c.kind = ContactKind::mobile;
@@ -111,66 +129,40 @@ Contact parse_contact(TomlReader& r, const ResourceSet& set) {
   }
   c.label = single_line(r, "label", false);
   c.name = single_line(r, "name", false);
-  if (const auto* actions = r.array("actions")) {
-    size_t i = 0;
-    for (const auto& node : *actions) {
-      std::string prefix = r.path("actions") + "[" + std::to_string(i++) + "]";
-      if (!node.is_table()) throw ConfigError(r.file() + ": " + prefix + ": must be a table");
-      TomlReader ar(*node.as_table(), r.file(), prefix);
-      Action a;
-      a.on = ar.required_string("on");
-      if (!is_valid_event_type(a.on)) ar.fail("on", "must be an event type such as invoice.posted");
-      a.template_id = ar.required_string("template");
-      const Template* t = set.find_template(a.template_id);
-      if (!t) ar.fail("template", "no template with id \"" + a.template_id + "\"");
-      if (!channel_fits(c.kind, t->channel))
-        ar.fail("template", std::string("a ") + to_string(c.kind) + " contact cannot receive " + to_string(t->channel) +
-                                " messages");
-      a.attach = ar.boolean("attach").value_or(false);
-      ar.finish();
-      c.actions.push_back(std::move(a));
-    }
-  }
+  for_each_table(r, "actions", [&](TomlReader& ar) {
+    Action a;
+    a.on = ar.required_string("on");
+    if (!is_valid_event_type(a.on)) ar.fail("on", "must be an event type such as invoice.posted");
+    a.template_id = ar.required_string("template");
+    const Template* t = set.find_template(a.template_id);
+    if (!t) ar.fail("template", "no template with id \"" + a.template_id + "\"");
+    if (!channel_fits(c.kind, t->channel))
+      ar.fail("template", std::string("a ") + to_string(c.kind) + " contact cannot receive " + to_string(t->channel) +
+                              " messages");
+    a.attach = ar.boolean("attach").value_or(false);
+    ar.finish();
+    c.actions.push_back(std::move(a));
+  });
   r.finish();
   return c;
 }
 
 Partner parse_partner(TomlReader& r, const ResourceSet& set) {
   Partner p;
-  p.id = r.required_string("id");
-  if (!valid_resource_id(p.id)) r.fail("id", "must be 1-128 printable ASCII characters");
+  p.id = resource_id(r);
   p.tenant = r.string_or("tenant", "default");
   if (p.tenant.empty() || p.tenant.size() > 64) r.fail("tenant", "must be 1-64 characters");
   p.name = single_line(r, "name", false);
   p.locale = r.string_or("locale", "");
   if (!p.locale.empty() && !is_valid_locale(p.locale)) r.fail("locale", "not a valid locale tag");
-  if (const auto* contacts = r.array("contacts")) {
-    std::set<std::string> ids;
-    size_t i = 0;
-    for (const auto& node : *contacts) {
-      std::string prefix = r.path("contacts") + "[" + std::to_string(i++) + "]";
-      if (!node.is_table()) throw ConfigError(r.file() + ": " + prefix + ": must be a table");
-      TomlReader cr(*node.as_table(), r.file(), prefix);
-      Contact c = parse_contact(cr, set);
-      if (!ids.insert(c.id).second) cr.fail("id", "duplicate contact id \"" + c.id + "\"");
-      p.contacts.push_back(std::move(c));
-    }
-  }
+  std::set<std::string> ids;
+  for_each_table(r, "contacts", [&](TomlReader& cr) {
+    Contact c = parse_contact(cr, set);
+    if (!ids.insert(c.id).second) cr.fail("id", "duplicate contact id \"" + c.id + "\"");
+    p.contacts.push_back(std::move(c));
+  });
   r.finish();
   return p;
-}
-
-template <typename F>
-void for_each_table(TomlReader& root, std::string_view key, F&& f) {
-  const toml::array* arr = root.array(key);
-  if (!arr) return;
-  size_t i = 0;
-  for (const auto& node : *arr) {
-    std::string prefix = std::string(key) + "[" + std::to_string(i++) + "]";
-    if (!node.is_table()) throw ConfigError(root.file() + ": " + prefix + ": must be a table");
-    TomlReader r(*node.as_table(), root.file(), prefix);
-    f(r);
-  }
 }
 
 }  // namespace
