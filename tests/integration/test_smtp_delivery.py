@@ -2,7 +2,7 @@
 real Postfix smtp-sink, rendered and MIME-encoded correctly."""
 import unittest
 
-from harness import Heraldd, SmtpSink, assert_invoice_messages, invoice_event, wait_until
+from harness import Heraldd, SmtpSink, free_port, assert_invoice_messages, invoice_event, wait_until
 
 
 class SmtpDeliveryTest(unittest.TestCase):
@@ -95,10 +95,7 @@ class SmtpFailureTest(unittest.TestCase):
         self.assertGreaterEqual(self.daemon.metric('herald_retries_total{transport="relay"}'), 4)
 
     def test_relay_down_is_transient(self):
-        self.sink = SmtpSink()
-        self.sink.stop()  # nothing listens on its port any more
-        self.sink = SmtpSink()
-        from harness import free_port
+        self.sink = SmtpSink()  # running, but herald is pointed at a port nobody listens on
         self.daemon = Heraldd(transport="relay", smtp_port=free_port())
         status, _ = self.daemon.post_event(invoice_event())
         self.assertEqual(status, 202)
