@@ -7,13 +7,18 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <csignal>
 #include <random>
 #include <thread>
 
 #include "core/config/toml_reader.hpp"
 #include "core/delivery/dispatcher.hpp"
-#include "core/history/jsonl_history_log.hpp"
+#include "core/history/segment_history_log.hpp"
+#include "core/journal/journal.hpp"
 #include "core/match/rule_index.hpp"
 #include "core/pipeline/event_pipeline.hpp"
 #include "core/render/message_renderer.hpp"
@@ -43,6 +48,34 @@ std::shared_ptr<const ResourceSnapshot> load_snapshot(const Settings& s, uint64_
   return std::make_shared<const ResourceSnapshot>(load_resources(s.resources_dir), generation);
 }
 
+
+SegmentLogOptions log_options(const StorageSettings& st, const std::string& name, uint64_t segment_bytes) {
+  SegmentLogOptions o;
+  o.dir = st.dir / name;
+  o.name = name;
+  o.segment_bytes = segment_bytes;
+  o.max_batch_bytes = st.group_commit_max_bytes;
+  o.max_batch_delay = st.group_commit_delay;
+  o.io = st.io;
+  return o;
+}
+
+std::unique_ptr<LogIo> open_log_io(LogIoMode mode, Logger& log) {
+  std::string note;
+  auto io = make_log_io(mode, note);
+  if (!note.empty()) log.warn(note);
+  return io;
+}
+
+void log_recovery(Logger& log, const char* name, const RecoveryReport& r) {
+  log.info("log recovered", {{"log", name},
+                             {"segments", static_cast<unsigned long>(r.segments)},
+                             {"records", static_cast<unsigned long>(r.records)},
+                             {"truncated_bytes", static_cast<unsigned long long>(r.truncated_bytes)},
+                             {"corrupt_segments", static_cast<unsigned long>(r.corrupt_segments)}});
+  for (const auto& note : r.notes) log.warn("log recovery", {{"log", name}, {"detail", note}});
+}
+
 }  // namespace
 
 void check_config(const Settings& settings) { load_snapshot(settings, 0); }
@@ -50,7 +83,25 @@ void check_config(const Settings& settings) { load_snapshot(settings, 0); }
 int Daemon::run() {
   net::io_context ioc(settings_.threads);
   MetricsRegistry metrics;
-  JsonlHistoryLog history(settings_.storage.dir / "history", log_, metrics);
+
+  JournalSettings js;
+  js.log = log_options(settings_.storage, "journal", settings_.storage.segment_bytes);
+  js.idempotency_window = settings_.storage.idempotency_window;
+  js.checkpoint_bytes = settings_.storage.checkpoint_bytes;
+  Journal journal(js, open_log_io(settings_.storage.io, log_), log_, metrics);
+  std::vector<PendingEvent> pending;
+  log_recovery(log_, "journal", journal.open(pending));
+  log_.info("journal ready", {{"dir", js.log.dir.string()},
+                              {"io", journal.log().io_name()},
+                              {"events_known", static_cast<unsigned long>(journal.entries())},
+                              {"events_unfinished", static_cast<unsigned long>(pending.size())}});
+
+  HistorySettings hs;
+  hs.log = log_options(settings_.storage, "history", settings_.history.segment_bytes);
+  hs.max_age = settings_.history.max_age;
+  hs.max_bytes = settings_.history.max_bytes;
+  SegmentHistoryLog history(hs, open_log_io(settings_.storage.io, log_), log_, metrics);
+  log_recovery(log_, "history", history.open());
 
   auto initial = load_snapshot(settings_, 1);
   SnapshotHolder snapshots(initial);
@@ -60,13 +111,13 @@ int Daemon::run() {
                                  {"actions", static_cast<unsigned long>(initial->index.size())}});
 
   MessageRenderer renderer(Mailbox{settings_.delivery.from_address, settings_.delivery.from_name});
-  EventPipeline pipeline(snapshots, renderer, history, metrics, log_);
+  EventPipeline pipeline(snapshots, renderer, journal, history, metrics, log_);
 
   const TransportSettings& email = *settings_.transport(settings_.delivery.email_transport);
   std::mt19937_64 rng(std::random_device{}());
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   Dispatcher email_dispatcher(ioc.get_executor(), make_transport(email, ioc.get_executor(), log_, metrics),
-                              settings_.delivery, history, metrics, log_,
+                              settings_.delivery, history, journal, metrics, log_,
                               // Only the dispatcher's strand calls this.
                               [rng, unit]() mutable { return unit(rng); });
   pipeline.route(Channel::email, &email_dispatcher);
@@ -78,13 +129,23 @@ int Daemon::run() {
                                                ? email.smtp.host + ":" + std::to_string(email.smtp.port)
                                                : email.outbox.dir.string()}});
 
-  ApiRoutes routes(pipeline, metrics, log_);
+  if (!pending.empty()) net::co_spawn(ioc, pipeline.resume(std::move(pending)), net::detached);
+
+  ApiRoutes routes(pipeline, journal, metrics, log_);
   HttpServer server(ioc, settings_.http, routes, log_, metrics);
   server.start();
   log_.info("listening", {{"address", server.local_endpoint().address().to_string()},
                           {"port", static_cast<unsigned>(server.local_endpoint().port())}});
 
   net::signal_set stop_signals(ioc, SIGTERM, SIGINT);
+  // A fenced journal acknowledges nothing more: shut down like on SIGTERM
+  // and tell main() to re-execute, which replays the journal from disk.
+  std::atomic<bool> restart{false};
+  journal.on_fenced([&](const std::string& reason) {
+    log_.error("journal fenced; restarting to replay it", {{"reason", reason}});
+    restart = true;
+    ::kill(::getpid(), SIGTERM);
+  });
   net::signal_set reload_signals(ioc, SIGHUP);
 
   net::co_spawn(
@@ -122,7 +183,8 @@ int Daemon::run() {
         co_await server.wait_drained();
         log_.info("ingest stopped; draining deliveries");
         co_await email_dispatcher.drain();
-        history.flush();
+        history.close();
+        journal.close();
         reload_signals.cancel();
         stop_signals.cancel();
         log_.info("stopped");
@@ -145,7 +207,8 @@ int Daemon::run() {
   std::vector<std::jthread> threads;
   for (int i = 1; i < settings_.threads; ++i) threads.emplace_back(run_loop);
   run_loop();
-  return 0;
+  for (auto& t : threads) t.join();
+  return restart ? kExitRestart : 0;
 }
 
 }  // namespace herald

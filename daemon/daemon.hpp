@@ -4,10 +4,16 @@
 // SIGHUP reloads resources (a bad reload keeps the old snapshot), SIGTERM or
 // SIGINT drains (stop accepting, answer in-flight requests, deliver what is
 // queued, QUIT relays) and returns 0. A second SIGTERM/SIGINT exits at once.
+// At start the journal is replayed and unfinished work resumed. If the journal
+// fences itself (failed fdatasync), the daemon shuts down the same way and
+// returns kExitRestart: main() then re-executes itself, so the new process
+// replays the journal from its last good record.
 #include "core/config/settings.hpp"
 #include "core/util/log.hpp"
 
 namespace herald {
+
+inline constexpr int kExitRestart = 75;  // EX_TEMPFAIL
 
 class Daemon final {
  public:

@@ -1,4 +1,7 @@
 // heraldd: the herald notification daemon.
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -58,7 +61,16 @@ int main(int argc, char** argv) {
     }
     log.set_level(settings.log_level);
     log.info("starting", {{"version", HERALD_VERSION}, {"config", settings.config_file.string()}});
-    return herald::Daemon(std::move(settings), log).run();
+    int rc = herald::Daemon(std::move(settings), log).run();
+    if (rc == herald::kExitRestart) {
+      // Replay from disk in a fresh process (PostgreSQL's answer to a failed
+      // fsync): nothing in this process's memory is trusted any more.
+      log.warn("re-executing to replay the journal");
+      std::fflush(stdout);
+      ::execv("/proc/self/exe", argv);
+      log.error("re-exec failed; exiting for the supervisor to restart", {{"error", std::strerror(errno)}});
+    }
+    return rc;
   } catch (const herald::ConfigError& e) {
     if (check_only) {
       std::fprintf(stderr, "heraldd: configuration error: %s\n", e.what());

@@ -106,6 +106,32 @@ void parse_delivery(const toml::table& t, const std::string& file, DeliverySetti
   r.finish();
 }
 
+void parse_storage(const toml::table& t, const std::string& file, const fs::path& base, StorageSettings& st) {
+  TomlReader r(t, file, "storage");
+  if (auto v = r.string("dir")) st.dir = resolve(base, *v);
+  if (auto v = r.string("io")) {
+    if (*v == "auto") st.io = LogIoMode::automatic;
+    else if (*v == "io_uring") st.io = LogIoMode::uring;
+    else if (*v == "pwrite") st.io = LogIoMode::pwrite;
+    else r.fail("io", "must be \"auto\", \"io_uring\" or \"pwrite\"");
+  }
+  if (auto v = r.integer("segment_bytes", 64 * 1024, int64_t(1) << 34)) st.segment_bytes = uint64_t(*v);
+  if (auto v = r.integer("group_commit_max_bytes", 4096, int64_t(1) << 30)) st.group_commit_max_bytes = size_t(*v);
+  if (auto v = r.integer("group_commit_delay_us", 0, 1'000'000)) st.group_commit_delay = std::chrono::microseconds(*v);
+  if (auto v = r.integer("idempotency_window_hours", 1, 24 * 366))
+    st.idempotency_window = std::chrono::seconds(*v * 3600);
+  if (auto v = r.integer("checkpoint_bytes", 64 * 1024, int64_t(1) << 40)) st.checkpoint_bytes = uint64_t(*v);
+  r.finish();
+}
+
+void parse_history(const toml::table& t, const std::string& file, HistoryRetention& h) {
+  TomlReader r(t, file, "history");
+  if (auto v = r.integer("segment_bytes", 64 * 1024, int64_t(1) << 34)) h.segment_bytes = uint64_t(*v);
+  if (auto v = r.integer("max_age_days", 0, 36'500)) h.max_age = std::chrono::seconds(*v * 86'400);
+  if (auto v = r.integer("max_bytes", 0, int64_t(1) << 50)) h.max_bytes = uint64_t(*v);
+  r.finish();
+}
+
 }  // namespace
 
 Settings load_settings(const fs::path& file) {
@@ -128,11 +154,8 @@ Settings load_settings(const fs::path& file) {
     d.finish();
   }
   if (const auto* t = r.table("http")) parse_http(*t, fname, s.http);
-  if (const auto* t = r.table("storage")) {
-    TomlReader st(*t, fname, "storage");
-    if (auto v = st.string("dir")) s.storage.dir = resolve(base, *v);
-    st.finish();
-  }
+  if (const auto* t = r.table("storage")) parse_storage(*t, fname, base, s.storage);
+  if (const auto* t = r.table("history")) parse_history(*t, fname, s.history);
   if (const auto* t = r.table("resources")) {
     TomlReader rs(*t, fname, "resources");
     if (auto v = rs.string("dir")) s.resources_dir = resolve(base, *v);

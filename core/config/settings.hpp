@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/storage/log_io.hpp"
 #include "core/util/log.hpp"
 
 namespace herald {
@@ -24,8 +25,22 @@ struct HttpSettings {
   size_t max_connections = 4096;
 };
 
+// [storage]: the journal (dir/journal) and the history (dir/history).
 struct StorageSettings {
-  std::filesystem::path dir;  // history/, outbox/ (default) live below it
+  std::filesystem::path dir;  // journal/, history/, outbox/ (default) live below it
+  LogIoMode io = LogIoMode::automatic;
+  uint64_t segment_bytes = 64ull << 20;
+  size_t group_commit_max_bytes = 4u << 20;
+  std::chrono::microseconds group_commit_delay{0};
+  std::chrono::seconds idempotency_window{7 * 24 * 3600};
+  uint64_t checkpoint_bytes = 256ull << 20;
+};
+
+// [history]: retention of the communication history.
+struct HistoryRetention {
+  uint64_t segment_bytes = 64ull << 20;
+  std::chrono::seconds max_age{0};  // 0 = forever
+  uint64_t max_bytes = 0;           // 0 = unbounded
 };
 
 struct OutboxSettings {
@@ -84,6 +99,7 @@ struct Settings {
   LogLevel log_level = LogLevel::info;
   HttpSettings http;
   StorageSettings storage;
+  HistoryRetention history;
   std::filesystem::path resources_dir;
   DeliverySettings delivery;
   std::vector<TransportSettings> transports;

@@ -13,13 +13,29 @@ namespace herald {
 namespace net = boost::asio;
 using net::use_awaitable;
 
+namespace {
+
+MessageState ledger_state(DeliveryStatus s) {
+  switch (s) {
+    case DeliveryStatus::delivered: return MessageState::delivered;
+    case DeliveryStatus::transient_failure: return MessageState::deferred;
+    case DeliveryStatus::permanent_failure: return MessageState::failed;
+    case DeliveryStatus::expired: return MessageState::expired;
+  }
+  return MessageState::deferred;
+}
+
+}  // namespace
+
 Dispatcher::Dispatcher(Executor ex, std::unique_ptr<Transport> transport, const DeliverySettings& settings,
-                       HistoryLog& history, MetricsRegistry& metrics, Logger& log, std::function<double()> uniform01)
+                       HistoryLog& history, DeliveryLedger& ledger, MetricsRegistry& metrics, Logger& log,
+                       std::function<double()> uniform01)
     : strand_(net::make_strand(ex)),
       transport_(std::move(transport)),
       settings_(settings),
       retry_(settings.retry, std::move(uniform01)),
       history_(history),
+      ledger_(ledger),
       metrics_(metrics),
       log_(log),
       queue_(strand_, settings.queue_capacity),
@@ -49,6 +65,10 @@ void Dispatcher::start() {
 net::awaitable<void> Dispatcher::submit(std::shared_ptr<RenderedMessage> msg) {
   depth_.add(1);
   co_await queue_.async_send(boost::system::error_code{}, std::move(msg), use_awaitable);
+}
+
+void Dispatcher::schedule(std::shared_ptr<RenderedMessage> msg, std::chrono::milliseconds delay) {
+  net::co_spawn(strand_, run_retry(std::move(msg), std::max(delay, std::chrono::milliseconds(0))), net::detached);
 }
 
 net::awaitable<void> Dispatcher::drain() {
@@ -101,6 +121,7 @@ void Dispatcher::handle_outcome(std::shared_ptr<RenderedMessage> msg, const Deli
       record(*msg, outcome);
       retries_.inc();
       auto delay = retry_.delay(msg->attempt);
+      ledger_.record_attempt(*msg, MessageState::deferred, outcome.detail, std::chrono::system_clock::now() + delay);
       log_.info("delivery deferred", {{"message_id", msg->message_id},
                                       {"transport", transport_->name()},
                                       {"attempt", msg->attempt},
@@ -121,6 +142,8 @@ void Dispatcher::handle_outcome(std::shared_ptr<RenderedMessage> msg, const Deli
                                   {"reason", final_outcome.detail}});
   }
   record(*msg, final_outcome);
+  ledger_.record_attempt(*msg, ledger_state(final_outcome.status), final_outcome.detail,
+                         std::chrono::system_clock::now());
 }
 
 net::awaitable<void> Dispatcher::run_retry(std::shared_ptr<RenderedMessage> msg, std::chrono::milliseconds delay) {

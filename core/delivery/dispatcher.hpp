@@ -6,7 +6,8 @@
 // shared across threads except the queue itself (a concurrent channel).
 // submit() suspends while the queue is full, which slows ingest down instead
 // of growing memory. Transient failures are retried with RetryPolicy after a
-// timer; the storage work moves that retry state into the durable journal.
+// timer. Every outcome goes to the DeliveryLedger (the journal), so retry
+// state survives a restart.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,6 +18,7 @@
 #include <memory>
 
 #include "core/config/settings.hpp"
+#include "core/delivery/delivery_ledger.hpp"
 #include "core/delivery/retry_policy.hpp"
 #include "core/delivery/transport.hpp"
 #include "core/history/history_log.hpp"
@@ -30,7 +32,8 @@ class Dispatcher final {
   using Executor = boost::asio::any_io_executor;
 
   Dispatcher(Executor ex, std::unique_ptr<Transport> transport, const DeliverySettings& settings,
-             HistoryLog& history, MetricsRegistry& metrics, Logger& log, std::function<double()> uniform01);
+             HistoryLog& history, DeliveryLedger& ledger, MetricsRegistry& metrics, Logger& log,
+             std::function<double()> uniform01);
   ~Dispatcher();
 
   void start();
@@ -38,6 +41,9 @@ class Dispatcher final {
   // Queues a message; suspends while the queue is full. Must not be called
   // after drain() started.
   boost::asio::awaitable<void> submit(std::shared_ptr<RenderedMessage> msg);
+
+  // Queues a message after `delay` (recovered work whose retry is not due).
+  void schedule(std::shared_ptr<RenderedMessage> msg, std::chrono::milliseconds delay);
 
   // Delivers everything already queued, abandons pending retries (recorded in
   // history as deferred), shuts the transport down, and returns.
@@ -58,6 +64,7 @@ class Dispatcher final {
   DeliverySettings settings_;
   RetryPolicy retry_;
   HistoryLog& history_;
+  DeliveryLedger& ledger_;
   MetricsRegistry& metrics_;
   Logger& log_;
   Queue queue_;

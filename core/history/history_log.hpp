@@ -2,10 +2,9 @@
 // HistoryLog: the append-only communication history (SPEC §6).
 //
 // Every event received and every message outcome becomes one HistoryRecord.
-// This is a seam: the foundation writes JSON lines (JsonlHistoryLog); the
-// storage work replaces it with the CRC-framed segment log and its indexes
-// without touching callers. append() is thread-safe and never throws; an I/O
-// error is logged and counted, never propagated into delivery.
+// A seam: SegmentHistoryLog stores records in the CRC-framed segment log;
+// tests use an in-memory log. append() is thread-safe and never throws; an
+// I/O error is logged and counted, never propagated into delivery.
 #include <string>
 
 namespace herald {

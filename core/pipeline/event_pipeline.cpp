@@ -1,20 +1,24 @@
 #include "core/pipeline/event_pipeline.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace herald {
 
 namespace net = boost::asio;
+using Clock = std::chrono::system_clock;
 
-EventPipeline::EventPipeline(const SnapshotHolder& snapshots, const MessageRenderer& renderer, HistoryLog& history,
-                             MetricsRegistry& metrics, Logger& log)
+EventPipeline::EventPipeline(const SnapshotHolder& snapshots, const MessageRenderer& renderer, Journal& journal,
+                             HistoryLog& history, MetricsRegistry& metrics, Logger& log)
     : snapshots_(snapshots),
       renderer_(renderer),
+      journal_(journal),
       history_(history),
       metrics_(metrics),
       log_(log),
       unroutable_(metrics.counter("herald_messages_unroutable_total",
-                                  "Messages whose channel has no configured transport")) {}
+                                  "Messages whose channel has no configured transport")),
+      resumed_(metrics.counter("herald_messages_resumed_total", "Unfinished messages resumed after a restart")) {}
 
 void EventPipeline::record_received(const DocumentEvent& e, const std::string& source) {
   HistoryRecord r;
@@ -33,53 +37,164 @@ void EventPipeline::record_received(const DocumentEvent& e, const std::string& s
   history_.append(r);
 }
 
-net::awaitable<std::vector<AcceptedEvent>> EventPipeline::accept(std::vector<DocumentEvent> events,
-                                                                 const std::string& source) {
-  auto snapshot = snapshots_.get();
-  metrics_.counter("herald_events_received_total", "Events accepted by source", {{"source", source}})
-      .inc(events.size());
-  std::vector<AcceptedEvent> accepted;
-  accepted.reserve(events.size());
+void EventPipeline::record_unroutable(const RenderedMessage& msg) {
+  unroutable_.inc();
+  std::string reason = std::string("no transport configured for channel ") + msg.channel;
+  HistoryRecord r;
+  r.kind = msg.channel;
+  r.direction = "outbound";
+  r.tenant = msg.tenant;
+  r.partner = msg.partner_id;
+  r.contact = msg.contact_id;
+  r.event_id = msg.event->id;
+  r.event_type = msg.event->type;
+  r.message_id = msg.message_id;
+  r.template_id = msg.template_id;
+  r.status = "failed";
+  r.error = reason;
+  history_.append(r);
+  journal_.record_attempt(msg, MessageState::failed, reason, Clock::now());
+  log_.warn("message not routable", {{"message_id", msg.message_id}, {"channel", msg.channel}});
+}
+
+std::vector<std::shared_ptr<RenderedMessage>> EventPipeline::render_all(
+    const std::shared_ptr<const DocumentEvent>& event, const ResourceSnapshot& snapshot) {
   std::vector<MatchedAction> matches;
-  for (auto& e : events) {
-    record_received(e, source);
-    auto event = std::make_shared<const DocumentEvent>(std::move(e));
-    AcceptedEvent out{event->id, {}};
-    matches.clear();
-    snapshot->index.match(*event, matches);
-    if (!matches.empty()) {
-      auto context = MessageRenderer::make_context(*event);
-      for (const auto& m : matches) {
-        auto msg = std::make_shared<RenderedMessage>(renderer_.render(event, m, context));
-        out.message_ids.push_back(msg->message_id);
-        auto route = routes_.find(m.tmpl->channel);
-        if (route == routes_.end()) {
-          unroutable_.inc();
-          HistoryRecord r;
-          r.kind = msg->channel;
-          r.direction = "outbound";
-          r.tenant = msg->tenant;
-          r.partner = msg->partner_id;
-          r.contact = msg->contact_id;
-          r.event_id = event->id;
-          r.event_type = event->type;
-          r.message_id = msg->message_id;
-          r.template_id = msg->template_id;
-          r.status = "failed";
-          r.error = std::string("no transport configured for channel ") + msg->channel;
-          history_.append(r);
-          log_.warn("message not routable", {{"message_id", msg->message_id}, {"channel", msg->channel}});
-          continue;
-        }
-        co_await route->second->submit(std::move(msg));
-      }
+  snapshot.index.match(*event, matches);
+  std::vector<std::shared_ptr<RenderedMessage>> out;
+  if (matches.empty()) return out;
+  auto context = MessageRenderer::make_context(*event);
+  out.reserve(matches.size());
+  for (const auto& m : matches) out.push_back(std::make_shared<RenderedMessage>(renderer_.render(event, m, context)));
+  return out;
+}
+
+net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> events, const std::string& source) {
+  auto snapshot = snapshots_.get();
+  AcceptResult result;
+  result.events.resize(events.size());
+  struct Prepared {
+    std::shared_ptr<const DocumentEvent> event;
+    std::vector<std::shared_ptr<RenderedMessage>> messages;
+  };
+  std::vector<Prepared> prepared;
+  std::vector<std::pair<size_t, std::string>> in_flight;
+  std::vector<PlannedMessage> planned;
+  Admission admission;
+
+  for (size_t i = 0; i < events.size(); ++i) {
+    auto& out = result.events[i];
+    out.id = events[i].id;
+    std::string key = Journal::key(events[i].tenant, events[i].id);
+    EventStatus existing;
+    switch (journal_.reserve(admission, key, &existing)) {
+      case Reservation::duplicate:
+        out.duplicate = true;
+        for (const auto& m : existing.messages) out.message_ids.push_back(m.id);
+        continue;
+      case Reservation::in_flight:
+        in_flight.emplace_back(i, std::move(key));
+        continue;
+      case Reservation::fresh: break;
     }
-    log_.debug("event accepted", {{"event_id", event->id},
-                                  {"type", event->type},
-                                  {"messages", static_cast<unsigned long>(out.message_ids.size())}});
-    accepted.push_back(std::move(out));
+    auto event = std::make_shared<const DocumentEvent>(std::move(events[i]));
+    auto messages = render_all(event, *snapshot);
+    planned.clear();
+    for (const auto& m : messages) {
+      out.message_ids.push_back(m->message_id);
+      planned.push_back({m->message_id, m->channel});
+    }
+    journal_.stage(admission, *event, source, planned);
+    prepared.push_back({std::move(event), std::move(messages)});
   }
-  co_return accepted;
+
+  // One group commit for the whole batch; 202 only after it is durable.
+  auto [ec] = co_await journal_.async_commit(admission, net::as_tuple(net::use_awaitable));
+  if (ec) {
+    result.error = ec;
+    co_return result;
+  }
+  // The same id sent concurrently (or twice in this batch): the commit above
+  // was a barrier behind the other admission, whose outcome is now known.
+  for (auto& [i, key] : in_flight) {
+    auto status = journal_.status(key);
+    if (!status) {
+      result.error = make_error_code(boost::system::errc::resource_unavailable_try_again);
+      co_return result;
+    }
+    result.events[i].duplicate = true;
+    for (const auto& m : status->messages) result.events[i].message_ids.push_back(m.id);
+  }
+
+  metrics_.counter("herald_events_received_total", "Events accepted by source", {{"source", source}})
+      .inc(prepared.size());
+  for (auto& p : prepared) {
+    record_received(*p.event, source);
+    for (auto& msg : p.messages) {
+      auto route = routes_.find(channel_from_string(msg->channel));
+      if (route == routes_.end()) {
+        record_unroutable(*msg);
+        continue;
+      }
+      co_await route->second->submit(std::move(msg));
+    }
+    log_.debug("event accepted", {{"event_id", p.event->id},
+                                  {"type", p.event->type},
+                                  {"messages", static_cast<unsigned long>(p.messages.size())}});
+  }
+  co_return result;
+}
+
+net::awaitable<void> EventPipeline::resume(std::vector<PendingEvent> pending) {
+  auto snapshot = snapshots_.get();
+  EventDecoder decoder;
+  const auto now = Clock::now();
+  size_t resumed = 0, dropped = 0;
+  for (auto& p : pending) {
+    DecodeResult decoded = decoder.decode(p.event_json, BodyFormat::json);
+    std::shared_ptr<const DocumentEvent> event;
+    if (decoded.ok() && decoded.events.size() == 1) {
+      event = std::make_shared<const DocumentEvent>(std::move(decoded.events[0]));
+    } else {
+      // Should not happen (it was validated on the way in); fail its
+      // messages so the event does not stay unfinished forever.
+      log_.error("journaled event unreadable; failing its messages", {{"event_id", p.id}});
+      DocumentEvent stub;
+      stub.tenant = p.tenant;
+      stub.id = p.id;
+      event = std::make_shared<const DocumentEvent>(std::move(stub));
+    }
+    auto messages = render_all(event, *snapshot);
+    for (const auto& want : p.messages) {
+      auto it = std::find_if(messages.begin(), messages.end(), [&](auto& m) { return m->message_id == want.id; });
+      if (it == messages.end()) {
+        RenderedMessage gone;
+        gone.message_id = want.id;
+        gone.channel = want.channel;
+        gone.event = event;
+        gone.attempt = want.attempts;
+        journal_.record_attempt(gone, MessageState::failed,
+                                "not produced by the current resources when resumed after a restart", now);
+        ++dropped;
+        continue;
+      }
+      auto msg = std::move(*it);
+      msg->attempt = want.attempts;
+      auto route = routes_.find(channel_from_string(msg->channel));
+      if (route == routes_.end()) {
+        record_unroutable(*msg);
+        continue;
+      }
+      auto due = Clock::time_point(std::chrono::milliseconds(want.next_attempt_ms));
+      route->second->schedule(std::move(msg), std::chrono::duration_cast<std::chrono::milliseconds>(due - now));
+      ++resumed;
+    }
+  }
+  resumed_.inc(resumed);
+  log_.info("recovered work resumed", {{"events", static_cast<unsigned long>(pending.size())},
+                                       {"messages", static_cast<unsigned long>(resumed)},
+                                       {"dropped", static_cast<unsigned long>(dropped)}});
+  co_return;
 }
 
 }  // namespace herald

@@ -1,12 +1,17 @@
 #pragma once
-// EventPipeline: accepted events → history → match → render → dispatch.
+// EventPipeline: validated events → journal (durable) → match → render →
+// dispatch, plus history.
 //
 // The ingest front-ends (HTTP now, Redis Streams later) hand it validated
-// batches. accept() records each event in history, matches it against the
-// current resource snapshot, renders every message and queues it on the
-// dispatcher of its channel. It may be called concurrently from any thread;
-// it only reads the immutable snapshot.
+// batches. accept() matches and renders each event against the current
+// resource snapshot, commits the whole batch to the journal as one group
+// (the caller answers 202/XACK only when that succeeded), then records
+// history and queues every message on the dispatcher of its channel. An id
+// already accepted within the idempotency window returns the first result
+// and sends nothing. resume() restarts the work recovery found unfinished.
+// Both may run concurrently from any thread; they only read the snapshot.
 #include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <map>
 #include <string>
@@ -14,6 +19,8 @@
 
 #include "core/delivery/dispatcher.hpp"
 #include "core/history/history_log.hpp"
+#include "core/ingest/event_decoder.hpp"
+#include "core/journal/journal.hpp"
 #include "core/match/rule_index.hpp"
 #include "core/render/message_renderer.hpp"
 #include "core/util/log.hpp"
@@ -24,29 +31,44 @@ namespace herald {
 struct AcceptedEvent {
   std::string id;
   std::vector<std::string> message_ids;
+  bool duplicate = false;  // answered from the idempotency index
+};
+
+struct AcceptResult {
+  boost::system::error_code error;  // set: nothing was accepted (journal unavailable)
+  std::vector<AcceptedEvent> events;
 };
 
 class EventPipeline final {
  public:
-  EventPipeline(const SnapshotHolder& snapshots, const MessageRenderer& renderer, HistoryLog& history,
-                MetricsRegistry& metrics, Logger& log);
+  EventPipeline(const SnapshotHolder& snapshots, const MessageRenderer& renderer, Journal& journal,
+                HistoryLog& history, MetricsRegistry& metrics, Logger& log);
 
   // Routes messages of `channel` to `dispatcher` (owned elsewhere).
   void route(Channel channel, Dispatcher* dispatcher) { routes_[channel] = dispatcher; }
 
-  boost::asio::awaitable<std::vector<AcceptedEvent>> accept(std::vector<DocumentEvent> events,
-                                                            const std::string& source);
+  boost::asio::awaitable<AcceptResult> accept(std::vector<DocumentEvent> events, const std::string& source);
+
+  // Re-renders recovered events and queues their unfinished messages, each at
+  // its journaled next-attempt time. Messages the current resources no longer
+  // produce are marked failed.
+  boost::asio::awaitable<void> resume(std::vector<PendingEvent> pending);
 
  private:
   void record_received(const DocumentEvent& e, const std::string& source);
+  void record_unroutable(const RenderedMessage& msg);
+  std::vector<std::shared_ptr<RenderedMessage>> render_all(const std::shared_ptr<const DocumentEvent>& event,
+                                                          const ResourceSnapshot& snapshot);
 
   const SnapshotHolder& snapshots_;
   const MessageRenderer& renderer_;
+  Journal& journal_;
   HistoryLog& history_;
   MetricsRegistry& metrics_;
   Logger& log_;
   std::map<Channel, Dispatcher*> routes_;
   Counter& unroutable_;
+  Counter& resumed_;
 };
 
 }  // namespace herald

@@ -17,6 +17,12 @@ const char* to_string(Channel c) {
   return "email";
 }
 
+Channel channel_from_string(std::string_view s) {
+  if (s == "sms") return Channel::sms;
+  if (s == "webhook") return Channel::webhook;
+  return Channel::email;
+}
+
 const char* to_string(ContactKind k) {
   switch (k) {
     case ContactKind::email: return "email";

@@ -6,6 +6,7 @@
 // so matching and rendering never see a half-applied change. Loading validates
 // everything and throws ConfigError naming file, resource, field and reason.
 #include <filesystem>
+#include <string_view>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@ enum class Channel { email, sms, webhook };
 enum class ContactKind { email, mobile, landline, web };
 
 const char* to_string(Channel c);
+Channel channel_from_string(std::string_view s);  // inverse of to_string
 const char* to_string(ContactKind k);
 
 struct Template {

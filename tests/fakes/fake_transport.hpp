@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/delivery/delivery_ledger.hpp"
 #include "core/delivery/transport.hpp"
 #include "core/history/history_log.hpp"
 
@@ -53,6 +54,22 @@ class MemoryHistoryLog final : public HistoryLog {
   void append(const HistoryRecord& r) override { records.push_back(r); }
   void flush() override {}
   std::vector<HistoryRecord> records;
+};
+
+// Collects ledger reports in memory.
+class MemoryLedger final : public DeliveryLedger {
+ public:
+  struct Entry {
+    std::string message_id;
+    MessageState state;
+    int attempt;
+    std::string detail;
+  };
+  void record_attempt(const RenderedMessage& msg, MessageState state, std::string_view detail,
+                      std::chrono::system_clock::time_point) override {
+    entries.push_back({msg.message_id, state, msg.attempt, std::string(detail)});
+  }
+  std::vector<Entry> entries;
 };
 
 }  // namespace herald

@@ -17,6 +17,7 @@ import time
 
 SOURCE_DIR = os.environ.get("HERALD_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 HERALDD = os.environ.get("HERALDD", os.path.join(SOURCE_DIR, "build", "release", "daemon", "heraldd"))
+LOGDUMP = os.path.join(os.path.dirname(HERALDD), "herald-logdump")
 RESOURCES = os.path.join(SOURCE_DIR, "tests", "data", "resources")
 
 PDF_BYTES = b"%PDF-1.4\n\x00\x01\xff binary \r\n.\r\n tail\n"
@@ -100,10 +101,14 @@ class SmtpSink:
 class Heraldd:
     """heraldd with a generated config; port 0, read back from its log."""
 
-    def __init__(self, transport="outbox", smtp_port=None, extra_config="", resources=RESOURCES):
+    def __init__(self, transport="outbox", smtp_port=None, extra_config="", resources=RESOURCES,
+                 storage_dir="var", wrap=None, log_level="debug"):
         self.dir = tempfile.mkdtemp(prefix="herald-test-")
         self.outbox = os.path.join(self.dir, "var", "outbox")
-        self.history = os.path.join(self.dir, "var", "history", "history.jsonl")
+        self.storage = os.path.join(self.dir, storage_dir)
+        self.history = os.path.join(self.storage, "history")
+        self.journal = os.path.join(self.storage, "journal")
+        self.wrap = wrap or []
         relay = ""
         if smtp_port:
             relay = f"""
@@ -116,13 +121,13 @@ helo = "herald.test"
         config = f"""
 [daemon]
 threads = 2
-log_level = "debug"
+log_level = "{log_level}"
 [http]
 listen = "127.0.0.1:0"
 max_body_bytes = 65536
 header_timeout_ms = 2000
 [storage]
-dir = "var"
+dir = "{storage_dir}"
 [resources]
 dir = "{resources}"
 [delivery]
@@ -143,13 +148,17 @@ dir = "var/outbox"
             f.write(config)
         self.log_lines = []
         self.non_json_lines = []
-        self.proc = subprocess.Popen([HERALDD, "--config", self.config], stdout=subprocess.PIPE,
+        self.start()
+
+    def start(self, timeout=20):
+        """Starts heraldd on the same config and storage (again, after kill())."""
+        self.proc = subprocess.Popen(self.wrap + [HERALDD, "--config", self.config], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         self.port = None
         self._ready = threading.Event()
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()
-        if not self._ready.wait(10):
+        if not self._ready.wait(timeout):
             self.kill()
             raise RuntimeError("heraldd did not start:\n" + "\n".join(self.log_lines))
 
@@ -209,10 +218,15 @@ dir = "var/outbox"
         return 0.0
 
     def history_records(self):
-        if not os.path.exists(self.history):
+        """History as herald-logdump reads it from the segment files."""
+        if not os.path.isdir(self.history):
             return []
-        with open(self.history) as f:
-            return [json.loads(line) for line in f]
+        out = subprocess.run([LOGDUMP, self.history], capture_output=True, text=True, check=True).stdout
+        return [json.loads(line) for line in out.splitlines()]
+
+    def journal_records(self):
+        out = subprocess.run([LOGDUMP, "--raw", self.journal], capture_output=True, text=True, check=True).stdout
+        return [json.loads(line) for line in out.splitlines()]
 
     def outbox_messages(self):
         out = {}
@@ -233,11 +247,11 @@ dir = "var/outbox"
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._reader.join(2)
+        self.proc.stdout.close()
 
     def cleanup(self):
         self.kill()
-        self._reader.join(2)
-        self.proc.stdout.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -3,7 +3,12 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <boost/url/parse_query.hpp>
+#include <boost/url/pct_string_view.hpp>
+
 #include <algorithm>
+
+#include "core/util/time_format.hpp"
 
 namespace herald {
 
@@ -22,6 +27,14 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
+}
+
+std::string journal_reason(const boost::system::error_code& ec, const Journal& journal) {
+  if (journal.fenced())
+    return "the journal is fenced after a failed fdatasync (" + journal.fence_reason() +
+           "); herald restarts and replays it, retry shortly";
+  if (ec == boost::system::errc::no_space_on_device) return "the journal disk is full; retry when space is freed";
+  return "the journal could not make the events durable: " + ec.message();
 }
 
 HttpResponse method_not_allowed(unsigned version, const char* allow) {
@@ -73,8 +86,9 @@ HttpResponse make_error_response(HttpStatus status, unsigned version, std::strin
   return make_json_response(status, version, json::serialize(o));
 }
 
-ApiRoutes::ApiRoutes(EventPipeline& pipeline, MetricsRegistry& metrics, Logger& log)
+ApiRoutes::ApiRoutes(EventPipeline& pipeline, const Journal& journal, MetricsRegistry& metrics, Logger& log)
     : pipeline_(pipeline),
+      journal_(journal),
       metrics_(metrics),
       log_(log),
       rejected_(metrics.counter("herald_events_rejected_total", "Event requests rejected as invalid",
@@ -89,6 +103,14 @@ boost::asio::awaitable<HttpResponse> ApiRoutes::handle(HttpRequest& req, EventDe
   if (target == "/v1/events") {
     if (method != http::verb::post) co_return method_not_allowed(v, "POST");
     co_return co_await post_events(req, decoder);
+  }
+  if (target.starts_with("/v1/events/")) {
+    if (method != http::verb::get && method != http::verb::head) co_return method_not_allowed(v, "GET, HEAD");
+    co_return get_event(req, target.substr(std::string_view("/v1/events/").size()));
+  }
+  if (target == "/readyz") {
+    if (method != http::verb::get && method != http::verb::head) co_return method_not_allowed(v, "GET, HEAD");
+    co_return readiness(v);
   }
   if (target == "/healthz") {
     if (method != http::verb::get && method != http::verb::head) co_return method_not_allowed(v, "GET, HEAD");
@@ -138,16 +160,73 @@ boost::asio::awaitable<HttpResponse> ApiRoutes::post_events(HttpRequest& req, Ev
   }
 
   auto accepted = co_await pipeline_.accept(std::move(result.events), "http");
+  if (accepted.error) {
+    // Nothing of this request is acknowledged; the client retries (with the
+    // same ids, so a retry after a partial failure is still exactly-once).
+    log_.warn("events not accepted: journal unavailable", {{"error", accepted.error.message()}});
+    auto res = make_error_response(HttpStatus::service_unavailable, v, "journal_unavailable",
+                                   journal_reason(accepted.error, journal_));
+    res.set(http::field::retry_after, "1");
+    co_return res;
+  }
   json::object o;
-  o["accepted"] = accepted.size();
+  o["accepted"] = accepted.events.size();
   json::array events;
-  for (const auto& a : accepted) {
+  for (const auto& a : accepted.events) {
     json::array ids;
     for (const auto& id : a.message_ids) ids.emplace_back(id);
-    events.push_back(json::object{{"id", a.id}, {"messages", std::move(ids)}});
+    json::object e{{"id", a.id}, {"messages", std::move(ids)}};
+    if (a.duplicate) e["duplicate"] = true;
+    events.push_back(std::move(e));
   }
   o["events"] = std::move(events);
   co_return make_json_response(HttpStatus::accepted, v, json::serialize(o));
+}
+
+HttpResponse ApiRoutes::get_event(const HttpRequest& req, std::string_view id) const {
+  const unsigned v = req.version();
+  std::string tenant = "default";
+  std::string_view full = req.target();
+  if (auto q = full.find('?'); q != std::string_view::npos) {
+    boost::system::result<boost::urls::params_view> params = boost::urls::parse_query(full.substr(q + 1));
+    if (!params) return make_error_response(HttpStatus::bad_request, v, "bad_query", "malformed query string");
+    for (auto p : *params) {
+      if (p.key == "tenant") tenant = p.value;
+      else return make_error_response(HttpStatus::bad_request, v, "bad_query", "unknown parameter " + p.key);
+    }
+  }
+  std::string decoded_id;
+  if (auto pct = boost::urls::make_pct_string_view(id)) {
+    decoded_id = pct->decode();
+  } else {
+    return make_error_response(HttpStatus::bad_request, v, "bad_id", "malformed percent-encoding in the event id");
+  }
+  auto status = journal_.status(Journal::key(tenant, decoded_id));
+  if (!status) return make_error_response(HttpStatus::not_found, v, "not_found", "no event with this id");
+  json::object o;
+  o["id"] = status->id;
+  o["tenant"] = status->tenant;
+  o["type"] = status->type;
+  o["source"] = status->source;
+  o["accepted_at"] = format_rfc3339_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(status->accepted_ms)));
+  o["status"] = status->done ? "done" : "pending";
+  json::array ms;
+  for (const auto& m : status->messages) {
+    json::object mo{{"id", m.id}, {"channel", m.channel}, {"status", to_string(m.state)}, {"attempts", m.attempts}};
+    if (m.state == MessageState::deferred && m.next_attempt_ms)
+      mo["next_attempt_at"] =
+          format_rfc3339_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(m.next_attempt_ms)));
+    if (!m.detail.empty()) mo[m.state == MessageState::delivered ? "reply" : "error"] = m.detail;
+    ms.push_back(std::move(mo));
+  }
+  o["messages"] = std::move(ms);
+  return make_json_response(HttpStatus::ok, v, json::serialize(o));
+}
+
+HttpResponse ApiRoutes::readiness(unsigned v) const {
+  if (journal_.fenced())
+    return make_error_response(HttpStatus::service_unavailable, v, "journal_fenced", journal_.fence_reason());
+  return make_json_response(HttpStatus::ok, v, R"({"status":"ready"})");
 }
 
 }  // namespace herald

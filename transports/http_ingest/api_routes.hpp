@@ -32,15 +32,18 @@ HttpResponse make_json_response(HttpStatus status, unsigned version, std::string
 
 class ApiRoutes final {
  public:
-  ApiRoutes(EventPipeline& pipeline, MetricsRegistry& metrics, Logger& log);
+  ApiRoutes(EventPipeline& pipeline, const Journal& journal, MetricsRegistry& metrics, Logger& log);
 
   // `decoder` belongs to the calling session (reused parse buffers).
   boost::asio::awaitable<HttpResponse> handle(HttpRequest& req, EventDecoder& decoder);
 
  private:
   boost::asio::awaitable<HttpResponse> post_events(HttpRequest& req, EventDecoder& decoder);
+  HttpResponse get_event(const HttpRequest& req, std::string_view id) const;
+  HttpResponse readiness(unsigned version) const;
 
   EventPipeline& pipeline_;
+  const Journal& journal_;
   MetricsRegistry& metrics_;
   Logger& log_;
   Counter& rejected_;

@@ -31,7 +31,7 @@ struct DispatcherFixture : ::testing::Test {
     settings.batch_size = 8;
     auto t = std::make_unique<FakeTransport>();
     transport = t.get();
-    dispatcher = std::make_unique<Dispatcher>(ioc.get_executor(), std::move(t), settings, history, metrics, log,
+    dispatcher = std::make_unique<Dispatcher>(ioc.get_executor(), std::move(t), settings, history, ledger, metrics, log,
                                               [] { return 0.5; });
   }
 
@@ -60,6 +60,7 @@ struct DispatcherFixture : ::testing::Test {
   net::io_context ioc;
   DeliverySettings settings;
   MemoryHistoryLog history;
+  MemoryLedger ledger;
   MetricsRegistry metrics;
   std::FILE* devnull = std::fopen("/dev/null", "w");
   Logger log{devnull};
@@ -122,7 +123,7 @@ TEST_F(DispatcherFixture, PendingRetriesAreRecordedWhenDrainAbandonsThem) {
   settings.retry.max = std::chrono::milliseconds(60'000);
   auto t = std::make_unique<FakeTransport>();
   transport = t.get();
-  dispatcher = std::make_unique<Dispatcher>(ioc.get_executor(), std::move(t), settings, history, metrics, log,
+  dispatcher = std::make_unique<Dispatcher>(ioc.get_executor(), std::move(t), settings, history, ledger, metrics, log,
                                             [] { return 0.5; });
   transport->scripts["m1"] = {{DeliveryStatus::transient_failure, "451 later"}};
   run({message("m1")}, std::chrono::milliseconds(20));

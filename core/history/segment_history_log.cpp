@@ -1,0 +1,129 @@
+#include "core/history/segment_history_log.hpp"
+
+#include "core/util/time_format.hpp"
+
+namespace herald {
+namespace {
+
+constexpr uint8_t kHistoryRecord = 1;
+
+void field(std::string& out, const char* key, std::string_view v) {
+  if (v.empty()) return;
+  out += ",\"";
+  out += key;
+  out += "\":\"";
+  append_json_escaped(out, v);
+  out += '"';
+}
+
+}  // namespace
+
+std::string encode_history_record(const HistoryRecord& r, std::string_view id, std::string_view recorded_at) {
+  std::string out;
+  out.reserve(512);
+  out += "{\"id\":\"";
+  append_json_escaped(out, id);
+  out += '"';
+  field(out, "at", r.at.empty() ? recorded_at : std::string_view(r.at));
+  field(out, "recorded_at", recorded_at);
+  field(out, "kind", r.kind);
+  field(out, "direction", r.direction);
+  field(out, "tenant", r.tenant);
+  field(out, "partner", r.partner);
+  field(out, "contact", r.contact);
+  field(out, "document", r.document);
+  field(out, "actor", r.actor);
+  field(out, "on_behalf_of", r.on_behalf_of);
+  field(out, "event_id", r.event_id);
+  field(out, "event_type", r.event_type);
+  field(out, "message_id", r.message_id);
+  field(out, "template", r.template_id);
+  field(out, "recipient", r.recipient);
+  field(out, "transport", r.transport);
+  field(out, "subject", r.subject);
+  field(out, "status", r.status);
+  field(out, "error", r.error);
+  if (r.attempt) out += ",\"attempt\":" + std::to_string(r.attempt);
+  out += '}';
+  return out;
+}
+
+SegmentHistoryLog::SegmentHistoryLog(HistorySettings settings, std::unique_ptr<LogIo> io, Logger& log,
+                                     MetricsRegistry& metrics)
+    : settings_(std::move(settings)),
+      logger_(log),
+      log_(std::make_unique<SegmentLog>(settings_.log, std::move(io), log, metrics)),
+      written_(metrics.counter("herald_history_records_total", "History records appended")),
+      removed_(metrics.counter("herald_history_segments_removed_total", "History segments removed by retention")) {
+  auto now = std::chrono::system_clock::now();
+  id_prefix_ = "h" + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count()) + "-";
+}
+
+SegmentHistoryLog::~SegmentHistoryLog() { close(); }
+
+RecoveryReport SegmentHistoryLog::open() {
+  // History is not replayed into memory (queries come with the history API);
+  // open() still verifies every record and cuts a torn tail.
+  RecoveryReport report = log_->open([](uint8_t, std::string_view, uint64_t) {});
+  retention_ = std::thread([this] { run_retention(); });
+  return report;
+}
+
+void SegmentHistoryLog::close() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (retention_.joinable()) retention_.join();
+  log_->close();
+}
+
+void SegmentHistoryLog::append(const HistoryRecord& r) {
+  std::string recorded_at = format_rfc3339_utc(std::chrono::system_clock::now());
+  std::string id = id_prefix_ + std::to_string(seq_.fetch_add(1, std::memory_order_relaxed) + 1);
+  RecordBatch batch;
+  batch.add(kHistoryRecord, encode_history_record(r, id, recorded_at));
+  log_->append_detached(batch);
+  written_.inc();
+}
+
+void SegmentHistoryLog::flush() {
+  RecordBatch none;
+  log_->append_wait(none);
+}
+
+size_t SegmentHistoryLog::apply_retention() {
+  auto segs = log_->segments();
+  if (segs.size() < 2) return 0;
+  uint64_t total = 0;
+  for (const auto& s : segs) total += s.bytes;
+  const auto now = std::filesystem::file_time_type::clock::now();
+  uint64_t remove_before = 0;
+  for (size_t i = 0; i + 1 < segs.size(); ++i) {  // never the current segment
+    const bool too_old = settings_.max_age.count() > 0 && segs[i].modified + settings_.max_age < now;
+    const bool too_big = settings_.max_bytes > 0 && total > settings_.max_bytes;
+    if (!too_old && !too_big) break;
+    total -= segs[i].bytes;
+    remove_before = segs[i].number + 1;
+  }
+  if (!remove_before) return 0;
+  size_t n = log_->remove_segments_before(remove_before);
+  removed_.inc(n);
+  logger_.info("history retention", {{"segments_removed", static_cast<unsigned long>(n)}});
+  return n;
+}
+
+void SegmentHistoryLog::run_retention() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    cv_.wait_for(lock, settings_.retention_interval, [&] { return stopping_; });
+    if (stopping_) break;
+    if (settings_.max_age.count() == 0 && settings_.max_bytes == 0) continue;
+    lock.unlock();
+    apply_retention();
+    lock.lock();
+  }
+}
+
+}  // namespace herald

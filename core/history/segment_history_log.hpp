@@ -1,0 +1,69 @@
+#pragma once
+// SegmentHistoryLog: the communication history (SPEC §6) on the same
+// SegmentLog engine as the journal, in its own directory.
+//
+// Each record is one JSON object (fields as in SPEC §6). Records get a unique
+// `id` (process start time + sequence) and `recorded_at`. Appends join the
+// next group commit without waiting: history must never slow delivery down,
+// and losing the newest records at a power cut is tolerated where losing an
+// accepted event is not. Retention removes whole segments, oldest first, by
+// age and by total size.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/history/history_log.hpp"
+#include "core/storage/segment_log.hpp"
+
+namespace herald {
+
+struct HistorySettings {
+  SegmentLogOptions log;
+  std::chrono::seconds max_age{0};  // 0 = keep forever
+  uint64_t max_bytes = 0;           // 0 = no size limit
+  std::chrono::milliseconds retention_interval{60'000};
+};
+
+// The JSON form of one record (no trailing newline).
+std::string encode_history_record(const HistoryRecord& r, std::string_view id, std::string_view recorded_at);
+
+class SegmentHistoryLog final : public HistoryLog {
+ public:
+  SegmentHistoryLog(HistorySettings settings, std::unique_ptr<LogIo> io, Logger& log, MetricsRegistry& metrics);
+  ~SegmentHistoryLog() override;
+
+  RecoveryReport open();
+  void close();
+
+  void append(const HistoryRecord& record) override;
+  // Waits until everything appended so far is durable.
+  void flush() override;
+
+  // Applies the retention limits once; returns segments removed.
+  size_t apply_retention();
+
+  SegmentLog& log() { return *log_; }
+
+ private:
+  void run_retention();
+
+  HistorySettings settings_;
+  Logger& logger_;
+  std::unique_ptr<SegmentLog> log_;
+  std::string id_prefix_;
+  std::atomic<uint64_t> seq_{0};
+  Counter& written_;
+  Counter& removed_;
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread retention_;
+};
+
+}  // namespace herald

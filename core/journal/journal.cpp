@@ -1,0 +1,382 @@
+#include "core/journal/journal.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+
+namespace herald {
+
+namespace json = boost::json;
+using Clock = std::chrono::system_clock;
+
+namespace {
+
+enum RecordType : uint8_t { kAccepted = 1, kState = 2, kSnapshot = 3 };
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+constexpr size_t kMaxDetail = 1000;  // server replies can be long; state needs the gist
+
+std::string_view str(const json::object& o, std::string_view k) {
+  if (auto* v = o.if_contains(k); v && v->is_string()) return v->get_string();
+  return {};
+}
+int64_t num(const json::object& o, std::string_view k) {
+  if (auto* v = o.if_contains(k); v && v->is_int64()) return v->get_int64();
+  return 0;
+}
+
+// The header is JSON without raw newlines (serialize escapes them), so a
+// payload splits at its first '\n' into header and event JSON.
+std::pair<std::string_view, std::string_view> split_payload(std::string_view p) {
+  auto nl = p.find('\n');
+  if (nl == std::string_view::npos) return {p, {}};
+  return {p.substr(0, nl), p.substr(nl + 1)};
+}
+
+}  // namespace
+
+const char* to_string(MessageState s) {
+  switch (s) {
+    case MessageState::queued: return "queued";
+    case MessageState::deferred: return "deferred";
+    case MessageState::delivered: return "delivered";
+    case MessageState::failed: return "failed";
+    case MessageState::expired: return "expired";
+  }
+  return "queued";
+}
+
+bool parse_message_state(std::string_view s, MessageState& out) {
+  for (auto st : {MessageState::queued, MessageState::deferred, MessageState::delivered, MessageState::failed,
+                  MessageState::expired}) {
+    if (s == to_string(st)) {
+      out = st;
+      return true;
+    }
+  }
+  return false;
+}
+
+Journal::Journal(JournalSettings settings, std::unique_ptr<LogIo> io, Logger& log, MetricsRegistry& metrics)
+    : settings_(std::move(settings)),
+      logger_(log),
+      log_(std::make_unique<SegmentLog>(settings_.log, std::move(io), log, metrics)),
+      duplicates_(metrics.counter("herald_events_duplicate_total",
+                                  "Events answered from the idempotency index instead of being processed again")),
+      checkpoints_(metrics.counter("herald_journal_checkpoints_total", "Journal checkpoints completed")),
+      pending_events_(metrics.gauge("herald_journal_unfinished_events",
+                                    "Accepted events with messages not yet in a final state")) {}
+
+Journal::~Journal() { close(); }
+
+std::string Journal::key(std::string_view tenant, std::string_view id) {
+  std::string k;
+  k.reserve(tenant.size() + id.size() + 1);
+  k.append(tenant).push_back('\x1f');
+  k.append(id);
+  return k;
+}
+
+RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
+  RecoveryReport report = log_->open([this](uint8_t type, std::string_view payload, uint64_t) {
+    apply_record(type, payload);
+  });
+  const int64_t now = now_ms();
+  int64_t unfinished = 0;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    EventEntry& e = it->second;
+    recount(e);
+    if (e.unfinished == 0 && expired(e, now)) {
+      it = entries_.erase(it);
+      continue;
+    }
+    if (e.unfinished > 0) {
+      ++unfinished;
+      PendingEvent p{e.tenant, e.id, e.event_json, e.source, {}};
+      for (const auto& m : e.messages)
+        if (!is_final(m.state)) p.messages.push_back(m);
+      pending.push_back(std::move(p));
+    }
+    ++it;
+  }
+  pending_events_.set(unfinished);
+  maintenance_ = std::thread([this] { run_maintenance(); });
+  return report;
+}
+
+void Journal::close() {
+  {
+    std::lock_guard lock(maint_mutex_);
+    stopping_ = true;
+  }
+  maint_cv_.notify_all();
+  if (maintenance_.joinable()) maintenance_.join();
+  log_->close();
+}
+
+bool Journal::expired(const EventEntry& e, int64_t now) const {
+  return e.accepted_ms + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.idempotency_window).count() <
+         now;
+}
+
+void Journal::recount(EventEntry& e) {
+  e.unfinished = size_t(std::count_if(e.messages.begin(), e.messages.end(), [](auto& m) { return !is_final(m.state); }));
+  if (e.unfinished == 0) std::string().swap(e.event_json);
+}
+
+void Journal::merge_message(EventEntry& e, MessageStatus m) {
+  for (auto& cur : e.messages) {
+    if (cur.id != m.id) continue;
+    if (is_final(cur.state)) return;  // final is sticky
+    if (is_final(m.state) || m.attempts >= cur.attempts) {
+      if (m.channel.empty()) m.channel = cur.channel;
+      cur = std::move(m);
+    }
+    return;
+  }
+  e.messages.push_back(std::move(m));
+}
+
+void Journal::apply_record(uint8_t type, std::string_view payload) {
+  auto [head, body] = split_payload(payload);
+  boost::system::error_code ec;
+  json::value v = json::parse(head, ec);
+  if (ec || !v.is_object()) {
+    logger_.warn("journal record skipped: unreadable header", {{"type", int(type)}});
+    return;
+  }
+  const json::object& o = v.get_object();
+  std::string k = key(str(o, "t"), str(o, "id"));
+  if (type == kAccepted || type == kSnapshot) {
+    EventEntry& e = entries_[k];
+    e.tenant = str(o, "t");
+    e.id = str(o, "id");
+    e.type = str(o, "ty");
+    e.source = str(o, "src");
+    e.accepted_ms = num(o, "at");
+    e.staged = e.committed = true;
+    if (!body.empty()) e.event_json = body;
+    if (auto* ms = o.if_contains("m"); ms && ms->is_array()) {
+      for (const auto& item : ms->get_array()) {
+        if (!item.is_array() || item.get_array().size() < 2) continue;
+        const auto& a = item.get_array();
+        MessageStatus m;
+        m.id = a[0].is_string() ? std::string(a[0].get_string()) : "";
+        m.channel = a[1].is_string() ? std::string(a[1].get_string()) : "";
+        if (a.size() >= 6) {
+          if (a[2].is_string()) parse_message_state(a[2].get_string(), m.state);
+          m.attempts = a[3].is_int64() ? int(a[3].get_int64()) : 0;
+          m.next_attempt_ms = a[4].is_int64() ? a[4].get_int64() : 0;
+          m.detail = a[5].is_string() ? std::string(a[5].get_string()) : "";
+        }
+        merge_message(e, std::move(m));
+      }
+    }
+  } else if (type == kState) {
+    auto it = entries_.find(k);
+    if (it == entries_.end()) return;  // its event expired and was checkpointed away
+    MessageStatus m;
+    m.id = str(o, "m");
+    parse_message_state(str(o, "s"), m.state);
+    m.attempts = int(num(o, "a"));
+    m.next_attempt_ms = num(o, "n");
+    m.detail = str(o, "d");
+    merge_message(it->second, std::move(m));
+  } else {
+    logger_.warn("journal record skipped: unknown type", {{"type", int(type)}});
+  }
+}
+
+Reservation Journal::reserve(Admission& adm, const std::string& k, EventStatus* existing) {
+  std::lock_guard lock(mutex_);
+  auto [it, inserted] = entries_.try_emplace(k);
+  if (!inserted) {
+    if (!it->second.committed) return Reservation::in_flight;
+    if (!expired(it->second, now_ms()) || it->second.unfinished > 0) {
+      duplicates_.inc();
+      if (existing) *existing = to_status(it->second);
+      return Reservation::duplicate;
+    }
+    it->second = EventEntry{};  // outside the window: a new event with an old id
+  }
+  adm.keys_.push_back(k);
+  return Reservation::fresh;
+}
+
+void Journal::stage(Admission& adm, const DocumentEvent& event, const std::string& source,
+                    const std::vector<PlannedMessage>& messages) {
+  const std::string k = key(event.tenant, event.id);
+  std::string event_json = json::serialize(to_json(event, true));
+  json::object head;
+  head["t"] = event.tenant;
+  head["id"] = event.id;
+  head["ty"] = event.type;
+  head["src"] = source;
+  const int64_t at = now_ms();
+  head["at"] = at;
+  json::array ms;
+  for (const auto& m : messages) ms.push_back(json::array{json::string(m.id), json::string(m.channel)});
+  head["m"] = std::move(ms);
+  std::string payload = json::serialize(head);
+  payload += '\n';
+  payload += event_json;
+  adm.batch_.add(kAccepted, payload);
+
+  std::lock_guard lock(mutex_);
+  EventEntry& e = entries_[k];
+  e.tenant = event.tenant;
+  e.id = event.id;
+  e.type = event.type;
+  e.source = source;
+  e.accepted_ms = at;
+  e.staged = true;
+  e.messages.clear();
+  for (const auto& m : messages) e.messages.push_back(MessageStatus{m.id, m.channel, MessageState::queued, 0, 0, {}});
+  e.unfinished = e.messages.size();
+  if (e.unfinished) e.event_json = std::move(event_json);
+}
+
+void Journal::settle(const std::vector<std::string>& keys, bool ok) {
+  std::lock_guard lock(mutex_);
+  int64_t added = 0;
+  for (const auto& k : keys) {
+    auto it = entries_.find(k);
+    if (it == entries_.end()) continue;
+    if (ok) {
+      it->second.committed = true;
+      if (it->second.unfinished) ++added;
+    } else if (!it->second.committed) {
+      entries_.erase(it);
+    }
+  }
+  pending_events_.add(added);
+}
+
+std::optional<EventStatus> Journal::status(const std::string& k) const {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(k);
+  if (it == entries_.end() || !it->second.committed) return std::nullopt;
+  return to_status(it->second);
+}
+
+EventStatus Journal::to_status(const EventEntry& e) const {
+  return EventStatus{e.tenant, e.id, e.type, e.source, e.accepted_ms, e.committed, e.unfinished == 0, e.messages};
+}
+
+size_t Journal::entries() const {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
+}
+
+void Journal::record_attempt(const RenderedMessage& msg, MessageState state, std::string_view detail,
+                             Clock::time_point next_attempt) {
+  if (!msg.event) return;
+  const std::string k = key(msg.event->tenant, msg.event->id);
+  const int64_t next_ms =
+      state == MessageState::deferred
+          ? std::chrono::duration_cast<std::chrono::milliseconds>(next_attempt.time_since_epoch()).count()
+          : 0;
+  std::string_view d = detail.substr(0, kMaxDetail);
+  json::object o;
+  o["t"] = msg.event->tenant;
+  o["id"] = msg.event->id;
+  o["m"] = msg.message_id;
+  o["s"] = to_string(state);
+  o["a"] = msg.attempt;
+  if (next_ms) o["n"] = next_ms;
+  if (!d.empty()) o["d"] = d;
+  RecordBatch batch;
+  batch.add(kState, json::serialize(o));
+
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(k);
+  if (it != entries_.end()) {
+    EventEntry& e = it->second;
+    const size_t before = e.unfinished;
+    merge_message(e, MessageStatus{msg.message_id, msg.channel, state, msg.attempt, next_ms, std::string(d)});
+    recount(e);
+    if (before > 0 && e.unfinished == 0 && e.committed) pending_events_.add(-1);
+  }
+  // Enqueued under the lock so a checkpoint's snapshot and this record are
+  // ordered the same way on disk as in memory.
+  log_->append_detached(batch);
+}
+
+void Journal::encode_snapshot(RecordBatch& out, const EventEntry& e) const {
+  json::object head;
+  head["t"] = e.tenant;
+  head["id"] = e.id;
+  head["ty"] = e.type;
+  head["src"] = e.source;
+  head["at"] = e.accepted_ms;
+  json::array ms;
+  for (const auto& m : e.messages)
+    ms.push_back(json::array{json::string(m.id), json::string(m.channel), json::string(to_string(m.state)),
+                             m.attempts, m.next_attempt_ms, json::string(m.detail)});
+  head["m"] = std::move(ms);
+  std::string payload = json::serialize(head);
+  if (e.unfinished > 0) {
+    payload += '\n';
+    payload += e.event_json;
+  }
+  out.add(kSnapshot, payload);
+}
+
+size_t Journal::checkpoint() {
+  RecordBatch snapshot;
+  std::future<AppendResult> done;
+  size_t live = 0, dropped = 0;
+  {
+    std::lock_guard lock(mutex_);
+    const int64_t now = now_ms();
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      EventEntry& e = it->second;
+      if (e.committed && e.unfinished == 0 && expired(e, now)) {
+        it = entries_.erase(it);
+        ++dropped;
+        continue;
+      }
+      // Reserved-but-unstaged keys have no record yet; theirs will follow.
+      if (e.staged) {
+        encode_snapshot(snapshot, e);
+        ++live;
+      }
+      ++it;
+    }
+    done = log_->append_future(snapshot, true);
+  }
+  AppendResult r = done.get();
+  if (r.ec) {
+    logger_.error("journal checkpoint failed; keeping old segments", {{"error", r.ec.message()}});
+    return 0;
+  }
+  size_t removed = log_->remove_segments_before(r.segment);
+  checkpoints_.inc();
+  logger_.info("journal checkpoint", {{"live_events", static_cast<unsigned long>(live)},
+                                      {"expired_events", static_cast<unsigned long>(dropped)},
+                                      {"segments_removed", static_cast<unsigned long>(removed)},
+                                      {"first_segment", static_cast<unsigned long long>(r.segment)}});
+  return removed;
+}
+
+void Journal::run_maintenance() {
+  std::unique_lock lock(maint_mutex_);
+  while (!stopping_) {
+    maint_cv_.wait_for(lock, settings_.maintenance_interval, [&] { return stopping_; });
+    if (stopping_) break;
+    uint64_t closed_bytes = 0;
+    auto segs = log_->segments();
+    for (size_t i = 0; i + 1 < segs.size(); ++i) closed_bytes += segs[i].bytes;
+    if (closed_bytes < settings_.checkpoint_bytes || log_->fenced()) continue;
+    lock.unlock();
+    checkpoint();
+    lock.lock();
+  }
+}
+
+}  // namespace herald

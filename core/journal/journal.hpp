@@ -1,0 +1,188 @@
+#pragma once
+// Journal: the durable record of accepted events and of every message's
+// delivery state, on top of SegmentLog (SPEC §2: nothing accepted is lost).
+//
+// In memory it keeps one EventEntry per event seen within the idempotency
+// window: its planned messages and their states. That map answers duplicate
+// submissions, GET /v1/events/{id}, and recovery ("what is unfinished?").
+//
+// Records (payloads are JSON; see journal.cpp for the fields):
+//   accepted  the event as received + its planned message ids; written with
+//             group commit *before* the 202/XACK
+//   state     one message's state after an attempt (fire-and-forget: losing
+//             the newest at a crash only means one more attempt)
+//   snapshot  an event's whole entry, written by a checkpoint
+//
+// Checkpoint: when closed segments exceed `checkpoint_bytes`, the live entries
+// are rewritten as snapshot records at the start of a fresh segment and every
+// older segment is deleted. Replay merges records monotonically (a final
+// state is sticky, otherwise more attempts win), so records racing with a
+// checkpoint are harmless.
+#include <boost/asio/async_result.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/delivery/delivery_ledger.hpp"
+#include "core/model/document_event.hpp"
+#include "core/storage/segment_log.hpp"
+
+namespace herald {
+
+struct JournalSettings {
+  SegmentLogOptions log;
+  std::chrono::seconds idempotency_window{7 * 24 * 3600};
+  uint64_t checkpoint_bytes = 256ull << 20;  // closed-segment bytes that trigger a checkpoint
+  std::chrono::milliseconds maintenance_interval{5'000};
+};
+
+struct MessageStatus {
+  std::string id;
+  std::string channel;
+  MessageState state = MessageState::queued;
+  int attempts = 0;
+  int64_t next_attempt_ms = 0;  // unix ms, when deferred
+  std::string detail;           // last server reply or error
+};
+
+struct EventStatus {
+  std::string tenant;
+  std::string id;
+  std::string type;
+  std::string source;
+  int64_t accepted_ms = 0;
+  bool committed = false;  // durable (false while its first commit is in flight)
+  bool done = false;       // every message reached a final state
+  std::vector<MessageStatus> messages;
+};
+
+// Unfinished work found by recovery.
+struct PendingEvent {
+  std::string tenant;
+  std::string id;
+  std::string event_json;  // the event as accepted (attachments included)
+  std::string source;
+  std::vector<MessageStatus> messages;  // those not yet in a final state
+};
+
+struct PlannedMessage {
+  std::string id;
+  std::string channel;
+};
+
+// One request's (or one Redis batch's) journal work.
+class Admission {
+ public:
+  size_t reserved() const { return keys_.size(); }
+
+ private:
+  friend class Journal;
+  RecordBatch batch_;
+  std::vector<std::string> keys_;  // reserved by this admission (released if its commit fails)
+};
+
+enum class Reservation { fresh, duplicate, in_flight };
+
+class Journal final : public DeliveryLedger {
+ public:
+  Journal(JournalSettings settings, std::unique_ptr<LogIo> io, Logger& log, MetricsRegistry& metrics);
+  ~Journal() override;
+
+  // Replays the log; returns unfinished work. Starts maintenance (checkpoints).
+  RecoveryReport open(std::vector<PendingEvent>& pending);
+  void close();
+
+  static std::string key(std::string_view tenant, std::string_view id);
+
+  // fresh: the key is now reserved for the caller (stage() it next).
+  // duplicate: known and durable; `existing` holds its status.
+  // in_flight: another admission is committing it; ask status() after commit.
+  Reservation reserve(Admission& adm, const std::string& key, EventStatus* existing);
+
+  // Records the event and its planned messages for commit().
+  void stage(Admission& adm, const DocumentEvent& event, const std::string& source,
+             const std::vector<PlannedMessage>& messages);
+
+  // Makes the admission durable: void(boost::system::error_code). On failure
+  // every key it staged is released again. An empty admission still waits
+  // for everything enqueued before it (a barrier for in_flight duplicates).
+  template <class CompletionToken>
+  auto async_commit(Admission& adm, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        [this](auto handler, Admission* a) {
+          // settle() runs on the flusher thread before any later batch
+          // completes, so a duplicate's barrier commit always observes this
+          // admission's outcome.
+          auto keys = std::move(a->keys_);
+          a->keys_.clear();
+          log_->append_callback(a->batch_, post_to_handler(std::move(handler), [this, keys = std::move(keys)](
+                                                                                   const AppendResult& r) {
+            settle(keys, !r.ec);
+          }));
+        },
+        token, &adm);
+  }
+
+  std::optional<EventStatus> status(const std::string& key) const;
+
+  void record_attempt(const RenderedMessage& msg, MessageState state, std::string_view detail,
+                      std::chrono::system_clock::time_point next_attempt) override;
+
+  // Rewrites live state into a new segment and deletes older ones. Called by
+  // maintenance; public for tests. Returns the segments removed.
+  size_t checkpoint();
+
+  bool fenced() const { return log_->fenced(); }
+  std::string fence_reason() const { return log_->fence_reason(); }
+  void on_fenced(std::function<void(const std::string&)> f) { log_->on_fenced(std::move(f)); }
+  SegmentLog& log() { return *log_; }
+  size_t entries() const;
+
+ private:
+  struct EventEntry {
+    std::string tenant;
+    std::string id;
+    std::string type;
+    std::string source;
+    int64_t accepted_ms = 0;
+    bool staged = false;
+    bool committed = false;
+    size_t unfinished = 0;
+    std::vector<MessageStatus> messages;
+    std::string event_json;  // kept while unfinished: checkpoints rewrite it
+  };
+
+  void settle(const std::vector<std::string>& keys, bool ok);
+  void apply_record(uint8_t type, std::string_view payload);
+  void merge_message(EventEntry& e, MessageStatus m);
+  static void recount(EventEntry& e);
+  EventStatus to_status(const EventEntry& e) const;
+  void encode_snapshot(RecordBatch& out, const EventEntry& e) const;
+  bool expired(const EventEntry& e, int64_t now_ms) const;
+  void run_maintenance();
+
+  JournalSettings settings_;
+  Logger& logger_;
+  std::unique_ptr<SegmentLog> log_;
+
+  mutable std::mutex mutex_;  // guards entries_ and the order of state records
+  std::unordered_map<std::string, EventEntry> entries_;
+
+  std::mutex maint_mutex_;
+  std::condition_variable maint_cv_;
+  bool stopping_ = false;
+  std::thread maintenance_;
+
+  Counter& duplicates_;
+  Counter& checkpoints_;
+  Gauge& pending_events_;
+};
+
+}  // namespace herald

@@ -1,0 +1,124 @@
+#include "core/storage/log_format.hpp"
+
+#include <charconv>
+#include <cstring>
+
+#include "core/storage/crc32c.hpp"
+
+namespace herald {
+namespace {
+
+void put_u32(std::string& out, uint32_t v) {
+  char b[4];
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  out.append(b, 4);
+}
+void put_u64(std::string& out, uint64_t v) {
+  put_u32(out, static_cast<uint32_t>(v));
+  put_u32(out, static_cast<uint32_t>(v >> 32));
+}
+uint32_t get_u32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+uint64_t get_u64(const char* p) { return uint64_t(get_u32(p)) | (uint64_t(get_u32(p + 4)) << 32); }
+
+bool all_zero(std::string_view s) {
+  for (char c : s)
+    if (c != 0) return false;
+  return true;
+}
+
+}  // namespace
+
+void encode_segment_header(std::string& out, uint64_t segment) {
+  const size_t start = out.size();
+  out.append(kSegmentMagic);
+  put_u32(out, kSegmentVersion);
+  put_u32(out, kSegmentHeaderSize);
+  put_u64(out, segment);
+  put_u32(out, crc32c(std::string_view(out).substr(start, 24)));
+  put_u32(out, 0);
+}
+
+std::optional<uint64_t> decode_segment_header(std::string_view d) {
+  if (d.size() < kSegmentHeaderSize) return std::nullopt;
+  if (d.substr(0, 8) != kSegmentMagic) return std::nullopt;
+  if (get_u32(d.data() + 8) != kSegmentVersion || get_u32(d.data() + 12) != kSegmentHeaderSize) return std::nullopt;
+  if (get_u32(d.data() + 24) != crc32c(d.substr(0, 24))) return std::nullopt;
+  return get_u64(d.data() + 16);
+}
+
+void encode_record(std::string& out, uint8_t type, std::string_view payload) {
+  const size_t start = out.size();
+  put_u32(out, static_cast<uint32_t>(payload.size()));
+  put_u32(out, 0);  // CRC, filled below
+  out.push_back(static_cast<char>(type));
+  out.append(3, '\0');
+  out.append(payload);
+  char* frame = out.data() + start;
+  uint32_t crc = crc32c_extend(0, frame, 4);
+  crc = crc32c_extend(crc, frame + 8, 4 + payload.size());
+  for (int i = 0; i < 4; ++i) frame[4 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+}
+
+ScanResult scan_records(std::string_view data, const RecordVisitor& visit) {
+  ScanResult r;
+  size_t off = 0;
+  while (off < data.size()) {
+    std::string_view rest = data.substr(off);
+    if (rest.size() < kRecordHeaderSize) {
+      r.stop = ScanStop::torn;
+      r.reason = "incomplete record header";
+      break;
+    }
+    const uint32_t len = get_u32(rest.data());
+    const uint8_t type = static_cast<uint8_t>(rest[8]);
+    if (type == 0 && len == 0 && all_zero(rest.substr(0, std::min<size_t>(rest.size(), 4096)))) {
+      r.stop = ScanStop::torn;
+      r.reason = "zero-filled tail";
+      break;
+    }
+    if (len > kMaxRecordPayload) {
+      r.stop = ScanStop::corrupt;
+      r.reason = "record length " + std::to_string(len) + " exceeds the maximum";
+      break;
+    }
+    if (rest.size() < kRecordHeaderSize + len) {
+      r.stop = ScanStop::torn;
+      r.reason = "incomplete record payload";
+      break;
+    }
+    uint32_t crc = crc32c_extend(0, rest.data(), 4);
+    crc = crc32c_extend(crc, rest.data() + 8, 4 + len);
+    if (crc != get_u32(rest.data() + 4) || type == 0 || rest[9] || rest[10] || rest[11]) {
+      // A bad frame that reaches exactly the end of the data is the classic
+      // torn write (the last write was cut); anything before is corruption.
+      r.stop = (kRecordHeaderSize + len == rest.size()) ? ScanStop::torn : ScanStop::corrupt;
+      r.reason = "record checksum mismatch";
+      break;
+    }
+    if (visit) visit(type, rest.substr(kRecordHeaderSize, len), off);
+    off += kRecordHeaderSize + len;
+    ++r.records;
+  }
+  r.valid_bytes = off;
+  return r;
+}
+
+std::string segment_file_name(uint64_t segment) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%020llu.log", static_cast<unsigned long long>(segment));
+  return buf;
+}
+
+std::optional<uint64_t> parse_segment_file_name(std::string_view name) {
+  if (name.size() != 24 || name.substr(20) != ".log") return std::nullopt;
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(name.data(), name.data() + 20, v);
+  if (ec != std::errc{} || p != name.data() + 20) return std::nullopt;
+  return v;
+}
+
+}  // namespace herald

@@ -1,0 +1,385 @@
+#include "core/storage/segment_log.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+namespace herald {
+
+namespace fs = std::filesystem;
+namespace sys = boost::system;
+
+namespace {
+
+sys::error_code to_sys(std::error_code e) { return {e.value(), sys::generic_category()}; }
+sys::error_code errno_sys(int e) { return {e, sys::generic_category()}; }
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + p.string() + ": " + std::strerror(errno));
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+SegmentLog::SegmentLog(SegmentLogOptions options, std::unique_ptr<LogIo> io, Logger& log, MetricsRegistry& metrics)
+    : options_(std::move(options)),
+      io_(std::move(io)),
+      log_(log),
+      sync_seconds_(metrics.histogram("herald_journal_fsync_seconds", "Duration of one group commit (write + fdatasync)",
+                                      {{"log", options_.name}})),
+      batches_(metrics.counter("herald_log_group_commits_total", "Group commits (one fdatasync each)",
+                               {{"log", options_.name}})),
+      records_(metrics.counter("herald_log_records_total", "Records made durable", {{"log", options_.name}})),
+      bytes_(metrics.counter("herald_log_bytes_total", "Bytes made durable", {{"log", options_.name}})),
+      write_errors_(metrics.counter("herald_log_write_errors_total", "Batches that failed to write or sync",
+                                    {{"log", options_.name}})),
+      detached_lost_(metrics.counter("herald_log_detached_failed_total",
+                                     "Fire-and-forget records whose batch failed", {{"log", options_.name}})),
+      fenced_gauge_(metrics.gauge("herald_log_fenced", "1 when the log is fenced after a failed fdatasync",
+                                  {{"log", options_.name}})),
+      segments_gauge_(metrics.gauge("herald_log_segments", "Segment files on disk", {{"log", options_.name}})) {
+  pending_.emplace_back();
+}
+
+SegmentLog::~SegmentLog() {
+  close();
+  if (cur_fd_ >= 0) ::close(cur_fd_);
+  if (dir_fd_ >= 0) ::close(dir_fd_);  // also releases the flock
+}
+
+RecoveryReport SegmentLog::open(const ReplayVisitor& visit) {
+  fs::create_directories(options_.dir);
+  dir_fd_ = ::open(options_.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd_ < 0) throw std::runtime_error("cannot open " + options_.dir.string() + ": " + std::strerror(errno));
+  // Two daemons appending to one log would interleave records.
+  if (::flock(dir_fd_, LOCK_EX | LOCK_NB) != 0)
+    throw std::runtime_error(options_.dir.string() + " is in use by another heraldd process");
+
+  std::vector<uint64_t> numbers;
+  for (const auto& entry : fs::directory_iterator(options_.dir)) {
+    if (!entry.is_regular_file()) continue;
+    if (auto n = parse_segment_file_name(entry.path().filename().string())) numbers.push_back(*n);
+  }
+  std::sort(numbers.begin(), numbers.end());
+
+  RecoveryReport report;
+  for (size_t i = 0; i < numbers.size(); ++i) replay_segment(numbers[i], i + 1 == numbers.size(), visit, report);
+
+  // Continue the newest segment (its torn tail is gone), or start the first.
+  // The flusher is not running yet, so nothing else touches this state.
+  closed_.clear();
+  for (const auto& entry : fs::directory_iterator(options_.dir)) {
+    auto n = parse_segment_file_name(entry.path().filename().string());
+    if (!n || !entry.is_regular_file()) continue;
+    closed_.push_back({*n, entry.file_size(), entry.last_write_time()});
+  }
+  std::sort(closed_.begin(), closed_.end(), [](auto& a, auto& b) { return a.number < b.number; });
+  if (closed_.empty()) {
+    cur_segment_ = 0;
+    if (auto ec = rotate()) throw std::runtime_error("cannot create the first segment in " + options_.dir.string() +
+                                                     ": " + ec.message());
+  } else {
+    SegmentInfo last = closed_.back();
+    closed_.pop_back();
+    cur_fd_ = ::open(segment_path(last.number).c_str(), O_WRONLY | O_CLOEXEC);
+    if (cur_fd_ < 0) throw std::runtime_error("cannot open " + segment_path(last.number).string() + ": " +
+                                              std::strerror(errno));
+    cur_segment_ = last.number;
+    cur_size_ = last.bytes;
+  }
+  segments_gauge_.set(int64_t(closed_.size() + 1));
+  flusher_ = std::thread([this] { run_flusher(); });
+  return report;
+}
+
+void SegmentLog::replay_segment(uint64_t number, bool last, const ReplayVisitor& visit, RecoveryReport& report) {
+  const fs::path path = segment_path(number);
+  std::string data = read_file(path);
+  auto header = decode_segment_header(data);
+  if (!header || *header != number) {
+    // A newest segment without a complete header was cut while being created
+    // (rotate() writes and syncs the header before any record goes in).
+    bool blank = std::all_of(data.begin(), data.end(), [](char c) { return c == 0; });
+    if (last && (data.size() < kSegmentHeaderSize || blank)) {
+      fs::remove(path);
+      report.truncated_bytes += data.size();
+      report.notes.push_back(path.filename().string() + ": incomplete header removed");
+      return;
+    }
+    fs::rename(path, fs::path(path).concat(".corrupt"));
+    ++report.corrupt_segments;
+    report.notes.push_back(path.filename().string() + ": bad segment header; moved aside as .corrupt");
+    return;
+  }
+  ++report.segments;
+  auto scan = scan_records(std::string_view(data).substr(kSegmentHeaderSize),
+                           [&](uint8_t type, std::string_view payload, size_t) { visit(type, payload, number); });
+  report.records += scan.records;
+  if (scan.stop == ScanStop::end) return;
+  const uint64_t keep = kSegmentHeaderSize + scan.valid_bytes;
+  if (!last) {
+    ++report.corrupt_segments;
+    report.notes.push_back(path.filename().string() + ": " + scan.reason + " at offset " + std::to_string(keep) +
+                           "; the rest of this segment is unreadable");
+    return;
+  }
+  if (scan.stop == ScanStop::corrupt) {
+    // Not a plain torn write: keep the bytes for forensics before cutting.
+    std::ofstream(fs::path(path).concat(".tail-" + std::to_string(keep)), std::ios::binary)
+        .write(data.data() + keep, std::streamsize(data.size() - keep));
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || ::ftruncate(fd, off_t(keep)) != 0 || ::fsync(fd) != 0) {
+    int e = errno;
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("cannot truncate the torn tail of " + path.string() + ": " + std::strerror(e));
+  }
+  ::close(fd);
+  report.truncated_bytes += data.size() - keep;
+  report.notes.push_back(path.filename().string() + ": " + scan.reason + "; cut " +
+                         std::to_string(data.size() - keep) + " bytes at offset " + std::to_string(keep));
+}
+
+void SegmentLog::close() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+}
+
+void SegmentLog::enqueue(RecordBatch& batch, bool rotate_first, Waiter waiter) {
+  {
+    std::lock_guard lock(mutex_);
+    if (rotate_first) {
+      const bool used = pending_.back().rotate_before || !pending_.back().bytes.empty() ||
+                        (!waiters_.empty() && waiters_.back().chunk == pending_.size() - 1);
+      if (used) pending_.emplace_back();
+      pending_.back().rotate_before = true;
+    }
+    Chunk& chunk = pending_.back();
+    if (chunk.bytes.empty() && chunk.bytes.capacity() < batch.bytes_.size()) {
+      chunk.bytes.swap(batch.bytes_);  // common case with little load: no copy
+    } else {
+      chunk.bytes.append(batch.bytes_);
+    }
+    chunk.records += batch.count_;
+    pending_bytes_ += batch.bytes_.size();
+    waiter.chunk = pending_.size() - 1;
+    waiters_.push_back(std::move(waiter));
+  }
+  batch.clear();
+  cv_.notify_one();
+}
+
+void SegmentLog::append_detached(RecordBatch& batch) {
+  if (batch.empty()) return;
+  enqueue(batch, false, Waiter{});
+}
+
+void SegmentLog::append_callback(RecordBatch& batch, std::function<void(const AppendResult&)> done) {
+  enqueue(batch, false, Waiter{std::move(done)});
+}
+
+std::future<AppendResult> SegmentLog::append_future(RecordBatch& batch, bool rotate_first) {
+  auto promise = std::make_shared<Promise>();
+  auto future = promise->get_future();
+  enqueue(batch, rotate_first, Waiter{promise});
+  return future;
+}
+
+void SegmentLog::complete(Waiter& w, const AppendResult& r) {
+  if (auto* p = std::get_if<std::shared_ptr<Promise>>(&w.target)) {
+    (*p)->set_value(r);
+  } else if (auto* f = std::get_if<std::function<void(const AppendResult&)>>(&w.target)) {
+    (*f)(r);
+  }
+}
+
+void SegmentLog::run_flusher() {
+  std::vector<Chunk> chunks(1);
+  std::vector<Waiter> waiters;
+  std::vector<AppendResult> results;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      auto has_work = [&] { return !waiters_.empty(); };
+      cv_.wait(lock, [&] { return stopping_ || has_work(); });
+      if (!has_work()) return;  // stopping with nothing left
+      if (options_.max_batch_delay.count() > 0 && pending_bytes_ < options_.max_batch_bytes && !stopping_)
+        cv_.wait_for(lock, options_.max_batch_delay,
+                     [&] { return stopping_ || pending_bytes_ >= options_.max_batch_bytes; });
+      chunks.swap(pending_);
+      waiters.swap(waiters_);
+      pending_bytes_ = 0;
+      // `chunks` came back from the last round holding one emptied chunk:
+      // its buffer capacity is reused by the writers.
+      pending_.resize(1);
+    }
+    results.assign(chunks.size(), AppendResult{});
+    write_chunks(chunks, results);
+    for (auto& w : waiters) {
+      const AppendResult& r = results[w.chunk];
+      if (r.ec && std::holds_alternative<std::monostate>(w.target)) detached_lost_.inc();
+      complete(w, r);
+    }
+    waiters.clear();
+    chunks.resize(1);
+    chunks[0].bytes.clear();
+    chunks[0].records = 0;
+    chunks[0].rotate_before = false;
+  }
+}
+
+void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResult>& results) {
+  sys::error_code failed;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    Chunk& c = chunks[i];
+    if (!failed && fenced()) failed = make_error_code(sys::errc::state_not_recoverable);
+    if (failed) {  // keep order: nothing after a failed chunk is written
+      results[i].ec = failed;
+      continue;
+    }
+    const bool full = cur_size_ > kSegmentHeaderSize && cur_size_ + c.bytes.size() > options_.segment_bytes;
+    if (c.rotate_before || full) {
+      if (auto ec = rotate()) {
+        results[i].ec = failed = ec;
+        write_errors_.inc();
+        continue;
+      }
+    }
+    results[i].segment = cur_segment_;
+    if (c.bytes.empty()) continue;
+    auto started = std::chrono::steady_clock::now();
+    LogWriteResult r = io_->write_and_sync(cur_fd_, c.bytes, off_t(cur_size_));
+    if (r.write) {
+      write_errors_.inc();
+      // Cut partial bytes so the next batch appends right after the last
+      // durable record. Failing that, the file state is unknown: fence.
+      if (::ftruncate(cur_fd_, off_t(cur_size_)) != 0) {
+        fence("write failed (" + r.write.message() + ") and the partial batch could not be cut: " +
+              std::strerror(errno));
+      }
+      log_.error("log write failed; batch rejected", {{"log", options_.name},
+                                                      {"error", r.write.message()},
+                                                      {"records", static_cast<unsigned long>(c.records)}});
+      results[i].ec = failed = to_sys(r.write);
+      continue;
+    }
+    if (r.sync) {
+      write_errors_.inc();
+      fence("fdatasync failed: " + r.sync.message());
+      results[i].ec = failed = make_error_code(sys::errc::state_not_recoverable);
+      continue;
+    }
+    sync_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    {
+      std::lock_guard lock(mutex_);  // segments() reads it
+      cur_size_ += c.bytes.size();
+    }
+    batches_.inc();
+    records_.inc(c.records);
+    bytes_.inc(c.bytes.size());
+  }
+}
+
+sys::error_code SegmentLog::rotate() {
+  uint64_t next;
+  {
+    std::lock_guard lock(mutex_);
+    next = cur_segment_ + 1;
+  }
+  const fs::path path = segment_path(next);
+  int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0640);
+  if (fd < 0) return errno_sys(errno);
+  std::string header;
+  encode_segment_header(header, next);
+  LogWriteResult r = io_->write_and_sync(fd, header, 0);
+  if (r.write || r.sync) {
+    ::close(fd);
+    ::unlink(path.c_str());
+    return to_sys(r.write ? r.write : r.sync);
+  }
+  // The new name must be durable before records in it are acknowledged.
+  if (::fsync(dir_fd_) != 0) {
+    int e = errno;
+    ::close(fd);
+    fence(std::string("directory fsync failed after creating a segment: ") + std::strerror(e));
+    return make_error_code(sys::errc::state_not_recoverable);
+  }
+  std::lock_guard lock(mutex_);
+  if (cur_fd_ >= 0) {
+    ::close(cur_fd_);
+    closed_.push_back({cur_segment_, cur_size_, fs::file_time_type::clock::now()});
+  }
+  cur_fd_ = fd;
+  cur_segment_ = next;
+  cur_size_ = kSegmentHeaderSize;
+  segments_gauge_.set(int64_t(closed_.size() + 1));
+  return {};
+}
+
+void SegmentLog::fence(const std::string& reason) {
+  {
+    std::lock_guard lock(mutex_);
+    if (fenced_) return;
+    fenced_ = true;
+    fence_reason_ = reason;
+  }
+  fenced_gauge_.set(1);
+  log_.error("log fenced: nothing more is acknowledged until restart and replay",
+             {{"log", options_.name}, {"reason", reason}});
+  if (on_fenced_) on_fenced_(reason);
+}
+
+bool SegmentLog::fenced() const {
+  std::lock_guard lock(mutex_);
+  return fenced_;
+}
+
+std::string SegmentLog::fence_reason() const {
+  std::lock_guard lock(mutex_);
+  return fence_reason_;
+}
+
+size_t SegmentLog::remove_segments_before(uint64_t segment) {
+  std::vector<uint64_t> doomed;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = std::partition_point(closed_.begin(), closed_.end(), [&](auto& s) { return s.number < segment; });
+    for (auto p = closed_.begin(); p != it; ++p) doomed.push_back(p->number);
+    closed_.erase(closed_.begin(), it);
+    segments_gauge_.set(int64_t(closed_.size() + 1));
+  }
+  for (auto n : doomed) {
+    std::error_code ec;
+    fs::remove(segment_path(n), ec);
+    if (ec) log_.warn("cannot remove segment", {{"log", options_.name}, {"segment", segment_path(n).string()},
+                                                {"error", ec.message()}});
+  }
+  if (!doomed.empty()) ::fsync(dir_fd_);
+  return doomed.size();
+}
+
+std::vector<SegmentInfo> SegmentLog::segments() const {
+  std::lock_guard lock(mutex_);
+  auto out = closed_;
+  out.push_back({cur_segment_, cur_size_, fs::file_time_type::clock::now()});
+  return out;
+}
+
+uint64_t SegmentLog::current_segment() const {
+  std::lock_guard lock(mutex_);
+  return cur_segment_;
+}
+
+}  // namespace herald

@@ -1,0 +1,224 @@
+#pragma once
+// SegmentLog: the one append-only log engine behind the journal and the
+// history (SPEC §6): CRC32C-framed records in numbered segment files, group
+// commit, torn-tail recovery.
+//
+// Group commit: writers frame their records into a RecordBatch on their own
+// thread (CRC included), then hand it over with one short critical section.
+// A single flusher thread takes everything pending, writes it with one
+// write+fdatasync (io_uring or pwrite, see LogIo) and completes every waiter
+// of that batch together. While one sync runs, the next batch accumulates, so
+// syncs per second stay bounded while appends per second scale with load.
+//
+// Failure policy (RELIABILITY.md, PostgreSQL "fsyncgate"):
+//  - a failed *write* (ENOSPC, EIO) cuts the file back to the last durable
+//    byte and fails that batch's waiters; later batches try again, so service
+//    resumes when space returns;
+//  - a failed *sync* fences the log: the kernel may have dropped the dirty
+//    pages, so no later sync can prove them durable. Every waiter from then on
+//    fails, and the owner must restart and replay from disk.
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "core/storage/log_format.hpp"
+#include "core/storage/log_io.hpp"
+#include "core/util/log.hpp"
+#include "core/util/metrics.hpp"
+
+namespace herald {
+
+struct SegmentLogOptions {
+  std::filesystem::path dir;
+  std::string name = "journal";  // metric label and log field
+  uint64_t segment_bytes = 64ull << 20;
+  // The flusher waits up to max_batch_delay for more records unless this many
+  // bytes are already pending. Delay 0 = natural batching only (records that
+  // arrive during a sync form the next batch), the lowest latency.
+  size_t max_batch_bytes = 4u << 20;
+  std::chrono::microseconds max_batch_delay{0};
+  LogIoMode io = LogIoMode::automatic;
+};
+
+// Records framed by the writer before they enter the log's critical section.
+class RecordBatch final {
+ public:
+  void add(uint8_t type, std::string_view payload) {
+    encode_record(bytes_, type, payload);
+    ++count_;
+  }
+  bool empty() const { return count_ == 0; }
+  size_t count() const { return count_; }
+  size_t bytes() const { return bytes_.size(); }
+  void clear() {
+    bytes_.clear();
+    count_ = 0;
+  }
+
+ private:
+  friend class SegmentLog;
+  std::string bytes_;
+  size_t count_ = 0;
+};
+
+struct SegmentInfo {
+  uint64_t number = 0;
+  uint64_t bytes = 0;
+  std::filesystem::file_time_type modified;
+};
+
+struct RecoveryReport {
+  size_t segments = 0;
+  size_t records = 0;
+  uint64_t truncated_bytes = 0;  // torn tail cut from the newest segment
+  size_t corrupt_segments = 0;   // older segments whose rest could not be read
+  std::vector<std::string> notes;
+};
+
+struct AppendResult {
+  boost::system::error_code ec;
+  uint64_t segment = 0;  // segment the batch's first record went to
+};
+
+// Wraps an Asio completion handler into a flusher callback that posts the
+// handler to its associated executor (never runs it on the flusher thread).
+// `before` (optional) runs first, on the flusher thread. Boost 1.81's
+// any_completion_handler cannot be posted, hence the concrete type here.
+template <class Handler, class Before = std::nullptr_t>
+std::function<void(const AppendResult&)> post_to_handler(Handler handler, Before before = nullptr) {
+  auto ex = boost::asio::get_associated_executor(handler);
+  auto h = std::make_shared<Handler>(std::move(handler));
+  return [ex, h, before = std::move(before)](const AppendResult& r) {
+    if constexpr (!std::is_same_v<Before, std::nullptr_t>) before(r);
+    boost::asio::post(ex, [h, ec = r.ec]() mutable { std::move (*h)(ec); });
+  };
+}
+
+// Visitor for replay: record type, payload, segment number.
+using ReplayVisitor = std::function<void(uint8_t type, std::string_view payload, uint64_t segment)>;
+
+class SegmentLog final {
+ public:
+  SegmentLog(SegmentLogOptions options, std::unique_ptr<LogIo> io, Logger& log, MetricsRegistry& metrics);
+  ~SegmentLog();
+  SegmentLog(const SegmentLog&) = delete;
+  SegmentLog& operator=(const SegmentLog&) = delete;
+
+  // Locks the directory, replays every valid record in order into `visit`,
+  // cuts a torn tail, and starts the flusher. Throws on errors that make the
+  // log unusable (directory in use, unreadable).
+  RecoveryReport open(const ReplayVisitor& visit);
+
+  // Flushes everything pending, then stops the flusher. Idempotent.
+  void close();
+
+  // Completes with the batch's durability: void(boost::system::error_code).
+  // The handler runs on its associated executor. `batch` is consumed.
+  template <class CompletionToken>
+  auto async_append(RecordBatch& batch, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        [this](auto handler, RecordBatch* b) {
+          append_callback(*b, post_to_handler(std::move(handler)));
+        },
+        token, &batch);
+  }
+
+  // Fire and forget: written with the next group commit; a failure is logged
+  // and counted by the log itself. For records whose loss at a crash only
+  // means redoing work (delivery outcomes, history).
+  void append_detached(RecordBatch& batch);
+
+  // `done` runs on the flusher thread as soon as the batch's fate is known,
+  // before any later batch completes. It must be quick and must not append.
+  void append_callback(RecordBatch& batch, std::function<void(const AppendResult&)> done);
+
+  // For threads that may block (maintenance, tools, tests). With
+  // `rotate_first` the records start a new segment.
+  std::future<AppendResult> append_future(RecordBatch& batch, bool rotate_first = false);
+  AppendResult append_wait(RecordBatch& batch, bool rotate_first = false) {
+    return append_future(batch, rotate_first).get();
+  }
+
+  // Deletes every whole segment numbered below `segment` (never the current).
+  size_t remove_segments_before(uint64_t segment);
+  std::vector<SegmentInfo> segments() const;
+  uint64_t current_segment() const;
+
+  bool fenced() const;
+  std::string fence_reason() const;
+  // Called once, from the flusher thread, when the log fences itself.
+  void on_fenced(std::function<void(const std::string& reason)> f) { on_fenced_ = std::move(f); }
+
+  const SegmentLogOptions& options() const { return options_; }
+  const char* io_name() const { return io_->name(); }
+
+ private:
+  using Promise = std::promise<AppendResult>;
+  struct Waiter {
+    std::variant<std::monostate, std::shared_ptr<Promise>, std::function<void(const AppendResult&)>> target;
+    size_t chunk = 0;  // index into the pending chunks
+  };
+  struct Chunk {
+    std::string bytes;
+    size_t records = 0;
+    bool rotate_before = false;
+  };
+
+  void enqueue(RecordBatch& batch, bool rotate_first, Waiter waiter);
+  void run_flusher();
+  // Writes the chunks in order; results[i] belongs to chunks[i].
+  void write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResult>& results);
+  boost::system::error_code rotate();
+  void fence(const std::string& reason);
+  static void complete(Waiter& w, const AppendResult& r);
+  void replay_segment(uint64_t number, bool last, const ReplayVisitor& visit, RecoveryReport& report);
+  std::filesystem::path segment_path(uint64_t n) const { return options_.dir / segment_file_name(n); }
+
+  SegmentLogOptions options_;
+  std::unique_ptr<LogIo> io_;
+  Logger& log_;
+
+  int dir_fd_ = -1;
+  // Flusher-owned (after open()): the segment being appended to.
+  int cur_fd_ = -1;
+  uint64_t cur_size_ = 0;
+
+  mutable std::mutex mutex_;  // guards everything below
+  std::condition_variable cv_;
+  std::vector<Chunk> pending_;
+  std::vector<Waiter> waiters_;
+  size_t pending_bytes_ = 0;
+  bool stopping_ = false;
+  bool fenced_ = false;
+  std::string fence_reason_;
+  uint64_t cur_segment_ = 0;
+  std::vector<SegmentInfo> closed_;  // older segments, oldest first
+
+  std::function<void(const std::string&)> on_fenced_;
+  std::thread flusher_;
+
+  Histogram& sync_seconds_;
+  Counter& batches_;
+  Counter& records_;
+  Counter& bytes_;
+  Counter& write_errors_;
+  Counter& detached_lost_;
+  Gauge& fenced_gauge_;
+  Gauge& segments_gauge_;
+};
+
+}  // namespace herald
