@@ -47,8 +47,10 @@ boost::json::object to_json(const DocumentEvent& e, bool with_content) {
         boost::json::object ao;
         ao["filename"] = a.filename;
         ao["content_type"] = a.content_type;
-        ao["size"] = a.content.size();
+        // The journal form must decode again with EventDecoder (strict about
+        // unknown fields); the display form shows the size instead.
         if (with_content) ao["content_base64"] = base64_encode(a.content);
+        else ao["size"] = a.content.size();
         atts.push_back(std::move(ao));
       }
       doc["attachments"] = std::move(atts);

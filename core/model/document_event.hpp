@@ -53,7 +53,8 @@ struct DocumentEvent {
 };
 
 // The event as a JSON object, in the shape of the API. Attachments carry their
-// metadata and size; with `with_content`, also `content_base64` (journal form).
+// metadata and size; with `with_content`, `content_base64` instead of the size
+// (the journal form, which EventDecoder accepts again).
 boost::json::object to_json(const DocumentEvent& event, bool with_content = false);
 
 }  // namespace herald

@@ -1,0 +1,43 @@
+#pragma once
+// A LogIo that fails on command, for fault injection in unit tests (the real
+// backends underneath do the I/O). libfiu cannot see io_uring, and ENOSPC or
+// EIO on fdatasync cannot be provoked on a healthy test disk.
+#include <atomic>
+#include <cerrno>
+#include <memory>
+
+#include "core/storage/log_io.hpp"
+
+namespace herald {
+
+class FaultyLogIo final : public LogIo {
+ public:
+  explicit FaultyLogIo(std::unique_ptr<LogIo> inner) : inner_(std::move(inner)) {}
+  const char* name() const override { return inner_->name(); }
+
+  LogWriteResult write_and_sync(int fd, std::string_view data, off_t offset) override {
+    if (fail_writes > 0) {
+      --fail_writes;
+      // Like a disk filling up mid-batch: half the bytes land, then ENOSPC.
+      inner_->write_and_sync(fd, data.substr(0, data.size() / 2), offset);
+      return {std::error_code(ENOSPC, std::generic_category()), {}};
+    }
+    auto r = inner_->write_and_sync(fd, data, offset);
+    if (fail_syncs > 0) {
+      --fail_syncs;
+      r.sync = std::error_code(EIO, std::generic_category());
+    }
+    ++writes;
+    return r;
+  }
+  std::error_code sync(int fd) override { return inner_->sync(fd); }
+
+  std::atomic<int> fail_writes{0};
+  std::atomic<int> fail_syncs{0};
+  std::atomic<int> writes{0};
+
+ private:
+  std::unique_ptr<LogIo> inner_;
+};
+
+}  // namespace herald

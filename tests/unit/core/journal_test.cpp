@@ -1,0 +1,222 @@
+#include "core/journal/journal.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "core/ingest/event_decoder.hpp"
+#include "tests/fakes/faulty_log_io.hpp"
+#include "tests/unit/temp_dir.hpp"
+
+namespace herald {
+namespace {
+
+namespace net = boost::asio;
+
+DocumentEvent make_event(const std::string& id, const std::string& tenant = "default") {
+  DocumentEvent e;
+  e.id = id;
+  e.tenant = tenant;
+  e.type = "invoice.posted";
+  e.occurred_at = "2026-11-20T09:14:03+01:00";
+  Document d;
+  d.number = "FV-" + id;
+  d.attachments.push_back({"a.pdf", "application/pdf", std::string("%PDF\0\xff", 6)});
+  e.document = d;
+  return e;
+}
+
+class JournalTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Journal> open_journal(std::vector<PendingEvent>* pending = nullptr,
+                                        std::unique_ptr<LogIo> io = nullptr) {
+    JournalSettings s;
+    s.log.dir = dir.path() / "journal";
+    s.log.segment_bytes = 8 * 1024;
+    s.idempotency_window = window;
+    s.maintenance_interval = std::chrono::hours(1);  // tests call checkpoint() themselves
+    auto j = std::make_unique<Journal>(s, io ? std::move(io) : make_pwrite_log_io(), log, metrics);
+    std::vector<PendingEvent> ignored;
+    j->open(pending ? *pending : ignored);
+    return j;
+  }
+
+  // Reserves, stages and commits one event with `messages` planned.
+  boost::system::error_code accept(Journal& j, const DocumentEvent& e, std::vector<PlannedMessage> messages) {
+    Admission adm;
+    EventStatus existing;
+    EXPECT_EQ(j.reserve(adm, Journal::key(e.tenant, e.id), &existing), Reservation::fresh);
+    j.stage(adm, e, "http", messages);
+    return commit(j, adm);
+  }
+
+  boost::system::error_code commit(Journal& j, Admission& adm) {
+    net::io_context ioc;
+    boost::system::error_code result;
+    net::co_spawn(
+        ioc,
+        [&]() -> net::awaitable<void> {
+          auto [ec] = co_await j.async_commit(adm, net::as_tuple(net::use_awaitable));
+          result = ec;
+        },
+        net::detached);
+    ioc.run();
+    return result;
+  }
+
+  static void attempt(Journal& j, const DocumentEvent& e, const std::string& msg_id, MessageState st, int attempt,
+                      std::string detail = "") {
+    RenderedMessage m;
+    m.message_id = msg_id;
+    m.channel = "email";
+    m.event = std::make_shared<DocumentEvent>(e);
+    m.attempt = attempt;
+    j.record_attempt(m, st, detail, std::chrono::system_clock::now() + std::chrono::seconds(30));
+  }
+
+  TempDir dir;
+  Logger log{nullptr};
+  MetricsRegistry metrics;
+  std::chrono::seconds window{7 * 24 * 3600};
+};
+
+TEST_F(JournalTest, CommittedEventIsKnownAndDuplicatesAreAnsweredFromIt) {
+  auto j = open_journal();
+  auto e = make_event("ev-1");
+  ASSERT_FALSE(accept(*j, e, {{"m1", "email"}, {"m2", "email"}}));
+  auto st = j->status(Journal::key("default", "ev-1"));
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(st->committed);
+  EXPECT_FALSE(st->done);
+  ASSERT_EQ(st->messages.size(), 2u);
+
+  Admission adm;
+  EventStatus existing;
+  EXPECT_EQ(j->reserve(adm, Journal::key("default", "ev-1"), &existing), Reservation::duplicate);
+  EXPECT_EQ(existing.messages[1].id, "m2");
+  // The same id in another tenant is another event.
+  EXPECT_EQ(j->reserve(adm, Journal::key("other", "ev-1"), &existing), Reservation::fresh);
+}
+
+TEST_F(JournalTest, ReservedKeyIsInFlightUntilItsCommitSettles) {
+  auto j = open_journal();
+  Admission first, second;
+  EventStatus existing;
+  const auto key = Journal::key("default", "ev-2");
+  ASSERT_EQ(j->reserve(first, key, &existing), Reservation::fresh);
+  EXPECT_EQ(j->reserve(second, key, &existing), Reservation::in_flight);
+  j->stage(first, make_event("ev-2"), "http", {{"m1", "email"}});
+  ASSERT_FALSE(commit(*j, first));
+  ASSERT_FALSE(commit(*j, second));  // an empty admission is a barrier
+  EXPECT_TRUE(j->status(key));
+}
+
+TEST_F(JournalTest, FailedCommitReleasesTheKeys) {
+  auto faulty = std::make_unique<FaultyLogIo>(make_pwrite_log_io());
+  auto* io = faulty.get();
+  auto j = open_journal(nullptr, std::move(faulty));
+  io->fail_writes = 1;
+  Admission adm;
+  EventStatus existing;
+  const auto key = Journal::key("default", "ev-3");
+  ASSERT_EQ(j->reserve(adm, key, &existing), Reservation::fresh);
+  j->stage(adm, make_event("ev-3"), "http", {{"m1", "email"}});
+  EXPECT_EQ(commit(*j, adm), boost::system::errc::no_space_on_device);
+  EXPECT_FALSE(j->status(key));
+  // The client's retry is a fresh event again.
+  ASSERT_FALSE(accept(*j, make_event("ev-3"), {{"m1", "email"}}));
+}
+
+TEST_F(JournalTest, RecoveryReturnsUnfinishedWorkWithItsRetryState) {
+  auto done = make_event("done");
+  auto half = make_event("half");
+  {
+    auto j = open_journal();
+    ASSERT_FALSE(accept(*j, done, {{"d1", "email"}}));
+    ASSERT_FALSE(accept(*j, half, {{"h1", "email"}, {"h2", "email"}, {"h3", "email"}}));
+    attempt(*j, done, "d1", MessageState::delivered, 1);
+    attempt(*j, half, "h1", MessageState::delivered, 1);
+    attempt(*j, half, "h2", MessageState::deferred, 2, "451 try later");
+    j->close();
+  }
+  std::vector<PendingEvent> pending;
+  auto j = open_journal(&pending);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].id, "half");
+  ASSERT_EQ(pending[0].messages.size(), 2u);
+  EXPECT_EQ(pending[0].messages[0].id, "h2");
+  EXPECT_EQ(pending[0].messages[0].state, MessageState::deferred);
+  EXPECT_EQ(pending[0].messages[0].attempts, 2);
+  EXPECT_GT(pending[0].messages[0].next_attempt_ms, 0);
+  EXPECT_EQ(pending[0].messages[1].id, "h3");
+  EXPECT_EQ(pending[0].messages[1].state, MessageState::queued);
+  // The journaled event decodes back to the same event, attachment bytes included.
+  EventDecoder decoder;
+  auto decoded = decoder.decode(pending[0].event_json, BodyFormat::json);
+  ASSERT_TRUE(decoded.ok()) << pending[0].event_json;
+  EXPECT_EQ(decoded.events[0].document->attachments[0].content, half.document->attachments[0].content);
+  // And a finished event is still known: a re-send is a duplicate across restarts.
+  Admission adm;
+  EventStatus existing;
+  EXPECT_EQ(j->reserve(adm, Journal::key("default", "done"), &existing), Reservation::duplicate);
+  EXPECT_TRUE(existing.done);
+}
+
+TEST_F(JournalTest, FinalStateIsStickyOnReplay) {
+  auto e = make_event("sticky");
+  {
+    auto j = open_journal();
+    ASSERT_FALSE(accept(*j, e, {{"s1", "email"}}));
+    attempt(*j, e, "s1", MessageState::delivered, 1);
+    attempt(*j, e, "s1", MessageState::deferred, 2);  // a late duplicate report
+    j->close();
+  }
+  std::vector<PendingEvent> pending;
+  auto j = open_journal(&pending);
+  EXPECT_TRUE(pending.empty());
+  EXPECT_EQ(j->status(Journal::key("default", "sticky"))->messages[0].state, MessageState::delivered);
+}
+
+TEST_F(JournalTest, CheckpointDropsOldSegmentsAndKeepsLiveState) {
+  auto j = open_journal();
+  for (int i = 0; i < 200; ++i) {
+    auto e = make_event("bulk-" + std::to_string(i));
+    ASSERT_FALSE(accept(*j, e, {{"b" + std::to_string(i), "email"}}));
+    if (i % 2 == 0) attempt(*j, e, "b" + std::to_string(i), MessageState::delivered, 1);
+  }
+  const size_t before = j->log().segments().size();
+  ASSERT_GT(before, 2u);
+  EXPECT_EQ(j->checkpoint(), before);
+  EXPECT_EQ(j->log().segments().size(), 1u);
+  j->close();
+  j.reset();
+  std::vector<PendingEvent> pending;
+  j = open_journal(&pending);
+  EXPECT_EQ(pending.size(), 100u);
+  EXPECT_EQ(j->entries(), 200u);
+}
+
+TEST_F(JournalTest, FinishedEventsOutsideTheWindowAreForgotten) {
+  window = std::chrono::seconds(0);
+  auto j = open_journal();
+  auto e = make_event("old");
+  ASSERT_FALSE(accept(*j, e, {{"o1", "email"}}));
+  auto pending_e = make_event("unfinished");
+  ASSERT_FALSE(accept(*j, pending_e, {{"u1", "email"}}));
+  attempt(*j, e, "o1", MessageState::delivered, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  j->checkpoint();
+  EXPECT_FALSE(j->status(Journal::key("default", "old")));
+  // Unfinished work is never forgotten, whatever its age.
+  EXPECT_TRUE(j->status(Journal::key("default", "unfinished")));
+  Admission adm;
+  EventStatus existing;
+  EXPECT_EQ(j->reserve(adm, Journal::key("default", "old"), &existing), Reservation::fresh);
+}
+
+}  // namespace
+}  // namespace herald
