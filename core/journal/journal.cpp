@@ -66,8 +66,6 @@ Journal::Journal(JournalSettings settings, std::unique_ptr<LogIo> io, Logger& lo
     : settings_(std::move(settings)),
       logger_(log),
       log_(std::make_unique<SegmentLog>(settings_.log, std::move(io), log, metrics)),
-      duplicates_(metrics.counter("herald_events_duplicate_total",
-                                  "Events answered from the idempotency index instead of being processed again")),
       checkpoints_(metrics.counter("herald_journal_checkpoints_total", "Journal checkpoints completed")),
       pending_events_(metrics.gauge("herald_journal_unfinished_events",
                                     "Accepted events with messages not yet in a final state")) {}
@@ -198,7 +196,6 @@ Reservation Journal::reserve(Admission& adm, const std::string& k, EventStatus* 
   if (!inserted) {
     if (!it->second.committed) return Reservation::in_flight;
     if (!expired(it->second, now_ms()) || it->second.unfinished > 0) {
-      duplicates_.inc();
       if (existing) *existing = to_status(it->second);
       return Reservation::duplicate;
     }

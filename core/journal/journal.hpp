@@ -180,7 +180,6 @@ class Journal final : public DeliveryLedger {
   bool stopping_ = false;
   std::thread maintenance_;
 
-  Counter& duplicates_;
   Counter& checkpoints_;
   Gauge& pending_events_;
 };

@@ -18,7 +18,9 @@ EventPipeline::EventPipeline(const SnapshotHolder& snapshots, const MessageRende
       log_(log),
       unroutable_(metrics.counter("herald_messages_unroutable_total",
                                   "Messages whose channel has no configured transport")),
-      resumed_(metrics.counter("herald_messages_resumed_total", "Unfinished messages resumed after a restart")) {}
+      resumed_(metrics.counter("herald_messages_resumed_total", "Unfinished messages resumed after a restart")),
+      duplicates_(metrics.counter("herald_events_duplicate_total",
+                                  "Events answered from the idempotency index instead of being processed again")) {}
 
 void EventPipeline::record_received(const DocumentEvent& e, const std::string& source) {
   HistoryRecord r;
@@ -89,6 +91,7 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
     EventStatus existing;
     switch (journal_.reserve(admission, key, &existing)) {
       case Reservation::duplicate:
+        duplicates_.inc();
         out.duplicate = true;
         for (const auto& m : existing.messages) out.message_ids.push_back(m.id);
         continue;
@@ -122,6 +125,7 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
       result.error = make_error_code(boost::system::errc::resource_unavailable_try_again);
       co_return result;
     }
+    duplicates_.inc();
     result.events[i].duplicate = true;
     for (const auto& m : status->messages) result.events[i].message_ids.push_back(m.id);
   }
@@ -166,7 +170,7 @@ net::awaitable<void> EventPipeline::resume(std::vector<PendingEvent> pending) {
     }
     auto messages = render_all(event, *snapshot);
     for (const auto& want : p.messages) {
-      auto it = std::find_if(messages.begin(), messages.end(), [&](auto& m) { return m->message_id == want.id; });
+      auto it = std::find_if(messages.begin(), messages.end(), [&](auto& m) { return m && m->message_id == want.id; });
       if (it == messages.end()) {
         RenderedMessage gone;
         gone.message_id = want.id;

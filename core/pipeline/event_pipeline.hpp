@@ -69,6 +69,7 @@ class EventPipeline final {
   std::map<Channel, Dispatcher*> routes_;
   Counter& unroutable_;
   Counter& resumed_;
+  Counter& duplicates_;
 };
 
 }  // namespace herald

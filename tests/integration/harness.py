@@ -68,14 +68,14 @@ def wait_until(predicate, timeout=10.0, what="condition"):
 class SmtpSink:
     """Postfix's smtp-sink writing one dump file per transaction."""
 
-    def __init__(self, extra_args=()):
+    def __init__(self, extra_args=(), port=None, backlog=64):
         self.dir = tempfile.mkdtemp(prefix="herald-sink-")
         os.chmod(self.dir, 0o777)  # smtp-sink drops privileges to nobody
-        self.port = free_port()
+        self.port = port or free_port()
         cmd = ["/usr/sbin/smtp-sink"]
         if os.geteuid() == 0:
             cmd += ["-u", "nobody"]
-        cmd += ["-d", os.path.join(self.dir, "%M."), *extra_args, f"127.0.0.1:{self.port}", "64"]
+        cmd += ["-d", os.path.join(self.dir, "%M."), *extra_args, f"127.0.0.1:{self.port}", str(backlog)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port)
 
@@ -102,7 +102,7 @@ class Heraldd:
     """heraldd with a generated config; port 0, read back from its log."""
 
     def __init__(self, transport="outbox", smtp_port=None, extra_config="", resources=RESOURCES,
-                 storage_dir="var", wrap=None, log_level="debug"):
+                 storage_dir="var", wrap=None, log_level="debug", max_attempts=3):
         self.dir = tempfile.mkdtemp(prefix="herald-test-")
         self.outbox = os.path.join(self.dir, "var", "outbox")
         self.storage = os.path.join(self.dir, storage_dir)
@@ -134,7 +134,7 @@ dir = "{resources}"
 email_transport = "{transport}"
 from = "fakturacia@herald.example"
 from_name = "Herald Fakturácia"
-max_attempts = 3
+max_attempts = {max_attempts}
 retry_initial_ms = 50
 retry_max_ms = 200
 [transports.outbox]
