@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 scripts/install-deps.sh
 cmake --preset release >/dev/null
-cmake --build --preset release --target heraldd
+cmake --build --preset release --target heraldd herald-logdump
 exec build/release/daemon/heraldd --config config/heraldd.toml "$@"
