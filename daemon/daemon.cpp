@@ -133,9 +133,6 @@ int Daemon::run() {
 
   ApiRoutes routes(pipeline, journal, metrics, log_);
   HttpServer server(ioc, settings_.http, routes, log_, metrics);
-  server.start();
-  log_.info("listening", {{"address", server.local_endpoint().address().to_string()},
-                          {"port", static_cast<unsigned>(server.local_endpoint().port())}});
 
   net::signal_set stop_signals(ioc, SIGTERM, SIGINT);
   // A fenced journal acknowledges nothing more: shut down like on SIGTERM
@@ -147,6 +144,11 @@ int Daemon::run() {
     ::kill(::getpid(), SIGTERM);
   });
   net::signal_set reload_signals(ioc, SIGHUP);
+  // Signals are caught before "listening" is logged: supervisors and tests
+  // may signal as soon as they see it.
+  server.start();
+  log_.info("listening", {{"address", server.local_endpoint().address().to_string()},
+                          {"port", static_cast<unsigned>(server.local_endpoint().port())}});
 
   net::co_spawn(
       ioc,

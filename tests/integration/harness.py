@@ -102,7 +102,7 @@ class Heraldd:
     """heraldd with a generated config; port 0, read back from its log."""
 
     def __init__(self, transport="outbox", smtp_port=None, extra_config="", resources=RESOURCES,
-                 storage_dir="var", wrap=None, log_level="debug", max_attempts=3):
+                 storage_dir="var", wrap=None, log_level="debug", max_attempts=3, storage_extra=""):
         self.dir = tempfile.mkdtemp(prefix="herald-test-")
         self.outbox = os.path.join(self.dir, "var", "outbox")
         self.storage = os.path.join(self.dir, storage_dir)
@@ -128,6 +128,7 @@ max_body_bytes = 65536
 header_timeout_ms = 2000
 [storage]
 dir = "{storage_dir}"
+{storage_extra}
 [resources]
 dir = "{resources}"
 [delivery]

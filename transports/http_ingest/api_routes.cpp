@@ -188,7 +188,11 @@ HttpResponse ApiRoutes::get_event(const HttpRequest& req, std::string_view id) c
   std::string tenant = "default";
   std::string_view full = req.target();
   if (auto q = full.find('?'); q != std::string_view::npos) {
-    boost::system::result<boost::urls::params_view> params = boost::urls::parse_query(full.substr(q + 1));
+    // Explicit (pointer, length): Boost.URL 1.81 would otherwise take the
+    // std::string_view through a const char* and strlen() past its end.
+    std::string_view query = full.substr(q + 1);
+    boost::system::result<boost::urls::params_view> params =
+        boost::urls::parse_query(boost::core::string_view(query.data(), query.size()));
     if (!params) return make_error_response(HttpStatus::bad_request, v, "bad_query", "malformed query string");
     for (auto p : *params) {
       if (p.key == "tenant") tenant = p.value;
@@ -196,7 +200,7 @@ HttpResponse ApiRoutes::get_event(const HttpRequest& req, std::string_view id) c
     }
   }
   std::string decoded_id;
-  if (auto pct = boost::urls::make_pct_string_view(id)) {
+  if (auto pct = boost::urls::make_pct_string_view(boost::core::string_view(id.data(), id.size()))) {
     decoded_id = pct->decode();
   } else {
     return make_error_response(HttpStatus::bad_request, v, "bad_id", "malformed percent-encoding in the event id");
