@@ -3,9 +3,6 @@
 #include <boost/beast/http/field.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <boost/url/parse_query.hpp>
-#include <boost/url/pct_string_view.hpp>
-
 #include <algorithm>
 
 #include "core/util/time_format.hpp"
@@ -35,6 +32,32 @@ std::string journal_reason(const boost::system::error_code& ec, const Journal& j
            "); herald restarts and replays it, retry shortly";
   if (ec == boost::system::errc::no_space_on_device) return "the journal disk is full; retry when space is freed";
   return "the journal could not make the events durable: " + ec.message();
+}
+
+// Strict %XX decoding of one path segment or query component ('+' is a
+// space in queries). Hand-written: Boost.URL 1.81's parse_query reads past
+// the end of a non-terminated view (caught by ASan).
+bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  out.clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(c == '+' && plus_is_space ? ' ' : c);
+    }
+  }
+  return true;
 }
 
 HttpResponse method_not_allowed(unsigned version, const char* allow) {
@@ -188,23 +211,22 @@ HttpResponse ApiRoutes::get_event(const HttpRequest& req, std::string_view id) c
   std::string tenant = "default";
   std::string_view full = req.target();
   if (auto q = full.find('?'); q != std::string_view::npos) {
-    // Explicit (pointer, length): Boost.URL 1.81 would otherwise take the
-    // std::string_view through a const char* and strlen() past its end.
-    std::string_view query = full.substr(q + 1);
-    boost::system::result<boost::urls::params_view> params =
-        boost::urls::parse_query(boost::core::string_view(query.data(), query.size()));
-    if (!params) return make_error_response(HttpStatus::bad_request, v, "bad_query", "malformed query string");
-    for (auto p : *params) {
-      if (p.key == "tenant") tenant = p.value;
-      else return make_error_response(HttpStatus::bad_request, v, "bad_query", "unknown parameter " + p.key);
+    for (std::string_view rest = full.substr(q + 1); !rest.empty();) {
+      auto amp = rest.find('&');
+      std::string_view pair = rest.substr(0, amp);
+      rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+      auto eq = pair.find('=');
+      std::string key, value;
+      if (eq == std::string_view::npos || !percent_decode(pair.substr(0, eq), key, true) ||
+          !percent_decode(pair.substr(eq + 1), value, true))
+        return make_error_response(HttpStatus::bad_request, v, "bad_query", "malformed query string");
+      if (key != "tenant") return make_error_response(HttpStatus::bad_request, v, "bad_query", "unknown parameter " + key);
+      tenant = value;
     }
   }
   std::string decoded_id;
-  if (auto pct = boost::urls::make_pct_string_view(boost::core::string_view(id.data(), id.size()))) {
-    decoded_id = pct->decode();
-  } else {
+  if (!percent_decode(id, decoded_id, false))
     return make_error_response(HttpStatus::bad_request, v, "bad_id", "malformed percent-encoding in the event id");
-  }
   auto status = journal_.status(Journal::key(tenant, decoded_id));
   if (!status) return make_error_response(HttpStatus::not_found, v, "not_found", "no event with this id");
   json::object o;
