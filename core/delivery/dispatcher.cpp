@@ -81,27 +81,10 @@ net::awaitable<void> Dispatcher::drain() {
 }
 
 void Dispatcher::record(const RenderedMessage& msg, const DeliveryOutcome& outcome) {
-  HistoryRecord r;
-  r.kind = msg.channel;
-  r.direction = "outbound";
-  r.tenant = msg.tenant;
-  r.partner = msg.partner_id;
-  r.contact = msg.contact_id;
-  if (msg.event) {
-    r.event_id = msg.event->id;
-    r.event_type = msg.event->type;
-    if (msg.event->document) r.document = msg.event->document->number;
-    if (msg.event->actor) r.actor = msg.event->actor->id;
-    if (msg.event->on_behalf_of) r.on_behalf_of = msg.event->on_behalf_of->id;
-  }
-  r.message_id = msg.message_id;
-  r.template_id = msg.template_id;
-  for (const auto& to : msg.to) r.recipient += (r.recipient.empty() ? "" : ",") + to.address;
+  HistoryRecord r = outbound_record(msg);
   r.transport = transport_->name();
-  r.subject = msg.subject;
   r.status = history_status(outcome.status);
   if (outcome.status != DeliveryStatus::delivered) r.error = outcome.detail;
-  r.attempt = msg.attempt;
   history_.append(r);
   metrics_
       .counter("herald_messages_sent_total", "Delivery outcomes by transport and status",

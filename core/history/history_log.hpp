@@ -7,6 +7,8 @@
 // I/O error is logged and counted, never propagated into delivery.
 #include <string>
 
+#include "core/model/message.hpp"
+
 namespace herald {
 
 struct HistoryRecord {
@@ -30,6 +32,10 @@ struct HistoryRecord {
   std::string error;
   int attempt = 0;
 };
+
+// The fields every outbound-message record shares (kind, parties, event,
+// message, recipients, subject, attempt); callers add status and error.
+HistoryRecord outbound_record(const RenderedMessage& msg);
 
 class HistoryLog {
  public:

@@ -18,6 +18,28 @@ void field(std::string& out, const char* key, std::string_view v) {
 
 }  // namespace
 
+HistoryRecord outbound_record(const RenderedMessage& msg) {
+  HistoryRecord r;
+  r.kind = msg.channel;
+  r.direction = "outbound";
+  r.tenant = msg.tenant;
+  r.partner = msg.partner_id;
+  r.contact = msg.contact_id;
+  if (msg.event) {
+    r.event_id = msg.event->id;
+    r.event_type = msg.event->type;
+    if (msg.event->document) r.document = msg.event->document->number;
+    if (msg.event->actor) r.actor = msg.event->actor->id;
+    if (msg.event->on_behalf_of) r.on_behalf_of = msg.event->on_behalf_of->id;
+  }
+  r.message_id = msg.message_id;
+  r.template_id = msg.template_id;
+  for (const auto& to : msg.to) r.recipient += (r.recipient.empty() ? "" : ",") + to.address;
+  r.subject = msg.subject;
+  r.attempt = msg.attempt;
+  return r;
+}
+
 std::string encode_history_record(const HistoryRecord& r, std::string_view id, std::string_view recorded_at) {
   std::string out;
   out.reserve(512);

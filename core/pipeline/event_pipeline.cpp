@@ -42,16 +42,7 @@ void EventPipeline::record_received(const DocumentEvent& e, const std::string& s
 void EventPipeline::record_unroutable(const RenderedMessage& msg) {
   unroutable_.inc();
   std::string reason = std::string("no transport configured for channel ") + msg.channel;
-  HistoryRecord r;
-  r.kind = msg.channel;
-  r.direction = "outbound";
-  r.tenant = msg.tenant;
-  r.partner = msg.partner_id;
-  r.contact = msg.contact_id;
-  r.event_id = msg.event->id;
-  r.event_type = msg.event->type;
-  r.message_id = msg.message_id;
-  r.template_id = msg.template_id;
+  HistoryRecord r = outbound_record(msg);
   r.status = "failed";
   r.error = reason;
   history_.append(r);
@@ -163,10 +154,11 @@ net::awaitable<void> EventPipeline::resume(std::vector<PendingEvent> pending) {
       // Should not happen (it was validated on the way in); fail its
       // messages so the event does not stay unfinished forever.
       log_.error("journaled event unreadable; failing its messages", {{"event_id", p.id}});
-      DocumentEvent stub;
-      stub.tenant = p.tenant;
-      stub.id = p.id;
-      event = std::make_shared<const DocumentEvent>(std::move(stub));
+      // Only its key is known: enough to journal the failures.
+      DocumentEvent unreadable;
+      unreadable.tenant = p.tenant;
+      unreadable.id = p.id;
+      event = std::make_shared<const DocumentEvent>(std::move(unreadable));
     }
     auto messages = render_all(event, *snapshot);
     for (const auto& want : p.messages) {
