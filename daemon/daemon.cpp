@@ -27,6 +27,7 @@
 #include "transports/http_ingest/api_routes.hpp"
 #include "transports/http_ingest/http_server.hpp"
 #include "transports/outbox/outbox_transport.hpp"
+#include "transports/redis_ingest/stream_consumer.hpp"
 #include "transports/smtp/smtp_transport.hpp"
 
 namespace herald {
@@ -134,6 +135,10 @@ int Daemon::run() {
   ApiRoutes routes(pipeline, journal, metrics, log_);
   HttpServer server(ioc, settings_.http, routes, log_, metrics);
 
+  std::unique_ptr<StreamConsumer> redis;
+  if (settings_.redis.enabled)
+    redis = std::make_unique<StreamConsumer>(ioc.get_executor(), settings_.redis, pipeline, metrics, log_);
+
   net::signal_set stop_signals(ioc, SIGTERM, SIGINT);
   // A fenced journal acknowledges nothing more: shut down like on SIGTERM
   // and tell main() to re-execute, which replays the journal from disk.
@@ -147,6 +152,7 @@ int Daemon::run() {
   // Signals are caught before "listening" is logged: supervisors and tests
   // may signal as soon as they see it.
   server.start();
+  if (redis) redis->start();
   log_.info("listening", {{"address", server.local_endpoint().address().to_string()},
                           {"port", static_cast<unsigned>(server.local_endpoint().port())}});
 
@@ -183,6 +189,7 @@ int Daemon::run() {
         });
         server.stop();
         co_await server.wait_drained();
+        if (redis) co_await redis->stop();
         log_.info("ingest stopped; draining deliveries");
         co_await email_dispatcher.drain();
         history.close();

@@ -9,7 +9,7 @@ BUILD_PKGS=(
   libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
   liburing-dev libhiredis-dev libsimdjson-dev libmimetic-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libtomlplusplus-dev libconcurrentqueue-dev libsystemd-dev
+  libtomlplusplus-dev libconcurrentqueue-dev libsystemd-dev libjemalloc-dev
 )
 # Real peers the tests start themselves (never as services), load tools and
 # fault-injection helpers.

@@ -132,6 +132,52 @@ void parse_history(const toml::table& t, const std::string& file, HistoryRetenti
   r.finish();
 }
 
+void parse_redis(const toml::table& t, const std::string& file, const fs::path& base, RedisSettings& rs) {
+  TomlReader r(t, file, "redis");
+  rs.enabled = true;  // the section's presence turns the consumer on
+  if (auto v = r.boolean("enabled")) rs.enabled = *v;
+  if (auto v = r.string("host")) rs.host = *v;
+  if (auto v = r.integer("port", 1, 65535)) rs.port = uint16_t(*v);
+  if (auto v = r.string("unix_socket")) rs.unix_socket = resolve(base, *v).string();
+  if (auto v = r.string("username")) rs.username = *v;
+  if (auto v = r.string("password")) rs.password = *v;
+  if (auto v = r.integer("db", 0, 1'000'000)) rs.db = int(*v);
+  if (auto v = r.boolean("tls")) rs.tls = *v;
+  if (auto v = r.string("tls_ca_file")) rs.tls_ca_file = resolve(base, *v);
+  if (auto v = r.string("tls_server_name")) rs.tls_server_name = *v;
+  if (auto v = r.boolean("tls_verify")) rs.tls_verify = *v;
+  if (rs.tls && !rs.unix_socket.empty()) r.fail("tls", "TLS is for TCP; remove unix_socket or tls");
+  auto key = [&](const char* name, std::string& out) {
+    if (auto v = r.string(name)) {
+      if (v->empty()) r.fail(name, "must not be empty");
+      out = *v;
+    }
+  };
+  key("stream", rs.stream);
+  key("group", rs.group);
+  key("consumer", rs.consumer);
+  key("dead_stream", rs.dead_stream);
+  if (rs.dead_stream == rs.stream) r.fail("dead_stream", "must differ from stream");
+  if (auto v = r.string("group_start_id")) {
+    if (*v != "0" && *v != "$") r.fail("group_start_id", "must be \"0\" (whole stream) or \"$\" (new entries)");
+    rs.group_start_id = *v;
+  }
+  if (auto v = r.integer("dead_maxlen", 1, int64_t(1) << 40)) rs.dead_maxlen = size_t(*v);
+  if (auto v = r.integer("count", 1, 100'000)) rs.count = size_t(*v);
+  if (auto v = r.millis("block_ms", 1, 60'000)) rs.block = *v;
+  if (auto v = r.integer("max_in_flight", 1, 1024)) rs.max_in_flight = size_t(*v);
+  if (auto v = r.integer("max_entry_bytes", 1024, int64_t(1) << 30)) rs.max_entry_bytes = size_t(*v);
+  if (auto v = r.millis("claim_interval_ms", 100, 86'400'000)) rs.claim_interval = *v;
+  if (auto v = r.millis("claim_min_idle_ms", 100, 86'400'000)) rs.claim_min_idle = *v;
+  if (auto v = r.millis("lag_interval_ms", 100, 86'400'000)) rs.lag_interval = *v;
+  if (auto v = r.millis("connect_timeout_ms", 100, 600'000)) rs.connect_timeout = *v;
+  if (auto v = r.millis("io_timeout_ms", 100, 600'000)) rs.io_timeout = *v;
+  if (auto v = r.millis("reconnect_initial_ms", 1, 600'000)) rs.reconnect_initial = *v;
+  if (auto v = r.millis("reconnect_max_ms", 1, 600'000)) rs.reconnect_max = *v;
+  if (rs.reconnect_max < rs.reconnect_initial) r.fail("reconnect_max_ms", "must be >= reconnect_initial_ms");
+  r.finish();
+}
+
 }  // namespace
 
 Settings load_settings(const fs::path& file) {
@@ -162,6 +208,7 @@ Settings load_settings(const fs::path& file) {
     rs.finish();
   }
   if (const auto* t = r.table("delivery")) parse_delivery(*t, fname, s.delivery);
+  if (const auto* t = r.table("redis")) parse_redis(*t, fname, base, s.redis);
   if (const auto* t = r.table("transports")) {
     for (const auto& [name, node] : *t) {
       if (!node.is_table())

@@ -69,6 +69,38 @@ struct SmtpSettings {
   SmtpTimeouts timeouts;
 };
 
+// [redis]: Redis Streams ingest (a consumer group over `stream`).
+struct RedisSettings {
+  bool enabled = false;
+  std::string host = "127.0.0.1";
+  uint16_t port = 6379;
+  std::string unix_socket;  // used instead of host/port when set
+  std::string username;     // ACL user (AUTH username password); empty = default user
+  std::string password;
+  int db = 0;
+  bool tls = false;
+  std::filesystem::path tls_ca_file;  // empty: the system CA store
+  std::string tls_server_name;        // host name to verify; empty = host
+  bool tls_verify = true;
+  std::string stream = "herald:events";
+  std::string group = "herald";
+  std::string group_start_id = "0";  // where a newly created group starts: "0" = whole stream, "$" = new only
+  std::string consumer;              // empty: <host name>-<pid>
+  std::string dead_stream = "herald:events:dead";
+  size_t dead_maxlen = 1'000'000;    // approximate trim of the dead-letter stream
+  size_t count = 1000;               // entries per XREADGROUP
+  milliseconds block{1'000};         // XREADGROUP BLOCK when idle
+  size_t max_in_flight = 4;          // batches being committed while the next is read
+  size_t max_entry_bytes = 10 * 1024 * 1024;
+  milliseconds claim_interval{30'000};  // XAUTOCLAIM pass period
+  milliseconds claim_min_idle{60'000};  // entries idle longer than this are taken over
+  milliseconds lag_interval{5'000};     // XINFO GROUPS poll for the lag gauges
+  milliseconds connect_timeout{5'000};
+  milliseconds io_timeout{10'000};      // per round trip, on top of BLOCK
+  milliseconds reconnect_initial{100};
+  milliseconds reconnect_max{5'000};
+};
+
 enum class TransportKind { outbox, smtp };
 
 struct TransportSettings {
@@ -102,6 +134,7 @@ struct Settings {
   HistoryRetention history;
   std::filesystem::path resources_dir;
   DeliverySettings delivery;
+  RedisSettings redis;
   std::vector<TransportSettings> transports;
 
   const TransportSettings* transport(const std::string& name) const {

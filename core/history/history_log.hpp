@@ -6,6 +6,7 @@
 // tests use an in-memory log. append() is thread-safe and never throws; an
 // I/O error is logged and counted, never propagated into delivery.
 #include <string>
+#include <vector>
 
 #include "core/model/message.hpp"
 
@@ -41,6 +42,11 @@ class HistoryLog {
  public:
   virtual ~HistoryLog() = default;
   virtual void append(const HistoryRecord& record) = 0;
+  // Several records at once (an ingest batch): one write request instead of
+  // one per record.
+  virtual void append_all(const std::vector<HistoryRecord>& records) {
+    for (const auto& r : records) append(r);
+  }
   virtual void flush() = 0;
 };
 

@@ -101,13 +101,21 @@ void SegmentHistoryLog::close() {
   log_->close();
 }
 
-void SegmentHistoryLog::append(const HistoryRecord& r) {
+void SegmentHistoryLog::append(const HistoryRecord& r) { append_all({r}); }
+
+void SegmentHistoryLog::append_all(const std::vector<HistoryRecord>& records) {
+  if (records.empty()) return;
   std::string recorded_at = format_rfc3339_utc(std::chrono::system_clock::now());
-  std::string id = id_prefix_ + std::to_string(seq_.fetch_add(1, std::memory_order_relaxed) + 1);
+  uint64_t first = seq_.fetch_add(records.size(), std::memory_order_relaxed) + 1;
   RecordBatch batch;
-  batch.add(kHistoryRecord, encode_history_record(r, id, recorded_at));
+  std::string id;
+  for (size_t i = 0; i < records.size(); ++i) {
+    id = id_prefix_;
+    id += std::to_string(first + i);
+    batch.add(kHistoryRecord, encode_history_record(records[i], id, recorded_at));
+  }
   log_->append_detached(batch);
-  written_.inc();
+  written_.inc(records.size());
 }
 
 void SegmentHistoryLog::flush() {

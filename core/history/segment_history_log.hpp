@@ -41,6 +41,7 @@ class SegmentHistoryLog final : public HistoryLog {
   void close();
 
   void append(const HistoryRecord& record) override;
+  void append_all(const std::vector<HistoryRecord>& records) override;
   // Waits until everything appended so far is durable.
   void flush() override;
 

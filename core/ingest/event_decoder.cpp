@@ -438,11 +438,16 @@ EventDecoder::~EventDecoder() = default;
 
 DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format) {
   DecodeResult result;
-  auto validate_one = [&](element root, size_t index) {
+  // `raw`: the event's own source text when known (a single-object body),
+  // else it is re-serialized (minified) from the parsed element.
+  auto validate_one = [&](element root, size_t index, std::string_view raw = {}) {
     DocumentEvent ev;
     size_t before = result.errors.size();
     EventValidator(limits_, index, result.errors).validate(root, ev);
-    if (result.errors.size() == before) result.events.push_back(std::move(ev));
+    if (result.errors.size() == before) {
+      ev.json = raw.empty() ? simdjson::to_string(root) : std::string(raw);
+      result.events.push_back(std::move(ev));
+    }
   };
   auto too_many = [&](size_t n) {
     if (n <= limits_.max_batch_events) return false;
@@ -473,7 +478,7 @@ DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format) {
       size_t i = 0;
       for (element item : arr) validate_one(item, i++);
     } else {
-      validate_one(root, 0);
+      validate_one(root, 0, body);
     }
   } else {
     simdjson::dom::document_stream stream;

@@ -86,13 +86,12 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
   });
   const int64_t now = now_ms();
   int64_t unfinished = 0;
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    EventEntry& e = it->second;
-    recount(e);
-    if (e.unfinished == 0 && expired(e, now)) {
-      it = entries_.erase(it);
-      continue;
-    }
+  boost::unordered::erase_if(entries_, [&](auto& kv) {
+    recount(*kv.second);
+    return kv.second->unfinished == 0 && expired(*kv.second, now);
+  });
+  for (auto& [k, entry] : entries_) {
+    EventEntry& e = *entry;
     if (e.unfinished > 0) {
       ++unfinished;
       PendingEvent p{e.tenant, e.id, e.event_json, e.source, {}};
@@ -100,7 +99,6 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
         if (!is_final(m.state)) p.messages.push_back(m);
       pending.push_back(std::move(p));
     }
-    ++it;
   }
   pending_events_.set(unfinished);
   maintenance_ = std::thread([this] { run_maintenance(); });
@@ -151,7 +149,7 @@ void Journal::apply_record(uint8_t type, std::string_view payload) {
   const json::object& o = v.get_object();
   std::string k = key(str(o, "t"), str(o, "id"));
   if (type == kAccepted || type == kSnapshot) {
-    EventEntry& e = entries_[k];
+    EventEntry& e = entry(k);
     e.tenant = str(o, "t");
     e.id = str(o, "id");
     e.type = str(o, "ty");
@@ -184,22 +182,31 @@ void Journal::apply_record(uint8_t type, std::string_view payload) {
     m.attempts = int(num(o, "a"));
     m.next_attempt_ms = num(o, "n");
     m.detail = str(o, "d");
-    merge_message(it->second, std::move(m));
+    merge_message(*it->second, std::move(m));
   } else {
     logger_.warn("journal record skipped: unknown type", {{"type", int(type)}});
   }
 }
 
+Journal::EventEntry& Journal::entry(const std::string& k) {
+  auto& slot = entries_[k];
+  if (!slot) slot = std::make_unique<EventEntry>();
+  return *slot;
+}
+
 Reservation Journal::reserve(Admission& adm, const std::string& k, EventStatus* existing) {
   std::lock_guard lock(mutex_);
   auto [it, inserted] = entries_.try_emplace(k);
-  if (!inserted) {
-    if (!it->second.committed) return Reservation::in_flight;
-    if (!expired(it->second, now_ms()) || it->second.unfinished > 0) {
-      if (existing) *existing = to_status(it->second);
+  if (inserted) {
+    it->second = std::make_unique<EventEntry>();
+  } else {
+    EventEntry& e = *it->second;
+    if (!e.committed) return Reservation::in_flight;
+    if (!expired(e, now_ms()) || e.unfinished > 0) {
+      if (existing) *existing = to_status(e);
       return Reservation::duplicate;
     }
-    it->second = EventEntry{};  // outside the window: a new event with an old id
+    e = EventEntry{};  // outside the window: a new event with an old id
   }
   adm.keys_.push_back(k);
   return Reservation::fresh;
@@ -208,24 +215,36 @@ Reservation Journal::reserve(Admission& adm, const std::string& k, EventStatus* 
 void Journal::stage(Admission& adm, const DocumentEvent& event, const std::string& source,
                     const std::vector<PlannedMessage>& messages) {
   const std::string k = key(event.tenant, event.id);
-  std::string event_json = json::serialize(to_json(event, true));
-  json::object head;
-  head["t"] = event.tenant;
-  head["id"] = event.id;
-  head["ty"] = event.type;
-  head["src"] = source;
+  std::string event_json = event.json.empty() ? json::serialize(to_json(event, true)) : event.json;
   const int64_t at = now_ms();
-  head["at"] = at;
-  json::array ms;
-  for (const auto& m : messages) ms.push_back(json::array{json::string(m.id), json::string(m.channel)});
-  head["m"] = std::move(ms);
-  std::string payload = json::serialize(head);
-  payload += '\n';
+  // The header by hand: this runs once per accepted event (ingest hot path),
+  // and building a json::object for six fields cost more than the I/O.
+  std::string payload;
+  payload.reserve(96 + event.id.size() + event.type.size() + messages.size() * 48 + event_json.size());
+  auto str = [&](const char* key, std::string_view v) {
+    payload += key;
+    payload += '"';
+    append_json_escaped(payload, v);
+    payload += '"';
+  };
+  str("{\"t\":", event.tenant);
+  str(",\"id\":", event.id);
+  str(",\"ty\":", event.type);
+  str(",\"src\":", source);
+  payload += ",\"at\":";
+  payload += std::to_string(at);
+  payload += ",\"m\":[";
+  for (size_t i = 0; i < messages.size(); ++i) {
+    str(i ? ",[" : "[", messages[i].id);
+    str(",", messages[i].channel);
+    payload += ']';
+  }
+  payload += "]}\n";
   payload += event_json;
   adm.batch_.add(kAccepted, payload);
 
   std::lock_guard lock(mutex_);
-  EventEntry& e = entries_[k];
+  EventEntry& e = entry(k);
   e.tenant = event.tenant;
   e.id = event.id;
   e.type = event.type;
@@ -245,9 +264,9 @@ void Journal::settle(const std::vector<std::string>& keys, bool ok) {
     auto it = entries_.find(k);
     if (it == entries_.end()) continue;
     if (ok) {
-      it->second.committed = true;
-      if (it->second.unfinished) ++added;
-    } else if (!it->second.committed) {
+      it->second->committed = true;
+      if (it->second->unfinished) ++added;
+    } else if (!it->second->committed) {
       entries_.erase(it);
     }
   }
@@ -257,8 +276,8 @@ void Journal::settle(const std::vector<std::string>& keys, bool ok) {
 std::optional<EventStatus> Journal::status(const std::string& k) const {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(k);
-  if (it == entries_.end() || !it->second.committed) return std::nullopt;
-  return to_status(it->second);
+  if (it == entries_.end() || !it->second->committed) return std::nullopt;
+  return to_status(*it->second);
 }
 
 EventStatus Journal::to_status(const EventEntry& e) const {
@@ -293,7 +312,7 @@ void Journal::record_attempt(const RenderedMessage& msg, MessageState state, std
   std::lock_guard lock(mutex_);
   auto it = entries_.find(k);
   if (it != entries_.end()) {
-    EventEntry& e = it->second;
+    EventEntry& e = *it->second;
     const size_t before = e.unfinished;
     merge_message(e, MessageStatus{msg.message_id, msg.channel, state, msg.attempt, next_ms, std::string(d)});
     recount(e);
@@ -331,19 +350,16 @@ size_t Journal::checkpoint() {
   {
     std::lock_guard lock(mutex_);
     const int64_t now = now_ms();
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      EventEntry& e = it->second;
-      if (e.committed && e.unfinished == 0 && expired(e, now)) {
-        it = entries_.erase(it);
-        ++dropped;
-        continue;
-      }
+    dropped = boost::unordered::erase_if(entries_, [&](const auto& kv) {
+      const EventEntry& e = *kv.second;
+      return e.committed && e.unfinished == 0 && expired(e, now);
+    });
+    for (const auto& [k, e] : entries_) {
       // Reserved-but-unstaged keys have no record yet; theirs will follow.
-      if (e.staged) {
-        encode_snapshot(snapshot, e);
+      if (e->staged) {
+        encode_snapshot(snapshot, *e);
         ++live;
       }
-      ++it;
     }
     done = log_->append_future(snapshot, true);
   }

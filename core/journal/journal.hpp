@@ -19,6 +19,7 @@
 // state is sticky, otherwise more attempts win), so records racing with a
 // checkpoint are harmless.
 #include <boost/asio/async_result.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -160,6 +161,7 @@ class Journal final : public DeliveryLedger {
   };
 
   void settle(const std::vector<std::string>& keys, bool ok);
+  EventEntry& entry(const std::string& key);  // created if missing; mutex_ held
   void apply_record(uint8_t type, std::string_view payload);
   void merge_message(EventEntry& e, MessageStatus m);
   static void recount(EventEntry& e);
@@ -173,7 +175,11 @@ class Journal final : public DeliveryLedger {
   std::unique_ptr<SegmentLog> log_;
 
   mutable std::mutex mutex_;  // guards entries_ and the order of state records
-  std::unordered_map<std::string, EventEntry> entries_;
+  // Open addressing (Boost 1.81's flat map): one probe, usually one cache
+  // miss per lookup; with a million ids the chained std::unordered_map spent
+  // 10% of Redis ingest walking buckets. Entries live behind pointers so
+  // references stay valid across rehashes.
+  boost::unordered_flat_map<std::string, std::unique_ptr<EventEntry>> entries_;
 
   std::mutex maint_mutex_;
   std::condition_variable maint_cv_;

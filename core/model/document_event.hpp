@@ -50,6 +50,9 @@ struct DocumentEvent {
   std::optional<Party> partner;
   std::optional<Document> document;
   boost::json::object data;  // free-form, usable in rules and templates
+  // The event as received, minified; set by EventDecoder. The journal stores
+  // it verbatim instead of serializing the fields again (empty: to_json).
+  std::string json;
 };
 
 // The event as a JSON object, in the shape of the API. Attachments carry their

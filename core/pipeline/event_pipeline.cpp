@@ -22,7 +22,7 @@ EventPipeline::EventPipeline(const SnapshotHolder& snapshots, const MessageRende
       duplicates_(metrics.counter("herald_events_duplicate_total",
                                   "Events answered from the idempotency index instead of being processed again")) {}
 
-void EventPipeline::record_received(const DocumentEvent& e, const std::string& source) {
+HistoryRecord EventPipeline::received_record(const DocumentEvent& e, const std::string& source) {
   HistoryRecord r;
   r.kind = "event";
   r.direction = "inbound";
@@ -36,7 +36,7 @@ void EventPipeline::record_received(const DocumentEvent& e, const std::string& s
   r.event_type = e.type;
   r.transport = source;
   r.status = "received";
-  history_.append(r);
+  return r;
 }
 
 void EventPipeline::record_unroutable(const RenderedMessage& msg) {
@@ -62,7 +62,7 @@ std::vector<std::shared_ptr<RenderedMessage>> EventPipeline::render_all(
   return out;
 }
 
-net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> events, const std::string& source) {
+net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> events, std::string source) {
   auto snapshot = snapshots_.get();
   AcceptResult result;
   result.events.resize(events.size());
@@ -123,8 +123,11 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
 
   metrics_.counter("herald_events_received_total", "Events accepted by source", {{"source", source}})
       .inc(prepared.size());
+  std::vector<HistoryRecord> received;
+  received.reserve(prepared.size());
+  for (const auto& p : prepared) received.push_back(received_record(*p.event, source));
+  history_.append_all(received);
   for (auto& p : prepared) {
-    record_received(*p.event, source);
     for (auto& msg : p.messages) {
       auto route = routes_.find(channel_from_string(msg->channel));
       if (route == routes_.end()) {

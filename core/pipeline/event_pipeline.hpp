@@ -47,7 +47,8 @@ class EventPipeline final {
   // Routes messages of `channel` to `dispatcher` (owned elsewhere).
   void route(Channel channel, Dispatcher* dispatcher) { routes_[channel] = dispatcher; }
 
-  boost::asio::awaitable<AcceptResult> accept(std::vector<DocumentEvent> events, const std::string& source);
+  // By value: a coroutine must not keep references to its caller's temporaries.
+  boost::asio::awaitable<AcceptResult> accept(std::vector<DocumentEvent> events, std::string source);
 
   // Re-renders recovered events and queues their unfinished messages, each at
   // its journaled next-attempt time. Messages the current resources no longer
@@ -55,7 +56,7 @@ class EventPipeline final {
   boost::asio::awaitable<void> resume(std::vector<PendingEvent> pending);
 
  private:
-  void record_received(const DocumentEvent& e, const std::string& source);
+  static HistoryRecord received_record(const DocumentEvent& e, const std::string& source);
   void record_unroutable(const RenderedMessage& msg);
   std::vector<std::shared_ptr<RenderedMessage>> render_all(const std::shared_ptr<const DocumentEvent>& event,
                                                           const ResourceSnapshot& snapshot);

@@ -102,13 +102,14 @@ class Heraldd:
     """heraldd with a generated config; port 0, read back from its log."""
 
     def __init__(self, transport="outbox", smtp_port=None, extra_config="", resources=RESOURCES,
-                 storage_dir="var", wrap=None, log_level="debug", max_attempts=3, storage_extra=""):
+                 storage_dir="var", wrap=None, log_level="debug", max_attempts=3, storage_extra="", env=None):
         self.dir = tempfile.mkdtemp(prefix="herald-test-")
         self.outbox = os.path.join(self.dir, "var", "outbox")
         self.storage = os.path.join(self.dir, storage_dir)
         self.history = os.path.join(self.storage, "history")
         self.journal = os.path.join(self.storage, "journal")
         self.wrap = wrap or []
+        self.env = {**os.environ, **(env or {})}
         relay = ""
         if smtp_port:
             relay = f"""
@@ -154,7 +155,7 @@ dir = "var/outbox"
     def start(self, timeout=20):
         """Starts heraldd on the same config and storage (again, after kill())."""
         self.proc = subprocess.Popen(self.wrap + [HERALDD, "--config", self.config], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+                                     stderr=subprocess.STDOUT, text=True, env=self.env)
         self.port = None
         self._ready = threading.Event()
         self._reader = threading.Thread(target=self._read_log, daemon=True)
@@ -295,3 +296,133 @@ def assert_invoice_messages(tc, by_rcpt, message_ids):
         tc.assertEqual(msg["X-Herald-Event"], "erp-7f3c9a")
         mid = msg["Message-ID"].strip("<>").split("@")[0]
         tc.assertIn(mid, message_ids)
+
+
+class RedisClient:
+    """A minimal RESP2 client (standard library only) for driving tests."""
+
+    def __init__(self, port, timeout=10.0):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    @staticmethod
+    def encode(*args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            if not isinstance(a, bytes):
+                a = str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        return b"".join(out)
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("redis closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n + 2:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("redis closed the connection")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise RuntimeError(rest.decode())
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exact(n)
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.reply() for _ in range(n)]
+        raise RuntimeError(f"bad RESP line {line!r}")
+
+    def call(self, *args):
+        self.sock.sendall(self.encode(*args))
+        return self.reply()
+
+    def pipeline(self, commands):
+        """Sends every command in one write; returns the replies in order."""
+        self.sock.sendall(b"".join(self.encode(*c) for c in commands))
+        return [self.reply() for _ in commands]
+
+
+class RedisServer:
+    """redis-server on an ephemeral port with AOF on; restartable after kill()."""
+
+    def __init__(self, appendfsync="everysec", extra_args=()):
+        self.dir = tempfile.mkdtemp(prefix="herald-redis-")
+        self.port = free_port()
+        self.clients = []
+        self.args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+                     "--appendonly", "yes", "--appendfsync", appendfsync, "--save", "", "--daemonize", "no",
+                     "--logfile", os.path.join(self.dir, "redis.log"), *extra_args]
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while True:
+            try:
+                c = RedisClient(self.port)
+                if c.call("PING") == "PONG":
+                    # AOF is loaded before PING is answered; wait for loading to end.
+                    c.close()
+                    return
+                c.close()
+            except RuntimeError as e:
+                if str(e).startswith("NOAUTH"):  # up, with requirepass
+                    c.close()
+                    return
+            except (OSError, ConnectionError):
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+
+    def client(self):
+        c = RedisClient(self.port)
+        self.clients.append(c)  # closed by stop()
+        return c
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        for c in self.clients:
+            c.close()
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def config(self, stream="herald:events", extra=""):
+        """The [redis] section pointing heraldd at this server."""
+        return f"""
+[redis]
+host = "127.0.0.1"
+port = {self.port}
+stream = "{stream}"
+block_ms = 200
+claim_interval_ms = 500
+claim_min_idle_ms = 2000
+lag_interval_ms = 200
+reconnect_initial_ms = 50
+reconnect_max_ms = 500
+{extra}
+"""

@@ -23,7 +23,13 @@ def sanitized():
 @unittest.skipIf(sanitized(), "libfiu's LD_PRELOAD cannot run under ASan/TSan")
 class FsyncFailureTest(unittest.TestCase):
     def test_failed_fdatasync_fences_restarts_and_replays(self):
-        d = Heraldd(wrap=["fiu-run", "-x"], storage_extra='io = "pwrite"', log_level="info")
+        # libfiu wraps madvise(); jemalloc calls it while holding its own
+        # locks and libfiu's wrapper allocates, which re-enters jemalloc and
+        # crashes. One arena without thread caches and with purging off keeps
+        # jemalloc from calling madvise() here (no effect without jemalloc).
+        d = Heraldd(wrap=["fiu-run", "-x"], storage_extra='io = "pwrite"', log_level="info",
+                    env={"MALLOC_CONF": "narenas:1,tcache:false,dirty_decay_ms:-1,muzzy_decay_ms:-1,retain:true,"
+                                        "thp:never"})
         try:
             status, first = d.post_event(invoice_event("fsync-1"))
             self.assertEqual(status, 202, first)

@@ -106,5 +106,56 @@ TEST(ConfigLoaderTest, BadValuesAreNamed) {
   EXPECT_NE(error_of(dir, "[transports.x]\ntype = \"smtp\"\n").find("transports.x.host: required"), std::string::npos);
 }
 
+TEST(ConfigLoaderTest, RedisSectionTurnsTheConsumerOn) {
+  TempDir dir;
+  EXPECT_FALSE(load(dir, "").redis.enabled);
+  auto s = load(dir, R"(
+[redis]
+host = "redis.internal"
+port = 6380
+username = "herald"
+password = "secret"
+tls = true
+tls_ca_file = "ca.pem"
+stream = "erp:events"
+group = "notify"
+consumer = "node-a"
+group_start_id = "$"
+count = 500
+block_ms = 2000
+claim_min_idle_ms = 30000
+)");
+  const RedisSettings& r = s.redis;
+  EXPECT_TRUE(r.enabled);
+  EXPECT_EQ(r.host, "redis.internal");
+  EXPECT_EQ(r.port, 6380);
+  EXPECT_EQ(r.username, "herald");
+  EXPECT_TRUE(r.tls);
+  EXPECT_EQ(r.tls_ca_file, dir.path() / "ca.pem");
+  EXPECT_EQ(r.stream, "erp:events");
+  EXPECT_EQ(r.group, "notify");
+  EXPECT_EQ(r.consumer, "node-a");
+  EXPECT_EQ(r.group_start_id, "$");
+  EXPECT_EQ(r.dead_stream, "herald:events:dead");
+  EXPECT_EQ(r.count, 500u);
+  EXPECT_EQ(r.block, std::chrono::milliseconds(2000));
+  EXPECT_EQ(r.claim_min_idle, std::chrono::milliseconds(30000));
+  EXPECT_FALSE(load(dir, "[redis]\nenabled = false\n").redis.enabled);
+}
+
+TEST(ConfigLoaderTest, BadRedisValuesAreNamed) {
+  TempDir dir;
+  EXPECT_NE(error_of(dir, "[redis]\nstream = \"\"\n").find("redis.stream: must not be empty"), std::string::npos);
+  EXPECT_NE(error_of(dir, "[redis]\ndead_stream = \"herald:events\"\n").find("redis.dead_stream"),
+            std::string::npos);
+  EXPECT_NE(error_of(dir, "[redis]\ngroup_start_id = \"1-0\"\n").find("redis.group_start_id"), std::string::npos);
+  EXPECT_NE(error_of(dir, "[redis]\ntls = true\nunix_socket = \"/run/redis.sock\"\n").find("redis.tls"),
+            std::string::npos);
+  EXPECT_NE(error_of(dir, "[redis]\ncount = 0\n").find("redis.count: must be between"), std::string::npos);
+  EXPECT_NE(error_of(dir, "[redis]\nreconnect_initial_ms = 900\nreconnect_max_ms = 100\n").find("reconnect_max_ms"),
+            std::string::npos);
+  EXPECT_NE(error_of(dir, "[redis]\nstreams = \"x\"\n").find("redis.streams: unknown key"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace herald
