@@ -23,8 +23,18 @@ const char* level_name(LogLevel l) {
 
 void append_json_escaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  // Runs of plain printable ASCII are appended in one go: this encodes every
+  // journal header and history record (ingest hot path).
+  auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; };
   size_t i = 0;
   while (i < s.size()) {
+    size_t run = i;
+    while (run < s.size() && plain(static_cast<unsigned char>(s[run]))) ++run;
+    if (run > i) {
+      out.append(s.data() + i, run - i);
+      i = run;
+      if (i == s.size()) break;
+    }
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       size_t n = utf8_sequence_length(s.substr(i));

@@ -64,7 +64,7 @@ std::string StreamConsumer::default_consumer_name() {
 StreamConsumer::StreamConsumer(net::any_io_executor work, RedisSettings settings, EventPipeline& pipeline,
                                MetricsRegistry& metrics, Logger& log)
     : work_(work),
-      strand_(net::make_strand(work)),
+      strand_(net::make_strand(io_.get_executor())),
       settings_(std::move(settings)),
       pipeline_(pipeline),
       log_(log),
@@ -87,7 +87,12 @@ StreamConsumer::StreamConsumer(net::any_io_executor work, RedisSettings settings
   if (settings_.consumer.empty()) settings_.consumer = default_consumer_name();
 }
 
-StreamConsumer::~StreamConsumer() = default;
+StreamConsumer::~StreamConsumer() {
+  if (io_thread_.joinable()) {
+    io_.stop();  // normally already out of work: stop() ended run()
+    io_thread_.join();
+  }
+}
 
 void StreamConsumer::start() {
   running_ = true;
@@ -98,7 +103,9 @@ void StreamConsumer::start() {
     } catch (const std::exception& e) {
       log_.error("redis consumer stopped by an unexpected error", {{"error", e.what()}});
     }
+    running_ = false;
   });
+  io_thread_ = std::thread([this] { io_.run(); });
 }
 
 net::awaitable<void> StreamConsumer::stop() {
