@@ -73,6 +73,10 @@ Journal::Journal(JournalSettings settings, std::unique_ptr<LogIo> io, Logger& lo
 Journal::~Journal() { close(); }
 
 std::string Journal::key(std::string_view tenant, std::string_view id) {
+  // The default tenant is left out (tenants are never empty, so this stays
+  // unambiguous): typical ids then fit std::string's inline buffer, sparing
+  // an allocation per key in a map of a million ids.
+  if (tenant == "default") tenant = {};
   std::string k;
   k.reserve(tenant.size() + id.size() + 1);
   k.append(tenant).push_back('\x1f');
@@ -199,13 +203,26 @@ Journal::EventEntry& Journal::entry(const std::string& k) {
 
 Reservation Journal::reserve(Admission& adm, const std::string& k, EventStatus* existing) {
   std::lock_guard lock(mutex_);
+  return reserve_locked(adm, k, existing, now_ms());
+}
+
+void Journal::reserve_all(Admission& adm, const std::vector<std::string>& keys, std::vector<Reservation>& out,
+                          std::vector<EventStatus>& existing) {
+  out.resize(keys.size());
+  existing.resize(keys.size());
+  const int64_t now = now_ms();
+  std::lock_guard lock(mutex_);
+  for (size_t i = 0; i < keys.size(); ++i) out[i] = reserve_locked(adm, keys[i], &existing[i], now);
+}
+
+Reservation Journal::reserve_locked(Admission& adm, const std::string& k, EventStatus* existing, int64_t now) {
   auto [it, inserted] = entries_.try_emplace(k);
   if (inserted) {
     it->second = std::make_unique<EventEntry>();
   } else {
     EventEntry& e = *it->second;
     if (!e.committed) return Reservation::in_flight;
-    if (!expired(e, now_ms()) || e.unfinished > 0) {
+    if (!expired(e, now) || e.unfinished > 0) {
       if (existing) *existing = to_status(e);
       return Reservation::duplicate;
     }
@@ -217,7 +234,7 @@ Reservation Journal::reserve(Admission& adm, const std::string& k, EventStatus* 
 
 void Journal::stage(Admission& adm, const DocumentEvent& event, const std::string& source,
                     const std::vector<PlannedMessage>& messages) {
-  const std::string k = key(event.tenant, event.id);
+  std::string k = key(event.tenant, event.id);
   std::string serialized;
   if (event.json.empty()) serialized = json::serialize(to_json(event, true));
   const std::string& event_json = event.json.empty() ? serialized : event.json;
@@ -248,8 +265,8 @@ void Journal::stage(Admission& adm, const DocumentEvent& event, const std::strin
   payload += event_json;
   adm.batch_.add(kAccepted, payload);
 
-  std::lock_guard lock(mutex_);
-  EventEntry& e = entry(k);
+  auto& [staged_key, e] = adm.staged_.emplace_back(std::move(k), EventEntry{});
+  (void)staged_key;
   e.tenant = event.tenant;
   e.id = event.id;
   e.type = event.type;
@@ -260,6 +277,11 @@ void Journal::stage(Admission& adm, const DocumentEvent& event, const std::strin
   for (const auto& m : messages) e.messages.push_back(MessageStatus{m.id, m.channel, MessageState::queued, 0, 0, {}});
   e.unfinished = e.messages.size();
   if (e.unfinished) e.event_json = event_json;  // only unfinished events keep their body
+}
+
+void Journal::apply_staged(Admission& adm) {
+  for (auto& [k, staged] : adm.staged_) entry(k) = std::move(staged);
+  adm.staged_.clear();
 }
 
 void Journal::settle(const std::vector<std::string>& keys, bool ok) {

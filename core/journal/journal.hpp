@@ -78,6 +78,20 @@ struct PlannedMessage {
   std::string channel;
 };
 
+// What the journal keeps in memory per event (see Journal).
+struct JournalEntry {
+  std::string tenant;
+  std::string id;
+  std::string type;
+  std::string source;
+  int64_t accepted_ms = 0;
+  bool staged = false;
+  bool committed = false;
+  size_t unfinished = 0;
+  std::vector<MessageStatus> messages;
+  std::string event_json;  // kept while unfinished: checkpoints rewrite it
+};
+
 // One request's (or one Redis batch's) journal work.
 class Admission {
  public:
@@ -87,6 +101,9 @@ class Admission {
   friend class Journal;
   RecordBatch batch_;
   std::vector<std::string> keys_;  // reserved by this admission (released if its commit fails)
+  // Built by stage() without the journal lock; applied in one go by
+  // async_commit(), so concurrent batches do not contend per event.
+  std::vector<std::pair<std::string, JournalEntry>> staged_;
 };
 
 enum class Reservation { fresh, duplicate, in_flight };
@@ -106,6 +123,10 @@ class Journal final : public DeliveryLedger {
   // duplicate: known and durable; `existing` holds its status.
   // in_flight: another admission is committing it; ask status() after commit.
   Reservation reserve(Admission& adm, const std::string& key, EventStatus* existing);
+  // reserve() for a whole batch under one lock. `existing[i]` is filled for
+  // duplicates.
+  void reserve_all(Admission& adm, const std::vector<std::string>& keys, std::vector<Reservation>& out,
+                   std::vector<EventStatus>& existing);
 
   // Records the event and its planned messages for commit().
   void stage(Admission& adm, const DocumentEvent& event, const std::string& source,
@@ -123,6 +144,10 @@ class Journal final : public DeliveryLedger {
           // admission's outcome.
           auto keys = std::move(a->keys_);
           a->keys_.clear();
+          std::lock_guard lock(mutex_);
+          apply_staged(*a);
+          // Enqueued under the lock: a checkpoint's snapshot and these
+          // records reach the disk in the order memory saw them.
           log_->append_callback(a->batch_, post_to_handler(std::move(handler), [this, keys = std::move(keys)](
                                                                                    const AppendResult& r) {
             settle(keys, !r.ec);
@@ -147,18 +172,10 @@ class Journal final : public DeliveryLedger {
   size_t entries() const;
 
  private:
-  struct EventEntry {
-    std::string tenant;
-    std::string id;
-    std::string type;
-    std::string source;
-    int64_t accepted_ms = 0;
-    bool staged = false;
-    bool committed = false;
-    size_t unfinished = 0;
-    std::vector<MessageStatus> messages;
-    std::string event_json;  // kept while unfinished: checkpoints rewrite it
-  };
+  using EventEntry = JournalEntry;
+
+  Reservation reserve_locked(Admission& adm, const std::string& key, EventStatus* existing, int64_t now);
+  void apply_staged(Admission& adm);  // mutex_ held
 
   void settle(const std::vector<std::string>& keys, bool ok);
   EventEntry& entry(const std::string& key);  // created if missing; mutex_ held
