@@ -54,8 +54,13 @@ class JournalTest : public ::testing::Test {
     return commit(j, adm);
   }
 
+  // One io_context per test, outliving the journals it creates: the flusher
+  // thread may still be inside post() when run() returns (TSan).
+  net::io_context ioc_;
+
   boost::system::error_code commit(Journal& j, Admission& adm) {
-    net::io_context ioc;
+    net::io_context& ioc = ioc_;
+    ioc.restart();
     boost::system::error_code result;
     net::co_spawn(
         ioc,

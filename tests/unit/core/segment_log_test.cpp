@@ -87,9 +87,11 @@ TEST_P(SegmentLogTest, ConcurrentWritersShareGroupCommits) {
 }
 
 TEST_P(SegmentLogTest, AsyncAppendCompletesOnTheCallersExecutor) {
+  // Declared before the log so it outlives the flusher thread, which may
+  // still be inside post() when run() returns.
+  boost::asio::io_context ioc;
   auto l = make_log();
   replay(*l);
-  boost::asio::io_context ioc;
   int done = 0;
   for (int i = 0; i < 50; ++i) {
     boost::asio::co_spawn(
