@@ -133,6 +133,25 @@ class RedisIngestTest(unittest.TestCase):
         time.sleep(0.3)
         self.assertEqual(len(d.outbox_messages()), 2)  # one set of messages
 
+    def test_group_destroyed_is_recreated(self):
+        # What a Redis restarted without persistence looks like to herald:
+        # NOGROUP on the next read; it reconnects, re-creates the group and
+        # goes on.
+        d = self.daemon()
+        c = self.redis.client()
+        c.call("XADD", STREAM, "*", "event", event_for_other(1))
+        wait_until(lambda: len(d.outbox_messages()) == 1, what="first message")
+        self.assertEqual(c.call("XGROUP", "DESTROY", STREAM, "herald"), 1)
+        wait_until(lambda: sum("redis consumer group created" in l for l in d.log_lines) == 2, timeout=10,
+                   what="group re-created")
+        c.call("XADD", STREAM, "*", "event", event_for_other(2))
+        wait_until(lambda: len(d.outbox_messages()) == 2, what="second message")
+        # The re-created group starts at "0": entry 1 is read again and
+        # answered from the journal, not sent twice.
+        wait_until(lambda: self.pending(c) == 0, what="all acked")
+        self.assertEqual(len(d.outbox_messages()), 2)
+        self.assertGreaterEqual(d.metric("herald_events_duplicate_total"), 1)
+
     def test_redis_kill9_midstream_loses_nothing(self):
         # appendfsync always: every XADD Redis acknowledged is on its disk, so
         # any loss would be herald's. (With everysec Redis itself may drop
