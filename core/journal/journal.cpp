@@ -90,9 +90,9 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
   });
   const int64_t now = now_ms();
   int64_t unfinished = 0;
-  // Room to grow before the first rehash: a rehash moves every key, and at
-  // ingest rates of 100k+ ids/s those pauses showed up in the profile.
-  entries_.reserve(std::max<size_t>(entries_.size() * 2, size_t(1) << 20));
+  // Room for what was replayed plus 256k ids before the first rehash; more
+  // costs RSS once touched (the slot array is 40 B per id).
+  entries_.reserve(std::max<size_t>(entries_.size() * 2, size_t(1) << 18));
   boost::unordered::erase_if(entries_, [&](auto& kv) {
     recount(*kv.second);
     return kv.second->unfinished == 0 && expired(*kv.second, now);
