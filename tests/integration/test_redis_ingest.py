@@ -119,7 +119,9 @@ class RedisIngestTest(unittest.TestCase):
         self.assertEqual(len(ids), n)
         self.assertEqual(set(ids), {f"rs-{i}" for i in range(n)})
         wait_until(lambda: self.pending(c) == 0, what="all acked")
-        self.assertEqual(d.metric("herald_redis_entries_read_total"), n)
+        # Entries still in flight after claim_min_idle (slow runs, sanitizers)
+        # may be claimed and read once more; the journal answers those.
+        self.assertEqual(d.metric("herald_redis_entries_read_total") - d.metric("herald_redis_entries_claimed_total"), n)
         self.assertEqual(d.errors(), [])
 
     def test_idempotency_shared_with_http(self):
@@ -229,9 +231,15 @@ class RedisIngestTest(unittest.TestCase):
         wait_until(lambda: set(message_event_ids(self.sink)) == {f"rs-{i}" for i in range(n)}, timeout=60,
                    what="every event delivered")
         ids = message_event_ids(self.sink)
-        self.assertEqual(len(ids), n, "an event was processed by both daemons")
         ra, rb = a.metric("herald_redis_entries_read_total"), b.metric("herald_redis_entries_read_total")
-        self.assertEqual(ra + rb, n)
+        # Only an entry left in flight past claim_min_idle (2 s here; slow
+        # sanitizer runs) is claimed by the other daemon and may be sent by
+        # both; otherwise each event is processed exactly once.
+        claimed = a.metric("herald_redis_entries_claimed_total") + b.metric("herald_redis_entries_claimed_total")
+        self.assertEqual(ra + rb - claimed, n)
+        self.assertLessEqual(len(ids) - n, claimed, "an event was processed by both daemons")
+        if not claimed:
+            self.assertEqual(len(ids), n)
         self.assertGreater(ra, 0)
         self.assertGreater(rb, 0)
 
