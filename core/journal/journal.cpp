@@ -265,8 +265,7 @@ void Journal::stage(Admission& adm, const DocumentEvent& event, const std::strin
   payload += event_json;
   adm.batch_.add(kAccepted, payload);
 
-  auto& [staged_key, e] = adm.staged_.emplace_back(std::move(k), EventEntry{});
-  (void)staged_key;
+  EventEntry& e = adm.staged_.emplace_back(std::move(k), EventEntry{}).second;
   e.tenant = event.tenant;
   e.id = event.id;
   e.type = event.type;

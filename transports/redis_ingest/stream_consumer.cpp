@@ -35,8 +35,6 @@ RedisEndpoint endpoint_of(const RedisSettings& s) {
   return e;
 }
 
-std::string_view text_of(const redisReply* r) { return reply_text(r); }
-
 bool is_array(const redisReply* r) { return r && r->type == REDIS_REPLY_ARRAY; }
 
 std::string describe_errors(const DecodeResult& d) {
@@ -69,6 +67,7 @@ StreamConsumer::StreamConsumer(net::any_io_executor work, RedisSettings settings
       pipeline_(pipeline),
       log_(log),
       conn_(strand_, endpoint_of(settings_)),
+      redis_name_(endpoint_of(settings_).describe()),
       wake_timer_(strand_),
       done_timer_(strand_),
       rng_(std::random_device{}()),
@@ -135,7 +134,7 @@ net::awaitable<void> StreamConsumer::wait_wake(Clock::duration max) {
 net::awaitable<void> StreamConsumer::run() {
   auto backoff = settings_.reconnect_initial;
   bool ever_connected = false;
-  log_.info("redis consumer starting", {{"redis", endpoint_of(settings_).describe()},
+  log_.info("redis consumer starting", {{"redis", redis_name_},
                                         {"stream", settings_.stream},
                                         {"group", settings_.group},
                                         {"consumer", settings_.consumer}});
@@ -150,7 +149,7 @@ net::awaitable<void> StreamConsumer::run() {
       if (ever_connected) reconnects_.inc();
       ever_connected = true;
       connected_.set(1);
-      log_.info("redis connected", {{"redis", endpoint_of(settings_).describe()}, {"consumer", settings_.consumer}});
+      log_.info("redis connected", {{"redis", redis_name_}, {"consumer", settings_.consumer}});
       backoff = settings_.reconnect_initial;
       ec = co_await session();
       connected_.set(0);
@@ -187,10 +186,10 @@ net::awaitable<error_code> StreamConsumer::ensure_group() {
   if (auto ec = co_await conn_.exec(cmd, replies, settings_.io_timeout)) co_return ec;
   const redisReply* r = replies[0].get();
   if (reply_is_error(r)) {
-    if (text_of(r).starts_with("BUSYGROUP")) co_return error_code{};
+    if (reply_text(r).starts_with("BUSYGROUP")) co_return error_code{};
     log_.error("redis: cannot create the consumer group", {{"stream", settings_.stream},
                                                             {"group", settings_.group},
-                                                            {"reply", std::string(text_of(r))}});
+                                                            {"reply", std::string(reply_text(r))}});
     co_return make_error_code(errc::invalid_argument);
   }
   log_.info("redis consumer group created",
@@ -228,21 +227,23 @@ net::awaitable<error_code> StreamConsumer::session() {
   }
 }
 
+void StreamConsumer::add_xack(CommandBatch& cmds, const std::vector<std::string>& ids) const {
+  std::vector<std::string_view> args{"XACK", settings_.stream, settings_.group};
+  args.reserve(3 + ids.size());
+  for (const auto& id : ids) args.push_back(id);
+  cmds.add(args);
+}
+
 net::awaitable<error_code> StreamConsumer::round_trip(bool& got) {
   if (!dead_.empty()) {
     if (auto ec = co_await dead_letter()) co_return ec;
   }
   CommandBatch cmds;
-  std::vector<std::string_view> args;
   std::vector<std::string> acks = std::move(acks_);
   acks_.clear();
   const auto now = Clock::now();
 
-  if (!acks.empty()) {
-    args = {"XACK", settings_.stream, settings_.group};
-    for (const auto& id : acks) args.push_back(id);
-    cmds.add(args);
-  }
+  if (!acks.empty()) add_xack(cmds, acks);
   const bool claim = !read_pending_ && now >= next_claim_;
   const std::string count = std::to_string(settings_.count);
   const std::string min_idle = std::to_string(settings_.claim_min_idle.count());
@@ -283,12 +284,12 @@ net::awaitable<error_code> StreamConsumer::round_trip(bool& got) {
   if (!acks.empty()) {
     const redisReply* r = replies[i++].get();
     if (r->type == REDIS_REPLY_INTEGER) acked_.inc(static_cast<uint64_t>(r->integer));
-    else log_.warn("redis XACK failed", {{"reply", std::string(text_of(r))}});
+    else log_.warn("redis XACK failed", {{"reply", std::string(reply_text(r))}});
   }
   if (claim) {
     const redisReply* r = replies[i++].get();
     if (is_array(r) && r->elements >= 2 && is_array(r->element[1])) {
-      claim_cursor_ = std::string(text_of(r->element[0]));
+      claim_cursor_ = std::string(reply_text(r->element[0]));
       if (claim_cursor_ == "0-0") next_claim_ = now + settings_.claim_interval;
       if (r->element[1]->elements > 0) {
         claimed_.inc(r->element[1]->elements);
@@ -299,7 +300,7 @@ net::awaitable<error_code> StreamConsumer::round_trip(bool& got) {
         got = true;
       }
     } else {
-      log_.warn("redis XAUTOCLAIM failed; claiming disabled for one interval", {{"reply", std::string(text_of(r))}});
+      log_.warn("redis XAUTOCLAIM failed; claiming disabled for one interval", {{"reply", std::string(reply_text(r))}});
       claim_cursor_ = "0-0";
       next_claim_ = now + settings_.claim_interval;
     }
@@ -310,7 +311,7 @@ net::awaitable<error_code> StreamConsumer::round_trip(bool& got) {
   if (reply_is_error(r)) {
     // NOGROUP: the stream or group vanished (deleted, or Redis restarted
     // without persistence). Reconnecting re-creates it.
-    log_.warn("redis XREADGROUP failed", {{"reply", std::string(text_of(r))}});
+    log_.warn("redis XREADGROUP failed", {{"reply", std::string(reply_text(r))}});
     co_return make_error_code(errc::invalid_argument);
   }
   if (is_array(r) && r->elements > 0 && is_array(r->element[0]) && r->element[0]->elements >= 2 &&
@@ -320,7 +321,7 @@ net::awaitable<error_code> StreamConsumer::round_trip(bool& got) {
       if (entries->elements == 0) {
         read_pending_ = false;
       } else {
-        pending_cursor_ = std::string(text_of(entries->element[entries->elements - 1]->element[0]));
+        pending_cursor_ = std::string(reply_text(entries->element[entries->elements - 1]->element[0]));
       }
     }
     if (entries->elements > 0) {
@@ -378,7 +379,7 @@ net::awaitable<StreamConsumer::BatchOutcome> StreamConsumer::process(RedisReply 
       log_.error("redis: unexpected stream entry shape; left pending");
       continue;
     }
-    std::string id(text_of(entry->element[0]));
+    std::string id(reply_text(entry->element[0]));
     const redisReply* fields = entry->element[1];
     if (!is_array(fields)) {
       // A pending entry deleted from the stream (XDEL/MAXLEN): nothing to
@@ -390,8 +391,8 @@ net::awaitable<StreamConsumer::BatchOutcome> StreamConsumer::process(RedisReply 
     std::string_view event;
     bool has_event = false;
     for (size_t f = 0; f + 1 < fields->elements; f += 2) {
-      if (text_of(fields->element[f]) == "event") {
-        event = text_of(fields->element[f + 1]);
+      if (reply_text(fields->element[f]) == "event") {
+        event = reply_text(fields->element[f + 1]);
         has_event = true;
         break;
       }
@@ -414,7 +415,7 @@ net::awaitable<StreamConsumer::BatchOutcome> StreamConsumer::process(RedisReply 
     }
     DeadEntry d{std::move(id), std::move(reason), {}};
     for (size_t f = 0; f + 1 < fields->elements; f += 2)
-      d.fields.emplace_back(text_of(fields->element[f]), text_of(fields->element[f + 1]));
+      d.fields.emplace_back(reply_text(fields->element[f]), reply_text(fields->element[f + 1]));
     out.dead.push_back(std::move(d));
   }
   reply.reset();  // the entries are copied out; free the reply before the commit wait
@@ -453,7 +454,7 @@ net::awaitable<error_code> StreamConsumer::dead_letter() {
     if (reply_is_error(replies[i].get())) {
       // Left pending; XAUTOCLAIM hands it back once idle.
       log_.error("redis dead-letter XADD failed; entry left pending",
-                 {{"entry", d.id}, {"reply", std::string(text_of(replies[i].get()))}});
+                 {{"entry", d.id}, {"reply", std::string(reply_text(replies[i].get()))}});
       continue;
     }
     dead_lettered_.inc();
@@ -470,12 +471,7 @@ net::awaitable<error_code> StreamConsumer::finish_session() {
     if (auto ec = co_await dead_letter()) co_return ec;
   }
   CommandBatch cmds;
-  std::vector<std::string_view> args;
-  if (!acks_.empty()) {
-    args = {"XACK", settings_.stream, settings_.group};
-    for (const auto& id : acks_) args.push_back(id);
-    cmds.add(args);
-  }
+  if (!acks_.empty()) add_xack(cmds, acks_);
   cmds.add({"XPENDING", settings_.stream, settings_.group, "-", "+", "1", settings_.consumer});
   std::vector<RedisReply> replies;
   if (auto ec = co_await conn_.exec(cmds, replies, settings_.io_timeout)) co_return ec;
@@ -503,9 +499,9 @@ void StreamConsumer::read_lag(const redisReply* groups) {
     const redisReply* lag = nullptr;
     const redisReply* pending = nullptr;
     for (size_t f = 0; f + 1 < info->elements; f += 2) {
-      auto key = text_of(info->element[f]);
+      auto key = reply_text(info->element[f]);
       const redisReply* v = info->element[f + 1];
-      if (key == "name") ours = text_of(v) == settings_.group;
+      if (key == "name") ours = reply_text(v) == settings_.group;
       else if (key == "lag") lag = v;
       else if (key == "pending") pending = v;
     }

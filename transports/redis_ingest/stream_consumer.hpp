@@ -79,6 +79,7 @@ class StreamConsumer final {
   boost::asio::awaitable<void> wait_wake(std::chrono::steady_clock::duration max);
   void wake();
   void read_lag(const redisReply* groups);
+  void add_xack(CommandBatch& cmds, const std::vector<std::string>& ids) const;
 
   boost::asio::any_io_executor work_;
   // The connection's own thread: with the read loop on the shared pool, each
@@ -91,6 +92,7 @@ class StreamConsumer final {
   EventPipeline& pipeline_;
   Logger& log_;
   RedisConnection conn_;
+  std::string redis_name_;  // for logs: host:port, unix:/path or tls://host:port
   std::vector<std::unique_ptr<EventDecoder>> decoders_;  // free ones; one per batch in flight
   boost::asio::steady_timer wake_timer_;
   boost::asio::steady_timer done_timer_;  // cancelled when run() ends
