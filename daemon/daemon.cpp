@@ -28,7 +28,7 @@
 #include "transports/http_ingest/http_server.hpp"
 #include "transports/outbox/outbox_transport.hpp"
 #include "transports/redis_ingest/stream_consumer.hpp"
-#include "transports/smtp/smtp_transport.hpp"
+#include "transports/smtp/smtp_pool.hpp"
 
 namespace herald {
 
@@ -40,7 +40,7 @@ std::unique_ptr<Transport> make_transport(const TransportSettings& t, net::any_i
                                           MetricsRegistry& metrics) {
   switch (t.kind) {
     case TransportKind::outbox: return std::make_unique<OutboxTransport>(t.name, t.outbox, log);
-    case TransportKind::smtp: return std::make_unique<SmtpTransport>(ex, t.name, t.smtp, log, metrics);
+    case TransportKind::smtp: return std::make_unique<SmtpPool>(ex, t.name, t.smtp, log, metrics);
   }
   throw ConfigError("unknown transport kind");
 }
@@ -118,7 +118,7 @@ int Daemon::run() {
   std::mt19937_64 rng(std::random_device{}());
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   Dispatcher email_dispatcher(ioc.get_executor(), make_transport(email, ioc.get_executor(), log_, metrics),
-                              settings_.delivery, history, journal, metrics, log_,
+                              settings_.delivery, email.guard, history, journal, metrics, log_,
                               // Only the dispatcher's strand calls this.
                               [rng, unit]() mutable { return unit(rng); });
   pipeline.route(Channel::email, &email_dispatcher);

@@ -39,15 +39,39 @@ void parse_http(const toml::table& t, const std::string& file, HttpSettings& htt
   r.finish();
 }
 
-void parse_smtp(TomlReader& r, SmtpSettings& s) {
+void parse_smtp(TomlReader& r, const fs::path& base, SmtpSettings& s) {
   s.host = r.required_string("host");
   if (auto v = r.integer("port", 1, 65535)) s.port = uint16_t(*v);
   if (auto v = r.string("helo")) {
     if (v->empty() || v->find_first_of(" \r\n\t") != std::string::npos) r.fail("helo", "must be a host name");
     s.helo_name = *v;
   }
+  if (auto v = r.integer("max_connections", 1, 1000)) s.max_connections = size_t(*v);
   if (auto v = r.integer("max_messages_per_connection", 1, 1'000'000)) s.max_messages_per_connection = size_t(*v);
   if (auto v = r.millis("idle_timeout_ms", 100, 3'600'000)) s.idle_timeout = *v;
+  if (auto v = r.boolean("pipelining")) s.pipelining = *v;
+  if (auto v = r.string("tls")) {
+    if (*v == "none") s.tls = SmtpTlsMode::none;
+    else if (*v == "opportunistic") s.tls = SmtpTlsMode::opportunistic;
+    else if (*v == "required") s.tls = SmtpTlsMode::required;
+    else if (*v == "implicit") s.tls = SmtpTlsMode::implicit;
+    else r.fail("tls", "must be \"none\", \"opportunistic\", \"required\" or \"implicit\"");
+  }
+  if (auto v = r.string("tls_ca_file")) s.tls_ca_file = resolve(base, *v);
+  if (auto v = r.string("tls_server_name")) s.tls_server_name = *v;
+  if (auto v = r.boolean("tls_verify")) s.tls_verify = *v;
+  if (auto v = r.string("username")) {
+    if (v->empty() || v->find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos)
+      r.fail("username", "must be a non-empty single line");
+    s.username = *v;
+  }
+  if (auto v = r.string("password")) {
+    if (v->find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) r.fail("password", "must be a single line");
+    s.password = *v;
+  }
+  if (!s.username.empty() && s.password.empty()) r.fail("password", "required when username is set");
+  if (s.username.empty() && !s.password.empty()) r.fail("username", "required when password is set");
+  if (auto v = r.boolean("auth_allow_plaintext")) s.auth_allow_plaintext = *v;
   if (const auto* t = r.table("timeouts")) {
     TomlReader tr(*t, r.file(), r.path("timeouts"));
     auto ms = [&](const char* key, milliseconds& out) {
@@ -78,10 +102,13 @@ TransportSettings parse_transport(const std::string& name, const toml::table& t,
     if (auto v = r.boolean("fsync")) ts.outbox.fsync = *v;
   } else if (type == "smtp") {
     ts.kind = TransportKind::smtp;
-    parse_smtp(r, ts.smtp);
+    parse_smtp(r, base, ts.smtp);
   } else {
     r.fail("type", "must be \"outbox\" or \"smtp\"");
   }
+  if (auto v = r.number("max_messages_per_second", 0, 1e9)) ts.guard.max_messages_per_second = *v;
+  if (auto v = r.integer("breaker_failures", 1, 1'000'000)) ts.guard.breaker_failures = int(*v);
+  if (auto v = r.millis("breaker_open_ms", 10, 86'400'000)) ts.guard.breaker_open = *v;
   r.finish();
   return ts;
 }
@@ -103,6 +130,7 @@ void parse_delivery(const toml::table& t, const std::string& file, DeliverySetti
   if (auto v = r.millis("retry_initial_ms", 1, 86'400'000)) d.retry.initial = *v;
   if (auto v = r.millis("retry_max_ms", 1, 86'400'000)) d.retry.max = *v;
   if (d.retry.max < d.retry.initial) r.fail("retry_max_ms", "must be >= retry_initial_ms");
+  if (auto v = r.integer("retry_ttl_s", 1, 365 * 86'400)) d.retry.ttl = std::chrono::seconds(*v);
   r.finish();
 }
 

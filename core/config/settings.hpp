@@ -60,12 +60,29 @@ struct SmtpTimeouts {
   milliseconds data_term{600'000};
 };
 
+// STARTTLS policy, or TLS from the first byte (port 465).
+enum class SmtpTlsMode {
+  none,           // never STARTTLS, even when offered
+  opportunistic,  // STARTTLS when offered (certificate still verified unless tls_verify = false)
+  required,       // STARTTLS or no delivery; never falls back to plain text
+  implicit,       // TLS handshake before the greeting (SMTPS)
+};
+
 struct SmtpSettings {
   std::string host;
   uint16_t port = 25;
   std::string helo_name = "localhost";
+  size_t max_connections = 4;  // pooled connections to this relay
   size_t max_messages_per_connection = 1000;
   milliseconds idle_timeout{30'000};  // QUIT an unused connection after this
+  bool pipelining = true;             // RFC 2920, when the server offers it
+  SmtpTlsMode tls = SmtpTlsMode::opportunistic;
+  std::filesystem::path tls_ca_file;  // empty: the system CA store
+  std::string tls_server_name;        // name the certificate must carry; empty = host
+  bool tls_verify = true;
+  std::string username;  // AUTH PLAIN/LOGIN when set
+  std::string password;
+  bool auth_allow_plaintext = false;  // AUTH only over TLS unless this is set
   SmtpTimeouts timeouts;
 };
 
@@ -103,9 +120,18 @@ struct RedisSettings {
 
 enum class TransportKind { outbox, smtp };
 
+// Per-transport protection of the relay (and of us): a token bucket on
+// messages/s and a circuit breaker on consecutive relay faults.
+struct RelayGuardSettings {
+  double max_messages_per_second = 0;  // 0 = unlimited
+  int breaker_failures = 5;            // consecutive relay faults that open the breaker
+  milliseconds breaker_open{30'000};   // how long it stays open before one probe
+};
+
 struct TransportSettings {
   std::string name;
   TransportKind kind = TransportKind::outbox;
+  RelayGuardSettings guard;
   OutboxSettings outbox;
   SmtpSettings smtp;
 };
@@ -114,6 +140,7 @@ struct RetrySettings {
   int max_attempts = 5;
   milliseconds initial{1'000};
   milliseconds max{60'000};
+  std::chrono::seconds ttl{2 * 86'400};  // a message older than this expires instead of retrying
 };
 
 struct DeliverySettings {

@@ -61,6 +61,19 @@ std::optional<int64_t> TomlReader::integer(std::string_view key, int64_t min, in
   return v;
 }
 
+std::optional<double> TomlReader::number(std::string_view key, double min, double max) {
+  used_.emplace(key);
+  const toml::node* n = table_.get(key);
+  if (!n) return std::nullopt;
+  double v = 0;
+  if (n->is_integer()) v = double(n->as_integer()->get());
+  else if (n->is_floating_point()) v = n->as_floating_point()->get();
+  else fail(key, "must be a number");
+  if (!(v >= min && v <= max))
+    fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+  return v;
+}
+
 std::optional<bool> TomlReader::boolean(std::string_view key) {
   const auto* n = get(key, toml::node_type::boolean, "true or false");
   if (!n) return std::nullopt;

@@ -32,6 +32,7 @@ class TomlReader final {
   std::string string_or(std::string_view key, std::string fallback) { return string(key).value_or(std::move(fallback)); }
   std::string required_string(std::string_view key);
   std::optional<int64_t> integer(std::string_view key, int64_t min, int64_t max);
+  std::optional<double> number(std::string_view key, double min, double max);  // integer or float
   std::optional<bool> boolean(std::string_view key);
   std::optional<std::chrono::milliseconds> millis(std::string_view key, int64_t min, int64_t max) {
     auto v = integer(key, min, max);

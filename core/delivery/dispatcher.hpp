@@ -1,13 +1,19 @@
 #pragma once
-// Dispatcher: one bounded ready queue + one delivery worker per transport.
+// Dispatcher: one bounded ready queue per transport (relay), drained by one
+// worker per transport lane (pooled connection), KumoMTA-style.
 //
-// Executor affinity: everything here (queue consumer, retry timers, the
-// transport and its sockets) runs on the dispatcher's strand, so no state is
-// shared across threads except the queue itself (a concurrent channel).
-// submit() suspends while the queue is full, which slows ingest down instead
-// of growing memory. Transient failures are retried with RetryPolicy after a
-// timer. Every outcome goes to the DeliveryLedger (the journal), so retry
-// state survives a restart.
+// Executor affinity: everything here (the workers, retry timers, the
+// transport and its sockets) runs on the dispatcher's strand, so delivery to
+// one relay uses at most one core and no state is shared across threads
+// except the queue itself (a concurrent channel). submit() suspends while the
+// queue is full, which slows ingest down instead of growing memory.
+//
+// Every batch passes the relay guard first: a token bucket (messages/s) and
+// a circuit breaker (consecutive relay faults; SMTP 421 opens it at once).
+// While the breaker is open, messages are parked until it half-opens without
+// spending an attempt. Transient failures are retried with RetryPolicy after
+// a timer until max_attempts or the TTL; every outcome goes to the
+// DeliveryLedger (the journal), so retry state survives a restart.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,8 +24,10 @@
 #include <memory>
 
 #include "core/config/settings.hpp"
+#include "core/delivery/circuit_breaker.hpp"
 #include "core/delivery/delivery_ledger.hpp"
 #include "core/delivery/retry_policy.hpp"
+#include "core/delivery/token_bucket.hpp"
 #include "core/delivery/transport.hpp"
 #include "core/history/history_log.hpp"
 #include "core/util/log.hpp"
@@ -32,8 +40,8 @@ class Dispatcher final {
   using Executor = boost::asio::any_io_executor;
 
   Dispatcher(Executor ex, std::unique_ptr<Transport> transport, const DeliverySettings& settings,
-             HistoryLog& history, DeliveryLedger& ledger, MetricsRegistry& metrics, Logger& log,
-             std::function<double()> uniform01);
+             const RelayGuardSettings& guard, HistoryLog& history, DeliveryLedger& ledger, MetricsRegistry& metrics,
+             Logger& log, std::function<double()> uniform01);
   ~Dispatcher();
 
   void start();
@@ -50,30 +58,43 @@ class Dispatcher final {
   boost::asio::awaitable<void> drain();
 
   Transport& transport() { return *transport_; }
+  const CircuitBreaker& breaker() const { return breaker_; }
 
  private:
   using Queue = boost::asio::experimental::concurrent_channel<void(boost::system::error_code,
                                                                    std::shared_ptr<RenderedMessage>)>;
-  boost::asio::awaitable<void> run_worker();
+  using Batch = std::vector<std::shared_ptr<RenderedMessage>>;
+  boost::asio::awaitable<void> run_worker(size_t lane);
   boost::asio::awaitable<void> run_retry(std::shared_ptr<RenderedMessage> msg, std::chrono::milliseconds delay);
+  // Applies the relay guard to a received batch: parks what may not go now,
+  // waits for the rate limit. Returns how many leading messages to send.
+  boost::asio::awaitable<size_t> admit(Batch& batch, bool& probe);
+  void park(std::shared_ptr<RenderedMessage> msg, std::chrono::milliseconds delay);
+  void judge_relay(std::span<const DeliveryOutcome> outcomes);
   void record(const RenderedMessage& msg, const DeliveryOutcome& outcome);
-  void handle_outcome(std::shared_ptr<RenderedMessage> msg, const DeliveryOutcome& outcome);
+  void handle_outcome(std::shared_ptr<RenderedMessage> msg, DeliveryOutcome& outcome);
 
   boost::asio::strand<Executor> strand_;
   std::unique_ptr<Transport> transport_;
   DeliverySettings settings_;
   RetryPolicy retry_;
+  std::function<double()> uniform01_;
+  CircuitBreaker breaker_;   // strand-confined
+  TokenBucket rate_;         // strand-confined
   HistoryLog& history_;
   DeliveryLedger& ledger_;
   MetricsRegistry& metrics_;
   Logger& log_;
   Queue queue_;
-  // Signals the end of the worker to drain().
+  // Each worker signals its end to drain().
   boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> done_;
   std::list<boost::asio::steady_timer*> retry_timers_;  // strand-confined
   bool draining_ = false;                                // strand-confined
   Gauge& depth_;
+  Gauge& breaker_state_;
   Counter& retries_;
+  Counter& parked_;
+  Counter& dead_letters_;
   Histogram& latency_;
 };
 

@@ -17,10 +17,12 @@ class FakeTransport final : public Transport {
   explicit FakeTransport(std::string name = "fake") : name_(std::move(name)) {}
 
   const std::string& name() const override { return name_; }
+  size_t lanes() const override { return lane_count; }
 
-  boost::asio::awaitable<void> send_batch(std::span<const RenderedMessage* const> batch,
+  boost::asio::awaitable<void> send_batch(size_t lane, std::span<const RenderedMessage* const> batch,
                                           std::span<DeliveryOutcome> outcomes) override {
     batches.push_back(batch.size());
+    lanes_used.push_back(lane);
     for (size_t i = 0; i < batch.size(); ++i) {
       attempts.push_back(batch[i]->message_id);
       auto& script = scripts[batch[i]->message_id];
@@ -42,6 +44,8 @@ class FakeTransport final : public Transport {
   std::map<std::string, std::deque<DeliveryOutcome>> scripts;
   std::vector<std::string> attempts;
   std::vector<size_t> batches;
+  std::vector<size_t> lanes_used;
+  size_t lane_count = 1;
   bool shut_down = false;
 
  private:

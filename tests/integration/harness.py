@@ -102,7 +102,7 @@ class Heraldd:
     """heraldd with a generated config; port 0, read back from its log."""
 
     def __init__(self, transport="outbox", smtp_port=None, extra_config="", resources=RESOURCES,
-                 storage_dir="var", wrap=None, log_level="debug", max_attempts=3, storage_extra="", env=None):
+                 storage_dir="var", wrap=None, log_level="debug", max_attempts=3, storage_extra="", env=None, relay_extra=""):
         self.dir = tempfile.mkdtemp(prefix="herald-test-")
         self.outbox = os.path.join(self.dir, "var", "outbox")
         self.storage = os.path.join(self.dir, storage_dir)
@@ -118,6 +118,7 @@ type = "smtp"
 host = "127.0.0.1"
 port = {smtp_port}
 helo = "herald.test"
+{relay_extra}
 """
         config = f"""
 [daemon]

@@ -94,14 +94,19 @@ class SmtpFailureTest(unittest.TestCase):
         self.assertEqual(sorted(r["status"] for r in records), ["deferred"] * 4 + ["expired"] * 2)
         self.assertGreaterEqual(self.daemon.metric('herald_retries_total{transport="relay"}'), 4)
 
-    def test_relay_down_is_transient(self):
+    def test_relay_down_is_transient_and_opens_the_breaker(self):
         self.sink = SmtpSink()  # running, but herald is pointed at a port nobody listens on
-        self.daemon = Heraldd(transport="relay", smtp_port=free_port())
+        self.daemon = Heraldd(transport="relay", smtp_port=free_port(),
+                              relay_extra="breaker_failures = 2\nbreaker_open_ms = 200")
         status, _ = self.daemon.post_event(invoice_event())
         self.assertEqual(status, 202)
         wait_until(lambda: len([r for r in self.daemon.history_records() if r.get("status") == "expired"]) == 2,
                    what="expired after connection refused")
         self.assertIn("connect", [r for r in self.daemon.history_records() if r.get("status") == "expired"][0]["error"])
+        # Each message still got exactly max_attempts real attempts; the
+        # breaker held them back in between without spending attempts.
+        self.assertEqual(self.daemon.metric('herald_dead_letters_total{transport="relay"}'), 2)
+        self.assertTrue(any("relay circuit breaker opened" in line for line in self.daemon.log_lines))
 
 
 if __name__ == "__main__":

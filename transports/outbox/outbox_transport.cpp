@@ -83,7 +83,7 @@ void OutboxTransport::write_batch(std::span<const RenderedMessage* const> batch,
   }
 }
 
-net::awaitable<void> OutboxTransport::send_batch(std::span<const RenderedMessage* const> batch,
+net::awaitable<void> OutboxTransport::send_batch(size_t /*lane*/, std::span<const RenderedMessage* const> batch,
                                                  std::span<DeliveryOutcome> outcomes) {
   co_await net::co_spawn(
       io_pool_,

@@ -24,7 +24,7 @@ class OutboxTransport final : public Transport {
   ~OutboxTransport() override;
 
   const std::string& name() const override { return name_; }
-  boost::asio::awaitable<void> send_batch(std::span<const RenderedMessage* const> batch,
+  boost::asio::awaitable<void> send_batch(size_t lane, std::span<const RenderedMessage* const> batch,
                                           std::span<DeliveryOutcome> outcomes) override;
   boost::asio::awaitable<void> shutdown() override;
 

@@ -3,13 +3,12 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
-#include <openssl/ssl.h>
-
 #include <cstdlib>
+
+#include "transports/tls/tls_client.hpp"
 
 namespace herald {
 
@@ -139,26 +138,15 @@ net::awaitable<error_code> RedisConnection::connect(std::string& detail) {
     s.set_option(net::ip::tcp::no_delay(true));
     if (endpoint_.tls) {
       if (!tls_context_) {
-        auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
-        ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                         ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-        error_code ca_ec;
-        if (endpoint_.tls_ca_file.empty()) ctx->set_default_verify_paths(ca_ec);
-        else ctx->load_verify_file(endpoint_.tls_ca_file.string(), ca_ec);
-        if (ca_ec) {
+        if (auto ca_ec = make_tls_client_context(endpoint_.tls_ca_file, endpoint_.tls_verify, tls_context_)) {
           disarm_deadline();
           close();
           co_return step_failed("TLS CA certificates", ca_ec);
         }
-        ctx->set_verify_mode(endpoint_.tls_verify ? ssl::verify_peer : ssl::verify_none);
-        tls_context_ = std::move(ctx);
       }
       auto tls = std::make_unique<Tls>(std::move(s), *tls_context_);
-      const std::string& name = endpoint_.tls_server_name.empty() ? endpoint_.host : endpoint_.tls_server_name;
-      error_code addr_ec;
-      net::ip::make_address(name, addr_ec);
-      if (addr_ec) SSL_set_tlsext_host_name(tls->native_handle(), name.c_str());  // SNI only for names
-      if (endpoint_.tls_verify) tls->set_verify_callback(ssl::host_name_verification(name));
+      prepare_tls_client(*tls, endpoint_.tls_server_name.empty() ? endpoint_.host : endpoint_.tls_server_name,
+                         endpoint_.tls_verify);
       stream_ = std::move(tls);
       auto& t = *std::get<std::unique_ptr<Tls>>(stream_);
       auto [hec] = co_await t.async_handshake(ssl::stream_base::client, net::as_tuple(net::use_awaitable));

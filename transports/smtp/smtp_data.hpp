@@ -12,6 +12,8 @@
 
 namespace herald {
 
-void encode_smtp_data(std::string_view message, std::string& out);
+// Appends the payload to `out`; returns whether it holds 8-bit bytes (the
+// envelope then needs BODY=8BITMIME).
+bool encode_smtp_data(std::string_view message, std::string& out);
 
 }  // namespace herald

@@ -29,10 +29,16 @@ struct DispatcherFixture : ::testing::Test {
     settings.retry.initial = std::chrono::milliseconds(1);
     settings.retry.max = std::chrono::milliseconds(4);
     settings.batch_size = 8;
+    rebuild();
+  }
+
+  // (Re)creates the dispatcher after a test changed settings or guard.
+  void rebuild(size_t lanes = 1) {
     auto t = std::make_unique<FakeTransport>();
+    t->lane_count = lanes;
     transport = t.get();
-    dispatcher = std::make_unique<Dispatcher>(ioc.get_executor(), std::move(t), settings, history, ledger, metrics, log,
-                                              [] { return 0.5; });
+    dispatcher = std::make_unique<Dispatcher>(ioc.get_executor(), std::move(t), settings, guard, history, ledger,
+                                              metrics, log, [] { return 0.5; });
   }
 
   // Submits the messages, waits `settle`, drains, and runs to completion.
@@ -59,6 +65,7 @@ struct DispatcherFixture : ::testing::Test {
 
   net::io_context ioc;
   DeliverySettings settings;
+  RelayGuardSettings guard;
   MemoryHistoryLog history;
   MemoryLedger ledger;
   MetricsRegistry metrics;
@@ -121,10 +128,7 @@ TEST_F(DispatcherFixture, DrainDeliversEverythingQueued) {
 TEST_F(DispatcherFixture, PendingRetriesAreRecordedWhenDrainAbandonsThem) {
   settings.retry.initial = std::chrono::milliseconds(60'000);
   settings.retry.max = std::chrono::milliseconds(60'000);
-  auto t = std::make_unique<FakeTransport>();
-  transport = t.get();
-  dispatcher = std::make_unique<Dispatcher>(ioc.get_executor(), std::move(t), settings, history, ledger, metrics, log,
-                                            [] { return 0.5; });
+  rebuild();
   transport->scripts["m1"] = {{DeliveryStatus::transient_failure, "451 later"}};
   run({message("m1")}, std::chrono::milliseconds(20));
   EXPECT_EQ(transport->attempts.size(), 1u);
