@@ -65,6 +65,26 @@ def wait_until(predicate, timeout=10.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def make_test_pki():
+    """A temp dir with a test CA (ca.crt), a server certificate for
+    localhost/127.0.0.1 signed by it (server.crt/.key), and an unrelated CA
+    (other.crt) whose trust store must not accept that server."""
+    pki = tempfile.mkdtemp(prefix="herald-pki-")
+    p = lambda name: os.path.join(pki, name)  # noqa: E731
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=herald test CA",
+        "-keyout", p("ca.key"), "-out", p("ca.crt"))
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", p("server.key"),
+        "-out", p("server.csr"))
+    with open(p("ext.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", p("server.csr"), "-CA", p("ca.crt"), "-CAkey", p("ca.key"),
+        "-CAcreateserial", "-days", "2", "-extfile", p("ext.cnf"), "-out", p("server.crt"))
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other CA",
+        "-keyout", p("other.key"), "-out", p("other.crt"))
+    return pki
+
+
 class SmtpSink:
     """Postfix's smtp-sink writing one dump file per transaction."""
 

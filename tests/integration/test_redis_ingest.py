@@ -4,13 +4,12 @@ pending entries, two daemons in one group, idempotency shared with HTTP,
 RESP injection and TLS."""
 import json
 import os
-import subprocess
-import tempfile
 import threading
 import time
 import unittest
 
-from harness import (Heraldd, RedisServer, SmtpSink, assert_invoice_messages, invoice_event, wait_until)
+from harness import (Heraldd, RedisServer, SmtpSink, assert_invoice_messages, invoice_event, make_test_pki,
+                     wait_until)
 
 STREAM = "herald:events"
 
@@ -271,28 +270,15 @@ class RedisTlsTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.pki = tempfile.mkdtemp(prefix="herald-pki-")
-        p = lambda name: os.path.join(cls.pki, name)  # noqa: E731
-        run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
-        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=herald test CA",
-            "-keyout", p("ca.key"), "-out", p("ca.crt"))
-        run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", p("redis.key"),
-            "-out", p("redis.csr"))
-        with open(p("ext.cnf"), "w") as f:
-            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-        run("openssl", "x509", "-req", "-in", p("redis.csr"), "-CA", p("ca.crt"), "-CAkey", p("ca.key"),
-            "-CAcreateserial", "-days", "2", "-extfile", p("ext.cnf"), "-out", p("redis.crt"))
-        # A second, unrelated CA: its trust store must not accept the server.
-        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other CA",
-            "-keyout", p("other.key"), "-out", p("other.crt"))
-        cls.path = staticmethod(p)
+        cls.pki = make_test_pki()
+        cls.path = staticmethod(lambda name: os.path.join(cls.pki, name))
 
     def setUp(self):
         from harness import free_port
         self.tls_port = free_port()
         p = self.path
-        self.redis = RedisServer(extra_args=("--tls-port", str(self.tls_port), "--tls-cert-file", p("redis.crt"),
-                                             "--tls-key-file", p("redis.key"), "--tls-ca-cert-file", p("ca.crt"),
+        self.redis = RedisServer(extra_args=("--tls-port", str(self.tls_port), "--tls-cert-file", p("server.crt"),
+                                             "--tls-key-file", p("server.key"), "--tls-ca-cert-file", p("ca.crt"),
                                              "--tls-auth-clients", "no", "--requirepass", "s3cret"))
         self.daemons = []
 

@@ -83,6 +83,9 @@ net::awaitable<void> SmtpPool::send_on(Lane& lane, std::span<SmtpJob> jobs) {
         co_return;
       }
       sessions_opened_.inc();
+      if (size_t n = session->discarded_pre_tls_bytes())
+        log_.warn("discarded bytes the server sent before the TLS handshake",
+                  {{"transport", name_}, {"bytes", static_cast<unsigned long>(n)}});
       lane.session = std::move(session);
     }
     bool done = co_await lane.session->send(jobs);

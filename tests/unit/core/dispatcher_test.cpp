@@ -7,6 +7,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <set>
+
 #include "tests/fakes/fake_transport.hpp"
 
 namespace herald {
@@ -134,6 +136,118 @@ TEST_F(DispatcherFixture, PendingRetriesAreRecordedWhenDrainAbandonsThem) {
   EXPECT_EQ(transport->attempts.size(), 1u);
   EXPECT_EQ(statuses("m1"), (std::vector<std::string>{"deferred", "deferred"}));
   EXPECT_NE(history.records.back().error.find("shutting down"), std::string::npos);
+}
+
+TEST_F(DispatcherFixture, EveryLaneWorksAndShutdownHappensOnce) {
+  rebuild(4);
+  std::vector<std::shared_ptr<RenderedMessage>> msgs;
+  for (int i = 0; i < 200; ++i) msgs.push_back(message("m" + std::to_string(i)));
+  run(msgs, std::chrono::milliseconds(0));
+  EXPECT_EQ(transport->attempts.size(), 200u);
+  std::set<size_t> lanes(transport->lanes_used.begin(), transport->lanes_used.end());
+  for (size_t l : lanes) EXPECT_LT(l, 4u);
+  EXPECT_TRUE(transport->shut_down);
+}
+
+TEST_F(DispatcherFixture, OpenBreakerParksMessagesWithoutSpendingAttempts) {
+  guard.breaker_failures = 2;
+  guard.breaker_open = std::chrono::milliseconds(30);
+  settings.retry.max_attempts = 3;
+  rebuild();
+  DeliveryOutcome down{DeliveryStatus::transient_failure, "connect: refused", RelaySignal::fault};
+  for (int i = 0; i < 3; ++i) transport->scripts["m" + std::to_string(i)] = {down, down};
+  run({message("m0"), message("m1"), message("m2")}, std::chrono::milliseconds(400));
+  // Two faults opened the breaker; the rest waited for the probe instead of
+  // burning attempts, then everything was delivered.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(statuses("m" + std::to_string(i)).back(), "delivered");
+  EXPECT_GT(metrics.counter("herald_breaker_parked_total", "", {{"transport", "fake"}}).value(), 0u);
+  for (const auto& r : history.records) EXPECT_LE(r.attempt, 3);
+  EXPECT_EQ(dispatcher->breaker().state(), CircuitBreaker::State::closed);
+}
+
+TEST_F(DispatcherFixture, ThrottleOpensTheBreakerAtOnce) {
+  guard.breaker_failures = 100;
+  guard.breaker_open = std::chrono::milliseconds(60'000);
+  rebuild();
+  transport->scripts["m1"] = {{DeliveryStatus::transient_failure, "421 slow down", RelaySignal::throttle}};
+  run({message("m1")}, std::chrono::milliseconds(20));
+  EXPECT_EQ(dispatcher->breaker().state(), CircuitBreaker::State::open);
+}
+
+TEST_F(DispatcherFixture, MessagesOlderThanTheTtlExpire) {
+  settings.retry.ttl = std::chrono::seconds(60);
+  settings.retry.max_attempts = 100;
+  rebuild();
+  auto old = message("m1");
+  old->created_at -= std::chrono::minutes(5);
+  transport->scripts["m1"] = {{DeliveryStatus::transient_failure, "451 later"}};
+  run({old}, std::chrono::milliseconds(20));
+  EXPECT_EQ(statuses("m1"), std::vector<std::string>{"expired"});
+  EXPECT_NE(history.records.back().error.find("expired after 1 attempts"), std::string::npos);
+}
+
+TEST_F(DispatcherFixture, OnlyDeferredRecipientsAreRetried) {
+  auto m = message("m1");
+  m->to = {{"ok@b.example", ""}, {"busy@b.example", ""}, {"gone@b.example", ""}};
+  DeliveryOutcome partial{DeliveryStatus::transient_failure, "250 ok; <busy@b.example> 450 busy"};
+  partial.recipients = {{"ok@b.example", DeliveryStatus::delivered, "250"},
+                        {"busy@b.example", DeliveryStatus::transient_failure, "450"},
+                        {"gone@b.example", DeliveryStatus::permanent_failure, "550"}};
+  transport->scripts["m1"] = {partial};
+  run({m}, std::chrono::milliseconds(50));
+  EXPECT_EQ(statuses("m1"), (std::vector<std::string>{"deferred", "delivered"}));
+  ASSERT_EQ(m->to.size(), 1u);
+  EXPECT_EQ(m->to[0].address, "busy@b.example");
+}
+
+TEST_F(DispatcherFixture, RateLimitSpacesBatches) {
+  guard.max_messages_per_second = 200;  // burst 20
+  rebuild();
+  std::vector<std::shared_ptr<RenderedMessage>> msgs;
+  for (int i = 0; i < 60; ++i) msgs.push_back(message("m" + std::to_string(i)));
+  auto start = std::chrono::steady_clock::now();
+  run(msgs, std::chrono::milliseconds(0));
+  // 60 messages at 200/s with 20 banked: at least ~200 ms.
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(180));
+  EXPECT_EQ(transport->attempts.size(), 60u);
+  for (size_t b : transport->batches) EXPECT_LE(b, 20u);
+}
+
+TEST(CircuitBreakerTest, OpensHalfOpensAndCloses) {
+  using namespace std::chrono_literals;
+  CircuitBreaker b(3, 100ms);
+  auto t = CircuitBreaker::Clock::now();
+  b.on_fault(t);
+  b.on_fault(t);
+  EXPECT_EQ(b.admit(t), CircuitBreaker::Admit::yes);
+  b.on_success();  // a success resets the count
+  b.on_fault(t);
+  b.on_fault(t);
+  b.on_fault(t);
+  EXPECT_EQ(b.state(), CircuitBreaker::State::open);
+  EXPECT_EQ(b.admit(t + 50ms), CircuitBreaker::Admit::no);
+  EXPECT_EQ(b.admit(t + 100ms), CircuitBreaker::Admit::probe);
+  EXPECT_EQ(b.admit(t + 101ms), CircuitBreaker::Admit::no);  // one probe at a time
+  b.on_fault(t + 110ms);                                      // probe failed: open again
+  EXPECT_EQ(b.state(), CircuitBreaker::State::open);
+  EXPECT_EQ(b.admit(t + 150ms), CircuitBreaker::Admit::no);
+  EXPECT_EQ(b.admit(t + 210ms), CircuitBreaker::Admit::probe);
+  b.on_success();
+  EXPECT_EQ(b.state(), CircuitBreaker::State::closed);
+  b.on_throttle(t + 300ms);
+  EXPECT_EQ(b.state(), CircuitBreaker::State::open);
+}
+
+TEST(TokenBucketTest, ReservesAndReportsTheWait) {
+  using namespace std::chrono_literals;
+  auto t = TokenBucket::Clock::now();
+  TokenBucket unlimited(0, 0, t);
+  EXPECT_EQ(unlimited.reserve(1e6, t).count(), 0);
+  TokenBucket b(100, 10, t);  // 100/s, 10 banked
+  EXPECT_EQ(b.reserve(10, t).count(), 0);
+  EXPECT_NEAR(std::chrono::duration<double>(b.reserve(5, t)).count(), 0.05, 1e-6);
+  EXPECT_NEAR(std::chrono::duration<double>(b.reserve(5, t)).count(), 0.10, 1e-6);  // queued behind
+  EXPECT_EQ(b.reserve(1, t + 1s).count(), 0);  // refilled, capped at the burst
 }
 
 TEST(RetryPolicyTest, BacksOffExponentiallyWithinBounds) {
