@@ -57,7 +57,11 @@ void parse_smtp(TomlReader& r, const fs::path& base, SmtpSettings& s) {
     else if (*v == "implicit") s.tls = SmtpTlsMode::implicit;
     else r.fail("tls", "must be \"none\", \"opportunistic\", \"required\" or \"implicit\"");
   }
-  if (auto v = r.string("tls_ca_file")) s.tls_ca_file = resolve(base, *v);
+  if (auto v = r.string("tls_ca_file")) {
+    s.tls_ca_file = resolve(base, *v);
+    std::error_code ec;
+    if (!fs::is_regular_file(s.tls_ca_file, ec)) r.fail("tls_ca_file", "not a readable file: " + s.tls_ca_file.string());
+  }
   if (auto v = r.string("tls_server_name")) s.tls_server_name = *v;
   if (auto v = r.boolean("tls_verify")) s.tls_verify = *v;
   if (auto v = r.string("username")) {

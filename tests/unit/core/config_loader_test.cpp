@@ -62,6 +62,55 @@ connect_ms = 1000
   EXPECT_EQ(relay->smtp.timeouts.connect.count(), 1000);
 }
 
+TEST(ConfigLoaderTest, SmtpPoolTlsAuthAndRelayGuard) {
+  TempDir dir;
+  dir.write("ca.pem", "not parsed at load time");
+  auto s = load(dir, R"(
+[delivery]
+retry_ttl_s = 3600
+[transports.relay]
+type = "smtp"
+host = "mail.acme.example"
+max_connections = 8
+pipelining = false
+tls = "required"
+tls_ca_file = "ca.pem"
+tls_server_name = "smtp.acme.example"
+username = "herald"
+password = "pw"
+max_messages_per_second = 12.5
+breaker_failures = 3
+breaker_open_ms = 500
+)");
+  const auto& relay = *s.transport("relay");
+  EXPECT_EQ(relay.smtp.max_connections, 8u);
+  EXPECT_FALSE(relay.smtp.pipelining);
+  EXPECT_EQ(relay.smtp.tls, SmtpTlsMode::required);
+  EXPECT_EQ(relay.smtp.tls_ca_file, dir.path() / "ca.pem");
+  EXPECT_EQ(relay.smtp.tls_server_name, "smtp.acme.example");
+  EXPECT_TRUE(relay.smtp.tls_verify);
+  EXPECT_EQ(relay.smtp.username, "herald");
+  EXPECT_FALSE(relay.smtp.auth_allow_plaintext);
+  EXPECT_DOUBLE_EQ(relay.guard.max_messages_per_second, 12.5);
+  EXPECT_EQ(relay.guard.breaker_failures, 3);
+  EXPECT_EQ(relay.guard.breaker_open.count(), 500);
+  EXPECT_EQ(s.delivery.retry.ttl.count(), 3600);
+  // Defaults: opportunistic STARTTLS, verified.
+  auto d = load(dir, "[transports.relay]\ntype = \"smtp\"\nhost = \"h\"\n");
+  EXPECT_EQ(d.transport("relay")->smtp.tls, SmtpTlsMode::opportunistic);
+  EXPECT_EQ(d.transport("relay")->smtp.max_connections, 4u);
+
+  const std::string head = "[transports.relay]\ntype = \"smtp\"\nhost = \"h\"\n";
+  EXPECT_NE(error_of(dir, head + "tls = \"starttls\"\n").find("transports.relay.tls: must be"), std::string::npos);
+  EXPECT_NE(error_of(dir, head + "tls_ca_file = \"missing.pem\"\n").find("not a readable file"), std::string::npos);
+  EXPECT_NE(error_of(dir, head + "username = \"u\"\n").find("password: required"), std::string::npos);
+  EXPECT_NE(error_of(dir, head + "password = \"a\\r\\nRSET\"\nusername = \"u\"\n").find("single line"),
+            std::string::npos);
+  EXPECT_NE(error_of(dir, head + "max_messages_per_second = -1\n").find("must be between"), std::string::npos);
+  EXPECT_NE(error_of(dir, head + "max_messages_per_second = \"fast\"\n").find("must be a number"), std::string::npos);
+  EXPECT_NE(error_of(dir, head + "max_connections = 0\n").find("max_connections"), std::string::npos);
+}
+
 TEST(ConfigLoaderTest, EmptyFileGivesWorkingDefaults) {
   TempDir dir;
   auto s = load(dir, "");
