@@ -352,6 +352,27 @@ net::awaitable<bool> SmtpSession::send(std::span<SmtpJob> jobs) {
     abandon_after(k, why);
     *ready[k]->outcome = transient(std::move(why), relay);
   };
+  // Reads the reply to one command of job k. `stale`: a reused connection
+  // was dead before the server answered anything of this batch.
+  enum class Step { ok, lost, stale };
+  SmtpReply reply;
+  auto step = [&](size_t k, std::string_view what, milliseconds timeout) -> net::awaitable<Step> {
+    auto err = co_await next_reply(reply, timeout);
+    if (!err.empty() && reused && !answered) {
+      close();
+      co_return Step::stale;
+    }
+    if (!err.empty()) {
+      lost(k, std::string(what) + ": " + err, RelaySignal::fault);
+      co_return Step::lost;
+    }
+    answered = true;
+    if (reply.code == 421) {
+      lost(k, std::string(what) + ": " + reply.to_string(), RelaySignal::throttle);
+      co_return Step::lost;
+    }
+    co_return Step::ok;
+  };
   bool in_flight = false;  // ready[k]'s envelope went out with the previous body
   for (size_t k = 0; k < ready.size(); ++k) {
     SmtpJob& job = *ready[k];
@@ -359,48 +380,21 @@ net::awaitable<bool> SmtpSession::send(std::span<SmtpJob> jobs) {
     if (!in_flight) append_envelope(job);
     in_flight = false;
 
-    SmtpReply reply;
-    if (auto err = co_await next_reply(reply, t.mail); !err.empty()) {
-      if (reused && !answered && k == 0) {  // the server closed the idle connection
-        close();
-        co_return false;
-      }
-      lost(k, "MAIL FROM: " + err, RelaySignal::fault);
-      co_return true;
-    }
-    answered = true;
-    if (reply.code == 421) {
-      lost(k, "MAIL FROM: " + reply.to_string(), RelaySignal::throttle);
-      co_return true;
-    }
+    if (auto st = co_await step(k, "MAIL FROM", t.mail); st != Step::ok) co_return st != Step::stale;
     const SmtpReply mail = reply;
     std::vector<RecipientOutcome> rcpts;
     rcpts.reserve(msg.to.size());
     size_t accepted = 0, deferred = 0;
     for (const auto& to : msg.to) {
-      if (auto err = co_await next_reply(reply, t.rcpt); !err.empty()) {
-        lost(k, "RCPT TO: " + err, RelaySignal::fault);
-        co_return true;
-      }
-      if (reply.code == 421) {
-        lost(k, "RCPT TO: " + reply.to_string(), RelaySignal::throttle);
-        co_return true;
-      }
-      DeliveryStatus st = reply.positive() ? DeliveryStatus::delivered
-                          : reply.transient() ? DeliveryStatus::transient_failure
-                                              : DeliveryStatus::permanent_failure;
-      accepted += st == DeliveryStatus::delivered;
-      deferred += st == DeliveryStatus::transient_failure;
-      rcpts.push_back({to.address, st, reply.to_string()});
+      if (auto st = co_await step(k, "RCPT TO", t.rcpt); st != Step::ok) co_return true;
+      DeliveryStatus status = reply.positive()    ? DeliveryStatus::delivered
+                              : reply.transient() ? DeliveryStatus::transient_failure
+                                                  : DeliveryStatus::permanent_failure;
+      accepted += status == DeliveryStatus::delivered;
+      deferred += status == DeliveryStatus::transient_failure;
+      rcpts.push_back({to.address, status, reply.to_string()});
     }
-    if (auto err = co_await next_reply(reply, t.data_init); !err.empty()) {
-      lost(k, "DATA: " + err, RelaySignal::fault);
-      co_return true;
-    }
-    if (reply.code == 421) {
-      lost(k, "DATA: " + reply.to_string(), RelaySignal::throttle);
-      co_return true;
-    }
+    if (auto st = co_await step(k, "DATA", t.data_init); st != Step::ok) co_return true;
     const bool go = reply.code == 354;
     auto rcpt_detail = [&] {
       std::string d;
