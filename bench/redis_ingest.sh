@@ -9,7 +9,7 @@
 # 3. heraldd draining the same pre-filled stream: validate, journal with
 #    group commit (fdatasync), XACK; no resources match, so it measures
 #    ingest, not delivery
-# Prints a table and writes bench/results/redis.json.
+# Prints a table and writes $HERALD_RESULTS/redis.json (default bench/results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${1:-1000000}
@@ -69,8 +69,9 @@ printf '\n| Redis Streams ingest (%s events, ~300 B) | entries/s | herald ÷ it 
 printf '| redis-benchmark XADD (-P 64) | %.0f | %s |\n' "$xadd" "$ratio_xadd"
 printf '| raw XREADGROUP+XACK loop | %.0f | %s |\n' "$raw" "$ratio_raw"
 printf '| **heraldd** (validate + journal fdatasync + XACK) | %.0f | 1.00 |\n' "$herald"
-mkdir -p bench/results
-python3 - "$herald" "$raw" "$xadd" "$EVENTS" >bench/results/redis.json <<'PY'
+RESULTS=${HERALD_RESULTS:-bench/results}
+mkdir -p "$RESULTS"
+python3 - "$herald" "$raw" "$xadd" "$EVENTS" >"$RESULTS/redis.json" <<'PY'
 import json, sys, platform, os
 h, raw, xadd, n = map(float, sys.argv[1:])
 print(json.dumps({"redis": {"herald": h, "ceiling": raw, "ratio": round(h / raw, 3), "unit": "events/s",

@@ -5,12 +5,12 @@
 #
 #   bench/smtp.sh [MESSAGES] [SIZE] [CONNECTIONS]     (defaults 100000 2048 20; needs a release build)
 #
-# nodemailer sends min(MESSAGES, NODE_MESSAGES=10000): at its rate (a few
+# HERALD_NODEMAILER=0 skips nodemailer; it sends min(MESSAGES, NODE_MESSAGES=10000): at its rate (a few
 # hundred messages/s here) 100k would take minutes; a rate is a rate.
 #
 # Each client's count is checked against the sink's own message counter;
 # a run where the sink saw fewer messages than a client claims fails.
-# Prints a table and writes bench/results/smtp.json.
+# Prints a table and writes $HERALD_RESULTS/smtp.json (default bench/results).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MESSAGES=${1:-100000}
@@ -59,7 +59,7 @@ herald_rate=$(tail -n1 <<<"$herald_out" | cut -d= -f2)
 herald_cores=$(grep -o 'cores=[0-9.]*' <<<"$herald_out" | cut -d= -f2)
 
 node_rate=""
-if command -v node >/dev/null && command -v npm >/dev/null; then
+if [[ ${HERALD_NODEMAILER:-1} != 0 ]] && command -v node >/dev/null && command -v npm >/dev/null; then
   if [[ ! -d bench/nodemailer/node_modules/nodemailer ]]; then
     (cd bench/nodemailer && npm install --silent --no-audit --no-fund >/dev/null 2>&1) || echo "npm install failed; skipping nodemailer" >&2
   fi
@@ -78,9 +78,10 @@ printf '| Postfix smtp-source (-d) | %.0f | %.2f |\n' "$source_rate" "$(python3 
 [[ -n $node_rate ]] && printf '| nodemailer %s pool (%s messages) | %.0f | %.2f |\n' \
   "$(node -p 'require("./bench/nodemailer/node_modules/nodemailer/package.json").version')" "$NODE_MESSAGES" "$node_rate" "$(python3 -c "print($herald_rate/$node_rate)")"
 printf '| **herald-smtp-bench** (%s cores) | %.0f | 1.00 |\n' "$herald_cores" "$herald_rate"
-mkdir -p bench/results
+RESULTS=${HERALD_RESULTS:-bench/results}
+mkdir -p "$RESULTS"
 python3 - "$herald_rate" "$source_rate" "${node_rate:-0}" "$herald_cores" "$MESSAGES" "$SIZE" "$CONNECTIONS" \
-  >bench/results/smtp.json <<'PY'
+  >"$RESULTS/smtp.json" <<'PY'
 import json, sys, platform, os
 h, src, node, cores = map(float, sys.argv[1:5])
 n, size, conns = map(int, sys.argv[5:8])

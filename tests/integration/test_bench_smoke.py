@@ -1,0 +1,41 @@
+"""bench/run.sh --smoke: the benchmark harness keeps working (tiny runs,
+correctness checks only; the figures are not asserted)."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from harness import HERALDD, SOURCE_DIR
+
+
+class BenchSmokeTest(unittest.TestCase):
+    def test_harness_runs_and_writes_latest_json(self):
+        build = os.path.dirname(os.path.dirname(HERALDD))
+        if not os.path.exists(os.path.join(build, "bench", "herald-smtp-bench")):
+            self.skipTest("benchmarks are not built in this preset (HERALD_BUILD_BENCH=OFF)")
+        results = tempfile.mkdtemp(prefix="herald-bench-")
+        try:
+            env = {**os.environ, "HERALD_RESULTS": results,
+                   "HERALD_BUILD": build}
+            proc = subprocess.run([os.path.join(SOURCE_DIR, "bench", "run.sh"), "--smoke"], env=env,
+                                  capture_output=True, text=True, timeout=240)
+            self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+            with open(os.path.join(results, "latest.json")) as f:
+                latest = json.load(f)
+            self.assertTrue(latest["smoke"])
+            for scenario, unit in (("smtp", "messages/s"), ("redis", "events/s")):
+                s = latest[scenario]
+                self.assertEqual(s["unit"], unit)
+                self.assertGreater(s["herald"], 0)
+                self.assertGreater(s["ceiling"], 0)
+                self.assertAlmostEqual(s["ratio"], s["herald"] / s["ceiling"], places=2)
+            self.assertIn("cpus", latest["machine"])
+            self.assertIn("| **herald-smtp-bench**", open(os.path.join(results, "latest.md")).read())
+        finally:
+            shutil.rmtree(results, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
