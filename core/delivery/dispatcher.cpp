@@ -159,7 +159,15 @@ void Dispatcher::park(std::shared_ptr<RenderedMessage> msg, std::chrono::millise
   parked_.inc();
   ledger_.record_attempt(*msg, MessageState::deferred, "relay circuit breaker open",
                          std::chrono::system_clock::now() + delay);
-  net::co_spawn(strand_, run_retry(std::move(msg), delay), net::detached);
+  schedule(std::move(msg), delay);
+}
+
+void Dispatcher::publish_breaker_state() {
+  switch (breaker_.state()) {
+    case CircuitBreaker::State::closed: breaker_state_.set(0); break;
+    case CircuitBreaker::State::open: breaker_state_.set(1); break;
+    case CircuitBreaker::State::half_open: breaker_state_.set(2); break;
+  }
 }
 
 void Dispatcher::judge_relay(std::span<const DeliveryOutcome> outcomes) {
@@ -173,7 +181,7 @@ void Dispatcher::judge_relay(std::span<const DeliveryOutcome> outcomes) {
   else if (worst == RelaySignal::fault) breaker_.on_fault(now);
   else breaker_.on_success();
   auto after = breaker_.state();
-  breaker_state_.set(after == CircuitBreaker::State::closed ? 0 : after == CircuitBreaker::State::open ? 1 : 2);
+  publish_breaker_state();
   if (before != after && after != CircuitBreaker::State::half_open) {
     log_.warn(after == CircuitBreaker::State::open ? "relay circuit breaker opened" : "relay circuit breaker closed",
               {{"transport", transport_->name()}, {"consecutive_faults", breaker_.consecutive_faults()}});
@@ -188,7 +196,7 @@ net::awaitable<size_t> Dispatcher::admit(Batch& batch, bool& probe) {
     case CircuitBreaker::Admit::yes: break;
     case CircuitBreaker::Admit::probe:
       probe = true;
-      breaker_state_.set(2);
+      publish_breaker_state();
       sendable = 1;
       break;
     case CircuitBreaker::Admit::no: sendable = 0; break;

@@ -71,6 +71,7 @@ class Dispatcher final {
   boost::asio::awaitable<size_t> admit(Batch& batch, bool& probe);
   void park(std::shared_ptr<RenderedMessage> msg, std::chrono::milliseconds delay);
   void judge_relay(std::span<const DeliveryOutcome> outcomes);
+  void publish_breaker_state();  // herald_breaker_open from breaker_.state()
   void record(const RenderedMessage& msg, const DeliveryOutcome& outcome);
   void handle_outcome(std::shared_ptr<RenderedMessage> msg, DeliveryOutcome& outcome);
 
