@@ -431,10 +431,14 @@ net::awaitable<StreamConsumer::BatchOutcome> StreamConsumer::process(RedisReply 
 }
 
 net::awaitable<error_code> StreamConsumer::dead_letter() {
+  // Take the batch: batches finishing during the exec below append to dead_
+  // on the strand, and those belong to the next call.
+  std::vector<DeadEntry> batch = std::move(dead_);
+  dead_.clear();
   CommandBatch cmds;
   std::vector<std::string_view> args;
   const std::string maxlen = std::to_string(settings_.dead_maxlen);
-  for (const auto& d : dead_) {
+  for (const auto& d : batch) {
     args = {"XADD",          settings_.dead_stream, "MAXLEN",      "~",       maxlen,
             "*",             "herald.reason",       d.reason,      "herald.stream", settings_.stream,
             "herald.entry",  d.id,                  "herald.consumer", settings_.consumer};
@@ -445,12 +449,10 @@ net::awaitable<error_code> StreamConsumer::dead_letter() {
     cmds.add(args);
   }
   std::vector<RedisReply> replies;
-  if (auto ec = co_await conn_.exec(cmds, replies, settings_.io_timeout)) {
-    dead_.clear();  // still pending in Redis: re-read after the reconnect
-    co_return ec;
-  }
-  for (size_t i = 0; i < dead_.size(); ++i) {
-    auto& d = dead_[i];
+  // On error the entries are still pending in Redis: re-read after the reconnect.
+  if (auto ec = co_await conn_.exec(cmds, replies, settings_.io_timeout)) co_return ec;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto& d = batch[i];
     if (reply_is_error(replies[i].get())) {
       // Left pending; XAUTOCLAIM hands it back once idle.
       log_.error("redis dead-letter XADD failed; entry left pending",
@@ -461,7 +463,6 @@ net::awaitable<error_code> StreamConsumer::dead_letter() {
     log_.warn("redis entry dead-lettered", {{"entry", d.id}, {"reason", d.reason}});
     acks_.push_back(std::move(d.id));
   }
-  dead_.clear();
   co_return error_code{};
 }
 
