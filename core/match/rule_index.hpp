@@ -1,13 +1,19 @@
 #pragma once
-// RuleIndex: event → candidate actions, compiled from a ResourceSet.
+// RuleIndex: event → the messages to produce, compiled from a ResourceSet.
 //
-// Keyed by (tenant, partner, event type), so matching one event costs one hash
-// lookup plus the number of candidates, independent of how many partners and
-// actions exist. The index points into the ResourceSet it was built from; both
-// live together in an immutable ResourceSnapshot.
+// Partner actions are keyed by (tenant, partner, event type) and global rules
+// by event type (exact), by literal prefix (`case.*`, `*`) and, for the rare
+// pattern with an inner `*`, in a short list matched by glob. Matching one
+// event costs a few hash lookups plus its candidates, independent of how many
+// partners, actions and rules exist. The index points into the ResourceSet it
+// was built from; both live together in an immutable ResourceSnapshot.
+#include <boost/json/value.hpp>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -17,27 +23,85 @@
 
 namespace herald {
 
-struct MatchedAction {
-  const Partner* partner = nullptr;
-  const Contact* contact = nullptr;
-  const Action* action = nullptr;
-  const Template* tmpl = nullptr;
+// The event as template/expression context, built on first use: events no
+// action or rule condition looks at never pay for it.
+class EventContext final {
+ public:
+  explicit EventContext(const DocumentEvent& event) : event_(event) {}
+  const boost::json::value& get() {
+    if (!json_) json_.emplace(to_json(event_, false));
+    return *json_;
+  }
+  boost::json::value& mutable_json() {
+    get();
+    return *json_;
+  }
+
+ private:
+  const DocumentEvent& event_;
+  std::optional<boost::json::value> json_;
 };
+
+// Whom a message goes to; views into the resources or into the event, both
+// of which outlive the match.
+struct RecipientView {
+  ContactKind kind = ContactKind::email;
+  std::string_view value;
+  std::string_view name;
+};
+
+struct MatchedAction {
+  const Partner* partner = nullptr;  // the event's partner in resources, if any
+  const Contact* contact = nullptr;  // the contact (partner actions, partner.contacts(...))
+  const Action* action = nullptr;    // set for a partner action
+  const Rule* rule = nullptr;        // set for a global rule
+  const Template* tmpl = nullptr;
+  RecipientView to;
+};
+
+bool glob_match(std::string_view pattern, std::string_view text);
 
 class RuleIndex final {
  public:
   explicit RuleIndex(const ResourceSet& set);
 
-  // Appends every action that fires for `event` to `out`.
-  void match(const DocumentEvent& event, std::vector<MatchedAction>& out) const;
+  // Appends every message `event` produces to `out`.
+  void match(const DocumentEvent& event, EventContext& context, std::vector<MatchedAction>& out) const;
   size_t size() const { return entries_; }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  struct Candidate {
+    const Partner* partner;
+    const Contact* contact;
+    const Action* action;
+    const Template* tmpl;
   };
-  std::unordered_map<std::string, std::vector<MatchedAction>, Hash, std::equal_to<>> by_key_;
+  struct KeyParts {
+    std::string_view tenant, partner, type;
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view k) const noexcept;
+    size_t operator()(const KeyParts& k) const noexcept;
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
+    bool operator()(const KeyParts& p, std::string_view k) const noexcept;
+    bool operator()(std::string_view k, const KeyParts& p) const noexcept { return (*this)(p, k); }
+  };
+  using RuleList = std::vector<const Rule*>;
+
+  void expand(const Rule& rule, const DocumentEvent& event, std::vector<MatchedAction>& out) const;
+  void match_rules(std::span<const Rule* const> rules, const DocumentEvent& event, EventContext& ctx,
+                   std::vector<MatchedAction>& out) const;
+
+  const ResourceSet& set_;
+  std::unordered_map<std::string, std::vector<Candidate>, KeyHash, KeyEq> by_key_;
+  std::unordered_map<std::string, RuleList, KeyHash, KeyEq> rules_exact_;
+  std::unordered_map<std::string, RuleList, KeyHash, KeyEq> rules_prefix_;  // "case." for "case.*"
+  std::vector<size_t> prefix_lengths_;                                       // distinct key lengths
+  RuleList rules_glob_;
   size_t entries_ = 0;
 };
 

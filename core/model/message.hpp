@@ -6,6 +6,7 @@
 // envelope, rendered parts and a reference to the event for attachments.
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,10 +26,15 @@ struct RenderedMessage {
   std::string tenant;
   std::string partner_id;
   std::string contact_id;
+  std::string rule_id;     // set when a global rule produced it
+  std::string locale;      // the locale it was rendered in
   Mailbox from;
-  std::vector<Mailbox> to;
+  std::optional<Mailbox> reply_to;
+  std::vector<Mailbox> to;  // e-mail addresses, or the phone number of an SMS
   std::string subject;
-  std::string text;
+  std::string text;        // text part; the body of an SMS or webhook
+  std::string html;        // HTML part (e-mail), empty when the template has none
+  std::chrono::milliseconds delay{0};  // a rule's delay before the first attempt
   bool attach = false;
   std::shared_ptr<const DocumentEvent> event;
   std::chrono::system_clock::time_point created_at;

@@ -53,12 +53,17 @@ void EventPipeline::record_unroutable(const RenderedMessage& msg) {
 std::vector<std::shared_ptr<RenderedMessage>> EventPipeline::render_all(
     const std::shared_ptr<const DocumentEvent>& event, const ResourceSnapshot& snapshot) {
   std::vector<MatchedAction> matches;
-  snapshot.index.match(*event, matches);
+  EventContext context(*event);
+  snapshot.index.match(*event, context, matches);
   std::vector<std::shared_ptr<RenderedMessage>> out;
-  if (matches.empty()) return out;
-  auto context = MessageRenderer::make_context(*event);
   out.reserve(matches.size());
-  for (const auto& m : matches) out.push_back(std::make_shared<RenderedMessage>(renderer_.render(event, m, context)));
+  for (const auto& m : matches) {
+    // Two rules (or a rule and a group) naming the same recipient with the
+    // same template make one message, not two.
+    auto msg = std::make_shared<RenderedMessage>(renderer_.render(event, m, snapshot.resources, context));
+    if (std::any_of(out.begin(), out.end(), [&](const auto& o) { return o->message_id == msg->message_id; })) continue;
+    out.push_back(std::move(msg));
+  }
   return out;
 }
 
@@ -140,6 +145,14 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
       auto route = routes_.find(channel_from_string(msg->channel));
       if (route == routes_.end()) {
         record_unroutable(*msg);
+        continue;
+      }
+      if (msg->delay.count() > 0) {
+        // A rule's delay: journaled as the first attempt's time, so a restart
+        // keeps it (resume() schedules from the journal).
+        const auto delay = msg->delay;
+        journal_.record_attempt(*msg, MessageState::deferred, "delayed by rule " + msg->rule_id, Clock::now() + delay);
+        route->second->schedule(std::move(msg), delay);
         continue;
       }
       co_await route->second->submit(std::move(msg));

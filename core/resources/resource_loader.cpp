@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "core/config/toml_reader.hpp"
@@ -23,6 +24,44 @@ Channel channel_from_string(std::string_view s) {
   return Channel::email;
 }
 
+const char* to_string(Part p) {
+  switch (p) {
+    case Part::subject: return "subject";
+    case Part::text: return "text";
+    case Part::html: return "html";
+    case Part::sms: return "sms";
+  }
+  return "text";
+}
+
+bool channel_fits(ContactKind kind, Channel ch) {
+  switch (kind) {
+    case ContactKind::email: return ch == Channel::email;
+    case ContactKind::mobile: return ch == Channel::sms;
+    case ContactKind::web: return ch == Channel::webhook;
+    case ContactKind::landline: return false;
+  }
+  return false;
+}
+
+const mustache::Template* Template::part(Part p, std::string_view locale) const {
+  if (!locale.empty() && !locales.empty()) {
+    auto it = locales.find(locale);
+    if (it != locales.end()) {
+      if (const auto* m = it->second.get(p)) return m;
+    } else {
+      std::string_view lang = locale.substr(0, locale.find_first_of("-_"));
+      for (const auto& [tag, parts] : locales) {
+        if (tag.substr(0, tag.find_first_of("-_")) == lang) {
+          if (const auto* m = parts.get(p)) return m;
+          break;
+        }
+      }
+    }
+  }
+  return base.get(p);
+}
+
 const char* to_string(ContactKind k) {
   switch (k) {
     case ContactKind::email: return "email";
@@ -44,17 +83,6 @@ bool valid_resource_id(std::string_view s) {
     if (u < 0x21 || u > 0x7E) return false;
   }
   return true;
-}
-
-// Which template channel a contact kind can receive (SPEC §4: landline none).
-bool channel_fits(ContactKind kind, Channel ch) {
-  switch (kind) {
-    case ContactKind::email: return ch == Channel::email;
-    case ContactKind::mobile: return ch == Channel::sms;
-    case ContactKind::web: return ch == Channel::webhook;
-    case ContactKind::landline: return false;
-  }
-  return false;
 }
 
 std::string resource_id(TomlReader& r) {
@@ -83,67 +111,310 @@ std::string single_line(TomlReader& r, std::string_view key, bool required) {
   return v;
 }
 
-void compile_part(TomlReader& r, std::string_view key, const std::string& src, FieldTemplate& out) {
-  TemplateError err;
-  if (!FieldTemplate::compile(src, out, err))
+std::optional<Mailbox> mailbox(TomlReader& r, std::string_view address_key, std::string_view name_key, bool required) {
+  std::string address = required ? r.required_string(address_key) : r.string_or(address_key, "");
+  std::string name = single_line(r, name_key, false);
+  if (address.empty()) return std::nullopt;
+  if (!is_valid_email_address(address)) r.fail(address_key, "not a valid e-mail address");
+  return Mailbox{std::move(address), std::move(name)};
+}
+
+ContactKind contact_kind(TomlReader& r, std::string_view key) {
+  auto kind = r.required_string(key);
+  if (kind == "email") return ContactKind::email;
+  if (kind == "mobile") return ContactKind::mobile;
+  if (kind == "landline") return ContactKind::landline;
+  if (kind == "web") return ContactKind::web;
+  r.fail(key, "must be email, mobile, landline or web");
+}
+
+// Why `value` is not a valid address for `kind`, or nullptr.
+const char* recipient_problem(ContactKind kind, std::string_view value) {
+  switch (kind) {
+    case ContactKind::email: return is_valid_email_address(value) ? nullptr : "not a valid e-mail address";
+    case ContactKind::mobile:
+    case ContactKind::landline: return is_valid_phone(value) ? nullptr : "not a valid phone number";
+    case ContactKind::web:
+      return (value.starts_with("https://") || value.starts_with("http://")) && !has_line_breaking_or_control(value)
+                 ? nullptr
+                 : "must be an http(s) URL";
+  }
+  return "unknown kind";
+}
+
+Recipient parse_recipient(TomlReader& r) {
+  Recipient rc;
+  rc.kind = contact_kind(r, "kind");
+  rc.value = r.required_string("value");
+  if (const char* why = recipient_problem(rc.kind, rc.value)) r.fail("value", why);
+  rc.name = single_line(r, "name", false);
+  return rc;
+}
+
+Expression compile_when(TomlReader& r) {
+  Expression e;
+  std::string src = r.string_or("when", "");
+  ExpressionError err;
+  if (!Expression::compile(src, e, err))
+    r.fail("when", "column " + std::to_string(err.column) + ": " + err.reason);
+  return e;
+}
+
+void compile_part(TomlReader& r, std::string_view key, TemplateParts& parts, Part p) {
+  auto src = r.string(key);
+  if (!src) return;
+  if (!is_valid_utf8(*src)) r.fail(key, "not valid UTF-8");
+  mustache::CompileError err;
+  auto i = static_cast<size_t>(p);
+  if (!mustache::Template::compile(*src, parts.part[i], err))
     r.fail(key, "template error at line " + std::to_string(err.line) + ", column " + std::to_string(err.column) +
                     ": " + err.reason);
+  parts.has[i] = true;
+}
+
+void read_parts(TomlReader& r, TemplateParts& parts) {
+  for (Part p : {Part::subject, Part::text, Part::html, Part::sms}) compile_part(r, to_string(p), parts, p);
 }
 
 Template parse_template(TomlReader& r) {
   Template t;
   t.id = resource_id(r);
+  if (t.id == "signature") r.fail("id", "\"signature\" is reserved for the sender's signature partial");
   auto ch = r.string_or("channel", "email");
   if (ch == "email") t.channel = Channel::email;
   else if (ch == "sms") t.channel = Channel::sms;
   else if (ch == "webhook") t.channel = Channel::webhook;
   else r.fail("channel", "must be email, sms or webhook");
-  t.subject_source = r.string_or("subject", "");
-  t.text_source = r.string_or("text", "");
-  if (!is_valid_utf8(t.subject_source)) r.fail("subject", "not valid UTF-8");
-  if (!is_valid_utf8(t.text_source)) r.fail("text", "not valid UTF-8");
-  if (t.channel == Channel::email && t.subject_source.empty()) r.fail("subject", "required for e-mail templates");
-  if (t.text_source.empty()) r.fail("text", "required");
-  compile_part(r, "subject", t.subject_source, t.subject);
-  compile_part(r, "text", t.text_source, t.text);
+  t.partial = r.boolean("partial").value_or(false);
+  t.sender = r.string_or("sender", "");
+  read_parts(r, t.base);
+  if (const toml::table* locales = r.table("locale")) {
+    for (const auto& [key, node] : *locales) {
+      std::string tag(key.str());
+      std::string prefix = r.path("locale") + "." + tag;
+      if (!is_valid_locale(tag)) throw ConfigError(r.file() + ": " + prefix + ": not a valid locale tag");
+      if (!node.is_table()) throw ConfigError(r.file() + ": " + prefix + ": must be a table");
+      TomlReader lr(*node.as_table(), r.file(), prefix);
+      read_parts(lr, t.locales[tag]);
+      lr.finish();
+    }
+  }
+  if (!t.partial) {
+    const auto& b = t.base;
+    auto has = [&](Part p) { return b.has[static_cast<size_t>(p)]; };
+    switch (t.channel) {
+      case Channel::email:
+        if (!has(Part::subject)) r.fail("subject", "required for e-mail templates");
+        if (!has(Part::text) && !has(Part::html)) r.fail("text", "an e-mail template needs text, html or both");
+        break;
+      case Channel::sms:
+        if (!has(Part::sms) && !has(Part::text)) r.fail("sms", "an SMS template needs sms (or text)");
+        break;
+      case Channel::webhook:
+        if (!has(Part::text)) r.fail("text", "required (the webhook payload)");
+        break;
+    }
+  }
   r.finish();
   return t;
+}
+
+Sender parse_sender(TomlReader& r) {
+  Sender s;
+  s.id = resource_id(r);
+  s.from = *mailbox(r, "address", "name", true);
+  s.reply_to = mailbox(r, "reply_to", "reply_to_name", false);
+  TemplateParts sig;
+  compile_part(r, "signature_text", sig, Part::text);
+  compile_part(r, "signature_html", sig, Part::html);
+  for (Part p : {Part::text, Part::html}) {
+    const auto* t = sig.get(p);
+    if (t && !t->partial_names().empty())
+      r.fail(p == Part::text ? "signature_text" : "signature_html", "a signature cannot include partials");
+  }
+  s.has_signature_text = sig.has[static_cast<size_t>(Part::text)];
+  s.has_signature_html = sig.has[static_cast<size_t>(Part::html)];
+  s.signature_text = std::move(sig.part[static_cast<size_t>(Part::text)]);
+  s.signature_html = std::move(sig.part[static_cast<size_t>(Part::html)]);
+  r.finish();
+  return s;
+}
+
+Group parse_group(TomlReader& r) {
+  Group g;
+  g.id = resource_id(r);
+  g.name = single_line(r, "name", false);
+  for_each_table(r, "members", [&](TomlReader& mr) {
+    g.members.push_back(parse_recipient(mr));
+    mr.finish();
+  });
+  if (g.members.empty()) r.fail("members", "a group needs at least one member");
+  r.finish();
+  return g;
+}
+
+const Template& sendable_template(TomlReader& r, const ResourceSet& set, std::string_view key) {
+  std::string id = r.required_string(key);
+  const Template* t = set.find_template(id);
+  if (!t) r.fail(key, "no template with id \"" + id + "\"");
+  if (t->partial) r.fail(key, "template \"" + id + "\" is a partial and cannot be sent on its own");
+  return *t;
+}
+
+void check_sender(TomlReader& r, const ResourceSet& set, const std::string& id) {
+  if (!id.empty() && !set.find_sender(id)) r.fail("sender", "no sender with id \"" + id + "\"");
+}
+
+bool valid_type_glob(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-' || c == '*';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// "90s", "15m", "2h", "1d", "1h30m", "500ms".
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  int64_t total = 0;
+  while (!s.empty()) {
+    int64_t n = 0;
+    size_t i = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && n < 1'000'000'000) n = n * 10 + (s[i++] - '0');
+    if (i == 0) return std::nullopt;
+    s.remove_prefix(i);
+    int64_t unit = 0;
+    for (auto [u, ms] : {std::pair<std::string_view, int64_t>{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000},
+                         {"d", 86'400'000}}) {
+      if (s.starts_with(u)) {
+        unit = ms;
+        s.remove_prefix(u.size());
+        break;
+      }
+    }
+    if (unit == 0) return std::nullopt;
+    total += n * unit;
+  }
+  if (total > int64_t{366} * 86'400'000) return std::nullopt;
+  return std::chrono::milliseconds(total);
+}
+
+RecipientSpec parse_recipient_spec(TomlReader& r, const ResourceSet& set, std::string_view text, Channel channel) {
+  RecipientSpec spec;
+  spec.source = text;
+  auto bad = [&](const std::string& why) { r.fail("to", "\"" + std::string(text) + "\": " + why); };
+  if (text == "partner") {
+    spec.kind = RecipientSpec::Kind::partner;
+  } else if (text == "account_manager") {
+    spec.kind = RecipientSpec::Kind::account_manager;
+  } else if (text == "actor") {
+    spec.kind = RecipientSpec::Kind::actor;
+  } else if (text.starts_with("group:")) {
+    spec.kind = RecipientSpec::Kind::group;
+    spec.group = text.substr(6);
+    const Group* g = set.find_group(spec.group);
+    if (!g) bad("no group with id \"" + spec.group + "\"");
+    bool any = false;
+    for (const auto& m : g->members) any = any || channel_fits(m.kind, channel);
+    if (!any) bad(std::string("no member of the group can receive ") + to_string(channel) + " messages");
+  } else if (text.starts_with("partner.contacts")) {
+    spec.kind = RecipientSpec::Kind::partner_contacts;
+    std::string_view args = text.substr(16);
+    if (!args.empty()) {
+      if (args.front() != '(' || args.back() != ')') bad("expected partner.contacts(kind=\"...\", label=\"...\")");
+      args = args.substr(1, args.size() - 2);
+      while (!args.empty()) {
+        while (!args.empty() && (args.front() == ' ' || args.front() == ',')) args.remove_prefix(1);
+        if (args.empty()) break;
+        size_t eq = args.find('=');
+        if (eq == std::string_view::npos) bad("expected name=\"value\"");
+        std::string_view name = args.substr(0, eq);
+        while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+        args.remove_prefix(eq + 1);
+        while (!args.empty() && args.front() == ' ') args.remove_prefix(1);
+        if (args.empty() || args.front() != '"') bad("values are quoted: name=\"value\"");
+        size_t close = args.find('"', 1);
+        if (close == std::string_view::npos) bad("unterminated string");
+        std::string value(args.substr(1, close - 1));
+        args.remove_prefix(close + 1);
+        if (name == "kind") {
+          if (value == "email") spec.contact_kind = ContactKind::email;
+          else if (value == "mobile") spec.contact_kind = ContactKind::mobile;
+          else if (value == "landline") spec.contact_kind = ContactKind::landline;
+          else if (value == "web") spec.contact_kind = ContactKind::web;
+          else bad("kind must be email, mobile, landline or web");
+          if (!channel_fits(*spec.contact_kind, channel))
+            bad(std::string("a ") + value + " contact cannot receive " + to_string(channel) + " messages");
+        } else if (name == "label") {
+          spec.label = value;
+        } else {
+          bad("unknown filter \"" + std::string(name) + "\" (kind, label)");
+        }
+      }
+    }
+  } else {
+    spec.kind = RecipientSpec::Kind::literal;
+    spec.literal.value = text;
+    if (text.find('@') != std::string_view::npos) spec.literal.kind = ContactKind::email;
+    else if (text.starts_with("http://") || text.starts_with("https://")) spec.literal.kind = ContactKind::web;
+    else spec.literal.kind = ContactKind::mobile;
+    if (const char* why = recipient_problem(spec.literal.kind, text))
+      bad(std::string(why) + " (expected partner, partner.contacts(...), account_manager, group:<id>, actor, "
+                             "or an address/number)");
+    if (!channel_fits(spec.literal.kind, channel))
+      bad(std::string("cannot receive ") + to_string(channel) + " messages");
+  }
+  return spec;
+}
+
+Rule parse_rule(TomlReader& r, const ResourceSet& set) {
+  Rule rule;
+  rule.id = resource_id(r);
+  rule.tenant = r.string_or("tenant", "");
+  if (rule.tenant.size() > 64) r.fail("tenant", "must be at most 64 characters");
+  rule.on = r.required_string("on");
+  if (!valid_type_glob(rule.on)) r.fail("on", "must be an event type or a glob such as case.* or *");
+  rule.when = compile_when(r);
+  const Template& t = sendable_template(r, set, "template");
+  rule.template_id = t.id;
+  rule.sender = r.string_or("sender", "");
+  check_sender(r, set, rule.sender);
+  if (auto d = r.string("delay")) {
+    auto ms = parse_duration(*d);
+    if (!ms) r.fail("delay", "must be a duration such as 90s, 15m, 2h, 1d or 1h30m (at most 366d)");
+    rule.delay = *ms;
+  }
+  rule.attach = r.boolean("attach").value_or(false);
+  const toml::array* to = r.array("to");
+  if (!to || to->empty()) r.fail("to", "at least one recipient is required");
+  for (const auto& node : *to) {
+    if (!node.is_string()) r.fail("to", "each recipient is a string");
+    rule.to.push_back(parse_recipient_spec(r, set, node.as_string()->get(), t.channel));
+  }
+  r.finish();
+  return rule;
 }
 
 Contact parse_contact(TomlReader& r, const ResourceSet& set) {
   Contact c;
   c.id = resource_id(r);
-  auto kind = r.required_string("kind");
-  if (kind == "email") c.kind = ContactKind::email;
-  else if (kind == "mobile") c.kind = ContactKind::mobile;
-  else if (kind == "landline") c.kind = ContactKind::landline;
-  else if (kind == "web") c.kind = ContactKind::web;
-  else r.fail("kind", "must be email, mobile, landline or web");
+  c.kind = contact_kind(r, "kind");
   c.value = r.required_string("value");
-  switch (c.kind) {
-    case ContactKind::email:
-      if (!is_valid_email_address(c.value)) r.fail("value", "not a valid e-mail address");
-      break;
-    case ContactKind::mobile:
-    case ContactKind::landline:
-      if (!is_valid_phone(c.value)) r.fail("value", "not a valid phone number");
-      break;
-    case ContactKind::web:
-      if (!(c.value.starts_with("https://") || c.value.starts_with("http://")) || has_line_breaking_or_control(c.value))
-        r.fail("value", "must be an http(s) URL");
-      break;
-  }
+  if (const char* why = recipient_problem(c.kind, c.value)) r.fail("value", why);
   c.label = single_line(r, "label", false);
   c.name = single_line(r, "name", false);
+  c.locale = r.string_or("locale", "");
+  if (!c.locale.empty() && !is_valid_locale(c.locale)) r.fail("locale", "not a valid locale tag");
   for_each_table(r, "actions", [&](TomlReader& ar) {
     Action a;
     a.on = ar.required_string("on");
     if (!is_valid_event_type(a.on)) ar.fail("on", "must be an event type such as invoice.posted");
-    a.template_id = ar.required_string("template");
-    const Template* t = set.find_template(a.template_id);
-    if (!t) ar.fail("template", "no template with id \"" + a.template_id + "\"");
-    if (!channel_fits(c.kind, t->channel))
-      ar.fail("template", std::string("a ") + to_string(c.kind) + " contact cannot receive " + to_string(t->channel) +
+    a.when = compile_when(ar);
+    const Template& t = sendable_template(ar, set, "template");
+    a.template_id = t.id;
+    if (!channel_fits(c.kind, t.channel))
+      ar.fail("template", std::string("a ") + to_string(c.kind) + " contact cannot receive " + to_string(t.channel) +
                               " messages");
     a.attach = ar.boolean("attach").value_or(false);
     ar.finish();
@@ -161,6 +432,18 @@ Partner parse_partner(TomlReader& r, const ResourceSet& set) {
   p.name = single_line(r, "name", false);
   p.locale = r.string_or("locale", "");
   if (!p.locale.empty() && !is_valid_locale(p.locale)) r.fail("locale", "not a valid locale tag");
+  if (const toml::table* am = r.table("account_manager")) {
+    TomlReader ar(*am, r.file(), r.path("account_manager"));
+    std::string name = single_line(ar, "name", false);
+    for (auto [key, kind] : {std::pair{"email", ContactKind::email}, std::pair{"mobile", ContactKind::mobile}}) {
+      std::string value = ar.string_or(key, "");
+      if (value.empty()) continue;
+      if (const char* why = recipient_problem(kind, value)) ar.fail(key, why);
+      p.account_managers.push_back({kind, std::move(value), name});
+    }
+    if (p.account_managers.empty()) ar.fail("email", "an account manager needs an email or a mobile");
+    ar.finish();
+  }
   std::set<std::string> ids;
   for_each_table(r, "contacts", [&](TomlReader& cr) {
     Contact c = parse_contact(cr, set);
@@ -169,6 +452,54 @@ Partner parse_partner(TomlReader& r, const ResourceSet& set) {
   });
   r.finish();
   return p;
+}
+
+// Every {{>name}} / {{<name}} of a part must name "signature" (text and html
+// only) or a template having that part, and partials must not form a cycle:
+// a broken reference is a load error, never an empty spot in a sent message.
+void check_partials(const ResourceSet& set, const std::string& origin) {
+  for (Part p : {Part::subject, Part::text, Part::html, Part::sms}) {
+    auto names_of = [&](const Template& t) {
+      std::set<std::string> names;
+      auto add = [&](const TemplateParts& parts) {
+        if (const auto* m = parts.get(p))
+          for (const auto& n : m->partial_names()) names.insert(n);
+      };
+      add(t.base);
+      for (const auto& [_, v] : t.locales) add(v);
+      return names;
+    };
+    for (const auto& [id, t] : set.templates) {
+      for (const auto& n : names_of(t)) {
+        if (n == "signature" && (p == Part::text || p == Part::html)) continue;
+        const Template* target = set.find_template(n);
+        if (!target || !target->base.get(p))
+          throw ConfigError(origin + ": template \"" + id + "\": " + to_string(p) + ": unknown partial \"" + n +
+                            "\" (no template with a " + to_string(p) + " part by that id)");
+      }
+    }
+    // Depth-first search for a cycle; 1 = on the path, 2 = done.
+    std::map<std::string, int, std::less<>> state;
+    std::vector<std::string> path;
+    std::function<void(const std::string&)> visit = [&](const std::string& id) {
+      state[id] = 1;
+      path.push_back(id);
+      for (const auto& n : names_of(*set.find_template(id))) {
+        if (n == "signature") continue;
+        if (state[n] == 1) {
+          std::string cycle;
+          for (auto it = std::find(path.begin(), path.end(), n); it != path.end(); ++it) cycle += *it + " → ";
+          throw ConfigError(origin + ": template \"" + id + "\": " + to_string(p) + ": partials form a cycle: " +
+                            cycle + n);
+        }
+        if (state[n] == 0) visit(n);
+      }
+      path.pop_back();
+      state[id] = 2;
+    };
+    for (const auto& [id, _] : set.templates)
+      if (state[id] == 0) visit(id);
+  }
 }
 
 }  // namespace
@@ -183,22 +514,29 @@ ResourceSet load_resources(const fs::path& dir) {
   }
   std::sort(files.begin(), files.end());
 
-  // Two passes: templates first, so a partner may reference a template
-  // defined in any file.
+  // Two passes: templates, senders and groups first, so rules and partners
+  // may reference them from any file.
   std::vector<toml::table> tables;
   tables.reserve(files.size());
   for (const auto& f : files) tables.push_back(parse_toml_file(f.string()));
+  auto add = [](auto& map, auto&& item, TomlReader& r, const char* what) {
+    std::string id = item.id;
+    if (!map.emplace(id, std::move(item)).second) r.fail("id", std::string("duplicate ") + what + " id \"" + id + "\"");
+  };
   for (size_t i = 0; i < files.size(); ++i) {
     TomlReader root(tables[i], files[i].string(), "");
-    for_each_table(root, "template", [&](TomlReader& r) {
-      Template t = parse_template(r);
-      if (set.templates.contains(t.id)) r.fail("id", "duplicate template id \"" + t.id + "\"");
-      set.templates.emplace(t.id, std::move(t));
-    });
+    for_each_table(root, "template", [&](TomlReader& r) { add(set.templates, parse_template(r), r, "template"); });
+    for_each_table(root, "sender", [&](TomlReader& r) { add(set.senders, parse_sender(r), r, "sender"); });
+    for_each_table(root, "group", [&](TomlReader& r) { add(set.groups, parse_group(r), r, "group"); });
   }
+  for (const auto& [id, t] : set.templates)
+    if (!t.sender.empty() && !set.find_sender(t.sender))
+      throw ConfigError(dir.string() + ": template \"" + id + "\": no sender with id \"" + t.sender + "\"");
+  check_partials(set, dir.string());
   for (size_t i = 0; i < files.size(); ++i) {
     TomlReader root(tables[i], files[i].string(), "");
-    root.array("template");  // read in the first pass
+    for (const char* first_pass : {"template", "sender", "group"}) root.array(first_pass);
+    for_each_table(root, "rule", [&](TomlReader& r) { add(set.rules, parse_rule(r, set), r, "rule"); });
     for_each_table(root, "partner", [&](TomlReader& r) {
       Partner p = parse_partner(r, set);
       auto key = ResourceSet::partner_key(p.tenant, p.id);

@@ -1,17 +1,22 @@
 #pragma once
-// Resources (SPEC §4): templates and partners with contacts and their actions.
+// Resources (SPEC §4): templates, senders, groups, global rules, and partners
+// with contacts and their actions.
 //
 // A ResourceSet is immutable once loaded; the daemon publishes it together with
 // the RuleIndex compiled from it as one ResourceSnapshot (shared_ptr<const>),
 // so matching and rendering never see a half-applied change. Loading validates
 // everything and throws ConfigError naming file, resource, field and reason.
+#include <chrono>
 #include <filesystem>
-#include <string_view>
 #include <map>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "core/render/field_template.hpp"
+#include "core/match/expression.hpp"
+#include "core/model/message.hpp"
+#include "core/render/mustache.hpp"
 
 namespace herald {
 
@@ -21,18 +26,85 @@ enum class ContactKind { email, mobile, landline, web };
 const char* to_string(Channel c);
 Channel channel_from_string(std::string_view s);  // inverse of to_string
 const char* to_string(ContactKind k);
+// Which channel a contact kind receives (SPEC §4: landline none).
+bool channel_fits(ContactKind kind, Channel ch);
+
+// The parts of one template; a locale variant leaves empty the parts it takes
+// from the default.
+enum class Part : uint8_t { subject, text, html, sms };
+constexpr size_t kPartCount = 4;
+const char* to_string(Part p);
+
+struct TemplateParts {
+  mustache::Template part[kPartCount];
+  bool has[kPartCount] = {};
+  const mustache::Template* get(Part p) const {
+    auto i = static_cast<size_t>(p);
+    return has[i] ? &part[i] : nullptr;
+  }
+};
 
 struct Template {
   std::string id;
   Channel channel = Channel::email;
-  std::string subject_source;
-  std::string text_source;
-  FieldTemplate subject;
-  FieldTemplate text;
+  bool partial = false;  // only a building block ({{>id}}, {{<id}}): no action or rule may send it
+  std::string sender;    // sender id, optional
+  TemplateParts base;
+  std::map<std::string, TemplateParts, std::less<>> locales;  // "cs-CZ" → variant
+
+  // The part for `locale`: its exact variant, then the variant of its
+  // language, then the default. nullptr when the template has no such part.
+  const mustache::Template* part(Part p, std::string_view locale) const;
+};
+
+// Someone a message can go to (a contact, a group member, an account manager).
+struct Recipient {
+  ContactKind kind = ContactKind::email;
+  std::string value;  // address or number
+  std::string name;
+};
+
+struct Sender {
+  std::string id;
+  Mailbox from;
+  std::optional<Mailbox> reply_to;
+  // Appended to text and HTML parts, or placed by {{>signature}}.
+  mustache::Template signature_text, signature_html;
+  bool has_signature_text = false, has_signature_html = false;
+};
+
+struct Group {
+  std::string id;
+  std::string name;
+  std::vector<Recipient> members;
+};
+
+// One entry of a rule's `to`.
+struct RecipientSpec {
+  enum class Kind { partner, partner_contacts, account_manager, group, actor, literal };
+  Kind kind = Kind::literal;
+  std::optional<ContactKind> contact_kind;  // partner.contacts(kind="email")
+  std::string label;                        // partner.contacts(label="sales")
+  std::string group;                        // group:<id>
+  Recipient literal;
+  std::string source;                       // as written, for messages
+};
+
+struct Rule {
+  std::string id;
+  std::string tenant;  // empty: every tenant
+  std::string on;      // event type or glob ("case.*", "*")
+  Expression when;
+  std::vector<RecipientSpec> to;
+  std::string template_id;
+  std::string sender;
+  std::chrono::milliseconds delay{0};
+  bool attach = false;
 };
 
 struct Action {
   std::string on;           // event type
+  Expression when;
   std::string template_id;
   bool attach = false;      // attach the document's attachments
 };
@@ -43,6 +115,7 @@ struct Contact {
   std::string value;  // address or number
   std::string label;  // "sales", "warehouse", ...
   std::string name;   // display name
+  std::string locale; // overrides the partner's
   std::vector<Action> actions;
 };
 
@@ -51,12 +124,16 @@ struct Partner {
   std::string id;
   std::string name;
   std::string locale;
+  std::vector<Recipient> account_managers;  // e-mail and/or mobile of one person
   std::vector<Contact> contacts;
 };
 
 struct ResourceSet {
-  std::map<std::string, Template> templates;  // by id
-  std::map<std::string, Partner> partners;    // by partner_key(tenant, id)
+  std::map<std::string, Template, std::less<>> templates;  // by id
+  std::map<std::string, Sender, std::less<>> senders;
+  std::map<std::string, Group, std::less<>> groups;
+  std::map<std::string, Rule, std::less<>> rules;
+  std::map<std::string, Partner, std::less<>> partners;    // by partner_key(tenant, id)
 
   static std::string partner_key(std::string_view tenant, std::string_view id) {
     std::string k(tenant);
@@ -64,14 +141,22 @@ struct ResourceSet {
     k += id;
     return k;
   }
-  const Template* find_template(const std::string& id) const {
-    auto it = templates.find(id);
-    return it == templates.end() ? nullptr : &it->second;
+  template <class Map>
+  static const typename Map::mapped_type* find(const Map& m, std::string_view id) {
+    auto it = m.find(id);
+    return it == m.end() ? nullptr : &it->second;
+  }
+  const Template* find_template(std::string_view id) const { return find(templates, id); }
+  const Sender* find_sender(std::string_view id) const { return find(senders, id); }
+  const Group* find_group(std::string_view id) const { return find(groups, id); }
+  const Partner* find_partner(std::string_view tenant, std::string_view id) const {
+    return find(partners, partner_key(tenant, id));
   }
 };
 
 // Loads every *.toml file in `dir` (sorted by name). A file may hold any mix
-// of [[template]] and [[partner]] tables. Throws ConfigError.
+// of [[template]], [[sender]], [[group]], [[rule]] and [[partner]] tables.
+// Throws ConfigError.
 ResourceSet load_resources(const std::filesystem::path& dir);
 
 }  // namespace herald

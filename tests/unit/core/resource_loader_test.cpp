@@ -147,40 +147,6 @@ TEST(ResourceLoaderTest, MissingDirectoryIsAnError) {
   EXPECT_THROW(load_resources("/nonexistent/resources"), ConfigError);
 }
 
-DocumentEvent event(std::string type, std::string partner, std::string tenant = "default") {
-  DocumentEvent e;
-  e.id = "e1";
-  e.type = std::move(type);
-  e.tenant = std::move(tenant);
-  e.partner = Party{std::move(partner), "", "", "", ""};
-  return e;
-}
-
-TEST(RuleIndexTest, MatchesActionsOfTheEventsPartnerAndType) {
-  TempDir dir;
-  dir.write("templates.toml", kTemplates);
-  dir.write("partners.toml", kPartner);
-  ResourceSnapshot snap(load_resources(dir.path()), 1);
-  std::vector<MatchedAction> out;
-  snap.index.match(event("invoice.posted", "P-1001"), out);
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].contact->id, "sales");
-  EXPECT_EQ(out[0].tmpl->id, "invoice-email");
-  out.clear();
-  snap.index.match(event("customer_order.realized", "P-1001"), out);
-  ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].contact->id, "mobile");
-  out.clear();
-  snap.index.match(event("invoice.posted", "P-9999"), out);
-  snap.index.match(event("invoice.posted", "P-1001", "other-tenant"), out);
-  snap.index.match(event("invoice.cancelled", "P-1001"), out);
-  EXPECT_TRUE(out.empty());
-  DocumentEvent no_partner = event("invoice.posted", "P-1001");
-  no_partner.partner.reset();
-  snap.index.match(no_partner, out);
-  EXPECT_TRUE(out.empty());
-}
-
 TEST(SnapshotHolderTest, PublishSwapsWithoutDisturbingReaders) {
   TempDir dir;
   dir.write("templates.toml", kTemplates);
