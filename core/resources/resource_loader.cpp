@@ -160,9 +160,12 @@ Expression compile_when(TomlReader& r) {
   return e;
 }
 
-void compile_part(TomlReader& r, std::string_view key, TemplateParts& parts, Part p) {
+void compile_part(TomlReader& r, std::string_view key, TemplateParts& parts, Part p, bool whole_lines = false) {
   auto src = r.string(key);
   if (!src) return;
+  // A text signature is a block of lines: ending it with a newline lets a
+  // standalone {{>signature}} line keep the line after it apart.
+  if (whole_lines && !src->empty() && src->back() != '\n') *src += '\n';
   if (!is_valid_utf8(*src)) r.fail(key, "not valid UTF-8");
   mustache::CompileError err;
   auto i = static_cast<size_t>(p);
@@ -225,7 +228,7 @@ Sender parse_sender(TomlReader& r) {
   s.from = *mailbox(r, "address", "name", true);
   s.reply_to = mailbox(r, "reply_to", "reply_to_name", false);
   TemplateParts sig;
-  compile_part(r, "signature_text", sig, Part::text);
+  compile_part(r, "signature_text", sig, Part::text, true);
   compile_part(r, "signature_html", sig, Part::html);
   for (Part p : {Part::text, Part::html}) {
     const auto* t = sig.get(p);
