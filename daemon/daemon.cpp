@@ -111,7 +111,8 @@ int Daemon::run() {
                                  {"partners", static_cast<unsigned long>(initial->resources.partners.size())},
                                  {"actions", static_cast<unsigned long>(initial->index.size())}});
 
-  MessageRenderer renderer(Mailbox{settings_.delivery.from_address, settings_.delivery.from_name});
+  MessageRenderer renderer(Mailbox{settings_.delivery.from_address, settings_.delivery.from_name},
+                           settings_.delivery.locale, settings_.delivery.sms_transliterate);
   EventPipeline pipeline(snapshots, renderer, journal, history, metrics, log_);
 
   const TransportSettings& email = *settings_.transport(settings_.delivery.email_transport);
@@ -123,6 +124,16 @@ int Daemon::run() {
                               [rng, unit]() mutable { return unit(rng); });
   pipeline.route(Channel::email, &email_dispatcher);
   email_dispatcher.start();
+  TransportSettings sms = *settings_.transport(settings_.delivery.sms_transport);
+  // One outbox may take both channels; its metrics stay apart per channel.
+  if (sms.name == email.name) sms.name += "-sms";
+  Dispatcher sms_dispatcher(ioc.get_executor(), make_transport(sms, ioc.get_executor(), log_, metrics),
+                            settings_.delivery, sms.guard, history, journal, metrics, log_,
+                            [rng, unit]() mutable { return unit(rng); });
+  pipeline.route(Channel::sms, &sms_dispatcher);
+  sms_dispatcher.start();
+  log_.info("transport ready", {{"channel", "sms"}, {"transport", sms.name}, {"kind", "outbox"},
+                                {"target", sms.outbox.dir.string()}});
   log_.info("transport ready", {{"channel", "email"},
                                 {"transport", email.name},
                                 {"kind", email.kind == TransportKind::smtp ? "smtp" : "outbox"},
@@ -192,6 +203,7 @@ int Daemon::run() {
         if (redis) co_await redis->stop();
         log_.info("ingest stopped; draining deliveries");
         co_await email_dispatcher.drain();
+        co_await sms_dispatcher.drain();
         history.close();
         journal.close();
         reload_signals.cancel();

@@ -120,6 +120,12 @@ TransportSettings parse_transport(const std::string& name, const toml::table& t,
 void parse_delivery(const toml::table& t, const std::string& file, DeliverySettings& d) {
   TomlReader r(t, file, "delivery");
   if (auto v = r.string("email_transport")) d.email_transport = *v;
+  if (auto v = r.string("sms_transport")) d.sms_transport = *v;
+  if (auto v = r.string("locale")) {
+    if (!is_valid_locale(*v)) r.fail("locale", "not a valid locale tag (e.g. sk-SK)");
+    d.locale = *v;
+  }
+  if (auto v = r.boolean("sms_transliterate")) d.sms_transliterate = *v;
   if (auto v = r.string("from")) {
     if (!is_valid_email_address(*v)) r.fail("from", "must be a plain e-mail address (user@domain)");
     d.from_address = *v;
@@ -251,7 +257,7 @@ Settings load_settings(const fs::path& file) {
   r.finish();
 
   // The embedded default: with no [transports] section herald still works.
-  if (!s.transport("outbox") && s.delivery.email_transport == "outbox") {
+  if (!s.transport("outbox") && (s.delivery.email_transport == "outbox" || s.delivery.sms_transport == "outbox")) {
     TransportSettings outbox;
     outbox.name = "outbox";
     outbox.outbox.dir = s.storage.dir / "outbox";
@@ -260,6 +266,13 @@ Settings load_settings(const fs::path& file) {
   if (!s.transport(s.delivery.email_transport))
     throw ConfigError(fname + ": delivery.email_transport: no transport named \"" + s.delivery.email_transport +
                       "\" in [transports]");
+  const TransportSettings* sms = s.transport(s.delivery.sms_transport);
+  if (!sms)
+    throw ConfigError(fname + ": delivery.sms_transport: no transport named \"" + s.delivery.sms_transport +
+                      "\" in [transports]");
+  if (sms->kind != TransportKind::outbox)
+    throw ConfigError(fname + ": delivery.sms_transport: \"" + sms->name +
+                      "\" is not an outbox transport (SMS goes to an outbox until the gateway transport exists)");
   return s;
 }
 

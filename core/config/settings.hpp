@@ -145,6 +145,9 @@ struct RetrySettings {
 
 struct DeliverySettings {
   std::string email_transport = "outbox";  // name of a [transports.*] entry
+  std::string sms_transport = "outbox";    // an outbox for now (the SMS gateway transport comes later)
+  std::string locale = "en-US";            // messages whose contact and partner name none
+  bool sms_transliterate = false;          // spell SMS text in GSM-7 where it can (č → c)
   std::string from_address = "herald@localhost";
   std::string from_name = "herald";
   size_t queue_capacity = 10'000;  // per transport; a full queue slows ingest down

@@ -1,5 +1,6 @@
 #include "core/render/message_renderer.hpp"
 
+#include "core/render/sms_text.hpp"
 #include "core/util/digest.hpp"
 
 namespace herald {
@@ -130,6 +131,7 @@ RenderedMessage MessageRenderer::render(const std::shared_ptr<const DocumentEven
     case Channel::sms:
       if (!render_part(Part::sms, mustache::Escape::none, msg.text))
         render_part(Part::text, mustache::Escape::none, msg.text);
+      if (sms_transliterate_) msg.text = transliterate_to_gsm(msg.text);
       break;
     case Channel::webhook: render_part(Part::text, mustache::Escape::none, msg.text); break;
   }

@@ -18,8 +18,8 @@ namespace herald {
 
 class MessageRenderer final {
  public:
-  explicit MessageRenderer(Mailbox default_from, std::string default_locale = "en-US")
-      : from_(std::move(default_from)), locale_(std::move(default_locale)) {}
+  explicit MessageRenderer(Mailbox default_from, std::string default_locale = "en-US", bool sms_transliterate = false)
+      : from_(std::move(default_from)), locale_(std::move(default_locale)), sms_transliterate_(sms_transliterate) {}
 
   // `context` gets the recipient's fields in place and is reused across calls.
   RenderedMessage render(const std::shared_ptr<const DocumentEvent>& event, const MatchedAction& match,
@@ -31,6 +31,7 @@ class MessageRenderer final {
  private:
   Mailbox from_;
   std::string locale_;
+  bool sms_transliterate_;
 };
 
 }  // namespace herald

@@ -13,9 +13,41 @@ std::string sender_domain(const RenderedMessage& msg) {
   return at == std::string::npos ? std::string("herald.invalid") : msg.from.address.substr(at + 1);
 }
 
-void append_text_part_headers(std::string& out) {
-  out += "Content-Type: text/plain; charset=utf-8\r\n";
-  out += "Content-Transfer-Encoding: quoted-printable\r\n";
+// Quoted-printable keeps Latin text (Slovak, Czech, Polish, German)
+// readable and small; a body that is mostly non-ASCII (Cyrillic, Greek, CJK)
+// is smaller as base64.
+// Inside a multipart the CRLF before the next boundary belongs to the
+// boundary, so a body part always gets one more: a body ending in a line
+// break keeps it.
+void append_body_part(std::string& out, std::string_view subtype, std::string_view body, bool in_multipart) {
+  size_t high = 0;
+  for (char c : body) high += static_cast<unsigned char>(c) >= 0x80;
+  const bool b64 = high * 3 > body.size();
+  out += "Content-Type: text/";
+  out += subtype;
+  out += "; charset=utf-8\r\nContent-Transfer-Encoding: ";
+  out += b64 ? "base64\r\n\r\n" : "quoted-printable\r\n\r\n";
+  if (b64) {
+    // base64 carries the bytes as they are: normalize line ends first, so
+    // the decoded text has CRLF like a quoted-printable body would.
+    std::string crlf;
+    crlf.reserve(body.size() + body.size() / 32);
+    for (size_t i = 0; i < body.size(); ++i) {
+      char c = body[i];
+      if (c == '\r') {
+        crlf += "\r\n";
+        if (i + 1 < body.size() && body[i + 1] == '\n') ++i;
+      } else if (c == '\n') {
+        crlf += "\r\n";
+      } else {
+        crlf += c;
+      }
+    }
+    base64_encode_lines(out, crlf, 76);
+  } else {
+    quoted_printable_encode(out, body);
+  }
+  if (in_multipart || !out.ends_with("\r\n")) out += "\r\n";
 }
 
 void append_attachment(std::string& out, const Attachment& a) {
@@ -45,11 +77,17 @@ std::string MimeBuilder::message_id_header(const RenderedMessage& msg) {
   return "<" + msg.message_id + "@" + sender_domain(msg) + ">";
 }
 
+// Hand-written rather than built with mimetic: mimetic 0.9.8 passes CR/LF
+// inside header values and bare-LF "." lines straight through
+// (../shared/RELIABILITY.md), and it builds a node tree per message on the
+// SMTP hot path. This writer sanitizes every header, emits only CRLF lines
+// of at most 76 characters and appends straight into a reused buffer.
 void MimeBuilder::build(const RenderedMessage& msg, std::string& out) {
   out.clear();
-  out.reserve(1024 + msg.text.size() * 3 / 2);
+  out.reserve(1024 + (msg.text.size() + msg.html.size()) * 3 / 2);
   out += "Date: " + format_rfc5322_date(msg.created_at) + "\r\n";
   append_address_header(out, "From", msg.from);
+  if (msg.reply_to) append_address_header(out, "Reply-To", *msg.reply_to);
   for (const auto& to : msg.to) append_address_header(out, "To", to);
   append_unstructured_header(out, "Subject", msg.subject);
   out += "Message-ID: " + message_id_header(msg) + "\r\n";
@@ -59,24 +97,33 @@ void MimeBuilder::build(const RenderedMessage& msg, std::string& out) {
   const std::vector<Attachment>* attachments = nullptr;
   if (msg.attach && msg.event && msg.event->document && !msg.event->document->attachments.empty())
     attachments = &msg.event->document->attachments;
+  const bool html = !msg.html.empty();
+  const bool alternative = html && !msg.text.empty();
 
+  // Boundaries derive from the message id: unique per message, and they can
+  // never occur in QP or base64 output because they contain "=_".
+  const std::string alt_boundary = "=_herald_alt_" + msg.message_id;
+  auto append_content = [&] {
+    if (!alternative) {
+      append_body_part(out, html ? "html" : "plain", html ? msg.html : msg.text, attachments != nullptr);
+      return;
+    }
+    out += "Content-Type: multipart/alternative;\r\n boundary=\"" + alt_boundary + "\"\r\n\r\n";
+    out += "--" + alt_boundary + "\r\n";
+    append_body_part(out, "plain", msg.text, true);
+    out += "--" + alt_boundary + "\r\n";
+    append_body_part(out, "html", msg.html, true);
+    out += "--" + alt_boundary + "--\r\n";
+  };
   if (!attachments) {
-    append_text_part_headers(out);
-    out += "\r\n";
-    quoted_printable_encode(out, msg.text);
-    if (!out.ends_with("\r\n")) out += "\r\n";
+    append_content();
     return;
   }
-  // The boundary derives from the message id: unique per message, and it can
-  // never occur in QP or base64 output because it contains "=_".
-  std::string boundary = "=_herald_" + msg.message_id;
+  const std::string boundary = "=_herald_" + msg.message_id;
   out += "Content-Type: multipart/mixed;\r\n boundary=\"" + boundary + "\"\r\n\r\n";
   out += "This is a multi-part message in MIME format.\r\n";
   out += "--" + boundary + "\r\n";
-  append_text_part_headers(out);
-  out += "\r\n";
-  quoted_printable_encode(out, msg.text);
-  out += "\r\n";
+  append_content();
   for (const auto& a : *attachments) {
     out += "--" + boundary + "\r\n";
     append_attachment(out, a);

@@ -4,8 +4,9 @@
 // Output guarantees, whatever the message holds: every header is one logical
 // line of printable ASCII (values sanitized and RFC 2047-encoded), every body
 // line ends in CRLF and is at most 76 characters (quoted-printable text,
-// base64 attachments), no bare CR or LF anywhere. Text goes out as UTF-8
-// quoted-printable; with attachments the message is multipart/mixed.
+// base64), no bare CR or LF anywhere. Text and HTML go out as UTF-8
+// quoted-printable (base64 when mostly non-ASCII); both together make a
+// multipart/alternative, inside a multipart/mixed when there are attachments.
 // Pure function of its input (plus the message's created_at for Date).
 #include <string>
 

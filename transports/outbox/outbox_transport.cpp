@@ -8,6 +8,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include <boost/json/serialize.hpp>
+
+#include "core/render/sms_text.hpp"
 #include "transports/mime/mime_builder.hpp"
 
 namespace herald {
@@ -40,6 +43,22 @@ bool fsync_dir(const fs::path& dir) {
 
 }  // namespace
 
+void OutboxTransport::build_sms_json(const RenderedMessage& msg, std::string& out) {
+  SmsInfo info = analyze_sms(msg.text);
+  boost::json::object o;
+  o["id"] = msg.message_id;
+  o["to"] = msg.to.empty() ? std::string() : msg.to[0].address;
+  o["text"] = msg.text;
+  o["encoding"] = to_string(info.encoding);
+  o["units"] = info.units;
+  o["segments"] = info.segments;
+  o["template"] = msg.template_id;
+  o["locale"] = msg.locale;
+  if (msg.event) o["event"] = msg.event->id;
+  out = boost::json::serialize(o);
+  out += '\n';
+}
+
 OutboxTransport::OutboxTransport(std::string name, OutboxSettings settings, Logger& log)
     : name_(std::move(name)), settings_(std::move(settings)), log_(log) {
   fs::create_directories(settings_.dir / ".tmp");
@@ -52,9 +71,15 @@ void OutboxTransport::write_batch(std::span<const RenderedMessage* const> batch,
   std::vector<size_t> renamed;
   for (size_t i = 0; i < batch.size(); ++i) {
     const RenderedMessage& msg = *batch[i];
-    MimeBuilder::build(msg, buf_);
-    fs::path tmp = tmp_dir / (msg.message_id + ".eml");
-    fs::path final_path = settings_.dir / (msg.message_id + ".eml");
+    const bool sms = msg.channel == "sms";
+    if (sms) {
+      build_sms_json(msg, buf_);
+    } else {
+      MimeBuilder::build(msg, buf_);
+    }
+    const std::string file = msg.message_id + (sms ? ".sms.json" : ".eml");
+    fs::path tmp = tmp_dir / file;
+    fs::path final_path = settings_.dir / file;
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0) {
       outcomes[i] = {DeliveryStatus::transient_failure, "open " + tmp.string() + ": " + std::strerror(errno)};
