@@ -258,6 +258,14 @@ dir = "var/outbox"
                 out[os.path.basename(path)[:-4]] = email.message_from_bytes(f.read(), policy=email.policy.default)
         return out
 
+    def outbox_sms(self):
+        """{message id: the .sms.json object} of every SMS in the outbox."""
+        out = {}
+        for path in glob.glob(os.path.join(self.outbox, "*.sms.json")):
+            with open(path, "rb") as f:
+                out[os.path.basename(path)[:-len(".sms.json")]] = json.loads(f.read())
+        return out
+
     def terminate(self, timeout=15):
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(timeout)
