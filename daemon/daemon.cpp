@@ -22,7 +22,7 @@
 #include "core/match/rule_index.hpp"
 #include "core/pipeline/event_pipeline.hpp"
 #include "core/render/message_renderer.hpp"
-#include "core/resources/resource_set.hpp"
+#include "core/resources/resource_store.hpp"
 #include "daemon/sd_notify.hpp"
 #include "transports/http_ingest/api_routes.hpp"
 #include "transports/http_ingest/http_server.hpp"
@@ -45,9 +45,6 @@ std::unique_ptr<Transport> make_transport(const TransportSettings& t, net::any_i
   throw ConfigError("unknown transport kind");
 }
 
-std::shared_ptr<const ResourceSnapshot> load_snapshot(const Settings& s, uint64_t generation) {
-  return std::make_shared<const ResourceSnapshot>(load_resources(s.resources_dir), generation);
-}
 
 
 SegmentLogOptions log_options(const StorageSettings& st, const std::string& name, uint64_t segment_bytes) {
@@ -79,7 +76,12 @@ void log_recovery(Logger& log, const char* name, const RecoveryReport& r) {
 
 }  // namespace
 
-void check_config(const Settings& settings) { load_snapshot(settings, 0); }
+void check_config(const Settings& settings) {
+  // Reads the admin API's files too, without creating their directory.
+  std::vector<ResourceFile> api;
+  if (std::filesystem::is_directory(settings.resources_api_dir)) api = read_resource_dir(settings.resources_api_dir);
+  build_resources(read_resource_dir(settings.resources_dir), api, nullptr);
+}
 
 int Daemon::run() {
   net::io_context ioc(settings_.threads);
@@ -104,12 +106,17 @@ int Daemon::run() {
   SegmentHistoryLog history(hs, open_log_io(settings_.storage.io, log_), log_, metrics);
   log_recovery(log_, "history", history.open());
 
-  auto initial = load_snapshot(settings_, 1);
-  SnapshotHolder snapshots(initial);
-  log_.info("resources loaded", {{"dir", settings_.resources_dir.string()},
-                                 {"templates", static_cast<unsigned long>(initial->resources.templates.size())},
-                                 {"partners", static_cast<unsigned long>(initial->resources.partners.size())},
-                                 {"actions", static_cast<unsigned long>(initial->index.size())}});
+  ResourceStore resources(settings_.resources_dir, settings_.resources_api_dir);
+  const SnapshotHolder& snapshots = resources.snapshots();
+  {
+    auto initial = snapshots.get();
+    log_.info("resources loaded", {{"dir", settings_.resources_dir.string()},
+                                   {"api_dir", settings_.resources_api_dir.string()},
+                                   {"templates", static_cast<unsigned long>(initial->resources.templates.size())},
+                                   {"rules", static_cast<unsigned long>(initial->resources.rules.size())},
+                                   {"partners", static_cast<unsigned long>(initial->resources.partners.size())},
+                                   {"actions", static_cast<unsigned long>(initial->index.size())}});
+  }
 
   MessageRenderer renderer(Mailbox{settings_.delivery.from_address, settings_.delivery.from_name},
                            settings_.delivery.locale, settings_.delivery.sms_transliterate);
@@ -143,7 +150,7 @@ int Daemon::run() {
 
   if (!pending.empty()) net::co_spawn(ioc, pipeline.resume(std::move(pending)), net::detached);
 
-  ApiRoutes routes(pipeline, journal, metrics, log_);
+  ApiRoutes routes(pipeline, journal, metrics, log_, &resources, settings_.http.tokens);
   HttpServer server(ioc, settings_.http, routes, log_, metrics);
 
   std::unique_ptr<StreamConsumer> redis;
@@ -170,14 +177,13 @@ int Daemon::run() {
   net::co_spawn(
       ioc,
       [&]() -> net::awaitable<void> {
-        uint64_t generation = 1;
         for (;;) {
           auto [ec, sig] = co_await reload_signals.async_wait(net::as_tuple(net::use_awaitable));
           (void)sig;
           if (ec) co_return;
           try {
-            snapshots.publish(load_snapshot(settings_, ++generation));
-            log_.info("resources reloaded", {{"generation", static_cast<unsigned long long>(generation)}});
+            resources.reload();
+            log_.info("resources reloaded", {{"generation", static_cast<unsigned long long>(resources.generation())}});
           } catch (const std::exception& e) {
             log_.error("reload failed; keeping previous resources", {{"error", e.what()}});
           }

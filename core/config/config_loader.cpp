@@ -1,6 +1,7 @@
 #include "core/config/settings.hpp"
 #include "core/config/toml_reader.hpp"
 #include "core/ingest/event_decoder.hpp"
+#include "core/util/digest.hpp"
 
 namespace herald {
 namespace {
@@ -36,6 +37,44 @@ void parse_http(const toml::table& t, const std::string& file, HttpSettings& htt
   if (auto v = r.millis("body_timeout_ms", 100, 3'600'000)) http.body_timeout = *v;
   if (auto v = r.millis("idle_timeout_ms", 100, 3'600'000)) http.idle_timeout = *v;
   if (auto v = r.integer("max_connections", 1, 1'000'000)) http.max_connections = size_t(*v);
+  if (const toml::array* tokens = r.array("tokens")) {
+    size_t i = 0;
+    for (const auto& node : *tokens) {
+      std::string prefix = r.path("tokens") + "[" + std::to_string(i++) + "]";
+      if (!node.is_table()) throw ConfigError(file + ": " + prefix + ": must be a table");
+      TomlReader tr(*node.as_table(), file, prefix);
+      AccessToken tok;
+      tok.name = tr.required_string("name");
+      auto secret = tr.string("token");
+      auto digest = tr.string("token_sha256");
+      if (secret.has_value() == digest.has_value()) tr.fail("token", "give exactly one of token and token_sha256");
+      if (secret) {
+        if (secret->size() < 16) tr.fail("token", "must be at least 16 characters");
+        auto hex = sha256_hex({*secret});
+        digest = hex;
+      }
+      if (digest->size() != 64 || digest->find_first_not_of("0123456789abcdef") != std::string::npos)
+        tr.fail("token_sha256", "must be 64 lowercase hex digits (sha256sum of the token)");
+      for (size_t k = 0; k < 32; ++k) tok.sha256[k] = static_cast<unsigned char>(std::stoi(digest->substr(2 * k, 2), nullptr, 16));
+      const toml::array* scopes = tr.array("scopes");
+      if (!scopes || scopes->empty()) tr.fail("scopes", "at least one scope is required");
+      for (const auto& sc : *scopes) {
+        static constexpr std::pair<std::string_view, uint32_t> names[] = {
+            {"events:write", kScopeEventsWrite}, {"history:read", kScopeHistoryRead},
+            {"history:write", kScopeHistoryWrite}, {"history:delete", kScopeHistoryDelete},
+            {"admin", kScopeAdmin}, {"metrics", kScopeMetrics}};
+        uint32_t bit = 0;
+        for (const auto& [n, b] : names)
+          if (sc.is_string() && sc.as_string()->get() == n) bit = b;
+        if (!bit)
+          tr.fail("scopes", "unknown scope (events:write, history:read, history:write, history:delete, admin, metrics)");
+        tok.scopes |= bit;
+      }
+      tok.tenant = tr.string_or("tenant", "");
+      tr.finish();
+      http.tokens.push_back(std::move(tok));
+    }
+  }
   r.finish();
 }
 
@@ -243,6 +282,7 @@ Settings load_settings(const fs::path& file) {
   if (const auto* t = r.table("resources")) {
     TomlReader rs(*t, fname, "resources");
     if (auto v = rs.string("dir")) s.resources_dir = resolve(base, *v);
+    if (auto v = rs.string("api_dir")) s.resources_api_dir = resolve(base, *v);
     rs.finish();
   }
   if (const auto* t = r.table("delivery")) parse_delivery(*t, fname, s.delivery);
@@ -256,6 +296,7 @@ Settings load_settings(const fs::path& file) {
   }
   r.finish();
 
+  if (s.resources_api_dir.empty()) s.resources_api_dir = s.storage.dir / "resources";
   // The embedded default: with no [transports] section herald still works.
   if (!s.transport("outbox") && (s.delivery.email_transport == "outbox" || s.delivery.sms_transport == "outbox")) {
     TransportSettings outbox;

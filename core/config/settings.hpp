@@ -1,6 +1,7 @@
 #pragma once
 // Typed daemon settings, parsed from heraldd.toml by load_settings().
 // Defaults live here, in the structs; config/heraldd.toml documents each key.
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -14,6 +15,23 @@ namespace herald {
 
 using std::chrono::milliseconds;
 
+// Access scopes (SPEC §6): what a bearer token may do.
+enum Scope : uint32_t {
+  kScopeEventsWrite = 1,
+  kScopeHistoryRead = 2,
+  kScopeHistoryWrite = 4,
+  kScopeHistoryDelete = 8,
+  kScopeAdmin = 16,
+  kScopeMetrics = 32,
+};
+
+struct AccessToken {
+  std::string name;                   // for logs; never the secret
+  std::array<unsigned char, 32> sha256{};  // of the secret: compared in constant time
+  uint32_t scopes = 0;
+  std::string tenant;                 // empty: every tenant
+};
+
 struct HttpSettings {
   std::string address = "127.0.0.1";
   uint16_t port = 8080;  // 0 = ephemeral (the bound port is logged)
@@ -23,6 +41,9 @@ struct HttpSettings {
   milliseconds body_timeout{30'000};
   milliseconds idle_timeout{60'000};    // keep-alive
   size_t max_connections = 4096;
+  // [[http.tokens]]: none configured leaves /v1/events open (trusted network)
+  // and the admin API closed.
+  std::vector<AccessToken> tokens;
 };
 
 // [storage]: the journal (dir/journal) and the history (dir/history).
@@ -163,6 +184,7 @@ struct Settings {
   StorageSettings storage;
   HistoryRetention history;
   std::filesystem::path resources_dir;
+  std::filesystem::path resources_api_dir;  // admin API's resource files (default <storage>/resources)
   DeliverySettings delivery;
   RedisSettings redis;
   std::vector<TransportSettings> transports;

@@ -55,6 +55,12 @@ class EventPipeline final {
   // produce are marked failed.
   boost::asio::awaitable<void> resume(std::vector<PendingEvent> pending);
 
+  // Every message `event` would produce against `snapshot`, rendered but not
+  // journaled, recorded or sent (POST /v1/preview).
+  std::vector<std::shared_ptr<RenderedMessage>> preview(DocumentEvent event, const ResourceSnapshot& snapshot) {
+    return render_all(std::make_shared<const DocumentEvent>(std::move(event)), snapshot);
+  }
+
  private:
   static HistoryRecord received_record(const DocumentEvent& e, const std::string& source);
   void record_unroutable(const RenderedMessage& msg);

@@ -507,48 +507,105 @@ void check_partials(const ResourceSet& set, const std::string& origin) {
 
 }  // namespace
 
-ResourceSet load_resources(const fs::path& dir) {
-  ResourceSet set;
+std::vector<ResourceFile> read_resource_dir(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw ConfigError(dir.string() + ": resources directory does not exist");
-  std::vector<fs::path> files;
+  std::vector<fs::path> paths;
   for (const auto& entry : fs::directory_iterator(dir)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".toml") files.push_back(entry.path());
+    if (entry.is_regular_file() && entry.path().extension() == ".toml") paths.push_back(entry.path());
   }
-  std::sort(files.begin(), files.end());
+  std::sort(paths.begin(), paths.end());
+  std::vector<ResourceFile> files;
+  files.reserve(paths.size());
+  for (const auto& p : paths) files.push_back({p.string(), parse_toml_file(p.string())});
+  return files;
+}
 
+const char* to_string(ResourceKind k) {
+  switch (k) {
+    case ResourceKind::template_: return "template";
+    case ResourceKind::sender: return "sender";
+    case ResourceKind::group: return "group";
+    case ResourceKind::rule: return "rule";
+    case ResourceKind::partner: return "partner";
+  }
+  return "template";
+}
+
+ResourceSet build_resources(const std::vector<ResourceFile>& files, const std::vector<ResourceFile>& overrides,
+                            ResourceOrigins* origins) {
+  ResourceSet set;
   // Two passes: templates, senders and groups first, so rules and partners
-  // may reference them from any file.
-  std::vector<toml::table> tables;
-  tables.reserve(files.size());
-  for (const auto& f : files) tables.push_back(parse_toml_file(f.string()));
-  auto add = [](auto& map, auto&& item, TomlReader& r, const char* what) {
-    std::string id = item.id;
-    if (!map.emplace(id, std::move(item)).second) r.fail("id", std::string("duplicate ") + what + " id \"" + id + "\"");
+  // may reference them from any file. Within `files` an id is unique; an
+  // entry of `overrides` (the admin API's) replaces a file's of the same id.
+  struct Source {
+    const ResourceFile* file;
+    bool override;
   };
-  for (size_t i = 0; i < files.size(); ++i) {
-    TomlReader root(tables[i], files[i].string(), "");
-    for_each_table(root, "template", [&](TomlReader& r) { add(set.templates, parse_template(r), r, "template"); });
-    for_each_table(root, "sender", [&](TomlReader& r) { add(set.senders, parse_sender(r), r, "sender"); });
-    for_each_table(root, "group", [&](TomlReader& r) { add(set.groups, parse_group(r), r, "group"); });
+  std::vector<Source> all;
+  for (const auto& f : files) all.push_back({&f, false});
+  for (const auto& f : overrides) all.push_back({&f, true});
+  std::map<std::pair<ResourceKind, std::string>, bool> from_override;
+  auto add = [&](ResourceKind kind, auto& map, std::string key, auto&& item, TomlReader& r, const Source& src,
+                 const toml::table& table) {
+    auto [it, fresh] = from_override.try_emplace({kind, key}, src.override);
+    if (!fresh && (it->second || !src.override))
+      r.fail("id", std::string("duplicate ") + to_string(kind) + " id \"" + item.id + "\"");
+    it->second = src.override;
+    map.insert_or_assign(key, std::move(item));
+    if (origins) (*origins)[{kind, key}] = {src.file->name, &table, src.override};
+  };
+  auto each = [&](const Source& src, TomlReader& root, const char* key, ResourceKind kind, auto&& fn) {
+    const toml::array* arr = root.array(key);
+    if (!arr) return;
+    size_t i = 0;
+    for (const auto& node : *arr) {
+      std::string prefix = root.path(key) + "[" + std::to_string(i++) + "]";
+      if (!node.is_table()) throw ConfigError(src.file->name + ": " + prefix + ": must be a table");
+      TomlReader r(*node.as_table(), src.file->name, prefix);
+      fn(r, *node.as_table(), kind);
+    }
+  };
+  for (const auto& src : all) {
+    TomlReader root(src.file->table, src.file->name, "");
+    each(src, root, "template", ResourceKind::template_, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
+      Template v = parse_template(r);
+      std::string key = v.id;
+      add(k, set.templates, std::move(key), std::move(v), r, src, t);
+    });
+    each(src, root, "sender", ResourceKind::sender, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
+      Sender v = parse_sender(r);
+      std::string key = v.id;
+      add(k, set.senders, std::move(key), std::move(v), r, src, t);
+    });
+    each(src, root, "group", ResourceKind::group, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
+      Group v = parse_group(r);
+      std::string key = v.id;
+      add(k, set.groups, std::move(key), std::move(v), r, src, t);
+    });
   }
   for (const auto& [id, t] : set.templates)
     if (!t.sender.empty() && !set.find_sender(t.sender))
-      throw ConfigError(dir.string() + ": template \"" + id + "\": no sender with id \"" + t.sender + "\"");
-  check_partials(set, dir.string());
-  for (size_t i = 0; i < files.size(); ++i) {
-    TomlReader root(tables[i], files[i].string(), "");
+      throw ConfigError("template \"" + id + "\": no sender with id \"" + t.sender + "\"");
+  check_partials(set, "resources");
+  for (const auto& src : all) {
+    TomlReader root(src.file->table, src.file->name, "");
     for (const char* first_pass : {"template", "sender", "group"}) root.array(first_pass);
-    for_each_table(root, "rule", [&](TomlReader& r) { add(set.rules, parse_rule(r, set), r, "rule"); });
-    for_each_table(root, "partner", [&](TomlReader& r) {
-      Partner p = parse_partner(r, set);
-      auto key = ResourceSet::partner_key(p.tenant, p.id);
-      if (set.partners.contains(key)) r.fail("id", "duplicate partner id \"" + p.id + "\"");
-      set.partners.emplace(std::move(key), std::move(p));
+    each(src, root, "rule", ResourceKind::rule, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
+      Rule v = parse_rule(r, set);
+      std::string key = v.id;
+      add(k, set.rules, std::move(key), std::move(v), r, src, t);
+    });
+    each(src, root, "partner", ResourceKind::partner, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
+      Partner v = parse_partner(r, set);
+      std::string key = ResourceSet::partner_key(v.tenant, v.id);
+      add(k, set.partners, std::move(key), std::move(v), r, src, t);
     });
     root.finish();
   }
   return set;
 }
+
+ResourceSet load_resources(const fs::path& dir) { return build_resources(read_resource_dir(dir), {}, nullptr); }
 
 }  // namespace herald

@@ -6,6 +6,8 @@
 // the RuleIndex compiled from it as one ResourceSnapshot (shared_ptr<const>),
 // so matching and rendering never see a half-applied change. Loading validates
 // everything and throws ConfigError naming file, resource, field and reason.
+#include <toml++/toml.h>
+
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -154,9 +156,35 @@ struct ResourceSet {
   }
 };
 
-// Loads every *.toml file in `dir` (sorted by name). A file may hold any mix
-// of [[template]], [[sender]], [[group]], [[rule]] and [[partner]] tables.
-// Throws ConfigError.
+enum class ResourceKind { template_, sender, group, rule, partner };
+const char* to_string(ResourceKind k);  // "template", ...: the TOML array name
+
+// A parsed resource file: any mix of [[template]], [[sender]], [[group]],
+// [[rule]] and [[partner]] tables.
+struct ResourceFile {
+  std::string name;  // its path, for error messages
+  toml::table table;
+};
+
+// Where each resource was defined: (kind, key) → file and table. Keys are ids,
+// partner_key(tenant, id) for partners. Points into the ResourceFiles.
+struct ResourceOrigin {
+  std::string file;
+  const toml::table* table = nullptr;
+  bool override = false;  // from the admin API's files
+};
+using ResourceOrigins = std::map<std::pair<ResourceKind, std::string>, ResourceOrigin>;
+
+// Every *.toml file in `dir`, sorted by name. Throws ConfigError.
+std::vector<ResourceFile> read_resource_dir(const std::filesystem::path& dir);
+
+// Validates and compiles `files`, then `overrides` (whose resources replace
+// the files' of the same kind and id). Throws ConfigError naming file,
+// resource, field and reason.
+ResourceSet build_resources(const std::vector<ResourceFile>& files, const std::vector<ResourceFile>& overrides,
+                            ResourceOrigins* origins);
+
+// read_resource_dir + build_resources without overrides.
 ResourceSet load_resources(const std::filesystem::path& dir);
 
 }  // namespace herald

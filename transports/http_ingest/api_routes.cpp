@@ -1,10 +1,14 @@
 #include "transports/http_ingest/api_routes.hpp"
 
 #include <boost/beast/http/field.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 
+#include "core/render/sms_text.hpp"
 #include "core/util/time_format.hpp"
 
 namespace herald {
@@ -60,6 +64,25 @@ bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
   return true;
 }
 
+// Splits the query of `target` into decoded key/value pairs; false when
+// malformed.
+bool parse_query(std::string_view target, std::vector<std::pair<std::string, std::string>>& out) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return true;
+  for (std::string_view rest = target.substr(q + 1); !rest.empty();) {
+    auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    auto eq = pair.find('=');
+    std::string key, value;
+    if (eq == std::string_view::npos || !percent_decode(pair.substr(0, eq), key, true) ||
+        !percent_decode(pair.substr(eq + 1), value, true))
+      return false;
+    out.emplace_back(std::move(key), std::move(value));
+  }
+  return true;
+}
+
 HttpResponse method_not_allowed(unsigned version, const char* allow) {
   auto res = make_error_response(HttpStatus::method_not_allowed, version, "method_not_allowed",
                                  std::string("allowed: ") + allow);
@@ -109,11 +132,14 @@ HttpResponse make_error_response(HttpStatus status, unsigned version, std::strin
   return make_json_response(status, version, json::serialize(o));
 }
 
-ApiRoutes::ApiRoutes(EventPipeline& pipeline, const Journal& journal, MetricsRegistry& metrics, Logger& log)
+ApiRoutes::ApiRoutes(EventPipeline& pipeline, const Journal& journal, MetricsRegistry& metrics, Logger& log,
+                     ResourceStore* store, std::vector<AccessToken> tokens)
     : pipeline_(pipeline),
       journal_(journal),
       metrics_(metrics),
       log_(log),
+      store_(store),
+      tokens_(std::move(tokens)),
       rejected_(metrics.counter("herald_events_rejected_total", "Event requests rejected as invalid",
                                 {{"source", "http"}})) {}
 
@@ -122,14 +148,17 @@ boost::asio::awaitable<HttpResponse> ApiRoutes::handle(HttpRequest& req, EventDe
   if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
   const auto method = req.method();
   const unsigned v = req.version();
+  const AccessToken* token = nullptr;
 
   if (target == "/v1/events") {
     if (method != http::verb::post) co_return method_not_allowed(v, "POST");
-    co_return co_await post_events(req, decoder);
+    if (auto denied = authorize(req, kScopeEventsWrite, token)) co_return std::move(*denied);
+    co_return co_await post_events(req, decoder, token);
   }
   if (target.starts_with("/v1/events/")) {
     if (method != http::verb::get && method != http::verb::head) co_return method_not_allowed(v, "GET, HEAD");
-    co_return get_event(req, target.substr(std::string_view("/v1/events/").size()));
+    if (auto denied = authorize(req, kScopeEventsWrite | kScopeHistoryRead, token)) co_return std::move(*denied);
+    co_return get_event(req, target.substr(std::string_view("/v1/events/").size()), token);
   }
   if (target == "/readyz") {
     if (method != http::verb::get && method != http::verb::head) co_return method_not_allowed(v, "GET, HEAD");
@@ -141,16 +170,185 @@ boost::asio::awaitable<HttpResponse> ApiRoutes::handle(HttpRequest& req, EventDe
   }
   if (target == "/metrics") {
     if (method != http::verb::get) co_return method_not_allowed(v, "GET");
+    if (!tokens_.empty())
+      if (auto denied = authorize(req, kScopeMetrics, token)) co_return std::move(*denied);
     HttpResponse res{HttpStatus::ok, v};
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     res.body() = metrics_.render();
     res.prepare_payload();
     co_return res;
   }
+  if (store_ && target == "/v1/preview") {
+    if (method != http::verb::post) co_return method_not_allowed(v, "POST");
+    if (auto denied = authorize(req, kScopeAdmin, token)) co_return std::move(*denied);
+    co_return preview(req, decoder);
+  }
+  if (store_ && target.starts_with("/v1/")) {
+    std::string_view rest = target.substr(4);
+    auto slash = rest.find('/');
+    if (auto kind = resource_kind_from_plural(rest.substr(0, slash))) {
+      if (auto denied = authorize(req, kScopeAdmin, token)) co_return std::move(*denied);
+      co_return admin(req, *kind, slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1), token);
+    }
+  }
   co_return make_error_response(HttpStatus::not_found, v, "not_found", "no such endpoint");
 }
 
-boost::asio::awaitable<HttpResponse> ApiRoutes::post_events(HttpRequest& req, EventDecoder& decoder) {
+std::optional<HttpResponse> ApiRoutes::authorize(const HttpRequest& req, uint32_t any_of,
+                                                 const AccessToken*& token) const {
+  const unsigned v = req.version();
+  if (tokens_.empty()) {
+    if (!(any_of & kScopeAdmin)) return std::nullopt;
+    return make_error_response(HttpStatus::forbidden, v, "admin_disabled",
+                               "the admin API needs a bearer token with the admin scope: configure [[http.tokens]]");
+  }
+  std::string_view auth = req[http::field::authorization];
+  constexpr std::string_view bearer = "Bearer ";
+  const AccessToken* found = nullptr;
+  if (auth.size() > bearer.size() && lower(auth.substr(0, bearer.size())) == "bearer ") {
+    std::string_view secret = trim(auth.substr(bearer.size()));
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), digest);
+    // Every configured token is compared, in constant time, whatever matches.
+    for (const auto& t : tokens_)
+      if (CRYPTO_memcmp(digest, t.sha256.data(), sizeof digest) == 0) found = &t;
+  }
+  if (!found) {
+    auto res = make_error_response(HttpStatus::unauthorized, v, "unauthorized", "a valid bearer token is required");
+    res.set(http::field::www_authenticate, "Bearer");
+    return res;
+  }
+  if (!(found->scopes & any_of))
+    return make_error_response(HttpStatus::forbidden, v, "forbidden", "the token lacks the scope this endpoint needs");
+  token = found;
+  return std::nullopt;
+}
+
+HttpResponse ApiRoutes::admin(const HttpRequest& req, ResourceKind kind, std::string_view raw_id,
+                              const AccessToken* token) {
+  const unsigned v = req.version();
+  std::string tenant = "default", after;
+  size_t limit = 1000;
+  std::vector<std::pair<std::string, std::string>> query;
+  if (!parse_query(req.target(), query))
+    return make_error_response(HttpStatus::bad_request, v, "bad_query", "malformed query string");
+  for (auto& [key, value] : query) {
+    if (key == "tenant") {
+      tenant = std::move(value);
+    } else if (key == "after") {
+      after = std::move(value);
+    } else if (key == "limit") {
+      if (value.empty() || value.size() > 6 || value.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoul(value) == 0)
+        return make_error_response(HttpStatus::bad_request, v, "bad_query", "limit must be 1-999999");
+      limit = std::stoul(value);
+    } else {
+      return make_error_response(HttpStatus::bad_request, v, "bad_query", "unknown parameter " + key);
+    }
+  }
+  // A tenant's token manages that tenant's partners only; templates, rules,
+  // groups and senders are shared by every tenant.
+  if (token && !token->tenant.empty() && (kind != ResourceKind::partner || tenant != token->tenant))
+    return make_error_response(HttpStatus::forbidden, v, "forbidden", "the token is bound to another tenant");
+  std::string id;
+  if (!percent_decode(raw_id, id, false) || id.find('/') != std::string::npos)
+    return make_error_response(HttpStatus::bad_request, v, "bad_id", "malformed resource id");
+  auto answer = [&](const ResourceStore::Answer& a) {
+    if (a.status >= 400) return make_error_response(static_cast<HttpStatus>(a.status), v, a.error, a.reason);
+    if (a.status == 204) {
+      HttpResponse res{HttpStatus::no_content, v};
+      res.prepare_payload();
+      return res;
+    }
+    return make_json_response(static_cast<HttpStatus>(a.status), v, json::serialize(a.body));
+  };
+  const auto method = req.method();
+  if (id.empty()) {
+    if (method != http::verb::get) return method_not_allowed(v, "GET");
+    return answer(store_->list(kind, tenant, limit, after));
+  }
+  if (method == http::verb::get) return answer(store_->get(kind, tenant, id));
+  if (method == http::verb::delete_) {
+    auto a = store_->remove(kind, tenant, id);
+    if (a.status < 400) log_.info("resource deleted", {{"kind", to_string(kind)}, {"id", id}});
+    return answer(a);
+  }
+  if (method == http::verb::put) {
+    boost::system::error_code ec;
+    json::value body = json::parse(req.body(), ec);
+    if (ec) return make_error_response(HttpStatus::bad_request, v, "malformed_json", ec.message());
+    auto a = store_->put(kind, tenant, id, body);
+    if (a.status < 400) log_.info("resource saved", {{"kind", to_string(kind)}, {"id", id}});
+    return answer(a);
+  }
+  return method_not_allowed(v, "GET, PUT, DELETE");
+}
+
+HttpResponse ApiRoutes::preview(const HttpRequest& req, EventDecoder& decoder) {
+  const unsigned v = req.version();
+  boost::system::error_code ec;
+  json::value body = json::parse(req.body(), ec);
+  if (ec) return make_error_response(HttpStatus::bad_request, v, "malformed_json", ec.message());
+  const json::object* o = body.if_object();
+  const json::value* ev = o ? o->if_contains("event") : nullptr;
+  if (!ev) return make_error_response(HttpStatus::bad_request, v, "bad_request", "expected {\"event\": {...}}");
+  for (const auto& [k, _] : *o)
+    if (k != "event" && k != "resources")
+      return make_error_response(HttpStatus::bad_request, v, "bad_request", "unknown field " + std::string(k));
+  DecodeResult decoded = decoder.decode(json::serialize(*ev), BodyFormat::json);
+  if (decoded.malformed || !decoded.errors.empty() || decoded.events.size() != 1) {
+    std::string why = decoded.malformed ? decoded.malformed_reason
+                      : decoded.errors.empty() ? std::string("expected one event")
+                                               : "event." + decoded.errors[0].field + ": " + decoded.errors[0].reason;
+    return make_error_response(HttpStatus::bad_request, v, "invalid_event", why);
+  }
+  std::shared_ptr<const ResourceSnapshot> snapshot;
+  if (const auto* extra = o->if_contains("resources")) {
+    if (!extra->is_object())
+      return make_error_response(HttpStatus::bad_request, v, "bad_request", "resources must be an object");
+    std::string error;
+    snapshot = store_->candidate(extra->get_object(), error);
+    if (!snapshot) return make_error_response(HttpStatus::unprocessable_entity, v, "invalid_resource", error);
+  } else {
+    snapshot = store_->snapshots().get();
+  }
+  auto messages = pipeline_.preview(std::move(decoded.events[0]), *snapshot);
+  json::array out;
+  auto mailbox = [](const Mailbox& m) { return json::object{{"address", m.address}, {"name", m.name}}; };
+  for (const auto& m : messages) {
+    json::object mo{{"id", m->message_id}, {"channel", m->channel}, {"template", m->template_id},
+                    {"locale", m->locale}, {"from", mailbox(m->from)}};
+    if (!m->rule_id.empty()) mo["rule"] = m->rule_id;
+    if (!m->partner_id.empty()) mo["partner"] = m->partner_id;
+    if (!m->contact_id.empty()) mo["contact"] = m->contact_id;
+    if (m->reply_to) mo["reply_to"] = mailbox(*m->reply_to);
+    json::array to;
+    for (const auto& t : m->to) to.push_back(mailbox(t));
+    mo["to"] = std::move(to);
+    if (m->channel == "sms") {
+      SmsInfo info = analyze_sms(m->text);
+      mo["sms"] = m->text;
+      mo["encoding"] = to_string(info.encoding);
+      mo["segments"] = info.segments;
+    } else {
+      mo["subject"] = m->subject;
+      mo["text"] = m->text;
+      if (!m->html.empty()) mo["html"] = m->html;
+    }
+    if (m->delay.count() > 0) mo["delay_ms"] = m->delay.count();
+    if (m->attach && m->event && m->event->document) {
+      json::array names;
+      for (const auto& a : m->event->document->attachments) names.push_back(json::value(a.filename));
+      mo["attachments"] = std::move(names);
+    }
+    out.push_back(std::move(mo));
+  }
+  return make_json_response(HttpStatus::ok, v,
+                            json::serialize(json::object{{"generation", snapshot->generation}, {"messages", std::move(out)}}));
+}
+
+boost::asio::awaitable<HttpResponse> ApiRoutes::post_events(HttpRequest& req, EventDecoder& decoder,
+                                                           const AccessToken* token) {
   const unsigned v = req.version();
   BodyFormat format = BodyFormat::json;
   std::string ctype = lower(trim(req[http::field::content_type]));
@@ -182,6 +380,16 @@ boost::asio::awaitable<HttpResponse> ApiRoutes::post_events(HttpRequest& req, Ev
     co_return make_json_response(HttpStatus::bad_request, v, json::serialize(o));
   }
 
+  if (token && !token->tenant.empty()) {
+    for (const auto& e : result.events) {
+      if (e.tenant != token->tenant) {
+        rejected_.inc();
+        co_return make_error_response(HttpStatus::forbidden, v, "forbidden",
+                                      "event " + e.id + " is for tenant " + e.tenant + "; the token is bound to " +
+                                          token->tenant);
+      }
+    }
+  }
   auto accepted = co_await pipeline_.accept(std::move(result.events), "http");
   if (accepted.error) {
     // Nothing of this request is acknowledged; the client retries (with the
@@ -206,24 +414,19 @@ boost::asio::awaitable<HttpResponse> ApiRoutes::post_events(HttpRequest& req, Ev
   co_return make_json_response(HttpStatus::accepted, v, json::serialize(o));
 }
 
-HttpResponse ApiRoutes::get_event(const HttpRequest& req, std::string_view id) const {
+HttpResponse ApiRoutes::get_event(const HttpRequest& req, std::string_view id, const AccessToken* token) const {
   const unsigned v = req.version();
   std::string tenant = "default";
-  std::string_view full = req.target();
-  if (auto q = full.find('?'); q != std::string_view::npos) {
-    for (std::string_view rest = full.substr(q + 1); !rest.empty();) {
-      auto amp = rest.find('&');
-      std::string_view pair = rest.substr(0, amp);
-      rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-      auto eq = pair.find('=');
-      std::string key, value;
-      if (eq == std::string_view::npos || !percent_decode(pair.substr(0, eq), key, true) ||
-          !percent_decode(pair.substr(eq + 1), value, true))
-        return make_error_response(HttpStatus::bad_request, v, "bad_query", "malformed query string");
-      if (key != "tenant") return make_error_response(HttpStatus::bad_request, v, "bad_query", "unknown parameter " + key);
-      tenant = value;
-    }
+  std::vector<std::pair<std::string, std::string>> query;
+  if (!parse_query(req.target(), query))
+    return make_error_response(HttpStatus::bad_request, v, "bad_query", "malformed query string");
+  for (auto& [key, value] : query) {
+    if (key != "tenant") return make_error_response(HttpStatus::bad_request, v, "bad_query", "unknown parameter " + key);
+    tenant = std::move(value);
   }
+  // Another tenant's events do not exist for a tenant's token.
+  if (token && !token->tenant.empty() && tenant != token->tenant)
+    return make_error_response(HttpStatus::not_found, v, "not_found", "no event with this id");
   std::string decoded_id;
   if (!percent_decode(id, decoded_id, false))
     return make_error_response(HttpStatus::bad_request, v, "bad_id", "malformed percent-encoding in the event id");

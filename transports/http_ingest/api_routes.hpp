@@ -12,7 +12,9 @@
 #include <string>
 
 #include "core/ingest/event_decoder.hpp"
+#include "core/config/settings.hpp"
 #include "core/pipeline/event_pipeline.hpp"
+#include "core/resources/resource_store.hpp"
 #include "core/util/log.hpp"
 #include "core/util/metrics.hpp"
 
@@ -32,20 +34,32 @@ HttpResponse make_json_response(HttpStatus status, unsigned version, std::string
 
 class ApiRoutes final {
  public:
-  ApiRoutes(EventPipeline& pipeline, const Journal& journal, MetricsRegistry& metrics, Logger& log);
+  // `store` serves the admin API (/v1/templates, ...) and resources in
+  // /v1/preview; without one those answer 404. With `tokens`, every /v1
+  // endpoint and /metrics need a bearer token with the right scope; without
+  // any, /v1/events is open (a trusted network) and the admin API is closed.
+  ApiRoutes(EventPipeline& pipeline, const Journal& journal, MetricsRegistry& metrics, Logger& log,
+            ResourceStore* store = nullptr, std::vector<AccessToken> tokens = {});
 
   // `decoder` belongs to the calling session (reused parse buffers).
   boost::asio::awaitable<HttpResponse> handle(HttpRequest& req, EventDecoder& decoder);
 
  private:
-  boost::asio::awaitable<HttpResponse> post_events(HttpRequest& req, EventDecoder& decoder);
-  HttpResponse get_event(const HttpRequest& req, std::string_view id) const;
+  boost::asio::awaitable<HttpResponse> post_events(HttpRequest& req, EventDecoder& decoder, const AccessToken* token);
+  HttpResponse get_event(const HttpRequest& req, std::string_view id, const AccessToken* token) const;
   HttpResponse readiness(unsigned version) const;
+  HttpResponse admin(const HttpRequest& req, ResourceKind kind, std::string_view id, const AccessToken* token);
+  HttpResponse preview(const HttpRequest& req, EventDecoder& decoder);
+  // nullopt: allowed (`token` set when tokens are configured). Otherwise the
+  // 401/403 answer. `any_of` is a mask of scopes, one of which suffices.
+  std::optional<HttpResponse> authorize(const HttpRequest& req, uint32_t any_of, const AccessToken*& token) const;
 
   EventPipeline& pipeline_;
   const Journal& journal_;
   MetricsRegistry& metrics_;
   Logger& log_;
+  ResourceStore* store_;
+  std::vector<AccessToken> tokens_;
   Counter& rejected_;
 };
 
