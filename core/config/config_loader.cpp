@@ -1,6 +1,8 @@
 #include "core/config/settings.hpp"
 #include "core/config/toml_reader.hpp"
 #include "core/ingest/event_decoder.hpp"
+#include <openssl/sha.h>
+
 #include "core/util/digest.hpp"
 
 namespace herald {
@@ -50,12 +52,13 @@ void parse_http(const toml::table& t, const std::string& file, HttpSettings& htt
       if (secret.has_value() == digest.has_value()) tr.fail("token", "give exactly one of token and token_sha256");
       if (secret) {
         if (secret->size() < 16) tr.fail("token", "must be at least 16 characters");
-        auto hex = sha256_hex({*secret});
-        digest = hex;
+        SHA256(reinterpret_cast<const unsigned char*>(secret->data()), secret->size(), tok.sha256.data());
+      } else {
+        if (digest->size() != 64 || digest->find_first_not_of("0123456789abcdef") != std::string::npos)
+          tr.fail("token_sha256", "must be 64 lowercase hex digits (sha256sum of the token)");
+        for (size_t k = 0; k < 32; ++k)
+          tok.sha256[k] = static_cast<unsigned char>(std::stoi(digest->substr(2 * k, 2), nullptr, 16));
       }
-      if (digest->size() != 64 || digest->find_first_not_of("0123456789abcdef") != std::string::npos)
-        tr.fail("token_sha256", "must be 64 lowercase hex digits (sha256sum of the token)");
-      for (size_t k = 0; k < 32; ++k) tok.sha256[k] = static_cast<unsigned char>(std::stoi(digest->substr(2 * k, 2), nullptr, 16));
       const toml::array* scopes = tr.array("scopes");
       if (!scopes || scopes->empty()) tr.fail("scopes", "at least one scope is required");
       for (const auto& sc : *scopes) {

@@ -122,7 +122,7 @@ class Heraldd:
     """heraldd with a generated config; port 0, read back from its log."""
 
     def __init__(self, transport="outbox", smtp_port=None, extra_config="", resources=RESOURCES,
-                 storage_dir="var", wrap=None, log_level="debug", max_attempts=3, storage_extra="", env=None, relay_extra=""):
+                 storage_dir="var", wrap=None, log_level="debug", max_attempts=3, storage_extra="", env=None, relay_extra="", http_extra=""):
         self.dir = tempfile.mkdtemp(prefix="herald-test-")
         self.outbox = os.path.join(self.dir, "var", "outbox")
         self.storage = os.path.join(self.dir, storage_dir)
@@ -148,6 +148,7 @@ log_level = "{log_level}"
 listen = "127.0.0.1:0"
 max_body_bytes = 65536
 header_timeout_ms = 2000
+{http_extra}
 [storage]
 dir = "{storage_dir}"
 {storage_extra}

@@ -208,3 +208,54 @@ TEST(ConfigLoaderTest, BadRedisValuesAreNamed) {
 
 }  // namespace
 }  // namespace herald
+
+namespace herald {
+namespace {
+
+TEST(ConfigLoaderTest, AccessTokensDeliveryLocaleAndResourceDirs) {
+  TempDir dir;
+  auto s = load(dir, R"(
+[storage]
+dir = "var"
+[http]
+  [[http.tokens]]
+  name = "erp"
+  token = "0123456789abcdef-secret"
+  scopes = ["events:write", "history:read"]
+  tenant = "acme"
+  [[http.tokens]]
+  name = "ops"
+  # sha256sum of "password-password"
+  token_sha256 = "69ed2bfe8ac7d1f2a0d99e5a72ddd2fb29a4219b23b4a8f7d96f1f8dd0d5d1c4"
+  scopes = ["admin"]
+[delivery]
+locale = "cs-CZ"
+sms_transliterate = true
+)");
+  ASSERT_EQ(s.http.tokens.size(), 2u);
+  EXPECT_EQ(s.http.tokens[0].scopes, uint32_t(kScopeEventsWrite | kScopeHistoryRead));
+  EXPECT_EQ(s.http.tokens[0].tenant, "acme");
+  EXPECT_EQ(s.http.tokens[1].sha256[0], 0x69);
+  EXPECT_EQ(s.http.tokens[1].sha256[31], 0xc4);
+  EXPECT_EQ(s.delivery.locale, "cs-CZ");
+  EXPECT_TRUE(s.delivery.sms_transliterate);
+  EXPECT_EQ(s.delivery.sms_transport, "outbox");
+  EXPECT_EQ(s.resources_api_dir, dir.path() / "var" / "resources");
+
+  auto token = [](const std::string& body) { return "[http]\n[[http.tokens]]\nname = \"t\"\n" + body; };
+  EXPECT_NE(error_of(dir, token("token = \"short\"\nscopes = [\"admin\"]\n")).find("at least 16"), std::string::npos);
+  EXPECT_NE(error_of(dir, token("scopes = [\"admin\"]\n")).find("exactly one of token and token_sha256"),
+            std::string::npos);
+  EXPECT_NE(error_of(dir, token("token = \"0123456789abcdef\"\nscopes = [\"root\"]\n")).find("unknown scope"),
+            std::string::npos);
+  EXPECT_NE(error_of(dir, token("token_sha256 = \"abc\"\nscopes = [\"admin\"]\n")).find("64 lowercase hex"),
+            std::string::npos);
+  EXPECT_NE(error_of(dir, "[delivery]\nlocale = \"not a locale\"\n").find("delivery.locale"), std::string::npos);
+  EXPECT_NE(error_of(dir, "[delivery]\nsms_transport = \"nope\"\n").find("delivery.sms_transport"), std::string::npos);
+  EXPECT_NE(error_of(dir, "[delivery]\nsms_transport = \"relay\"\n[transports.relay]\ntype = \"smtp\"\nhost = \"h\"\n")
+                .find("not an outbox transport"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace herald
