@@ -3,31 +3,6 @@
 #include <algorithm>
 
 namespace herald {
-namespace {
-
-constexpr uint64_t kFnvBasis = 14695981039346656037ull;
-
-// FNV-1a: the key's pieces hash exactly like their '\x1f'-joined string, so
-// a lookup never builds the joined key.
-uint64_t fnv(uint64_t h, std::string_view s) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
-void append_key(std::string& key, std::string_view tenant, std::string_view partner, std::string_view type) {
-  key.clear();
-  key.append(tenant);
-  key += '\x1f';
-  key.append(partner);
-  key += '\x1f';
-  key.append(type);
-}
-
-}  // namespace
-
 bool glob_match(std::string_view p, std::string_view t) {
   // Iterative '*' matching with one backtrack point (linear for these patterns).
   size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
@@ -49,35 +24,38 @@ bool glob_match(std::string_view p, std::string_view t) {
   return pi == p.size();
 }
 
-size_t RuleIndex::KeyHash::operator()(std::string_view k) const noexcept { return fnv(kFnvBasis, k); }
-
-size_t RuleIndex::KeyHash::operator()(const KeyParts& k) const noexcept {
-  uint64_t h = fnv(kFnvBasis, k.tenant);
-  h = fnv(h, "\x1f");
-  h = fnv(h, k.partner);
-  h = fnv(h, "\x1f");
-  return fnv(h, k.type);
-}
-
-bool RuleIndex::KeyEq::operator()(const KeyParts& p, std::string_view k) const noexcept {
-  if (k.size() != p.tenant.size() + p.partner.size() + p.type.size() + 2) return false;
-  if (k.substr(0, p.tenant.size()) != p.tenant || k[p.tenant.size()] != '\x1f') return false;
-  k.remove_prefix(p.tenant.size() + 1);
-  if (k.substr(0, p.partner.size()) != p.partner || k[p.partner.size()] != '\x1f') return false;
-  return k.substr(p.partner.size() + 1) == p.type;
-}
-
 RuleIndex::RuleIndex(const ResourceSet& set) : set_(set) {
-  std::string key;
+  // Group each partner's actions by event type (in contact order), then
+  // lay them out in the flat table.
+  std::vector<MatchedAction> all;
+  std::vector<ActionTable::Entry> entries;
+  std::vector<size_t> first;  // each entry's start in `all`, which still grows
   for (const auto& [_, partner] : set.partners) {
-    for (const auto& contact : partner.contacts) {
-      for (const auto& action : contact.actions) {
-        append_key(key, partner.tenant, partner.id, action.on);
-        by_key_[key].push_back({&partner, &contact, &action, set.find_template(action.template_id)});
-        ++entries_;
+    size_t n = 0;
+    for (const auto& contact : partner.contacts) n += contact.actions.size();
+    if (n == 0) continue;
+    std::vector<std::pair<std::string_view, MatchedAction>> actions;
+    actions.reserve(n);
+    for (const auto& contact : partner.contacts)
+      for (const auto& action : contact.actions)
+        actions.push_back({action.on, {&partner, &contact, &action, nullptr, set.find_template(action.template_id),
+                                       {contact.kind, contact.value, contact.name}}});
+    std::stable_sort(actions.begin(), actions.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (size_t i = 0; i < actions.size();) {
+      size_t j = i;
+      bool any_when = false;
+      while (j < actions.size() && actions[j].first == actions[i].first) {
+        any_when = any_when || !actions[j].second.action->when.always();
+        all.push_back(actions[j++].second);
       }
+      first.push_back(all.size() - (j - i));
+      entries.push_back({partner.tenant, partner.id, actions[i].first, nullptr, static_cast<uint32_t>(j - i), any_when});
+      i = j;
     }
+    entries_ += n;
   }
+  for (size_t k = 0; k < entries.size(); ++k) entries[k].actions = all.data() + first[k];
+  actions_ = ActionTable(entries);
   for (const auto& [_, rule] : set.rules) {
     ++entries_;
     size_t star = rule.on.find('*');
@@ -96,12 +74,12 @@ RuleIndex::RuleIndex(const ResourceSet& set) : set_(set) {
 
 void RuleIndex::match(const DocumentEvent& event, EventContext& context, std::vector<MatchedAction>& out) const {
   if (event.partner) {
-    auto it = by_key_.find(KeyParts{event.tenant, event.partner->id, event.type});
-    if (it != by_key_.end()) {
-      for (const auto& c : it->second) {
-        if (!c.action->when.always() && !c.action->when.evaluate(context.get())) continue;
-        out.push_back({c.partner, c.contact, c.action, nullptr, c.tmpl, {c.contact->kind, c.contact->value, c.contact->name}});
-      }
+    auto hit = actions_.find(event.tenant, event.partner->id, event.type);
+    if (!hit.any_when) {
+      out.insert(out.end(), hit.actions.begin(), hit.actions.end());
+    } else {
+      for (const auto& m : hit.actions)
+        if (m.action->when.always() || m.action->when.evaluate(context.get())) out.push_back(m);
     }
   }
   if (set_.rules.empty()) return;

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/match/action_table.hpp"
 #include "core/model/document_event.hpp"
 #include "core/resources/resource_set.hpp"
 
@@ -70,25 +71,9 @@ class RuleIndex final {
   size_t size() const { return entries_; }
 
  private:
-  struct Candidate {
-    const Partner* partner;
-    const Contact* contact;
-    const Action* action;
-    const Template* tmpl;
-  };
-  struct KeyParts {
-    std::string_view tenant, partner, type;
-  };
   struct KeyHash {
     using is_transparent = void;
-    size_t operator()(std::string_view k) const noexcept;
-    size_t operator()(const KeyParts& k) const noexcept;
-  };
-  struct KeyEq {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
-    bool operator()(const KeyParts& p, std::string_view k) const noexcept;
-    bool operator()(std::string_view k, const KeyParts& p) const noexcept { return (*this)(p, k); }
+    size_t operator()(std::string_view k) const noexcept { return std::hash<std::string_view>{}(k); }
   };
   using RuleList = std::vector<const Rule*>;
 
@@ -97,9 +82,9 @@ class RuleIndex final {
                    std::vector<MatchedAction>& out) const;
 
   const ResourceSet& set_;
-  std::unordered_map<std::string, std::vector<Candidate>, KeyHash, KeyEq> by_key_;
-  std::unordered_map<std::string, RuleList, KeyHash, KeyEq> rules_exact_;
-  std::unordered_map<std::string, RuleList, KeyHash, KeyEq> rules_prefix_;  // "case." for "case.*"
+  ActionTable actions_;
+  std::unordered_map<std::string, RuleList, KeyHash, std::equal_to<>> rules_exact_;
+  std::unordered_map<std::string, RuleList, KeyHash, std::equal_to<>> rules_prefix_;  // "case." for "case.*"
   std::vector<size_t> prefix_lengths_;                                       // distinct key lengths
   RuleList rules_glob_;
   size_t entries_ = 0;
