@@ -195,5 +195,24 @@ class SeedScenariosTest(unittest.TestCase):
         self.assertEqual(self.d.errors(), [])
 
 
+class ReadmeExamplesTest(unittest.TestCase):
+    """The events README's quick start posts (examples/*.json) against the seed."""
+
+    def test_examples_produce_what_the_readme_says(self):
+        d = Heraldd(transport="outbox", resources=SEED)
+        try:
+            expected = {"invoice-posted.json": 2, "order-realized.json": 1, "case-status-changed.json": 1}
+            for name, count in expected.items():
+                with open(os.path.join(SOURCE_DIR, "examples", name), "rb") as f:
+                    status, body = d.request("POST", "/v1/events", f.read(),
+                                             headers={"Content-Type": "application/json"})
+                self.assertEqual(status, 202, body)
+                self.assertEqual(len(json.loads(body)["events"][0]["messages"]), count, name)
+            wait_until(lambda: len(d.outbox_messages()) == 3 and len(d.outbox_sms()) == 1, what="3 e-mails, 1 SMS")
+            self.assertEqual(d.errors(), [])
+        finally:
+            d.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
