@@ -3,18 +3,13 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/util/decimal_text.hpp"
+
 namespace herald {
 
 namespace json = boost::json;
 
 namespace {
-
-bool digits(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (c < '0' || c > '9') return false;
-  return true;
-}
 
 int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {  // H. Hinnant's algorithm
   y -= m <= 2;
@@ -25,37 +20,20 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {  // H. Hinnant's al
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
-int num(std::string_view s) {
-  int v = 0;
-  for (char c : s) v = v * 10 + (c - '0');
-  return v;
-}
-
 // Exact comparison of two plain decimals ([+-]digits[.digits]); false when
 // either is not one.
 bool compare_decimal(std::string_view a, std::string_view b, int& out) {
-  struct D {
-    bool neg = false;
-    std::string_view whole, frac;
-  };
-  auto parse = [](std::string_view s, D& d) {
-    if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
-      d.neg = s[0] == '-';
-      s.remove_prefix(1);
-    }
-    size_t dot = s.find('.');
-    d.whole = s.substr(0, dot);
-    d.frac = dot == std::string_view::npos ? std::string_view{} : s.substr(dot + 1);
-    if (!digits(d.whole) || (dot != std::string_view::npos && !digits(d.frac))) return false;
+  auto parse = [](std::string_view s, DecimalText& d) {
+    if (!parse_decimal_text(s, d)) return false;
     while (d.whole.size() > 1 && d.whole[0] == '0') d.whole.remove_prefix(1);
-    while (!d.frac.empty() && d.frac.back() == '0') d.frac.remove_suffix(1);
-    if (d.whole == "0" && d.frac.empty()) d.neg = false;  // -0 == 0
+    while (!d.fraction.empty() && d.fraction.back() == '0') d.fraction.remove_suffix(1);
+    if (d.whole == "0" && d.fraction.empty()) d.negative = false;  // -0 == 0
     return true;
   };
-  D x, y;
+  DecimalText x, y;
   if (!parse(a, x) || !parse(b, y)) return false;
-  if (x.neg != y.neg) {
-    out = x.neg ? -1 : 1;
+  if (x.negative != y.negative) {
+    out = x.negative ? -1 : 1;
     return true;
   }
   int mag = 0;
@@ -64,14 +42,14 @@ bool compare_decimal(std::string_view a, std::string_view b, int& out) {
   } else if (int c = x.whole.compare(y.whole); c != 0) {
     mag = c < 0 ? -1 : 1;
   } else {
-    size_t n = std::max(x.frac.size(), y.frac.size());
+    size_t n = std::max(x.fraction.size(), y.fraction.size());
     for (size_t i = 0; i < n && mag == 0; ++i) {
-      char p = i < x.frac.size() ? x.frac[i] : '0';
-      char q = i < y.frac.size() ? y.frac[i] : '0';
+      char p = i < x.fraction.size() ? x.fraction[i] : '0';
+      char q = i < y.fraction.size() ? y.fraction[i] : '0';
       if (p != q) mag = p < q ? -1 : 1;
     }
   }
-  out = x.neg ? -mag : mag;
+  out = x.negative ? -mag : mag;
   return true;
 }
 
@@ -224,41 +202,10 @@ bool member(const Value& needle, const Value& list) {
 }  // namespace
 
 bool parse_iso_instant(std::string_view s, int64_t& seconds) {
-  if (s.size() < 10 || s[4] != '-' || s[7] != '-' || !digits(s.substr(0, 4)) || !digits(s.substr(5, 2)) ||
-      !digits(s.substr(8, 2)))
-    return false;
-  int y = num(s.substr(0, 4)), m = num(s.substr(5, 2)), d = num(s.substr(8, 2));
-  if (m < 1 || m > 12 || d < 1 || d > 31) return false;
-  int64_t t = days_from_civil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) * 86400;
-  s.remove_prefix(10);
-  if (!s.empty()) {
-    if ((s[0] != 'T' && s[0] != 't' && s[0] != ' ') || s.size() < 6 || s[3] != ':' || !digits(s.substr(1, 2)) ||
-        !digits(s.substr(4, 2)))
-      return false;
-    int hh = num(s.substr(1, 2)), mm = num(s.substr(4, 2)), ss = 0;
-    s.remove_prefix(6);
-    if (!s.empty() && s[0] == ':') {
-      if (s.size() < 3 || !digits(s.substr(1, 2))) return false;
-      ss = num(s.substr(1, 2));
-      s.remove_prefix(3);
-      if (!s.empty() && s[0] == '.') {
-        s.remove_prefix(1);
-        while (!s.empty() && s[0] >= '0' && s[0] <= '9') s.remove_prefix(1);
-      }
-    }
-    if (hh > 23 || mm > 59 || ss > 60) return false;
-    t += hh * 3600 + mm * 60 + ss;
-    if (s == "Z" || s == "z") {
-      s = {};
-    } else if (!s.empty()) {
-      if ((s[0] != '+' && s[0] != '-') || s.size() != 6 || s[3] != ':' || !digits(s.substr(1, 2)) ||
-          !digits(s.substr(4, 2)))
-        return false;
-      int off = num(s.substr(1, 2)) * 3600 + num(s.substr(4, 2)) * 60;
-      t += s[0] == '+' ? -off : off;
-    }
-  }
-  seconds = t;
+  IsoDateTime t;
+  if (!parse_iso_datetime(s, t)) return false;
+  seconds = days_from_civil(t.year, static_cast<unsigned>(t.month), static_cast<unsigned>(t.day)) * 86400 +
+            (t.hour < 0 ? 0 : t.hour * 3600 + t.minute * 60 + t.second) - t.offset_seconds;
   return true;
 }
 

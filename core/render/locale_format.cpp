@@ -3,6 +3,8 @@
 #include <array>
 #include <cctype>
 
+#include "core/util/decimal_text.hpp"
+
 namespace herald {
 namespace {
 
@@ -40,33 +42,9 @@ constexpr std::array<Currency, 8> kCurrencies{{{"EUR", "€", 2},
                                                {"CHF", "CHF", 2},
                                                {"JPY", "¥", 0}}};
 
-bool is_digits(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (c < '0' || c > '9') return false;
-  return true;
-}
-
-// A plain decimal: [+-]digits[.digits]. No exponents, no separators.
-struct Decimal {
-  bool negative = false;
-  std::string_view whole, fraction;
-};
-
-bool parse_decimal(std::string_view s, Decimal& d) {
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
-    d.negative = s[0] == '-';
-    s.remove_prefix(1);
-  }
-  size_t dot = s.find('.');
-  d.whole = s.substr(0, dot);
-  d.fraction = dot == std::string_view::npos ? std::string_view{} : s.substr(dot + 1);
-  return is_digits(d.whole) && (dot == std::string_view::npos || is_digits(d.fraction));
-}
-
 // Appends `d` rounded half away from zero to `places` decimals (or as given
 // when places < 0), with the locale's separators and grouping.
-void append_decimal(const Decimal& d, int places, const LocaleInfo& loc, std::string& out) {
+void append_decimal(const DecimalText& d, int places, const LocaleInfo& loc, std::string& out) {
   std::string digits(d.whole);
   size_t keep = places < 0 ? d.fraction.size() : static_cast<size_t>(places);
   for (size_t i = 0; i < keep; ++i) digits += i < d.fraction.size() ? d.fraction[i] : '0';
@@ -97,39 +75,12 @@ void append_decimal(const Decimal& d, int places, const LocaleInfo& loc, std::st
   }
 }
 
-struct DateTime {
-  int year = 0, month = 0, day = 0, hour = -1, minute = 0;
-};
-
-int number(std::string_view s) {
-  int v = 0;
-  for (char c : s) v = v * 10 + (c - '0');
-  return v;
-}
-
-bool parse_iso(std::string_view s, DateTime& t) {
-  if (s.size() < 10 || s[4] != '-' || s[7] != '-' || !is_digits(s.substr(0, 4)) || !is_digits(s.substr(5, 2)) ||
-      !is_digits(s.substr(8, 2)))
-    return false;
-  t.year = number(s.substr(0, 4));
-  t.month = number(s.substr(5, 2));
-  t.day = number(s.substr(8, 2));
-  if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > 31) return false;
-  if (s.size() == 10) return true;
-  if ((s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s.size() < 16 || s[13] != ':' ||
-      !is_digits(s.substr(11, 2)) || !is_digits(s.substr(14, 2)))
-    return false;
-  t.hour = number(s.substr(11, 2));
-  t.minute = number(s.substr(14, 2));
-  return t.hour < 24 && t.minute < 60;
-}
-
 void append_2(int v, std::string& out) {
   out += static_cast<char>('0' + v / 10);
   out += static_cast<char>('0' + v % 10);
 }
 
-void append_date(const DateTime& t, const LocaleInfo& loc, std::string& out) {
+void append_date(const IsoDateTime& t, const LocaleInfo& loc, std::string& out) {
   switch (loc.date_order) {
     case DateOrder::dmy_spaced:
       out += std::to_string(t.day) + ". " + std::to_string(t.month) + ". " + std::to_string(t.year);
@@ -146,7 +97,7 @@ void append_date(const DateTime& t, const LocaleInfo& loc, std::string& out) {
   }
 }
 
-void append_time(const DateTime& t, const LocaleInfo& loc, std::string& out) {
+void append_time(const IsoDateTime& t, const LocaleInfo& loc, std::string& out) {
   int h = loc.hour12 ? (t.hour % 12 == 0 ? 12 : t.hour % 12) : t.hour;
   if (loc.hour_padded) {
     append_2(h, out);
@@ -225,7 +176,7 @@ std::optional<FormatterCall> parse_formatter(std::string_view spec, std::string&
     bool ok = colon == std::string_view::npos ||
               (kind == Formatter::money && arg.size() == 3 && std::isupper(static_cast<unsigned char>(arg[0])) &&
                std::isupper(static_cast<unsigned char>(arg[1])) && std::isupper(static_cast<unsigned char>(arg[2]))) ||
-              (kind == Formatter::number && arg.size() == 1 && is_digits(arg));
+              (kind == Formatter::number && arg.size() == 1 && all_digits(arg));
     if (!ok) {
       reason = "bad argument '" + std::string(arg) + "' for formatter '" + std::string(name) + "'";
       return std::nullopt;
@@ -241,8 +192,8 @@ void apply_formatter(const FormatterCall& call, std::string_view text, std::stri
                      const LocaleInfo& loc, std::string& out) {
   switch (call.kind) {
     case Formatter::money: {
-      Decimal d;
-      if (!parse_decimal(text, d)) break;
+      DecimalText d;
+      if (!parse_decimal_text(text, d)) break;
       std::string_view code = call.arg.empty() ? sibling_currency : std::string_view(call.arg);
       std::string_view symbol = code;
       int places = 2;
@@ -257,7 +208,7 @@ void apply_formatter(const FormatterCall& call, std::string_view text, std::stri
         return;
       }
       if (loc.currency_before) {
-        Decimal positive = d;
+        DecimalText positive = d;
         positive.negative = false;
         if (d.negative) out += '-';
         out += symbol;
@@ -271,15 +222,15 @@ void apply_formatter(const FormatterCall& call, std::string_view text, std::stri
       return;
     }
     case Formatter::number: {
-      Decimal d;
-      if (!parse_decimal(text, d)) break;
+      DecimalText d;
+      if (!parse_decimal_text(text, d)) break;
       append_decimal(d, call.arg.empty() ? -1 : call.arg[0] - '0', loc, out);
       return;
     }
     case Formatter::date:
     case Formatter::datetime: {
-      DateTime t;
-      if (!parse_iso(text, t)) break;
+      IsoDateTime t;
+      if (!parse_iso_datetime(text, t)) break;
       append_date(t, loc, out);
       if (call.kind == Formatter::datetime && t.hour >= 0) {
         out += ' ';

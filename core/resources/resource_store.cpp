@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/config/toml_reader.hpp"
+#include "core/util/percent_encoding.hpp"
 
 namespace herald {
 
@@ -102,19 +103,10 @@ json::value node_to_json(const toml::node& n) {
 // File names for API resources: kind@[tenant@]id.toml, with every byte
 // outside [A-Za-z0-9_.-] percent-encoded (ids are any printable ASCII).
 std::string encode_name(std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
   std::string out;
-  for (unsigned char c : s) {
-    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-                 (c == '.' && !out.empty());
-    if (plain) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
+  // A leading '.' is encoded too: no hidden or "." / ".." names.
+  append_percent_encoded(out, s.substr(0, 1), [](unsigned char c) { return c != '.' && c != '~' && is_unreserved(c); });
+  if (!s.empty()) append_percent_encoded(out, s.substr(1), [](unsigned char c) { return c != '~' && is_unreserved(c); });
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "core/render/sms_text.hpp"
+#include "core/util/percent_encoding.hpp"
 #include "core/util/time_format.hpp"
 
 namespace herald {
@@ -36,32 +37,6 @@ std::string journal_reason(const boost::system::error_code& ec, const Journal& j
            "); herald restarts and replays it, retry shortly";
   if (ec == boost::system::errc::no_space_on_device) return "the journal disk is full; retry when space is freed";
   return "the journal could not make the events durable: " + ec.message();
-}
-
-// Strict %XX decoding of one path segment or query component ('+' is a
-// space in queries). Hand-written: Boost.URL 1.81's parse_query reads past
-// the end of a non-terminated view (caught by ASan).
-bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  out.clear();
-  for (size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size()) return false;
-      int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
-      if (hi < 0 || lo < 0) return false;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(c == '+' && plus_is_space ? ' ' : c);
-    }
-  }
-  return true;
 }
 
 // Splits the query of `target` into decoded key/value pairs; false when

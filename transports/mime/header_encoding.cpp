@@ -1,6 +1,7 @@
 #include "transports/mime/header_encoding.hpp"
 
 #include "core/util/base64.hpp"
+#include "core/util/percent_encoding.hpp"
 #include "core/util/utf8.hpp"
 
 namespace herald {
@@ -168,20 +169,8 @@ void append_address_header(std::string& out, std::string_view name, const Mailbo
 }
 
 std::string rfc2231_encode(std::string_view value) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out = "utf-8''";
-  for (char ch : value) {
-    auto c = static_cast<unsigned char>(ch);
-    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '-' || c == '.' || c == '_' || c == '~';
-    if (plain) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
+  append_percent_encoded(out, value, is_unreserved);
   return out;
 }
 
