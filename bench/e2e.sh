@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# End to end: HTTP → journal (fdatasync) → match → render → SMTP into Postfix's
+# smtp-sink, with history on, one e-mail per event (bench/resources-e2e).
+#   1. throughput: wrk posts events for SECONDS (closed loop, 64 connections);
+#      e-mails/s = events accepted ÷ time until the sink has received them all,
+#      beside smtp-source's rate into the same sink (the delivery ceiling)
+#   2. latency: herald-http-load offers RATE events/s at a constant rate (open
+#      loop, no coordinated omission) and reports accept latency p50/p99
+#
+#   bench/e2e.sh [SECONDS] [RATE]     (defaults 10 5000; needs a release build)
+#
+# Checks: every accepted event's e-mail reached the sink (counted by the sink)
+# and heraldd counted as many deliveries; no non-2xx answers. Writes
+# $HERALD_RESULTS/e2e.json (default bench/results).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_=${1:-10}
+RATE=${2:-5000}
+BUILD=${HERALD_BUILD:-build/release}
+HERALDD=$BUILD/daemon/heraldd
+LOAD=$BUILD/bench/herald-http-load
+[[ -x $HERALDD && -x $LOAD ]] || { echo "build first: cmake --preset release && cmake --build build/release" >&2; exit 1; }
+RESULTS=${HERALD_RESULTS:-bench/results}
+mkdir -p "$RESULTS"
+
+work=$(mktemp -d /tmp/herald-e2e-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+
+sport=$(free_port)
+user_flag=(); [[ $(id -u) == 0 ]] && user_flag=(-u nobody)
+smtp-sink "${user_flag[@]}" -c "127.0.0.1:$sport" 1024 >"$work/sink.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$sport))" 2>/dev/null && break; sleep 0.05; done
+sink_count() { tr '\r' '\n' <"$work/sink.out" | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2; }
+
+# The delivery ceiling: smtp-source into the same sink.
+n=${E2E_CEILING_MESSAGES:-20000}
+t0=$(now); smtp-source -s 20 -m $n -l 1500 -d "127.0.0.1:$sport" >/dev/null; t1=$(now)
+sleep 0.3
+base=$(sink_count); base=${base:-0}
+(( base >= n )) || { echo "smtp-source: the sink received $base of $n" >&2; exit 1; }
+ceiling=$(python3 -c "print($n/($t1-$t0))")
+
+hport=$(free_port)
+cat >"$work/heraldd.toml" <<TOML
+[daemon]
+threads = 2
+log_level = "warn"
+[http]
+listen = "127.0.0.1:$hport"
+[storage]
+dir = "$work/var"
+[resources]
+dir = "$PWD/bench/resources-e2e"
+[delivery]
+email_transport = "relay"
+from = "fakturacia@herald.example"
+[transports.relay]
+type = "smtp"
+host = "127.0.0.1"
+port = $sport
+max_connections = 4
+tls = "none"
+TOML
+$HERALDD --config "$work/heraldd.toml" >"$work/heraldd.log" 2>&1 &
+hpid=$!
+pids+=("$hpid")
+for _ in $(seq 200); do curl -sf "http://127.0.0.1:$hport/healthz" >/dev/null && break; sleep 0.05; done
+curl -sf "http://127.0.0.1:$hport/healthz" >/dev/null || { echo "heraldd did not start:" >&2; cat "$work/heraldd.log" >&2; exit 1; }
+metric() { curl -s "http://127.0.0.1:$hport/metrics" | awk -v n="$1" '$1 == n {s += $2} END {print s + 0}'; }
+wait_delivered() {  # expected sink total; fails after 180 s
+  for _ in $(seq 1800); do
+    local c; c=$(sink_count); c=${c:-0}
+    (( c >= $1 )) && return 0
+    sleep 0.1
+  done
+  echo "the sink received $(( $(sink_count) - base )) of $(( $1 - base )) e-mails" >&2; exit 1
+}
+
+# 1. Throughput.
+t0=$(now)
+out=$(PARTNER=P-BENCH EVENTS_PER_REQUEST=1 wrk -t2 -c64 -d"${SECONDS_}s" --timeout 10s -s bench/wrk/events.lua \
+  "http://127.0.0.1:$hport/v1/events" | grep '^requests=')
+read -r w_req w_bad w_err w_sec <<<"$(sed -E 's/[a-z0-9]+=//g' <<<"$out")"
+(( w_bad == 0 )) || { echo "wrk: $w_bad non-2xx answers" >&2; exit 1; }
+accepted=$(metric 'herald_events_received_total{source="http"}'); accepted=${accepted%.*}
+(( accepted >= w_req )) || { echo "heraldd accepted $accepted, wrk counted $w_req" >&2; exit 1; }
+wait_delivered $(( base + accepted ))
+t1=$(now)
+delivered=$(metric 'herald_messages_sent_total{transport="relay",status="delivered"}'); delivered=${delivered%.*}
+(( delivered == accepted )) || { echo "heraldd delivered $delivered e-mails for $accepted events" >&2; exit 1; }
+e2e=$(python3 -c "print($accepted/($t1-$t0))")
+
+# 2. Accept latency at a constant offered rate.
+before=$(sink_count)
+lat=$($LOAD --port "$hport" --rate "$RATE" --seconds "$SECONDS_" --connections 64 --partner P-BENCH)
+sent=$(grep -o 'ok=[0-9]*' <<<"$lat" | cut -d= -f2)
+wait_delivered $(( before + sent ))
+
+python3 - "$RESULTS" "$e2e" "$ceiling" "$accepted" "$lat" "$RATE" <<'PY'
+import json, os, platform, sys
+results, e2e, ceiling, accepted, lat, rate = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], float(sys.argv[6])
+l = dict(kv.split("=") for kv in lat.split())
+print(f"\n## End to end: HTTP → journal → match → render → SMTP smtp-sink (history on)\n")
+print("| | e-mails/s | ratio |")
+print("|---|---:|---:|")
+print(f"| smtp-source -s 20 into the same sink (delivery ceiling) | {ceiling:,.0f} | 1.00 |")
+print(f"| **heraldd**, {accepted:,} events, 1 e-mail each | **{e2e:,.0f}** | **{e2e / ceiling:.2f}** |")
+print(f"\nAccept latency at {rate:,.0f} events/s offered (open loop, {l['sent']} requests, achieved "
+      f"{float(l['achieved_rate']):,.0f}/s): p50 **{float(l['p50_ms']):.2f} ms**, p90 {float(l['p90_ms']):.2f} ms, "
+      f"p99 **{float(l['p99_ms']):.2f} ms**, p99.9 {float(l['p999_ms']):.2f} ms, max {float(l['max_ms']):.2f} ms")
+machine = f"{platform.machine()} {os.cpu_count()} cpus {platform.platform()}"
+with open(os.path.join(results, "e2e.json"), "w") as f:
+    json.dump({"e2e": {"herald": round(e2e), "ceiling": round(ceiling), "ratio": round(e2e / ceiling, 3),
+                       "unit": "e-mails/s", "events": accepted},
+               "e2e_latency": {"offered_rate": rate, **{k: float(v) for k, v in l.items()}},
+               "e2e_p99_ms": float(l["p99_ms"]), "machine": machine}, f, indent=2)
+PY

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# HTTP ingest benchmarks, each beside its ceiling, in one run (wrk + bench/wrk/events.lua):
+#   http    one event per keep-alive request: heraldd vs herald-http-ceiling (a
+#           trivial Beast server answering 202 with no work), same threads, same load
+#   ndjson  NDJSON batches of $BATCH events per request into heraldd
+# heraldd journals every event (group commit, fdatasync) and records history;
+# no resource matches, so this is ingest, not delivery.
+#
+#   bench/http.sh [SECONDS] [CONNECTIONS] [BATCH]    (defaults 10 64 500; needs a release build)
+#
+# Checks: wrk saw no non-2xx answers, and heraldd's own counter of accepted
+# events is at least what wrk counted; otherwise the run fails.
+# Prints a table and writes $HERALD_RESULTS/http.json (default bench/results).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_=${1:-10}
+CONNECTIONS=${2:-64}
+BATCH=${3:-500}
+BUILD=${HERALD_BUILD:-build/release}
+CEILING=$BUILD/bench/herald-http-ceiling
+HERALDD=$BUILD/daemon/heraldd
+[[ -x $CEILING && -x $HERALDD ]] || { echo "build first: cmake --preset release && cmake --build build/release" >&2; exit 1; }
+RESULTS=${HERALD_RESULTS:-bench/results}
+mkdir -p "$RESULTS"
+
+work=$(mktemp -d /tmp/herald-http-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# run_wrk URL EVENTS_PER_REQUEST → "requests non2xx errors seconds"
+run_wrk() {
+  EVENTS_PER_REQUEST=$2 wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_}s" --timeout 10s -s bench/wrk/events.lua "$1" \
+    | grep '^requests=' | sed -E 's/[a-z0-9]+=//g'
+}
+check() {  # name requests non2xx errors
+  (( $3 == 0 )) || { echo "$1: $3 answers were not 2xx" >&2; exit 1; }
+  (( $2 > 0 )) || { echo "$1: no request completed" >&2; exit 1; }
+}
+wait_port_line() {  # file → the port the ceiling server printed (port=N)
+  for _ in $(seq 200); do
+    local p
+    p=$(grep -o -m1 -E '^port=[0-9]+' "$1" 2>/dev/null | grep -o -E '[0-9]+$' || true)
+    [[ -n $p ]] && { echo "$p"; return; }
+    sleep 0.05
+  done
+  echo "no port in $1" >&2; exit 1
+}
+metric() {  # port name
+  curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n {print $2}'
+}
+
+$CEILING --threads 2 >"$work/ceiling.out" &
+pids+=($!)
+cport=$(wait_port_line "$work/ceiling.out")
+read -r c_req c_bad c_err c_sec <<<"$(run_wrk "http://127.0.0.1:$cport/v1/events" 1)"
+check ceiling "$c_req" "$c_bad" "$c_err"
+kill "${pids[0]}"
+
+start_heraldd() {  # dir → sets hpid and hport
+  mkdir -p "$1"
+  hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat >"$1/heraldd.toml" <<TOML
+[daemon]
+threads = 2
+log_level = "warn"
+[http]
+listen = "127.0.0.1:$hport"
+[storage]
+dir = "$1/var"
+[resources]
+dir = "$PWD/bench/resources-empty"
+TOML
+  $HERALDD --config "$1/heraldd.toml" >"$1/heraldd.log" 2>&1 &
+  hpid=$!
+  pids+=("$hpid")
+  for _ in $(seq 200); do
+    curl -sf "http://127.0.0.1:$hport/healthz" >/dev/null && return 0
+    kill -0 "$hpid" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "heraldd did not start:" >&2; cat "$1/heraldd.log" >&2; exit 1
+}
+
+start_heraldd "$work/single"
+read -r h_req h_bad h_err h_sec <<<"$(run_wrk "http://127.0.0.1:$hport/v1/events" 1)"
+check heraldd "$h_req" "$h_bad" "$h_err"
+accepted=$(metric "$hport" 'herald_events_received_total{source="http"}')
+(( ${accepted%.*} >= h_req )) || { echo "heraldd accepted ${accepted} events, wrk counted $h_req" >&2; exit 1; }
+kill "$hpid"
+
+start_heraldd "$work/ndjson"
+nport=$hport
+read -r n_req n_bad n_err n_sec <<<"$(run_wrk "http://127.0.0.1:$nport/v1/events" "$BATCH")"
+check ndjson "$n_req" "$n_bad" "$n_err"
+n_accepted=$(metric "$nport" 'herald_events_received_total{source="http"}')
+(( ${n_accepted%.*} >= n_req * BATCH )) || { echo "heraldd accepted ${n_accepted} events, wrk sent $((n_req * BATCH))" >&2; exit 1; }
+
+python3 - "$RESULTS" "$c_req" "$c_sec" "$h_req" "$h_sec" "$n_req" "$n_sec" "$BATCH" "$CONNECTIONS" <<'PY'
+import json, os, platform, sys
+results = sys.argv[1]
+c_req, c_sec, h_req, h_sec, n_req, n_sec = (float(x) for x in sys.argv[2:8])
+batch, conns = int(sys.argv[8]), int(sys.argv[9])
+ceiling, herald, ndjson = c_req / c_sec, h_req / h_sec, n_req * batch / n_sec
+print(f"\n## HTTP ingest (wrk -t2 -c{conns}, keep-alive; heraldd journals with fdatasync)\n")
+print("| server | events/s | ratio |")
+print("|---|---:|---:|")
+print(f"| herald-http-ceiling (Beast, answers 202, no work) | {ceiling:,.0f} | 1.00 |")
+print(f"| **heraldd**, one event per request | **{herald:,.0f}** | **{herald / ceiling:.2f}** |")
+print(f"\n## NDJSON bulk ingest ({batch} events per request)\n")
+print(f"| heraldd | **{ndjson:,.0f}** events/s ({n_req / n_sec:,.0f} requests/s) |\n|---|---|")
+machine = f"{platform.machine()} {os.cpu_count()} cpus {platform.platform()}"
+with open(os.path.join(results, "http.json"), "w") as f:
+    json.dump({"http": {"herald": round(herald), "ceiling": round(ceiling), "ratio": round(herald / ceiling, 3),
+                        "unit": "events/s", "connections": conns},
+               "ndjson": {"herald": round(ndjson), "ceiling": None, "ratio": None, "unit": "events/s",
+                          "batch": batch, "requests_per_s": round(n_req / n_sec)},
+               "machine": machine}, f, indent=2)
+PY
