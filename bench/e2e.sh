@@ -16,23 +16,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_=${1:-10}
 RATE=${2:-5000}
-BUILD=${HERALD_BUILD:-build/release}
-HERALDD=$BUILD/daemon/heraldd
+source bench/lib.sh
 LOAD=$BUILD/bench/herald-http-load
-[[ -x $HERALDD && -x $LOAD ]] || { echo "build first: cmake --preset release && cmake --build build/release" >&2; exit 1; }
-RESULTS=${HERALD_RESULTS:-bench/results}
-mkdir -p "$RESULTS"
-
-work=$(mktemp -d /tmp/herald-e2e-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
+need "$HERALDD" "$LOAD"
+bench_init e2e
 
 sport=$(free_port)
 user_flag=(); [[ $(id -u) == 0 ]] && user_flag=(-u nobody)
@@ -49,33 +36,15 @@ base=$(sink_count); base=${base:-0}
 (( base >= n )) || { echo "smtp-source: the sink received $base of $n" >&2; exit 1; }
 ceiling=$(python3 -c "print($n/($t1-$t0))")
 
-hport=$(free_port)
-cat >"$work/heraldd.toml" <<TOML
-[daemon]
-threads = 2
-log_level = "warn"
-[http]
-listen = "127.0.0.1:$hport"
-[storage]
-dir = "$work/var"
-[resources]
-dir = "$PWD/bench/resources-e2e"
-[delivery]
-email_transport = "relay"
-from = "fakturacia@herald.example"
+start_heraldd "$work" "$PWD/bench/resources-e2e" "[delivery]
+email_transport = \"relay\"
+from = \"fakturacia@herald.example\"
 [transports.relay]
-type = "smtp"
-host = "127.0.0.1"
+type = \"smtp\"
+host = \"127.0.0.1\"
 port = $sport
 max_connections = 4
-tls = "none"
-TOML
-$HERALDD --config "$work/heraldd.toml" >"$work/heraldd.log" 2>&1 &
-hpid=$!
-pids+=("$hpid")
-for _ in $(seq 200); do curl -sf "http://127.0.0.1:$hport/healthz" >/dev/null && break; sleep 0.05; done
-curl -sf "http://127.0.0.1:$hport/healthz" >/dev/null || { echo "heraldd did not start:" >&2; cat "$work/heraldd.log" >&2; exit 1; }
-metric() { curl -s "http://127.0.0.1:$hport/metrics" | awk -v n="$1" '$1 == n {s += $2} END {print s + 0}'; }
+tls = \"none\""
 wait_delivered() {  # expected sink total; fails after 180 s
   for _ in $(seq 1800); do
     local c; c=$(sink_count); c=${c:-0}
@@ -105,7 +74,7 @@ lat=$($LOAD --port "$hport" --rate "$RATE" --seconds "$SECONDS_" --connections 6
 sent=$(grep -o 'ok=[0-9]*' <<<"$lat" | cut -d= -f2)
 wait_delivered $(( before + sent ))
 
-python3 - "$RESULTS" "$e2e" "$ceiling" "$accepted" "$lat" "$RATE" <<'PY'
+MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$e2e" "$ceiling" "$accepted" "$lat" "$RATE" <<'PY'
 import json, os, platform, sys
 results, e2e, ceiling, accepted, lat, rate = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], float(sys.argv[6])
 l = dict(kv.split("=") for kv in lat.split())
@@ -117,7 +86,7 @@ print(f"| **heraldd**, {accepted:,} events, 1 e-mail each | **{e2e:,.0f}** | **{
 print(f"\nAccept latency at {rate:,.0f} events/s offered (open loop, {l['sent']} requests, achieved "
       f"{float(l['achieved_rate']):,.0f}/s): p50 **{float(l['p50_ms']):.2f} ms**, p90 {float(l['p90_ms']):.2f} ms, "
       f"p99 **{float(l['p99_ms']):.2f} ms**, p99.9 {float(l['p999_ms']):.2f} ms, max {float(l['max_ms']):.2f} ms")
-machine = f"{platform.machine()} {os.cpu_count()} cpus {platform.platform()}"
+machine = eval(os.environ["MACHINE_PY"])
 with open(os.path.join(results, "e2e.json"), "w") as f:
     json.dump({"e2e": {"herald": round(e2e), "ceiling": round(ceiling), "ratio": round(e2e / ceiling, 3),
                        "unit": "e-mails/s", "events": accepted},

@@ -16,21 +16,10 @@ cd "$(dirname "$0")/.."
 SECONDS_=${1:-10}
 CONNECTIONS=${2:-64}
 BATCH=${3:-500}
-BUILD=${HERALD_BUILD:-build/release}
+source bench/lib.sh
 CEILING=$BUILD/bench/herald-http-ceiling
-HERALDD=$BUILD/daemon/heraldd
-[[ -x $CEILING && -x $HERALDD ]] || { echo "build first: cmake --preset release && cmake --build build/release" >&2; exit 1; }
-RESULTS=${HERALD_RESULTS:-bench/results}
-mkdir -p "$RESULTS"
-
-work=$(mktemp -d /tmp/herald-http-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+need "$CEILING" "$HERALDD"
+bench_init http
 
 # run_wrk URL EVENTS_PER_REQUEST → "requests non2xx errors seconds"
 run_wrk() {
@@ -50,10 +39,6 @@ wait_port_line() {  # file → the port the ceiling server printed (port=N)
   done
   echo "no port in $1" >&2; exit 1
 }
-metric() {  # port name
-  curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n {print $2}'
-}
-
 $CEILING --threads 2 >"$work/ceiling.out" &
 pids+=($!)
 cport=$(wait_port_line "$work/ceiling.out")
@@ -61,46 +46,21 @@ read -r c_req c_bad c_err c_sec <<<"$(run_wrk "http://127.0.0.1:$cport/v1/events
 check ceiling "$c_req" "$c_bad" "$c_err"
 kill "${pids[0]}"
 
-start_heraldd() {  # dir → sets hpid and hport
-  mkdir -p "$1"
-  hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  cat >"$1/heraldd.toml" <<TOML
-[daemon]
-threads = 2
-log_level = "warn"
-[http]
-listen = "127.0.0.1:$hport"
-[storage]
-dir = "$1/var"
-[resources]
-dir = "$PWD/bench/resources-empty"
-TOML
-  $HERALDD --config "$1/heraldd.toml" >"$1/heraldd.log" 2>&1 &
-  hpid=$!
-  pids+=("$hpid")
-  for _ in $(seq 200); do
-    curl -sf "http://127.0.0.1:$hport/healthz" >/dev/null && return 0
-    kill -0 "$hpid" 2>/dev/null || break
-    sleep 0.05
-  done
-  echo "heraldd did not start:" >&2; cat "$1/heraldd.log" >&2; exit 1
-}
-
-start_heraldd "$work/single"
+start_heraldd "$work/single" "$PWD/bench/resources-empty"
 read -r h_req h_bad h_err h_sec <<<"$(run_wrk "http://127.0.0.1:$hport/v1/events" 1)"
 check heraldd "$h_req" "$h_bad" "$h_err"
-accepted=$(metric "$hport" 'herald_events_received_total{source="http"}')
+accepted=$(metric 'herald_events_received_total{source="http"}')
 (( ${accepted%.*} >= h_req )) || { echo "heraldd accepted ${accepted} events, wrk counted $h_req" >&2; exit 1; }
 kill "$hpid"
 
-start_heraldd "$work/ndjson"
+start_heraldd "$work/ndjson" "$PWD/bench/resources-empty"
 nport=$hport
 read -r n_req n_bad n_err n_sec <<<"$(run_wrk "http://127.0.0.1:$nport/v1/events" "$BATCH")"
 check ndjson "$n_req" "$n_bad" "$n_err"
-n_accepted=$(metric "$nport" 'herald_events_received_total{source="http"}')
+n_accepted=$(metric 'herald_events_received_total{source="http"}')
 (( ${n_accepted%.*} >= n_req * BATCH )) || { echo "heraldd accepted ${n_accepted} events, wrk sent $((n_req * BATCH))" >&2; exit 1; }
 
-python3 - "$RESULTS" "$c_req" "$c_sec" "$h_req" "$h_sec" "$n_req" "$n_sec" "$BATCH" "$CONNECTIONS" <<'PY'
+MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$c_req" "$c_sec" "$h_req" "$h_sec" "$n_req" "$n_sec" "$BATCH" "$CONNECTIONS" <<'PY'
 import json, os, platform, sys
 results = sys.argv[1]
 c_req, c_sec, h_req, h_sec, n_req, n_sec = (float(x) for x in sys.argv[2:8])
@@ -113,7 +73,7 @@ print(f"| herald-http-ceiling (Beast, answers 202, no work) | {ceiling:,.0f} | 1
 print(f"| **heraldd**, one event per request | **{herald:,.0f}** | **{herald / ceiling:.2f}** |")
 print(f"\n## NDJSON bulk ingest ({batch} events per request)\n")
 print(f"| heraldd | **{ndjson:,.0f}** events/s ({n_req / n_sec:,.0f} requests/s) |\n|---|---|")
-machine = f"{platform.machine()} {os.cpu_count()} cpus {platform.platform()}"
+machine = eval(os.environ["MACHINE_PY"])
 with open(os.path.join(results, "http.json"), "w") as f:
     json.dump({"http": {"herald": round(herald), "ceiling": round(ceiling), "ratio": round(herald / ceiling, 3),
                         "unit": "events/s", "connections": conns},

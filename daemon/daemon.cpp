@@ -106,7 +106,7 @@ int Daemon::run() {
   SegmentHistoryLog history(hs, open_log_io(settings_.storage.io, log_), log_, metrics);
   log_recovery(log_, "history", history.open());
 
-  ResourceStore resources(settings_.resources_dir, settings_.resources_api_dir);
+  ResourceStore resources(settings_.resources_dir, settings_.resources_api_dir, &metrics);
   const SnapshotHolder& snapshots = resources.snapshots();
   {
     auto initial = snapshots.get();

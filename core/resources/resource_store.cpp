@@ -185,14 +185,25 @@ std::optional<ResourceKind> resource_kind_from_plural(std::string_view s) {
   return std::nullopt;
 }
 
-ResourceStore::ResourceStore(fs::path resources_dir, fs::path api_dir)
+ResourceStore::ResourceStore(fs::path resources_dir, fs::path api_dir, MetricsRegistry* metrics)
     : resources_dir_(std::move(resources_dir)), api_dir_(std::move(api_dir)) {
+  if (metrics) {
+    generation_gauge_ = &metrics->gauge("herald_resources_generation", "Resource snapshots published (1 at start)");
+    actions_gauge_ = &metrics->gauge("herald_rule_index_actions", "Partner actions and global rules in the index");
+  }
   files_ = read_resource_dir(resources_dir_);
   api_files_ = read_api_dir(api_dir_);
   ResourceOrigins origins;
   ResourceSet set = build_resources(files_, api_files_, &origins);
   origins_ = std::move(origins);
   snapshots_ = std::make_unique<SnapshotHolder>(std::make_shared<const ResourceSnapshot>(std::move(set), generation_));
+  update_gauges();
+}
+
+void ResourceStore::update_gauges() {
+  if (!generation_gauge_) return;
+  generation_gauge_->set(static_cast<int64_t>(generation_));
+  actions_gauge_->set(static_cast<int64_t>(snapshots_->get()->index.size()));
 }
 
 void ResourceStore::reload() {
@@ -209,6 +220,7 @@ void ResourceStore::reload() {
 void ResourceStore::publish(ResourceSet&& set, ResourceOrigins&& origins) {
   origins_ = std::move(origins);
   snapshots_->publish(std::make_shared<const ResourceSnapshot>(std::move(set), ++generation_));
+  update_gauges();
 }
 
 uint64_t ResourceStore::generation() const {

@@ -21,6 +21,7 @@
 
 #include "core/match/rule_index.hpp"
 #include "core/resources/resource_set.hpp"
+#include "core/util/metrics.hpp"
 
 namespace herald {
 
@@ -35,7 +36,9 @@ std::optional<ResourceKind> resource_kind_from_plural(std::string_view s);
 class ResourceStore final {
  public:
   // Loads both directories (creating `api_dir`). Throws ConfigError.
-  ResourceStore(std::filesystem::path resources_dir, std::filesystem::path api_dir);
+  // With `metrics`, publishes herald_resources_generation and
+  // herald_rule_index_actions.
+  ResourceStore(std::filesystem::path resources_dir, std::filesystem::path api_dir, MetricsRegistry* metrics = nullptr);
 
   // What matching and rendering read.
   const SnapshotHolder& snapshots() const { return *snapshots_; }
@@ -65,6 +68,7 @@ class ResourceStore final {
   std::filesystem::path file_for(ResourceKind kind, std::string_view tenant, std::string_view id) const;
   static std::string key_for(ResourceKind kind, std::string_view tenant, std::string_view id);
   void publish(ResourceSet&& set, ResourceOrigins&& origins);
+  void update_gauges();
 
   std::filesystem::path resources_dir_;
   std::filesystem::path api_dir_;
@@ -74,6 +78,8 @@ class ResourceStore final {
   std::vector<ResourceFile> api_files_;  // the admin API's
   ResourceOrigins origins_;
   uint64_t generation_ = 1;
+  Gauge* generation_gauge_ = nullptr;
+  Gauge* actions_gauge_ = nullptr;
 };
 
 }  // namespace herald

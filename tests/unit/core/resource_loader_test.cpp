@@ -3,6 +3,7 @@
 #include "core/config/toml_reader.hpp"
 #include "core/match/rule_index.hpp"
 #include "core/resources/resource_set.hpp"
+#include "tests/unit/core/load_error.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 namespace herald {
@@ -44,15 +45,7 @@ locale = "sk-SK"
 )";
 
 std::string error_of(const std::string& templates, const std::string& partners) {
-  TempDir dir;
-  dir.write("a-templates.toml", templates);
-  dir.write("b-partners.toml", partners);
-  try {
-    load_resources(dir.path());
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
+  return resource_load_error({{"a-templates.toml", templates}, {"b-partners.toml", partners}});
 }
 
 TEST(ResourceLoaderTest, LoadsPartnersContactsActionsAndTemplates) {

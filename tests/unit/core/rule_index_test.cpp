@@ -8,6 +8,7 @@
 #include "core/config/toml_reader.hpp"
 #include "core/match/rule_index.hpp"
 #include "core/render/message_renderer.hpp"
+#include "tests/unit/core/load_error.hpp"
 #include "tests/unit/temp_dir.hpp"
 
 namespace herald {
@@ -273,15 +274,7 @@ TEST(GlobMatch, Patterns) {
 }
 
 std::string load_error(const std::string& extra) {
-  TempDir dir;
-  dir.write("a.toml", kResources);
-  dir.write("b.toml", extra);
-  try {
-    load_resources(dir.path());
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
+  return resource_load_error({{"a.toml", kResources}, {"b.toml", extra}});
 }
 
 TEST(ResourceErrors, EveryBadResourceIsNamedWithItsField) {

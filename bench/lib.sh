@@ -1,0 +1,55 @@
+# Shared by bench/http.sh, e2e.sh and rss.sh (sourced from the repository root).
+BUILD=${HERALD_BUILD:-build/release}
+HERALDD=$BUILD/daemon/heraldd
+RESULTS=${HERALD_RESULTS:-bench/results}
+mkdir -p "$RESULTS"
+MACHINE_PY='f"{platform.machine()} {os.cpu_count()} cpus {platform.platform()}"'
+pids=()
+
+# bench_init NAME: a work directory removed, and every started process killed, at exit.
+bench_init() {
+  work=$(mktemp -d "/tmp/herald-$1-bench.XXXXXX")
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+need() {  # executables that must exist
+  for f; do [[ -x $f ]] || { echo "$f missing; build first: cmake --preset release && cmake --build build/release" >&2; exit 1; }; done
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+
+# start_heraldd DIR RESOURCES_DIR [EXTRA_TOML] [TIMEOUT_S]: heraldd on a free
+# port with storage in DIR; sets hpid and hport once /healthz answers.
+start_heraldd() {
+  mkdir -p "$1"
+  hport=$(free_port)
+  cat >"$1/heraldd.toml" <<TOML
+[daemon]
+threads = 2
+log_level = "warn"
+[http]
+listen = "127.0.0.1:$hport"
+[storage]
+dir = "$1/var"
+[resources]
+dir = "$2"
+${3:-}
+TOML
+  $HERALDD --config "$1/heraldd.toml" >"$1/heraldd.log" 2>&1 &
+  hpid=$!
+  pids+=("$hpid")
+  local deadline=$(( SECONDS + ${4:-10} ))
+  while (( SECONDS < deadline )); do
+    curl -sf "http://127.0.0.1:$hport/healthz" >/dev/null && return 0
+    kill -0 "$hpid" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "heraldd did not start within ${4:-10} s:" >&2; tail -5 "$1/heraldd.log" >&2; exit 1
+}
+metric() {  # name → its value (summed over matching lines) from heraldd's /metrics
+  curl -s "http://127.0.0.1:$hport/metrics" | awk -v n="$1" '$1 == n {s += $2} END {print s + 0}'
+}
