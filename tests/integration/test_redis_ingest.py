@@ -215,8 +215,10 @@ class RedisIngestTest(unittest.TestCase):
         wait_until(lambda: self.pending(c) == 0, what="all acked")
         ids = message_event_ids(self.sink)
         # Re-read entries were already journaled: answered as duplicates, not
-        # resent. (A message in flight to the sink at the kill may repeat.)
-        self.assertLessEqual(len(ids) - len(set(ids)), 64)
+        # resent. Only messages in flight to the sink at the kill may repeat
+        # (accepted by the sink, delivery not yet journaled): at most one
+        # batch per pooled connection, 4 connections × batch_size 64.
+        self.assertLessEqual(len(ids) - len(set(ids)), 4 * 64)
         self.assertEqual(d.errors(), [])
 
     def test_two_daemons_share_the_group_and_claim_after_kill9(self):
