@@ -83,29 +83,35 @@ void RuleIndex::match(const DocumentEvent& event, EventContext& context, std::ve
     }
   }
   if (set_.rules.empty()) return;
+  PartnerLookup partner;
   auto exact = rules_exact_.find(std::string_view(event.type));
-  if (exact != rules_exact_.end()) match_rules(exact->second, event, context, out);
+  if (exact != rules_exact_.end()) match_rules(exact->second, event, context, partner, out);
   for (size_t len : prefix_lengths_) {
     if (len > event.type.size()) continue;
     auto it = rules_prefix_.find(std::string_view(event.type).substr(0, len));
-    if (it != rules_prefix_.end()) match_rules(it->second, event, context, out);
+    if (it != rules_prefix_.end()) match_rules(it->second, event, context, partner, out);
   }
   for (const Rule* r : rules_glob_)
-    if (glob_match(r->on, event.type)) match_rules({&r, 1}, event, context, out);
+    if (glob_match(r->on, event.type)) match_rules({&r, 1}, event, context, partner, out);
 }
 
 void RuleIndex::match_rules(std::span<const Rule* const> rules, const DocumentEvent& event, EventContext& ctx,
-                            std::vector<MatchedAction>& out) const {
+                            PartnerLookup& partner, std::vector<MatchedAction>& out) const {
   for (const Rule* r : rules) {
     if (!r->tenant.empty() && r->tenant != event.tenant) continue;
     if (!r->when.always() && !r->when.evaluate(ctx.get())) continue;
-    expand(*r, event, out);
+    expand(*r, event, partner, out);
   }
 }
 
-void RuleIndex::expand(const Rule& rule, const DocumentEvent& event, std::vector<MatchedAction>& out) const {
+void RuleIndex::expand(const Rule& rule, const DocumentEvent& event, PartnerLookup& lookup,
+                       std::vector<MatchedAction>& out) const {
   const Template* tmpl = set_.find_template(rule.template_id);
-  const Partner* partner = event.partner ? set_.find_partner(event.tenant, event.partner->id) : nullptr;
+  if (!lookup.done) {
+    lookup.partner = event.partner ? set_.find_partner(event.tenant, event.partner->id) : nullptr;
+    lookup.done = true;
+  }
+  const Partner* partner = lookup.partner;
   const Channel ch = tmpl->channel;
   auto emit = [&](ContactKind kind, std::string_view value, std::string_view name, const Contact* contact = nullptr) {
     if (value.empty() || !channel_fits(kind, ch)) return;

@@ -77,8 +77,16 @@ class RuleIndex final {
   };
   using RuleList = std::vector<const Rule*>;
 
-  void expand(const Rule& rule, const DocumentEvent& event, std::vector<MatchedAction>& out) const;
+  // The event's partner in resources, looked up at most once per event and
+  // only when a rule fires (its key is built per lookup).
+  struct PartnerLookup {
+    bool done = false;
+    const Partner* partner = nullptr;
+  };
+  void expand(const Rule& rule, const DocumentEvent& event, PartnerLookup& partner,
+              std::vector<MatchedAction>& out) const;
   void match_rules(std::span<const Rule* const> rules, const DocumentEvent& event, EventContext& ctx,
+                   PartnerLookup& partner,
                    std::vector<MatchedAction>& out) const;
 
   const ResourceSet& set_;
