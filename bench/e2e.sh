@@ -21,12 +21,7 @@ LOAD=$BUILD/bench/herald-http-load
 need "$HERALDD" "$LOAD"
 bench_init e2e
 
-sport=$(free_port)
-user_flag=(); [[ $(id -u) == 0 ]] && user_flag=(-u nobody)
-smtp-sink "${user_flag[@]}" -c "127.0.0.1:$sport" 1024 >"$work/sink.out" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$sport))" 2>/dev/null && break; sleep 0.05; done
-sink_count() { tr '\r' '\n' <"$work/sink.out" | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2; }
+start_sink
 
 # The delivery ceiling: smtp-source into the same sink.
 n=${E2E_CEILING_MESSAGES:-20000}
@@ -36,23 +31,7 @@ base=$(sink_count); base=${base:-0}
 (( base >= n )) || { echo "smtp-source: the sink received $base of $n" >&2; exit 1; }
 ceiling=$(python3 -c "print($n/($t1-$t0))")
 
-start_heraldd "$work" "$PWD/bench/resources-e2e" "[delivery]
-email_transport = \"relay\"
-from = \"fakturacia@herald.example\"
-[transports.relay]
-type = \"smtp\"
-host = \"127.0.0.1\"
-port = $sport
-max_connections = 4
-tls = \"none\""
-wait_delivered() {  # expected sink total; fails after 180 s
-  for _ in $(seq 1800); do
-    local c; c=$(sink_count); c=${c:-0}
-    (( c >= $1 )) && return 0
-    sleep 0.1
-  done
-  echo "the sink received $(( $(sink_count) - base )) of $(( $1 - base )) e-mails" >&2; exit 1
-}
+start_heraldd "$work" "$PWD/bench/resources-e2e" "$(relay_toml)"
 
 # 1. Throughput.
 t0=$(now)
@@ -62,7 +41,7 @@ read -r w_req w_bad w_err w_sec <<<"$(sed -E 's/[a-z0-9]+=//g' <<<"$out")"
 (( w_bad == 0 )) || { echo "wrk: $w_bad non-2xx answers" >&2; exit 1; }
 accepted=$(metric 'herald_events_received_total{source="http"}'); accepted=${accepted%.*}
 (( accepted >= w_req )) || { echo "heraldd accepted $accepted, wrk counted $w_req" >&2; exit 1; }
-wait_delivered $(( base + accepted ))
+wait_sink $(( base + accepted ))
 t1=$(now)
 delivered=$(metric 'herald_messages_sent_total{transport="relay",status="delivered"}'); delivered=${delivered%.*}
 (( delivered == accepted )) || { echo "heraldd delivered $delivered e-mails for $accepted events" >&2; exit 1; }
@@ -72,7 +51,7 @@ e2e=$(python3 -c "print($accepted/($t1-$t0))")
 before=$(sink_count)
 lat=$($LOAD --port "$hport" --rate "$RATE" --seconds "$SECONDS_" --connections 64 --partner P-BENCH)
 sent=$(grep -o 'ok=[0-9]*' <<<"$lat" | cut -d= -f2)
-wait_delivered $(( before + sent ))
+wait_sink $(( before + sent ))
 
 MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$e2e" "$ceiling" "$accepted" "$lat" "$RATE" <<'PY'
 import json, os, platform, sys

@@ -1,4 +1,4 @@
-# Shared by bench/http.sh, e2e.sh and rss.sh (sourced from the repository root).
+# Shared by bench/http.sh, e2e.sh, rss.sh and soak.sh (sourced from the repository root).
 BUILD=${HERALD_BUILD:-build/release}
 HERALDD=$BUILD/daemon/heraldd
 RESULTS=${HERALD_RESULTS:-bench/results}
@@ -52,4 +52,38 @@ TOML
 }
 metric() {  # name → its value (summed over matching lines) from heraldd's /metrics
   curl -s "http://127.0.0.1:$hport/metrics" | awk -v n="$1" '$1 == n {s += $2} END {print s + 0}'
+}
+
+# start_sink: Postfix's smtp-sink on a free port (sets sport); sink_count
+# prints how many messages it has received (its running "mesg=" counter).
+start_sink() {
+  sport=$(free_port)
+  local user_flag=(); [[ $(id -u) == 0 ]] && user_flag=(-u nobody)
+  smtp-sink "${user_flag[@]}" -c "127.0.0.1:$sport" 1024 >"$work/sink.out" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$sport))" 2>/dev/null && break; sleep 0.05; done
+}
+sink_count() { tr '\r' '\n' <"$work/sink.out" | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2; }
+wait_sink() {  # TOTAL [TIMEOUT_S=180]: until the sink has received TOTAL messages, or fail
+  local deadline=$(( SECONDS + ${2:-180} )) c
+  while (( SECONDS < deadline )); do
+    c=$(sink_count); (( ${c:-0} >= $1 )) && return 0
+    sleep 0.1
+  done
+  echo "the sink received $(sink_count) messages, expected $1" >&2; exit 1
+}
+
+# relay_toml: heraldd config delivering e-mail through the sink of start_sink.
+relay_toml() {
+  cat <<TOML
+[delivery]
+email_transport = "relay"
+from = "fakturacia@herald.example"
+[transports.relay]
+type = "smtp"
+host = "127.0.0.1"
+port = $sport
+max_connections = 4
+tls = "none"
+TOML
 }

@@ -19,22 +19,9 @@ LOAD=$BUILD/bench/herald-http-load
 need "$HERALDD" "$LOAD"
 bench_init soak
 
-sport=$(free_port)
-user_flag=(); [[ $(id -u) == 0 ]] && user_flag=(-u nobody)
-smtp-sink "${user_flag[@]}" -c "127.0.0.1:$sport" 1024 >"$work/sink.out" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$sport))" 2>/dev/null && break; sleep 0.05; done
-sink_count() { tr '\r' '\n' <"$work/sink.out" | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2; }
+start_sink
 
-start_heraldd "$work" "$PWD/bench/resources-e2e" "[delivery]
-email_transport = \"relay\"
-from = \"fakturacia@herald.example\"
-[transports.relay]
-type = \"smtp\"
-host = \"127.0.0.1\"
-port = $sport
-max_connections = 4
-tls = \"none\""
+start_heraldd "$work" "$PWD/bench/resources-e2e" "$(relay_toml)"
 
 samples="$work/samples"
 : >"$samples"
@@ -50,8 +37,7 @@ for i in $(seq "$rounds"); do
   echo "t=$(( i * INTERVAL ))s rss=$(( rss / 1024 ))MB $out" >&2
 done
 # Every accepted event's e-mail reaches the sink.
-for _ in $(seq 600); do (( $(sink_count) >= sent_total )) && break; sleep 0.1; done
-(( $(sink_count) >= sent_total )) || { echo "the sink received $(sink_count) of $sent_total e-mails" >&2; exit 1; }
+wait_sink "$sent_total" 60
 
 MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$samples" "$RATE" "$INTERVAL" <<'PY'
 import json, os, platform, sys
