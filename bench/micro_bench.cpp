@@ -137,6 +137,7 @@ World& world() {
       w.set.rules.emplace(r.id, std::move(r));
     }
     // 100k partners × 10 contacts, one action each (1M actions).
+    PartnerDirectory::Builder partners;
     for (int p = 0; p < 100'000; ++p) {
       Partner partner;
       partner.id = "P-" + std::to_string(p);
@@ -153,9 +154,9 @@ World& world() {
         contact.actions.push_back(std::move(a));
         partner.contacts.push_back(std::move(contact));
       }
-      auto key = ResourceSet::partner_key(partner.tenant, partner.id);
-      w.set.partners.emplace(std::move(key), std::move(partner));
+      partners.add(partner, "bench", [](size_t, size_t) { return std::string("bench"); });
     }
+    w.set.file_partners = partners.build();
     w.snap = std::make_unique<ResourceSnapshot>(std::move(w.set), 1);
     return w;
   }();

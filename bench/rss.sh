@@ -23,14 +23,17 @@ sleep 1
 rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$hpid/status)
 hwm_kb=$(awk '/VmHWM/ {print $2}' /proc/$hpid/status)
 actions=$(metric herald_rule_index_actions)
+dir_bytes=$(metric herald_resources_partner_bytes)
 (( actions == PARTNERS * CONTACTS )) || { echo "heraldd indexed $actions actions, expected $((PARTNERS * CONTACTS))" >&2; exit 1; }
-MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$PARTNERS" "$CONTACTS" "$rss_kb" "$hwm_kb" "$t0" "$t1" <<'PY'
+MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$PARTNERS" "$CONTACTS" "$rss_kb" "$hwm_kb" "$t0" "$t1" "$dir_bytes" <<'PY'
 import json, os, platform, sys
 results, partners, contacts, rss, hwm, t0, t1 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
+dir_mb = int(sys.argv[8]) / 2**20
 print(f"\n## Memory: {partners:,} partners × {contacts} contacts ({partners * contacts:,} actions)\n")
-print(f"| RSS after loading | peak (VmHWM) | load time |\n|---:|---:|---:|\n| **{rss / 1024:,.0f} MB** | {hwm / 1024:,.0f} MB | {t1 - t0:.1f} s |")
+print(f"| RSS after loading | of which the partner directory | peak (VmHWM) | load time |\n|---:|---:|---:|---:|\n"
+      f"| **{rss / 1024:,.0f} MB** | {dir_mb:,.0f} MB | {hwm / 1024:,.0f} MB | {t1 - t0:.1f} s |")
 with open(os.path.join(results, "rss.json"), "w") as f:
     json.dump({"rss_mb": round(rss / 1024, 1), "rss": {"partners": partners, "contacts": contacts,
-               "peak_mb": round(hwm / 1024, 1), "load_seconds": round(t1 - t0, 2)},
+               "peak_mb": round(hwm / 1024, 1), "directory_mb": round(dir_mb, 1), "load_seconds": round(t1 - t0, 2)},
                "machine": eval(os.environ["MACHINE_PY"])}, f, indent=2)
 PY

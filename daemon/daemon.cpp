@@ -79,7 +79,7 @@ void log_recovery(Logger& log, const char* name, const RecoveryReport& r) {
 void check_config(const Settings& settings) {
   // Reads the admin API's files too, without creating their directory.
   std::vector<ResourceFile> api;
-  if (std::filesystem::is_directory(settings.resources_api_dir)) api = read_resource_dir(settings.resources_api_dir);
+  if (std::filesystem::is_directory(settings.resources_api_dir)) api = read_resource_files(settings.resources_api_dir);
   build_resources(read_resource_dir(settings.resources_dir), api, nullptr);
 }
 
@@ -114,7 +114,7 @@ int Daemon::run() {
                                    {"api_dir", settings_.resources_api_dir.string()},
                                    {"templates", static_cast<unsigned long>(initial->resources.templates.size())},
                                    {"rules", static_cast<unsigned long>(initial->resources.rules.size())},
-                                   {"partners", static_cast<unsigned long>(initial->resources.partners.size())},
+                                   {"partners", static_cast<unsigned long>(initial->resources.partner_count())},
                                    {"actions", static_cast<unsigned long>(initial->index.size())}});
   }
 

@@ -26,10 +26,13 @@ std::string TomlReader::path(std::string_view key) const {
   return prefix_.empty() ? std::string(key) : prefix_ + "." + std::string(key);
 }
 
-void TomlReader::fail(std::string_view key, std::string_view reason) const {
+std::string TomlReader::location(std::string_view key) const {
   const toml::node* n = table_.get(key);
-  const auto& src = n ? n->source() : table_.source();
-  throw ConfigError(where(file_, src) + ": " + path(key) + ": " + std::string(reason));
+  return where(file_, n ? n->source() : table_.source()) + ": " + path(key);
+}
+
+void TomlReader::fail(std::string_view key, std::string_view reason) const {
+  throw ConfigError(location(key) + ": " + std::string(reason));
 }
 
 const toml::node* TomlReader::get(std::string_view key, toml::node_type type, const char* type_name) {

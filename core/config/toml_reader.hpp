@@ -45,6 +45,8 @@ class TomlReader final {
   void finish() const;
 
   [[noreturn]] void fail(std::string_view key, std::string_view reason) const;
+  // "file:line:col: dotted.key", the prefix of fail()'s message.
+  std::string location(std::string_view key) const;
   std::string path(std::string_view key) const;
   const std::string& file() const { return file_; }
   const toml::table& raw() const { return table_; }

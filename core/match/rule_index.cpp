@@ -25,37 +25,11 @@ bool glob_match(std::string_view p, std::string_view t) {
 }
 
 RuleIndex::RuleIndex(const ResourceSet& set) : set_(set) {
-  // Group each partner's actions by event type (in contact order), then
-  // lay them out in the flat table.
-  std::vector<MatchedAction> all;
-  std::vector<ActionTable::Entry> entries;
-  std::vector<size_t> first;  // each entry's start in `all`, which still grows
-  for (const auto& [_, partner] : set.partners) {
-    size_t n = 0;
-    for (const auto& contact : partner.contacts) n += contact.actions.size();
-    if (n == 0) continue;
-    std::vector<std::pair<std::string_view, MatchedAction>> actions;
-    actions.reserve(n);
-    for (const auto& contact : partner.contacts)
-      for (const auto& action : contact.actions)
-        actions.push_back({action.on, {&partner, &contact, &action, nullptr, set.find_template(action.template_id),
-                                       {contact.kind, contact.value, contact.name}}});
-    std::stable_sort(actions.begin(), actions.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (size_t i = 0; i < actions.size();) {
-      size_t j = i;
-      bool any_when = false;
-      while (j < actions.size() && actions[j].first == actions[i].first) {
-        any_when = any_when || !actions[j].second.action->when.always();
-        all.push_back(actions[j++].second);
-      }
-      first.push_back(all.size() - (j - i));
-      entries.push_back({partner.tenant, partner.id, actions[i].first, nullptr, static_cast<uint32_t>(j - i), any_when});
-      i = j;
-    }
-    entries_ += n;
+  entries_ = set.file_partners->action_count() + set.api_partners->action_count();
+  for (size_t k = 0; k < set.api_partners->sorted_count(); ++k) {
+    PartnerView p = set.api_partners->sorted(k);
+    if (PartnerView replaced = set.file_partners->find(p.tenant(), p.id())) entries_ -= replaced.action_count();
   }
-  for (size_t k = 0; k < entries.size(); ++k) entries[k].actions = all.data() + first[k];
-  actions_ = ActionTable(entries);
   for (const auto& [_, rule] : set.rules) {
     ++entries_;
     size_t star = rule.on.find('*');
@@ -73,17 +47,18 @@ RuleIndex::RuleIndex(const ResourceSet& set) : set_(set) {
 }
 
 void RuleIndex::match(const DocumentEvent& event, EventContext& context, std::vector<MatchedAction>& out) const {
-  if (event.partner) {
-    auto hit = actions_.find(event.tenant, event.partner->id, event.type);
-    if (!hit.any_when) {
-      out.insert(out.end(), hit.actions.begin(), hit.actions.end());
-    } else {
-      for (const auto& m : hit.actions)
-        if (m.action->when.always() || m.action->when.evaluate(context.get())) out.push_back(m);
-    }
+  // The event's partner in resources, looked up once for its actions and
+  // for the rules' partner recipients.
+  const PartnerView partner = event.partner ? set_.find_partner(event.tenant, event.partner->id) : PartnerView{};
+  if (partner) {
+    partner.for_each_action(event.type, [&](ActionView a) {
+      const Expression* when = a.when();
+      if (when && !when->evaluate(context.get())) return;
+      ContactView c = a.contact();
+      out.push_back({partner, c, a, nullptr, set_.find_template(a.template_id()), c.recipient()});
+    });
   }
   if (set_.rules.empty()) return;
-  PartnerLookup partner;
   auto exact = rules_exact_.find(std::string_view(event.type));
   if (exact != rules_exact_.end()) match_rules(exact->second, event, context, partner, out);
   for (size_t len : prefix_lengths_) {
@@ -96,7 +71,7 @@ void RuleIndex::match(const DocumentEvent& event, EventContext& context, std::ve
 }
 
 void RuleIndex::match_rules(std::span<const Rule* const> rules, const DocumentEvent& event, EventContext& ctx,
-                            PartnerLookup& partner, std::vector<MatchedAction>& out) const {
+                            PartnerView partner, std::vector<MatchedAction>& out) const {
   for (const Rule* r : rules) {
     if (!r->tenant.empty() && r->tenant != event.tenant) continue;
     if (!r->when.always() && !r->when.evaluate(ctx.get())) continue;
@@ -104,18 +79,13 @@ void RuleIndex::match_rules(std::span<const Rule* const> rules, const DocumentEv
   }
 }
 
-void RuleIndex::expand(const Rule& rule, const DocumentEvent& event, PartnerLookup& lookup,
+void RuleIndex::expand(const Rule& rule, const DocumentEvent& event, PartnerView partner,
                        std::vector<MatchedAction>& out) const {
   const Template* tmpl = set_.find_template(rule.template_id);
-  if (!lookup.done) {
-    lookup.partner = event.partner ? set_.find_partner(event.tenant, event.partner->id) : nullptr;
-    lookup.done = true;
-  }
-  const Partner* partner = lookup.partner;
   const Channel ch = tmpl->channel;
-  auto emit = [&](ContactKind kind, std::string_view value, std::string_view name, const Contact* contact = nullptr) {
+  auto emit = [&](ContactKind kind, std::string_view value, std::string_view name, ContactView contact = {}) {
     if (value.empty() || !channel_fits(kind, ch)) return;
-    out.push_back({partner, contact, nullptr, &rule, tmpl, {kind, value, name}});
+    out.push_back({partner, contact, {}, &rule, tmpl, {kind, value, name}});
   };
   auto party = [&](const std::optional<Party>& p) {
     if (!p) return;
@@ -128,15 +98,16 @@ void RuleIndex::expand(const Rule& rule, const DocumentEvent& event, PartnerLook
       case RecipientSpec::Kind::actor: party(event.actor); break;
       case RecipientSpec::Kind::partner_contacts:
         if (!partner) break;
-        for (const auto& c : partner->contacts) {
-          if (spec.contact_kind && c.kind != *spec.contact_kind) continue;
-          if (!spec.label.empty() && c.label != spec.label) continue;
-          emit(c.kind, c.value, c.name, &c);
+        for (size_t k = 0; k < partner.contact_count(); ++k) {
+          ContactView c = partner.contact(k);
+          if (spec.contact_kind && c.kind() != *spec.contact_kind) continue;
+          if (!spec.label.empty() && c.label() != spec.label) continue;
+          emit(c.kind(), c.value(), c.name(), c);
         }
         break;
       case RecipientSpec::Kind::account_manager:
         if (!partner) break;
-        for (const auto& m : partner->account_managers) emit(m.kind, m.value, m.name);
+        partner.for_each_account_manager([&](RecipientView m) { emit(m.kind, m.value, m.name); });
         break;
       case RecipientSpec::Kind::group:
         if (const Group* g = set_.find_group(spec.group))

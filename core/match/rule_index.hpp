@@ -1,11 +1,12 @@
 #pragma once
 // RuleIndex: event → the messages to produce, compiled from a ResourceSet.
 //
-// Partner actions are keyed by (tenant, partner, event type) and global rules
-// by event type (exact), by literal prefix (`case.*`, `*`) and, for the rare
-// pattern with an inner `*`, in a short list matched by glob. Matching one
-// event costs a few hash lookups plus its candidates, independent of how many
-// partners, actions and rules exist. The index points into the ResourceSet it
+// Partner actions are found through the event's partner (one hash lookup in
+// each PartnerDirectory, then the partner's contiguous actions) and global
+// rules by event type (exact), by literal prefix (`case.*`, `*`) and, for the
+// rare pattern with an inner `*`, in a short list matched by glob. Matching
+// one event costs a few hash lookups plus its candidates, independent of how
+// many partners, actions and rules exist. The index points into the ResourceSet it
 // was built from; both live together in an immutable ResourceSnapshot.
 #include <boost/json/value.hpp>
 
@@ -18,7 +19,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/match/action_table.hpp"
 #include "core/model/document_event.hpp"
 #include "core/resources/resource_set.hpp"
 
@@ -43,21 +43,13 @@ class EventContext final {
   std::optional<boost::json::value> json_;
 };
 
-// Whom a message goes to; views into the resources or into the event, both
-// of which outlive the match.
-struct RecipientView {
-  ContactKind kind = ContactKind::email;
-  std::string_view value;
-  std::string_view name;
-};
-
 struct MatchedAction {
-  const Partner* partner = nullptr;  // the event's partner in resources, if any
-  const Contact* contact = nullptr;  // the contact (partner actions, partner.contacts(...))
-  const Action* action = nullptr;    // set for a partner action
-  const Rule* rule = nullptr;        // set for a global rule
+  PartnerView partner;  // the event's partner in resources, if any
+  ContactView contact;  // the contact (partner actions, partner.contacts(...))
+  ActionView action;    // set for a partner action
+  const Rule* rule = nullptr;  // set for a global rule
   const Template* tmpl = nullptr;
-  RecipientView to;
+  RecipientView to;     // whom the message goes to
 };
 
 bool glob_match(std::string_view pattern, std::string_view text);
@@ -77,20 +69,13 @@ class RuleIndex final {
   };
   using RuleList = std::vector<const Rule*>;
 
-  // The event's partner in resources, looked up at most once per event and
-  // only when a rule fires (its key is built per lookup).
-  struct PartnerLookup {
-    bool done = false;
-    const Partner* partner = nullptr;
-  };
-  void expand(const Rule& rule, const DocumentEvent& event, PartnerLookup& partner,
+  void expand(const Rule& rule, const DocumentEvent& event, PartnerView partner,
               std::vector<MatchedAction>& out) const;
   void match_rules(std::span<const Rule* const> rules, const DocumentEvent& event, EventContext& ctx,
-                   PartnerLookup& partner,
+                   PartnerView partner,
                    std::vector<MatchedAction>& out) const;
 
   const ResourceSet& set_;
-  ActionTable actions_;
   std::unordered_map<std::string, RuleList, KeyHash, std::equal_to<>> rules_exact_;
   std::unordered_map<std::string, RuleList, KeyHash, std::equal_to<>> rules_prefix_;  // "case." for "case.*"
   std::vector<size_t> prefix_lengths_;                                       // distinct key lengths

@@ -44,8 +44,8 @@ bool places_signature(const mustache::Template& t) {
 std::string MessageRenderer::message_id(const DocumentEvent& event, const MatchedAction& m) {
   if (m.rule)
     return sha256_hex({event.tenant, event.id, "rule", m.rule->id, m.tmpl->id, m.to.value}).substr(0, 32);
-  return sha256_hex({event.tenant, event.id, m.partner->id, m.contact->id, m.action->on, m.action->template_id,
-                     m.contact->value})
+  return sha256_hex({event.tenant, event.id, m.partner.id(), m.contact.id(), m.action.on(), m.action.template_id(),
+                     m.contact.value()})
       .substr(0, 32);
 }
 
@@ -53,10 +53,10 @@ RenderedMessage MessageRenderer::render(const std::shared_ptr<const DocumentEven
                                         const ResourceSet& set, EventContext& context) const {
   json::object& ctx = context.mutable_json().as_object();
   json::object contact;
-  contact["id"] = m.contact ? std::string_view(m.contact->id) : std::string_view();
+  contact["id"] = m.contact ? m.contact.id() : std::string_view();
   contact["kind"] = to_string(m.to.kind);
   contact["value"] = m.to.value;
-  contact["label"] = m.contact ? std::string_view(m.contact->label) : std::string_view();
+  contact["label"] = m.contact ? m.contact.label() : std::string_view();
   contact["name"] = m.to.name;
   ctx["contact"] = std::move(contact);
   // Resource data fills what the event left out (e.g. the partner's name).
@@ -64,14 +64,14 @@ RenderedMessage MessageRenderer::render(const std::shared_ptr<const DocumentEven
   if (!partner.is_object()) partner = json::object{};
   auto& po = partner.get_object();
   if (m.partner) {
-    if (!po.contains("id")) po["id"] = m.partner->id;
-    if (!po.contains("name") && !m.partner->name.empty()) po["name"] = m.partner->name;
-    if (!po.contains("locale") && !m.partner->locale.empty()) po["locale"] = m.partner->locale;
+    if (!po.contains("id")) po["id"] = m.partner.id();
+    if (!po.contains("name") && !m.partner.name().empty()) po["name"] = m.partner.name();
+    if (!po.contains("locale") && !m.partner.locale().empty()) po["locale"] = m.partner.locale();
   }
 
   RenderedMessage msg;
-  if (m.contact && !m.contact->locale.empty()) msg.locale = m.contact->locale;
-  else if (m.partner && !m.partner->locale.empty()) msg.locale = m.partner->locale;
+  if (m.contact && !m.contact.locale().empty()) msg.locale = m.contact.locale();
+  else if (m.partner && !m.partner.locale().empty()) msg.locale = m.partner.locale();
   else if (event->partner && !event->partner->locale.empty()) msg.locale = event->partner->locale;
   else msg.locale = locale_;
   ctx["locale"] = msg.locale;
@@ -85,8 +85,8 @@ RenderedMessage MessageRenderer::render(const std::shared_ptr<const DocumentEven
   msg.channel = to_string(m.tmpl->channel);
   msg.template_id = m.tmpl->id;
   msg.tenant = event->tenant;
-  msg.partner_id = m.partner ? m.partner->id : (event->partner ? event->partner->id : std::string());
-  msg.contact_id = m.contact ? m.contact->id : std::string();
+  msg.partner_id = m.partner ? std::string(m.partner.id()) : (event->partner ? event->partner->id : std::string());
+  msg.contact_id = m.contact ? std::string(m.contact.id()) : std::string();
   if (m.rule) {
     msg.rule_id = m.rule->id;
     msg.delay = m.rule->delay;
@@ -94,7 +94,7 @@ RenderedMessage MessageRenderer::render(const std::shared_ptr<const DocumentEven
   msg.from = sender ? sender->from : from_;
   if (sender) msg.reply_to = sender->reply_to;
   msg.to.push_back({std::string(m.to.value), std::string(m.to.name)});
-  msg.attach = m.rule ? m.rule->attach : m.action->attach;
+  msg.attach = m.rule ? m.rule->attach : m.action.attach();
   msg.event = event;
   msg.created_at = std::chrono::system_clock::now();
 

@@ -9,21 +9,6 @@
 
 namespace herald {
 
-const char* to_string(Channel c) {
-  switch (c) {
-    case Channel::email: return "email";
-    case Channel::sms: return "sms";
-    case Channel::webhook: return "webhook";
-  }
-  return "email";
-}
-
-Channel channel_from_string(std::string_view s) {
-  if (s == "sms") return Channel::sms;
-  if (s == "webhook") return Channel::webhook;
-  return Channel::email;
-}
-
 const char* to_string(Part p) {
   switch (p) {
     case Part::subject: return "subject";
@@ -32,16 +17,6 @@ const char* to_string(Part p) {
     case Part::sms: return "sms";
   }
   return "text";
-}
-
-bool channel_fits(ContactKind kind, Channel ch) {
-  switch (kind) {
-    case ContactKind::email: return ch == Channel::email;
-    case ContactKind::mobile: return ch == Channel::sms;
-    case ContactKind::web: return ch == Channel::webhook;
-    case ContactKind::landline: return false;
-  }
-  return false;
 }
 
 const mustache::Template* Template::part(Part p, std::string_view locale) const {
@@ -60,16 +35,6 @@ const mustache::Template* Template::part(Part p, std::string_view locale) const 
     }
   }
   return base.get(p);
-}
-
-const char* to_string(ContactKind k) {
-  switch (k) {
-    case ContactKind::email: return "email";
-    case ContactKind::mobile: return "mobile";
-    case ContactKind::landline: return "landline";
-    case ContactKind::web: return "web";
-  }
-  return "email";
 }
 
 namespace {
@@ -399,7 +364,7 @@ Rule parse_rule(TomlReader& r, const ResourceSet& set) {
   return rule;
 }
 
-Contact parse_contact(TomlReader& r, const ResourceSet& set) {
+Contact parse_contact(TomlReader& r) {
   Contact c;
   c.id = resource_id(r);
   c.kind = contact_kind(r, "kind");
@@ -409,16 +374,14 @@ Contact parse_contact(TomlReader& r, const ResourceSet& set) {
   c.name = single_line(r, "name", false);
   c.locale = r.string_or("locale", "");
   if (!c.locale.empty() && !is_valid_locale(c.locale)) r.fail("locale", "not a valid locale tag");
+  // Templates are checked once all are known (check_template_uses), so
+  // partners need not wait for every file's templates.
   for_each_table(r, "actions", [&](TomlReader& ar) {
     Action a;
     a.on = ar.required_string("on");
     if (!is_valid_event_type(a.on)) ar.fail("on", "must be an event type such as invoice.posted");
     a.when = compile_when(ar);
-    const Template& t = sendable_template(ar, set, "template");
-    a.template_id = t.id;
-    if (!channel_fits(c.kind, t.channel))
-      ar.fail("template", std::string("a ") + to_string(c.kind) + " contact cannot receive " + to_string(t.channel) +
-                              " messages");
+    a.template_id = ar.required_string("template");
     a.attach = ar.boolean("attach").value_or(false);
     ar.finish();
     c.actions.push_back(std::move(a));
@@ -427,7 +390,7 @@ Contact parse_contact(TomlReader& r, const ResourceSet& set) {
   return c;
 }
 
-Partner parse_partner(TomlReader& r, const ResourceSet& set) {
+Partner parse_partner(TomlReader& r) {
   Partner p;
   p.id = resource_id(r);
   p.tenant = r.string_or("tenant", "default");
@@ -437,24 +400,67 @@ Partner parse_partner(TomlReader& r, const ResourceSet& set) {
   if (!p.locale.empty() && !is_valid_locale(p.locale)) r.fail("locale", "not a valid locale tag");
   if (const toml::table* am = r.table("account_manager")) {
     TomlReader ar(*am, r.file(), r.path("account_manager"));
-    std::string name = single_line(ar, "name", false);
+    p.account_manager_name = single_line(ar, "name", false);
     for (auto [key, kind] : {std::pair{"email", ContactKind::email}, std::pair{"mobile", ContactKind::mobile}}) {
       std::string value = ar.string_or(key, "");
       if (value.empty()) continue;
       if (const char* why = recipient_problem(kind, value)) ar.fail(key, why);
-      p.account_managers.push_back({kind, std::move(value), name});
+      p.account_managers.push_back({kind, std::move(value), p.account_manager_name});
     }
     if (p.account_managers.empty()) ar.fail("email", "an account manager needs an email or a mobile");
     ar.finish();
   }
   std::set<std::string> ids;
   for_each_table(r, "contacts", [&](TomlReader& cr) {
-    Contact c = parse_contact(cr, set);
+    Contact c = parse_contact(cr);
     if (!ids.insert(c.id).second) cr.fail("id", "duplicate contact id \"" + c.id + "\"");
     p.contacts.push_back(std::move(c));
   });
   r.finish();
   return p;
+}
+
+// Parses the [[partner]] tables of `root` into `out`. A duplicate (tenant,
+// id) within `out` is an error.
+void add_partners(TomlReader& root, PartnerDirectory::Builder& out) {
+  const toml::array* arr = root.array("partner");
+  if (!arr) return;
+  size_t i = 0;
+  for (const auto& node : *arr) {
+    std::string prefix = root.path("partner") + "[" + std::to_string(i++) + "]";
+    if (!node.is_table()) throw ConfigError(root.file() + ": " + prefix + ": must be a table");
+    const toml::table& table = *node.as_table();
+    TomlReader r(table, root.file(), prefix);
+    Partner p = parse_partner(r);
+    // Where an action's template is named, rebuilt only for the first use
+    // of each template by each contact kind.
+    auto where = [&](size_t contact, size_t action) {
+      std::string at = prefix + ".contacts[" + std::to_string(contact) + "].actions[" + std::to_string(action) + "]";
+      const toml::node* n = table["contacts"][contact]["actions"][action].node();
+      return TomlReader(n && n->is_table() ? *n->as_table() : table, root.file(), at).location("template");
+    };
+    if (!out.add(p, root.file(), where)) r.fail("id", "duplicate partner id \"" + p.id + "\"");
+  }
+}
+
+// The templates partner actions send must exist, be sendable, and fit the
+// channel of every contact kind they go to.
+void check_template_uses(const PartnerDirectory& partners, const ResourceSet& set) {
+  for (const auto& use : partners.template_uses()) {
+    const std::string* first = nullptr;
+    for (const auto& w : use.where)
+      if (!first && !w.empty()) first = &w;
+    const Template* t = set.find_template(use.template_id);
+    if (!t) throw ConfigError(*first + ": no template with id \"" + use.template_id + "\"");
+    if (t->partial)
+      throw ConfigError(*first + ": template \"" + use.template_id + "\" is a partial and cannot be sent on its own");
+    for (unsigned k = 0; k < 4; ++k) {
+      const auto kind = static_cast<ContactKind>(k);
+      if ((use.kinds & (1u << k)) && !channel_fits(kind, t->channel))
+        throw ConfigError(use.where[k] + ": a " + to_string(kind) + " contact cannot receive " +
+                          to_string(t->channel) + " messages");
+    }
+  }
 }
 
 // Every {{>name}} / {{<name}} of a part must name "signature" (text and html
@@ -507,7 +513,9 @@ void check_partials(const ResourceSet& set, const std::string& origin) {
 
 }  // namespace
 
-std::vector<ResourceFile> read_resource_dir(const fs::path& dir) {
+namespace {
+
+std::vector<fs::path> toml_files(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw ConfigError(dir.string() + ": resources directory does not exist");
   std::vector<fs::path> paths;
@@ -515,10 +523,32 @@ std::vector<ResourceFile> read_resource_dir(const fs::path& dir) {
     if (entry.is_regular_file() && entry.path().extension() == ".toml") paths.push_back(entry.path());
   }
   std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
+}  // namespace
+
+std::vector<ResourceFile> read_resource_files(const fs::path& dir) {
   std::vector<ResourceFile> files;
-  files.reserve(paths.size());
-  for (const auto& p : paths) files.push_back({p.string(), parse_toml_file(p.string())});
+  for (const auto& p : toml_files(dir)) files.push_back({p.string(), parse_toml_file(p.string())});
   return files;
+}
+
+ResourceDir read_resource_dir(const fs::path& dir) {
+  // One file's parse tree at a time: partners are packed as each file is
+  // read and their tables dropped, so a directory of 100k partners never
+  // holds more than one file's tree (toml++ trees cost ~1 KB per contact).
+  ResourceDir out;
+  PartnerDirectory::Builder partners;
+  for (const auto& p : toml_files(dir)) {
+    ResourceFile file{p.string(), parse_toml_file(p.string())};
+    TomlReader root(file.table, file.name, "");
+    add_partners(root, partners);
+    file.table.erase("partner");
+    out.files.push_back(std::move(file));
+  }
+  out.partners = partners.build();
+  return out;
 }
 
 const char* to_string(ResourceKind k) {
@@ -532,30 +562,31 @@ const char* to_string(ResourceKind k) {
   return "template";
 }
 
-ResourceSet build_resources(const std::vector<ResourceFile>& files, const std::vector<ResourceFile>& overrides,
+ResourceSet build_resources(const ResourceDir& dir, const std::vector<ResourceFile>& overrides,
                             ResourceOrigins* origins) {
   ResourceSet set;
-  // Two passes: templates, senders and groups first, so rules and partners
-  // may reference them from any file. Within `files` an id is unique; an
-  // entry of `overrides` (the admin API's) replaces a file's of the same id.
+  // Two passes: templates, senders and groups first, so rules may reference
+  // them from any file. Within the directory an id is unique; an entry of
+  // `overrides` (the admin API's) replaces a file's of the same id.
   struct Source {
     const ResourceFile* file;
     bool override;
   };
   std::vector<Source> all;
-  for (const auto& f : files) all.push_back({&f, false});
+  for (const auto& f : dir.files) all.push_back({&f, false});
   for (const auto& f : overrides) all.push_back({&f, true});
   std::map<std::pair<ResourceKind, std::string>, bool> from_override;
-  auto add = [&](ResourceKind kind, auto& map, std::string key, auto&& item, TomlReader& r, const Source& src,
+  auto add = [&](ResourceKind kind, auto& map, auto&& item, TomlReader& r, const Source& src,
                  const toml::table& table) {
+    std::string key = item.id;
     auto [it, fresh] = from_override.try_emplace({kind, key}, src.override);
     if (!fresh && (it->second || !src.override))
       r.fail("id", std::string("duplicate ") + to_string(kind) + " id \"" + item.id + "\"");
     it->second = src.override;
-    map.insert_or_assign(key, std::move(item));
     if (origins) (*origins)[{kind, key}] = {src.file->name, &table, src.override};
+    map.insert_or_assign(std::move(key), std::move(item));
   };
-  auto each = [&](const Source& src, TomlReader& root, const char* key, ResourceKind kind, auto&& fn) {
+  auto each = [&](const Source& src, TomlReader& root, const char* key, ResourceKind kind, auto&& parse) {
     const toml::array* arr = root.array(key);
     if (!arr) return;
     size_t i = 0;
@@ -563,47 +594,49 @@ ResourceSet build_resources(const std::vector<ResourceFile>& files, const std::v
       std::string prefix = root.path(key) + "[" + std::to_string(i++) + "]";
       if (!node.is_table()) throw ConfigError(src.file->name + ": " + prefix + ": must be a table");
       TomlReader r(*node.as_table(), src.file->name, prefix);
-      fn(r, *node.as_table(), kind);
+      parse(r, *node.as_table(), kind);
     }
   };
   for (const auto& src : all) {
     TomlReader root(src.file->table, src.file->name, "");
     each(src, root, "template", ResourceKind::template_, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
-      Template v = parse_template(r);
-      std::string key = v.id;
-      add(k, set.templates, std::move(key), std::move(v), r, src, t);
+      add(k, set.templates, parse_template(r), r, src, t);
     });
     each(src, root, "sender", ResourceKind::sender, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
-      Sender v = parse_sender(r);
-      std::string key = v.id;
-      add(k, set.senders, std::move(key), std::move(v), r, src, t);
+      add(k, set.senders, parse_sender(r), r, src, t);
     });
     each(src, root, "group", ResourceKind::group, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
-      Group v = parse_group(r);
-      std::string key = v.id;
-      add(k, set.groups, std::move(key), std::move(v), r, src, t);
+      add(k, set.groups, parse_group(r), r, src, t);
     });
   }
   for (const auto& [id, t] : set.templates)
     if (!t.sender.empty() && !set.find_sender(t.sender))
       throw ConfigError("template \"" + id + "\": no sender with id \"" + t.sender + "\"");
   check_partials(set, "resources");
+  PartnerDirectory::Builder api_partners;
   for (const auto& src : all) {
     TomlReader root(src.file->table, src.file->name, "");
     for (const char* first_pass : {"template", "sender", "group"}) root.array(first_pass);
     each(src, root, "rule", ResourceKind::rule, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
-      Rule v = parse_rule(r, set);
-      std::string key = v.id;
-      add(k, set.rules, std::move(key), std::move(v), r, src, t);
+      add(k, set.rules, parse_rule(r, set), r, src, t);
     });
-    each(src, root, "partner", ResourceKind::partner, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
-      Partner v = parse_partner(r, set);
-      std::string key = ResourceSet::partner_key(v.tenant, v.id);
-      add(k, set.partners, std::move(key), std::move(v), r, src, t);
-    });
+    if (src.override) add_partners(root, api_partners);
     root.finish();
   }
+  if (dir.partners) set.file_partners = dir.partners;
+  set.api_partners = api_partners.build();
+  check_template_uses(*set.file_partners, set);
+  check_template_uses(*set.api_partners, set);
   return set;
+}
+
+size_t ResourceSet::partner_count() const {
+  size_t n = file_partners->size() + api_partners->size();
+  for (size_t k = 0; k < api_partners->sorted_count(); ++k) {
+    PartnerView p = api_partners->sorted(k);
+    if (file_partners->find(p.tenant(), p.id())) --n;
+  }
+  return n;
 }
 
 ResourceSet load_resources(const fs::path& dir) { return build_resources(read_resource_dir(dir), {}, nullptr); }

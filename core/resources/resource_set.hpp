@@ -19,17 +19,9 @@
 #include "core/match/expression.hpp"
 #include "core/model/message.hpp"
 #include "core/render/mustache.hpp"
+#include "core/resources/partner_directory.hpp"
 
 namespace herald {
-
-enum class Channel { email, sms, webhook };
-enum class ContactKind { email, mobile, landline, web };
-
-const char* to_string(Channel c);
-Channel channel_from_string(std::string_view s);  // inverse of to_string
-const char* to_string(ContactKind k);
-// Which channel a contact kind receives (SPEC §4: landline none).
-bool channel_fits(ContactKind kind, Channel ch);
 
 // The parts of one template; a locale variant leaves empty the parts it takes
 // from the default.
@@ -57,13 +49,6 @@ struct Template {
   // The part for `locale`: its exact variant, then the variant of its
   // language, then the default. nullptr when the template has no such part.
   const mustache::Template* part(Part p, std::string_view locale) const;
-};
-
-// Someone a message can go to (a contact, a group member, an account manager).
-struct Recipient {
-  ContactKind kind = ContactKind::email;
-  std::string value;  // address or number
-  std::string name;
 };
 
 struct Sender {
@@ -104,44 +89,19 @@ struct Rule {
   bool attach = false;
 };
 
-struct Action {
-  std::string on;           // event type
-  Expression when;
-  std::string template_id;
-  bool attach = false;      // attach the document's attachments
-};
-
-struct Contact {
-  std::string id;
-  ContactKind kind = ContactKind::email;
-  std::string value;  // address or number
-  std::string label;  // "sales", "warehouse", ...
-  std::string name;   // display name
-  std::string locale; // overrides the partner's
-  std::vector<Action> actions;
-};
-
-struct Partner {
-  std::string tenant = "default";
-  std::string id;
-  std::string name;
-  std::string locale;
-  std::vector<Recipient> account_managers;  // e-mail and/or mobile of one person
-  std::vector<Contact> contacts;
-};
-
 struct ResourceSet {
   std::map<std::string, Template, std::less<>> templates;  // by id
   std::map<std::string, Sender, std::less<>> senders;
   std::map<std::string, Group, std::less<>> groups;
   std::map<std::string, Rule, std::less<>> rules;
-  std::map<std::string, Partner, std::less<>> partners;    // by partner_key(tenant, id)
+  // Partners from the operator's files, and from the admin API's files,
+  // which replace the former's of the same (tenant, id). Never null.
+  std::shared_ptr<const PartnerDirectory> file_partners = empty_partners();
+  std::shared_ptr<const PartnerDirectory> api_partners = empty_partners();
 
-  static std::string partner_key(std::string_view tenant, std::string_view id) {
-    std::string k(tenant);
-    k += '\x1f';
-    k += id;
-    return k;
+  static std::shared_ptr<const PartnerDirectory> empty_partners() {
+    static const std::shared_ptr<const PartnerDirectory> empty = PartnerDirectory::Builder().build();
+    return empty;
   }
   template <class Map>
   static const typename Map::mapped_type* find(const Map& m, std::string_view id) {
@@ -151,9 +111,13 @@ struct ResourceSet {
   const Template* find_template(std::string_view id) const { return find(templates, id); }
   const Sender* find_sender(std::string_view id) const { return find(senders, id); }
   const Group* find_group(std::string_view id) const { return find(groups, id); }
-  const Partner* find_partner(std::string_view tenant, std::string_view id) const {
-    return find(partners, partner_key(tenant, id));
+  PartnerView find_partner(std::string_view tenant, std::string_view id) const {
+    if (api_partners->size() != 0)
+      if (PartnerView p = api_partners->find(tenant, id)) return p;
+    return file_partners->find(tenant, id);
   }
+  // Partners in effect (an API partner replacing a file's counts once).
+  size_t partner_count() const;
 };
 
 enum class ResourceKind { template_, sender, group, rule, partner };
@@ -166,8 +130,17 @@ struct ResourceFile {
   toml::table table;
 };
 
-// Where each resource was defined: (kind, key) → file and table. Keys are ids,
-// partner_key(tenant, id) for partners. Points into the ResourceFiles.
+// A resources directory as read: its files' tables without [[partner]], and
+// the partners packed into a directory (their templates are checked by
+// build_resources, once all templates are known).
+struct ResourceDir {
+  std::vector<ResourceFile> files;
+  std::shared_ptr<const PartnerDirectory> partners;
+};
+
+// Where each template, sender, group or rule was defined: (kind, id) → file
+// and table. Points into the ResourceFiles. (Partners answer for themselves:
+// PartnerView::file(), PartnerView::to_json().)
 struct ResourceOrigin {
   std::string file;
   const toml::table* table = nullptr;
@@ -175,13 +148,16 @@ struct ResourceOrigin {
 };
 using ResourceOrigins = std::map<std::pair<ResourceKind, std::string>, ResourceOrigin>;
 
-// Every *.toml file in `dir`, sorted by name. Throws ConfigError.
-std::vector<ResourceFile> read_resource_dir(const std::filesystem::path& dir);
+// Every *.toml file in `dir`, sorted by name, partners packed as each file is
+// read. Throws ConfigError.
+ResourceDir read_resource_dir(const std::filesystem::path& dir);
+// The same files with their whole tables (the admin API's few files).
+std::vector<ResourceFile> read_resource_files(const std::filesystem::path& dir);
 
-// Validates and compiles `files`, then `overrides` (whose resources replace
-// the files' of the same kind and id). Throws ConfigError naming file,
+// Validates and compiles `dir`, then `overrides` (whose resources replace
+// the directory's of the same kind and id). Throws ConfigError naming file,
 // resource, field and reason.
-ResourceSet build_resources(const std::vector<ResourceFile>& files, const std::vector<ResourceFile>& overrides,
+ResourceSet build_resources(const ResourceDir& dir, const std::vector<ResourceFile>& overrides,
                             ResourceOrigins* origins);
 
 // read_resource_dir + build_resources without overrides.

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/config/toml_reader.hpp"
+#include "core/util/memory.hpp"
 #include "core/util/percent_encoding.hpp"
 
 namespace herald {
@@ -157,7 +158,7 @@ ResourceStore::Answer failure(int status, std::string error, std::string reason)
 
 std::vector<ResourceFile> read_api_dir(const fs::path& dir) {
   fs::create_directories(dir);
-  return read_resource_dir(dir);
+  return read_resource_files(dir);
 }
 
 }  // namespace
@@ -190,6 +191,8 @@ ResourceStore::ResourceStore(fs::path resources_dir, fs::path api_dir, MetricsRe
   if (metrics) {
     generation_gauge_ = &metrics->gauge("herald_resources_generation", "Resource snapshots published (1 at start)");
     actions_gauge_ = &metrics->gauge("herald_rule_index_actions", "Partner actions and global rules in the index");
+    partner_bytes_gauge_ = &metrics->gauge("herald_resources_partner_bytes",
+                                           "Bytes held by the partner directories (contacts, actions, their text)");
   }
   files_ = read_resource_dir(resources_dir_);
   api_files_ = read_api_dir(api_dir_);
@@ -198,12 +201,16 @@ ResourceStore::ResourceStore(fs::path resources_dir, fs::path api_dir, MetricsRe
   origins_ = std::move(origins);
   snapshots_ = std::make_unique<SnapshotHolder>(std::make_shared<const ResourceSnapshot>(std::move(set), generation_));
   update_gauges();
+  release_free_memory();  // the files' parse trees
 }
 
 void ResourceStore::update_gauges() {
   if (!generation_gauge_) return;
   generation_gauge_->set(static_cast<int64_t>(generation_));
-  actions_gauge_->set(static_cast<int64_t>(snapshots_->get()->index.size()));
+  auto snap = snapshots_->get();
+  actions_gauge_->set(static_cast<int64_t>(snap->index.size()));
+  partner_bytes_gauge_->set(
+      static_cast<int64_t>(snap->resources.file_partners->memory_bytes() + snap->resources.api_partners->memory_bytes()));
 }
 
 void ResourceStore::reload() {
@@ -215,6 +222,7 @@ void ResourceStore::reload() {
   files_ = std::move(files);
   api_files_ = std::move(api_files);
   publish(std::move(set), std::move(origins));
+  release_free_memory();
 }
 
 void ResourceStore::publish(ResourceSet&& set, ResourceOrigins&& origins) {
@@ -228,10 +236,6 @@ uint64_t ResourceStore::generation() const {
   return generation_;
 }
 
-std::string ResourceStore::key_for(ResourceKind kind, std::string_view tenant, std::string_view id) {
-  return kind == ResourceKind::partner ? ResourceSet::partner_key(tenant, id) : std::string(id);
-}
-
 fs::path ResourceStore::file_for(ResourceKind kind, std::string_view tenant, std::string_view id) const {
   std::string name = to_string(kind);
   if (kind == ResourceKind::partner) name += "@" + encode_name(tenant);
@@ -241,9 +245,15 @@ fs::path ResourceStore::file_for(ResourceKind kind, std::string_view tenant, std
 
 ResourceStore::Answer ResourceStore::get(ResourceKind kind, std::string_view tenant, std::string_view id) const {
   std::lock_guard lock(mutex_);
-  auto it = origins_.find({kind, key_for(kind, tenant, id)});
-  if (it == origins_.end()) return failure(404, "not_found", std::string("no ") + to_string(kind) + " with this id");
   Answer a;
+  if (kind == ResourceKind::partner) {
+    PartnerView p = snapshots_->get()->resources.find_partner(tenant, id);
+    if (!p) return failure(404, "not_found", "no partner with this id");
+    a.body = p.to_json();
+    return a;
+  }
+  auto it = origins_.find({kind, std::string(id)});
+  if (it == origins_.end()) return failure(404, "not_found", std::string("no ") + to_string(kind) + " with this id");
   a.body = toml_to_json(*it->second.table);
   return a;
 }
@@ -254,23 +264,42 @@ ResourceStore::Answer ResourceStore::list(ResourceKind kind, std::string_view te
   json::array items;
   std::string last;
   bool more = false;
-  const std::string from = after.empty() ? std::string() : key_for(kind, tenant, after);
-  for (auto it = origins_.lower_bound({kind, from}); it != origins_.end() && it->first.first == kind; ++it) {
-    const std::string& key = it->first.second;
-    if (!after.empty() && key == from) continue;
-    std::string_view id = key;
-    if (kind == ResourceKind::partner) {
-      auto sep = key.find('\x1f');
-      if (std::string_view(key).substr(0, sep) != tenant) continue;
-      id = std::string_view(key).substr(sep + 1);
-    }
-    if (items.size() == limit) {
-      more = true;
-      break;
-    }
-    items.push_back(json::object{{"id", id}, {"origin", it->second.override ? "api" : "file"},
-                                 {"file", it->second.file}});
+  auto item = [&](std::string_view id, bool api, std::string_view file) {
+    if (items.size() == limit) return more = true, false;
+    items.push_back(json::object{{"id", id}, {"origin", api ? "api" : "file"}, {"file", file}});
     last = id;
+    return true;
+  };
+  if (kind == ResourceKind::partner) {
+    // Both directories in (tenant, id) order, merged; an API partner hides
+    // the file's of the same id.
+    const ResourceSet& set = snapshots_->get()->resources;
+    const PartnerDirectory& files = *set.file_partners;
+    const PartnerDirectory& api = *set.api_partners;
+    auto start = [&](const PartnerDirectory& d) {
+      size_t k = d.lower_bound(tenant, after);
+      if (!after.empty() && k < d.sorted_count() && d.sorted(k).tenant() == tenant && d.sorted(k).id() == after) ++k;
+      return k;
+    };
+    auto at = [&](const PartnerDirectory& d, size_t k) {
+      return k < d.sorted_count() && d.sorted(k).tenant() == tenant ? d.sorted(k) : PartnerView{};
+    };
+    for (size_t i = start(files), j = start(api);;) {
+      PartnerView f = at(files, i), a = at(api, j);
+      if (!f && !a) break;
+      if (a && (!f || a.id() <= f.id())) {
+        if (f && a.id() == f.id()) ++i;
+        if (!item(a.id(), true, a.file())) break;
+        ++j;
+      } else {
+        if (!item(f.id(), false, f.file())) break;
+        ++i;
+      }
+    }
+  } else {
+    for (auto it = origins_.upper_bound({kind, std::string(after)}); it != origins_.end() && it->first.first == kind;
+         ++it)
+      if (!item(it->first.second, it->second.override, it->second.file)) break;
   }
   Answer a;
   json::object o{{"items", std::move(items)}};
@@ -330,11 +359,19 @@ ResourceStore::Answer ResourceStore::put(ResourceKind kind, std::string_view ten
 
 ResourceStore::Answer ResourceStore::remove(ResourceKind kind, std::string_view tenant, std::string_view id) {
   std::lock_guard lock(mutex_);
-  auto it = origins_.find({kind, key_for(kind, tenant, id)});
-  if (it == origins_.end()) return failure(404, "not_found", std::string("no ") + to_string(kind) + " with this id");
-  if (!it->second.override)
-    return failure(409, "defined_in_file",
-                   "defined in " + it->second.file + "; change that file and reload (SIGHUP) instead");
+  std::string file;
+  bool api = false;
+  if (kind == ResourceKind::partner) {
+    const ResourceSet& set = snapshots_->get()->resources;
+    if (PartnerView p = set.api_partners->find(tenant, id)) api = true, file = p.file();
+    else if (PartnerView q = set.file_partners->find(tenant, id)) file = q.file();
+  } else if (auto it = origins_.find({kind, std::string(id)}); it != origins_.end()) {
+    api = it->second.override;
+    file = it->second.file;
+  }
+  if (file.empty()) return failure(404, "not_found", std::string("no ") + to_string(kind) + " with this id");
+  if (!api)
+    return failure(409, "defined_in_file", "defined in " + file + "; change that file and reload (SIGHUP) instead");
   const std::string name = file_for(kind, tenant, id).string();
   std::vector<ResourceFile> candidate;
   for (const auto& f : api_files_)

@@ -66,7 +66,6 @@ class ResourceStore final {
 
  private:
   std::filesystem::path file_for(ResourceKind kind, std::string_view tenant, std::string_view id) const;
-  static std::string key_for(ResourceKind kind, std::string_view tenant, std::string_view id);
   void publish(ResourceSet&& set, ResourceOrigins&& origins);
   void update_gauges();
 
@@ -74,12 +73,13 @@ class ResourceStore final {
   std::filesystem::path api_dir_;
   std::unique_ptr<SnapshotHolder> snapshots_;
   mutable std::mutex mutex_;
-  std::vector<ResourceFile> files_;      // the operator's, as last read
+  ResourceDir files_;                    // the operator's, as last read
   std::vector<ResourceFile> api_files_;  // the admin API's
   ResourceOrigins origins_;
   uint64_t generation_ = 1;
   Gauge* generation_gauge_ = nullptr;
   Gauge* actions_gauge_ = nullptr;
+  Gauge* partner_bytes_gauge_ = nullptr;
 };
 
 }  // namespace herald

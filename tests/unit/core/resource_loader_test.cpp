@@ -55,12 +55,18 @@ TEST(ResourceLoaderTest, LoadsPartnersContactsActionsAndTemplates) {
   dir.write("ignored.txt", "not toml");
   auto set = load_resources(dir.path());
   ASSERT_EQ(set.templates.size(), 2u);
-  ASSERT_EQ(set.partners.size(), 1u);
-  const auto& p = set.partners.at(ResourceSet::partner_key("default", "P-1001"));
-  ASSERT_EQ(p.contacts.size(), 2u);
-  EXPECT_EQ(p.contacts[0].actions[0].template_id, "invoice-email");
-  EXPECT_TRUE(p.contacts[0].actions[0].attach);
-  EXPECT_EQ(p.contacts[1].kind, ContactKind::mobile);
+  ASSERT_EQ(set.partner_count(), 1u);
+  PartnerView p = set.find_partner("default", "P-1001");
+  ASSERT_TRUE(p);
+  EXPECT_FALSE(set.find_partner("other", "P-1001"));
+  EXPECT_EQ(p.name(), "Stavebniny Kováč s.r.o.");
+  EXPECT_TRUE(p.file().ends_with("partners.toml"));
+  ASSERT_EQ(p.contact_count(), 2u);
+  EXPECT_EQ(p.contact(0).label(), "sales");
+  EXPECT_EQ(p.contact(0).action(0).template_id(), "invoice-email");
+  EXPECT_TRUE(p.contact(0).action(0).attach());
+  EXPECT_EQ(p.contact(1).kind(), ContactKind::mobile);
+  EXPECT_EQ(p.contact(1).action(0).contact().value(), "+421 900 123 456");
 }
 
 TEST(ResourceLoaderTest, ChannelMustFitContactKind) {
@@ -148,9 +154,9 @@ TEST(SnapshotHolderTest, PublishSwapsWithoutDisturbingReaders) {
   dir.write("partners.toml", kPartner);
   holder.publish(std::make_shared<const ResourceSnapshot>(load_resources(dir.path()), 2));
   EXPECT_EQ(reader->generation, 1u);
-  EXPECT_TRUE(reader->resources.partners.empty());
+  EXPECT_EQ(reader->resources.partner_count(), 0u);
   EXPECT_EQ(holder.get()->generation, 2u);
-  EXPECT_EQ(holder.get()->resources.partners.size(), 1u);
+  EXPECT_EQ(holder.get()->resources.partner_count(), 1u);
 }
 
 }  // namespace
