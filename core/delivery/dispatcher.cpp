@@ -151,8 +151,10 @@ void Dispatcher::handle_outcome(std::shared_ptr<RenderedMessage> msg, DeliveryOu
                                   {"attempt", msg->attempt},
                                   {"reason", outcome.detail}});
   }
-  record(*msg, outcome);
+  // The journal first: whoever sees the outcome counted (metrics, history)
+  // then finds it in GET /v1/events/{id} too.
   ledger_.record_attempt(*msg, ledger_state(outcome.status), outcome.detail, std::chrono::system_clock::now());
+  record(*msg, outcome);
 }
 
 void Dispatcher::park(std::shared_ptr<RenderedMessage> msg, std::chrono::milliseconds delay) {

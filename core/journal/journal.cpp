@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <cstring>
 
 namespace herald {
 
@@ -36,6 +37,68 @@ std::pair<std::string_view, std::string_view> split_payload(std::string_view p) 
   auto nl = p.find('\n');
   if (nl == std::string_view::npos) return {p, {}};
   return {p.substr(0, nl), p.substr(nl + 1)};
+}
+
+// A finished entry's packed form: varint-length strings and varints, in
+// the order tenant, id, type, source, message count, then per message id,
+// channel, state, attempts, next attempt (ms), detail.
+void put_varint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+void put_text(std::string& out, std::string_view s) {
+  put_varint(out, s.size());
+  out.append(s);
+}
+uint64_t get_varint(const char*& p) {
+  uint64_t v = 0;
+  for (int shift = 0;; shift += 7) {
+    const auto b = static_cast<uint8_t>(*p++);
+    v |= uint64_t(b & 0x7f) << shift;
+    if (!(b & 0x80)) return v;
+  }
+}
+std::string get_text(const char*& p) {
+  const size_t n = get_varint(p);
+  std::string s(p, n);
+  p += n;
+  return s;
+}
+
+std::unique_ptr<char[]> pack(const JournalEntry::Live& l) {
+  std::string out;
+  out.reserve(64 + l.id.size() + l.messages.size() * 96);
+  for (const std::string* f : {&l.tenant, &l.id, &l.type, &l.source}) put_text(out, *f);
+  put_varint(out, l.messages.size());
+  for (const auto& m : l.messages) {
+    put_text(out, m.id);
+    put_text(out, m.channel);
+    put_varint(out, static_cast<uint64_t>(m.state));
+    put_varint(out, static_cast<uint64_t>(std::max(m.attempts, 0)));
+    put_varint(out, static_cast<uint64_t>(std::max<int64_t>(m.next_attempt_ms, 0)));
+    put_text(out, m.detail);
+  }
+  auto buf = std::make_unique_for_overwrite<char[]>(out.size());
+  std::memcpy(buf.get(), out.data(), out.size());
+  return buf;
+}
+
+JournalEntry::Live unpack(const char* p) {
+  JournalEntry::Live l;
+  for (std::string* f : {&l.tenant, &l.id, &l.type, &l.source}) *f = get_text(p);
+  l.messages.resize(get_varint(p));
+  for (auto& m : l.messages) {
+    m.id = get_text(p);
+    m.channel = get_text(p);
+    m.state = static_cast<MessageState>(get_varint(p));
+    m.attempts = static_cast<int>(get_varint(p));
+    m.next_attempt_ms = static_cast<int64_t>(get_varint(p));
+    m.detail = get_text(p);
+  }
+  return l;
 }
 
 }  // namespace
@@ -98,8 +161,8 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
     return kv.second->unfinished == 0 && expired(*kv.second, now);
   });
   for (auto& [k, entry] : entries_) {
-    EventEntry& e = *entry;
-    if (e.unfinished > 0) {
+    if (entry->unfinished > 0) {
+      const JournalEntry::Live& e = *entry->live;
       ++unfinished;
       PendingEvent p{e.tenant, e.id, e.event_json, e.source, {}};
       for (const auto& m : e.messages)
@@ -127,12 +190,31 @@ bool Journal::expired(const EventEntry& e, int64_t now) const {
          now;
 }
 
-void Journal::recount(EventEntry& e) {
-  e.unfinished = size_t(std::count_if(e.messages.begin(), e.messages.end(), [](auto& m) { return !is_final(m.state); }));
-  if (e.unfinished == 0) std::string().swap(e.event_json);
+JournalEntry::Live& Journal::live(EventEntry& e) {
+  if (!e.live) {
+    e.live = std::make_unique<JournalEntry::Live>(e.packed ? unpack(e.packed.get()) : JournalEntry::Live{});
+    e.packed.reset();
+  }
+  return *e.live;
 }
 
-void Journal::merge_message(EventEntry& e, MessageStatus m) {
+JournalEntry::Live Journal::unpacked(const EventEntry& e) {
+  if (e.live) return *e.live;
+  return e.packed ? unpack(e.packed.get()) : JournalEntry::Live{};
+}
+
+void Journal::recount(EventEntry& e) {
+  if (!e.live) return;  // packed: finished
+  const auto& ms = e.live->messages;
+  e.unfinished = static_cast<uint32_t>(std::count_if(ms.begin(), ms.end(), [](auto& m) { return !is_final(m.state); }));
+  if (e.unfinished == 0) {
+    e.packed = pack(*e.live);
+    e.live.reset();
+  }
+}
+
+void Journal::merge_message(EventEntry& entry, MessageStatus m) {
+  JournalEntry::Live& e = live(entry);
   for (auto& cur : e.messages) {
     if (cur.id != m.id) continue;
     if (is_final(cur.state)) return;  // final is sticky
@@ -156,13 +238,14 @@ void Journal::apply_record(uint8_t type, std::string_view payload) {
   const json::object& o = v.get_object();
   std::string k = key(str(o, "t"), str(o, "id"));
   if (type == kAccepted || type == kSnapshot) {
-    EventEntry& e = entry(k);
+    EventEntry& entry = this->entry(k);
+    entry.accepted_ms = num(o, "at");
+    entry.staged = entry.committed = true;
+    JournalEntry::Live& e = live(entry);
     e.tenant = str(o, "t");
     e.id = str(o, "id");
     e.type = str(o, "ty");
     e.source = str(o, "src");
-    e.accepted_ms = num(o, "at");
-    e.staged = e.committed = true;
     if (!body.empty()) e.event_json = body;
     if (auto* ms = o.if_contains("m"); ms && ms->is_array()) {
       for (const auto& item : ms->get_array()) {
@@ -177,7 +260,7 @@ void Journal::apply_record(uint8_t type, std::string_view payload) {
           m.next_attempt_ms = a[4].is_int64() ? a[4].get_int64() : 0;
           m.detail = a[5].is_string() ? std::string(a[5].get_string()) : "";
         }
-        merge_message(e, std::move(m));
+        merge_message(entry, std::move(m));
       }
     }
   } else if (type == kState) {
@@ -265,17 +348,19 @@ void Journal::stage(Admission& adm, const DocumentEvent& event, const std::strin
   payload += event_json;
   adm.batch_.add(kAccepted, payload);
 
-  EventEntry& e = adm.staged_.emplace_back(std::move(k), EventEntry{}).second;
+  EventEntry& entry = adm.staged_.emplace_back(std::move(k), EventEntry{}).second;
+  entry.accepted_ms = at;
+  entry.staged = true;
+  JournalEntry::Live& e = live(entry);
   e.tenant = event.tenant;
   e.id = event.id;
   e.type = event.type;
   e.source = source;
-  e.accepted_ms = at;
-  e.staged = true;
-  e.messages.clear();
+  e.messages.reserve(messages.size());
   for (const auto& m : messages) e.messages.push_back(MessageStatus{m.id, m.channel, MessageState::queued, 0, 0, {}});
-  e.unfinished = e.messages.size();
-  if (e.unfinished) e.event_json = event_json;  // only unfinished events keep their body
+  entry.unfinished = static_cast<uint32_t>(e.messages.size());
+  if (entry.unfinished) e.event_json = event_json;  // only unfinished events keep their body
+  else recount(entry);                             // nothing to send: packed at once
 }
 
 void Journal::apply_staged(Admission& adm) {
@@ -306,8 +391,10 @@ std::optional<EventStatus> Journal::status(const std::string& k) const {
   return to_status(*it->second);
 }
 
-EventStatus Journal::to_status(const EventEntry& e) const {
-  return EventStatus{e.tenant, e.id, e.type, e.source, e.accepted_ms, e.committed, e.unfinished == 0, e.messages};
+EventStatus Journal::to_status(const EventEntry& entry) const {
+  JournalEntry::Live e = unpacked(entry);
+  return EventStatus{std::move(e.tenant), std::move(e.id),       std::move(e.type),     std::move(e.source),
+                     entry.accepted_ms,   entry.committed,       entry.unfinished == 0, std::move(e.messages)};
 }
 
 size_t Journal::entries() const {
@@ -349,20 +436,21 @@ void Journal::record_attempt(const RenderedMessage& msg, MessageState state, std
   log_->append_detached(batch);
 }
 
-void Journal::encode_snapshot(RecordBatch& out, const EventEntry& e) const {
+void Journal::encode_snapshot(RecordBatch& out, const EventEntry& entry) const {
+  const JournalEntry::Live e = unpacked(entry);
   json::object head;
   head["t"] = e.tenant;
   head["id"] = e.id;
   head["ty"] = e.type;
   head["src"] = e.source;
-  head["at"] = e.accepted_ms;
+  head["at"] = entry.accepted_ms;
   json::array ms;
   for (const auto& m : e.messages)
     ms.push_back(json::array{json::string(m.id), json::string(m.channel), json::string(to_string(m.state)),
                              m.attempts, m.next_attempt_ms, json::string(m.detail)});
   head["m"] = std::move(ms);
   std::string payload = json::serialize(head);
-  if (e.unfinished > 0) {
+  if (entry.unfinished > 0) {
     payload += '\n';
     payload += e.event_json;
   }

@@ -205,6 +205,54 @@ TEST_F(JournalTest, CheckpointDropsOldSegmentsAndKeepsLiveState) {
   EXPECT_EQ(j->entries(), 200u);
 }
 
+// Finished entries are packed in memory; everything a status holds must come
+// back out, before and after a checkpoint and a reopen.
+TEST_F(JournalTest, FinishedEntriesKeepTheirWholeStatusPackedAcrossCheckpointAndReopen) {
+  auto j = open_journal();
+  auto e = make_event(std::string(200, 'L'), "tenant-\xc3\xa1");  // a long id: multi-byte lengths
+  ASSERT_FALSE(accept(*j, e, {{"d1", "email"}, {"f1", "email"}, {"x1", "email"}}));
+  attempt(*j, e, "d1", MessageState::deferred, 1, "451 try later");
+  attempt(*j, e, "d1", MessageState::delivered, 2, "250 2.0.0 Ok: queued as 4F2");
+  attempt(*j, e, "f1", MessageState::failed, 1, std::string(300, 'r'));
+  auto nothing = make_event("no-messages");
+  ASSERT_FALSE(accept(*j, nothing, {}));
+  auto st = j->status(Journal::key(e.tenant, e.id));
+  ASSERT_TRUE(st);
+  EXPECT_FALSE(st->done);  // x1 is still queued: live, not packed
+  attempt(*j, e, "x1", MessageState::expired, 7, "gave up");
+  auto check = [&](Journal& jr) {
+    attempt(jr, e, "x1", MessageState::deferred, 8, "too late");  // final is sticky, even packed
+    auto st = jr.status(Journal::key(e.tenant, e.id));
+    ASSERT_TRUE(st);
+    EXPECT_TRUE(st->done);
+    EXPECT_EQ(st->tenant, e.tenant);
+    EXPECT_EQ(st->id, e.id);
+    EXPECT_EQ(st->type, "invoice.posted");
+    EXPECT_EQ(st->source, "http");
+    ASSERT_EQ(st->messages.size(), 3u);
+    EXPECT_EQ(st->messages[0].state, MessageState::delivered);
+    EXPECT_EQ(st->messages[0].attempts, 2);
+    EXPECT_EQ(st->messages[0].detail, "250 2.0.0 Ok: queued as 4F2");
+    EXPECT_EQ(st->messages[1].channel, "email");
+    EXPECT_EQ(st->messages[1].detail, std::string(300, 'r'));
+    EXPECT_EQ(st->messages[2].state, MessageState::expired);
+    EXPECT_EQ(st->messages[2].attempts, 7);
+    auto none = jr.status(Journal::key("default", "no-messages"));
+    ASSERT_TRUE(none);
+    EXPECT_TRUE(none->done);
+    EXPECT_TRUE(none->messages.empty());
+  };
+  check(*j);
+  j->checkpoint();
+  check(*j);
+  j->close();
+  j.reset();
+  std::vector<PendingEvent> pending;
+  j = open_journal(&pending);
+  EXPECT_TRUE(pending.empty());
+  check(*j);
+}
+
 TEST_F(JournalTest, FinishedEventsOutsideTheWindowAreForgotten) {
   window = std::chrono::seconds(0);
   auto j = open_journal();
