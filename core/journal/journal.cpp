@@ -198,9 +198,10 @@ JournalEntry::Live& Journal::live(EventEntry& e) {
   return *e.live;
 }
 
-JournalEntry::Live Journal::unpacked(const EventEntry& e) {
+const JournalEntry::Live& Journal::view(const EventEntry& e, JournalEntry::Live& scratch) {
   if (e.live) return *e.live;
-  return e.packed ? unpack(e.packed.get()) : JournalEntry::Live{};
+  if (e.packed) scratch = unpack(e.packed.get());
+  return scratch;
 }
 
 void Journal::recount(EventEntry& e) {
@@ -392,9 +393,10 @@ std::optional<EventStatus> Journal::status(const std::string& k) const {
 }
 
 EventStatus Journal::to_status(const EventEntry& entry) const {
-  JournalEntry::Live e = unpacked(entry);
-  return EventStatus{std::move(e.tenant), std::move(e.id),       std::move(e.type),     std::move(e.source),
-                     entry.accepted_ms,   entry.committed,       entry.unfinished == 0, std::move(e.messages)};
+  JournalEntry::Live scratch;
+  const JournalEntry::Live& e = view(entry, scratch);
+  return EventStatus{e.tenant, e.id, e.type, e.source, entry.accepted_ms, entry.committed, entry.unfinished == 0,
+                     e.messages};
 }
 
 size_t Journal::entries() const {
@@ -437,7 +439,8 @@ void Journal::record_attempt(const RenderedMessage& msg, MessageState state, std
 }
 
 void Journal::encode_snapshot(RecordBatch& out, const EventEntry& entry) const {
-  const JournalEntry::Live e = unpacked(entry);
+  JournalEntry::Live scratch;
+  const JournalEntry::Live& e = view(entry, scratch);
   json::object head;
   head["t"] = e.tenant;
   head["id"] = e.id;

@@ -193,7 +193,9 @@ class Journal final : public DeliveryLedger {
   void merge_message(EventEntry& e, MessageStatus m);
   // The entry's full state, unpacking a finished one.
   static JournalEntry::Live& live(EventEntry& e);
-  static JournalEntry::Live unpacked(const EventEntry& e);
+  // Read-only: the live state itself, or a finished entry unpacked into
+  // `scratch` (never a copy of a live entry's event JSON).
+  static const JournalEntry::Live& view(const EventEntry& e, JournalEntry::Live& scratch);
   // Counts unfinished messages; packs the entry once none is left.
   static void recount(EventEntry& e);
   EventStatus to_status(const EventEntry& e) const;
