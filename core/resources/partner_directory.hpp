@@ -31,6 +31,7 @@ namespace herald {
 
 enum class Channel : uint8_t { email, sms, webhook };
 enum class ContactKind : uint8_t { email, mobile, landline, web };
+constexpr unsigned kContactKindCount = 4;
 
 const char* to_string(Channel c);
 Channel channel_from_string(std::string_view s);  // inverse of to_string
@@ -195,7 +196,7 @@ class PartnerDirectory final {
   struct TemplateUse {
     std::string template_id;
     uint8_t kinds = 0;         // bit per ContactKind
-    std::string where[4];      // per kind: "file:line:col: partner[0]...template"
+    std::string where[kContactKindCount];  // per kind: "file:line:col: partner[0]...template"
   };
 
   // Adds partners one at a time; build() packs and indexes them.

@@ -423,24 +423,17 @@ Partner parse_partner(TomlReader& r) {
 // Parses the [[partner]] tables of `root` into `out`. A duplicate (tenant,
 // id) within `out` is an error.
 void add_partners(TomlReader& root, PartnerDirectory::Builder& out) {
-  const toml::array* arr = root.array("partner");
-  if (!arr) return;
-  size_t i = 0;
-  for (const auto& node : *arr) {
-    std::string prefix = root.path("partner") + "[" + std::to_string(i++) + "]";
-    if (!node.is_table()) throw ConfigError(root.file() + ": " + prefix + ": must be a table");
-    const toml::table& table = *node.as_table();
-    TomlReader r(table, root.file(), prefix);
+  for_each_table(root, "partner", [&](TomlReader& r) {
     Partner p = parse_partner(r);
     // Where an action's template is named, rebuilt only for the first use
     // of each template by each contact kind.
     auto where = [&](size_t contact, size_t action) {
-      std::string at = prefix + ".contacts[" + std::to_string(contact) + "].actions[" + std::to_string(action) + "]";
-      const toml::node* n = table["contacts"][contact]["actions"][action].node();
-      return TomlReader(n && n->is_table() ? *n->as_table() : table, root.file(), at).location("template");
+      std::string at = r.path("contacts") + "[" + std::to_string(contact) + "].actions[" + std::to_string(action) + "]";
+      const toml::node* n = r.raw()["contacts"][contact]["actions"][action].node();
+      return TomlReader(n && n->is_table() ? *n->as_table() : r.raw(), r.file(), at).location("template");
     };
-    if (!out.add(p, root.file(), where)) r.fail("id", "duplicate partner id \"" + p.id + "\"");
-  }
+    if (!out.add(p, r.file(), where)) r.fail("id", "duplicate partner id \"" + p.id + "\"");
+  });
 }
 
 // The templates partner actions send must exist, be sendable, and fit the
@@ -454,7 +447,7 @@ void check_template_uses(const PartnerDirectory& partners, const ResourceSet& se
     if (!t) throw ConfigError(*first + ": no template with id \"" + use.template_id + "\"");
     if (t->partial)
       throw ConfigError(*first + ": template \"" + use.template_id + "\" is a partial and cannot be sent on its own");
-    for (unsigned k = 0; k < 4; ++k) {
+    for (unsigned k = 0; k < kContactKindCount; ++k) {
       const auto kind = static_cast<ContactKind>(k);
       if ((use.kinds & (1u << k)) && !channel_fits(kind, t->channel))
         throw ConfigError(use.where[k] + ": a " + to_string(kind) + " contact cannot receive " +
@@ -586,26 +579,18 @@ ResourceSet build_resources(const ResourceDir& dir, const std::vector<ResourceFi
     if (origins) (*origins)[{kind, key}] = {src.file->name, &table, src.override};
     map.insert_or_assign(std::move(key), std::move(item));
   };
-  auto each = [&](const Source& src, TomlReader& root, const char* key, ResourceKind kind, auto&& parse) {
-    const toml::array* arr = root.array(key);
-    if (!arr) return;
-    size_t i = 0;
-    for (const auto& node : *arr) {
-      std::string prefix = root.path(key) + "[" + std::to_string(i++) + "]";
-      if (!node.is_table()) throw ConfigError(src.file->name + ": " + prefix + ": must be a table");
-      TomlReader r(*node.as_table(), src.file->name, prefix);
-      parse(r, *node.as_table(), kind);
-    }
+  auto each = [&](TomlReader& root, const char* key, ResourceKind kind, auto&& parse) {
+    for_each_table(root, key, [&](TomlReader& r) { parse(r, r.raw(), kind); });
   };
   for (const auto& src : all) {
     TomlReader root(src.file->table, src.file->name, "");
-    each(src, root, "template", ResourceKind::template_, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
+    each(root, "template", ResourceKind::template_, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
       add(k, set.templates, parse_template(r), r, src, t);
     });
-    each(src, root, "sender", ResourceKind::sender, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
+    each(root, "sender", ResourceKind::sender, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
       add(k, set.senders, parse_sender(r), r, src, t);
     });
-    each(src, root, "group", ResourceKind::group, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
+    each(root, "group", ResourceKind::group, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
       add(k, set.groups, parse_group(r), r, src, t);
     });
   }
@@ -617,7 +602,7 @@ ResourceSet build_resources(const ResourceDir& dir, const std::vector<ResourceFi
   for (const auto& src : all) {
     TomlReader root(src.file->table, src.file->name, "");
     for (const char* first_pass : {"template", "sender", "group"}) root.array(first_pass);
-    each(src, root, "rule", ResourceKind::rule, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
+    each(root, "rule", ResourceKind::rule, [&](TomlReader& r, const toml::table& t, ResourceKind k) {
       add(k, set.rules, parse_rule(r, set), r, src, t);
     });
     if (src.override) add_partners(root, api_partners);
