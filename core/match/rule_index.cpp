@@ -26,10 +26,7 @@ bool glob_match(std::string_view p, std::string_view t) {
 
 RuleIndex::RuleIndex(const ResourceSet& set) : set_(set) {
   entries_ = set.file_partners->action_count() + set.api_partners->action_count();
-  for (size_t k = 0; k < set.api_partners->sorted_count(); ++k) {
-    PartnerView p = set.api_partners->sorted(k);
-    if (PartnerView replaced = set.file_partners->find(p.tenant(), p.id())) entries_ -= replaced.action_count();
-  }
+  set.for_each_replaced_partner([&](PartnerView replaced) { entries_ -= replaced.action_count(); });
   for (const auto& [_, rule] : set.rules) {
     ++entries_;
     size_t star = rule.on.find('*');

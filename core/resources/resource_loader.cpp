@@ -617,10 +617,7 @@ ResourceSet build_resources(const ResourceDir& dir, const std::vector<ResourceFi
 
 size_t ResourceSet::partner_count() const {
   size_t n = file_partners->size() + api_partners->size();
-  for (size_t k = 0; k < api_partners->sorted_count(); ++k) {
-    PartnerView p = api_partners->sorted(k);
-    if (file_partners->find(p.tenant(), p.id())) --n;
-  }
+  for_each_replaced_partner([&](PartnerView) { --n; });
   return n;
 }
 

@@ -112,9 +112,16 @@ struct ResourceSet {
   const Sender* find_sender(std::string_view id) const { return find(senders, id); }
   const Group* find_group(std::string_view id) const { return find(groups, id); }
   PartnerView find_partner(std::string_view tenant, std::string_view id) const {
-    if (api_partners->size() != 0)
-      if (PartnerView p = api_partners->find(tenant, id)) return p;
+    if (PartnerView p = api_partners->find(tenant, id)) return p;
     return file_partners->find(tenant, id);
+  }
+  // Calls f(PartnerView) for each file partner an API partner replaces.
+  template <class F>
+  void for_each_replaced_partner(F&& f) const {
+    for (size_t k = 0; k < api_partners->sorted_count(); ++k) {
+      PartnerView p = api_partners->sorted(k);
+      if (PartnerView replaced = file_partners->find(p.tenant(), p.id())) f(replaced);
+    }
   }
   // Partners in effect (an API partner replacing a file's counts once).
   size_t partner_count() const;
