@@ -265,7 +265,10 @@ ResourceStore::Answer ResourceStore::list(ResourceKind kind, std::string_view te
   std::string last;
   bool more = false;
   auto item = [&](std::string_view id, bool api, std::string_view file) {
-    if (items.size() == limit) return more = true, false;
+    if (items.size() == limit) {
+      more = true;
+      return false;
+    }
     items.push_back(json::object{{"id", id}, {"origin", api ? "api" : "file"}, {"file", file}});
     last = id;
     return true;
