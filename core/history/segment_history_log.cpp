@@ -1,5 +1,7 @@
 #include "core/history/segment_history_log.hpp"
 
+#include <charconv>
+
 #include "core/util/time_format.hpp"
 
 namespace herald {
@@ -40,9 +42,8 @@ HistoryRecord outbound_record(const RenderedMessage& msg) {
   return r;
 }
 
-std::string encode_history_record(const HistoryRecord& r, std::string_view id, std::string_view recorded_at) {
-  std::string out;
-  out.reserve(512);
+void encode_history_record(std::string& out, const HistoryRecord& r, std::string_view id,
+                           std::string_view recorded_at) {
   out += "{\"id\":\"";
   append_json_escaped(out, id);
   out += '"';
@@ -65,9 +66,11 @@ std::string encode_history_record(const HistoryRecord& r, std::string_view id, s
   field(out, "subject", r.subject);
   field(out, "status", r.status);
   field(out, "error", r.error);
-  if (r.attempt) out += ",\"attempt\":" + std::to_string(r.attempt);
+  if (r.attempt) {
+    out += ",\"attempt\":";
+    out += std::to_string(r.attempt);
+  }
   out += '}';
-  return out;
 }
 
 SegmentHistoryLog::SegmentHistoryLog(HistorySettings settings, std::unique_ptr<LogIo> io, Logger& log,
@@ -108,11 +111,17 @@ void SegmentHistoryLog::append_all(const std::vector<HistoryRecord>& records) {
   std::string recorded_at = format_rfc3339_utc(std::chrono::system_clock::now());
   uint64_t first = seq_.fetch_add(records.size(), std::memory_order_relaxed) + 1;
   RecordBatch batch;
-  std::string id;
+  // One buffer for every record of the batch (this runs per ingest batch).
+  std::string id = id_prefix_, json;
+  json.reserve(512);
   for (size_t i = 0; i < records.size(); ++i) {
-    id = id_prefix_;
-    id += std::to_string(first + i);
-    batch.add(kHistoryRecord, encode_history_record(records[i], id, recorded_at));
+    char seq[24];
+    auto end = std::to_chars(seq, seq + sizeof seq, first + i).ptr;
+    id.resize(id_prefix_.size());
+    id.append(seq, end);
+    json.clear();
+    encode_history_record(json, records[i], id, recorded_at);
+    batch.add(kHistoryRecord, json);
   }
   log_->append_detached(batch);
   written_.inc(records.size());

@@ -29,8 +29,9 @@ struct HistorySettings {
   std::chrono::milliseconds retention_interval{60'000};
 };
 
-// The JSON form of one record (no trailing newline).
-std::string encode_history_record(const HistoryRecord& r, std::string_view id, std::string_view recorded_at);
+// The JSON form of one record (no trailing newline), appended to `out`.
+void encode_history_record(std::string& out, const HistoryRecord& r, std::string_view id,
+                           std::string_view recorded_at);
 
 class SegmentHistoryLog final : public HistoryLog {
  public:

@@ -140,12 +140,40 @@ bool is_valid_locale(std::string_view s) {
 
 struct EventDecoder::Impl {
   simdjson::dom::parser parser;
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end, which a
+  // request body does not guarantee: bodies are copied here, into a buffer
+  // reused across requests (a padded_string allocated per body before).
+  std::vector<char> padded;
+  std::string_view pad(std::string_view body) {
+    // One huge body must not pin its buffer for the connection's lifetime.
+    if (padded.capacity() > (1u << 20) && body.size() < padded.capacity() / 4) std::vector<char>().swap(padded);
+    padded.resize(body.size() + simdjson::SIMDJSON_PADDING);
+    std::memcpy(padded.data(), body.data(), body.size());
+    std::memset(padded.data() + body.size(), 0, simdjson::SIMDJSON_PADDING);
+    return {padded.data(), body.size()};
+  }
 };
 
 namespace {
 
 using simdjson::dom::element;
 using simdjson::dom::element_type;
+
+// A field's dotted path ("actor.email"), spelled out only when an error names
+// it: valid events (nearly all of them) pass every field without building a
+// path string (that was a dozen allocations per event on the ingest path).
+struct FieldPath {
+  std::string_view parent;  // "" at the top level
+  std::string_view key;
+  FieldPath(const char* k) : key(k) {}  // NOLINT: a top-level key
+  FieldPath(std::string_view p, std::string_view k) : parent(p), key(k) {}
+  std::string str() const {
+    std::string out(parent);
+    if (!out.empty()) out += '.';
+    out += key;
+    return out;
+  }
+};
 
 // Validates one event object; appends FieldErrors; fills `out` when valid.
 class EventValidator {
@@ -200,7 +228,7 @@ class EventValidator {
         case 7: out.document = document(value); break;
         case 8:
           if (value.type() != element_type::OBJECT) fail("data", "must be an object");
-          else out.data = to_boost(value).as_object();
+          else out.data = to_boost_object(value);
           break;
       }
     }
@@ -213,6 +241,7 @@ class EventValidator {
   void fail(std::string field, std::string reason) {
     if (errors_.size() < kMaxErrors) errors_.push_back({index_, std::move(field), std::move(reason)});
   }
+  void fail_at(const FieldPath& field, std::string reason) { fail(field.str(), std::move(reason)); }
 
   static bool valid_tenant(std::string_view s) {
     if (s.empty() || s.size() > 64) return false;
@@ -221,10 +250,10 @@ class EventValidator {
     return true;
   }
 
-  bool string_field(element v, const std::string& path, std::string& out) {
+  bool string_field(element v, const FieldPath& path, std::string& out) {
     std::string_view sv;
     if (v.get_string().get(sv)) {
-      fail(path, "must be a string");
+      fail_at(path, "must be a string");
       return false;
     }
     out.assign(sv);
@@ -233,49 +262,49 @@ class EventValidator {
 
   // Single-line human text (names, numbers, statuses): bounded, no control
   // characters, because it may end up in an e-mail header.
-  bool text_field(element v, const std::string& path, std::string& out, bool required = false) {
+  bool text_field(element v, const FieldPath& path, std::string& out, bool required = false) {
     if (!string_field(v, path, out)) return false;
     if (out.size() > limits_.max_text_bytes) {
-      fail(path, "longer than " + std::to_string(limits_.max_text_bytes) + " bytes");
+      fail_at(path, "longer than " + std::to_string(limits_.max_text_bytes) + " bytes");
       return false;
     }
     if (has_line_breaking_or_control(out)) {
-      fail(path, "must not contain control characters or line breaks");
+      fail_at(path, "must not contain control characters or line breaks");
       return false;
     }
     if (required && out.empty()) {
-      fail(path, "must not be empty");
+      fail_at(path, "must not be empty");
       return false;
     }
     return true;
   }
 
-  std::optional<Party> party(element v, const std::string& path) {
+  std::optional<Party> party(element v, std::string_view path) {
     if (v.type() != element_type::OBJECT) {
-      fail(path, "must be an object");
+      fail(std::string(path), "must be an object");
       return std::nullopt;
     }
     Party p;
     bool has_id = false;
     for (auto [key, value] : simdjson::dom::object(v)) {
-      std::string f = path + "." + std::string(key);
+      const FieldPath f(path, key);
       if (key == "id") {
         has_id = true;
         if (text_field(value, f, p.id, true) && p.id.size() > limits_.max_id_bytes)
-          fail(f, "longer than " + std::to_string(limits_.max_id_bytes) + " bytes");
+          fail_at(f, "longer than " + std::to_string(limits_.max_id_bytes) + " bytes");
       } else if (key == "name") {
         text_field(value, f, p.name);
       } else if (key == "email") {
-        if (string_field(value, f, p.email) && !is_valid_email_address(p.email)) fail(f, "not a valid e-mail address");
+        if (string_field(value, f, p.email) && !is_valid_email_address(p.email)) fail_at(f, "not a valid e-mail address");
       } else if (key == "phone") {
-        if (string_field(value, f, p.phone) && !is_valid_phone(p.phone)) fail(f, "not a valid phone number");
+        if (string_field(value, f, p.phone) && !is_valid_phone(p.phone)) fail_at(f, "not a valid phone number");
       } else if (key == "locale") {
-        if (string_field(value, f, p.locale) && !is_valid_locale(p.locale)) fail(f, "not a valid locale tag");
+        if (string_field(value, f, p.locale) && !is_valid_locale(p.locale)) fail_at(f, "not a valid locale tag");
       } else {
-        fail(f, "unknown field");
+        fail_at(f, "unknown field");
       }
     }
-    if (!has_id) fail(path + ".id", "required");
+    if (!has_id) fail_at(FieldPath(path, "id"), "required");
     return p;
   }
 
@@ -286,7 +315,7 @@ class EventValidator {
     }
     Document d;
     for (auto [key, value] : simdjson::dom::object(v)) {
-      std::string f = "document." + std::string(key);
+      const FieldPath f("document", key);
       if (key == "id") text_field(value, f, d.id);
       else if (key == "kind") text_field(value, f, d.kind);
       else if (key == "number") text_field(value, f, d.number);
@@ -297,16 +326,16 @@ class EventValidator {
         if (string_field(value, f, d.currency) &&
             !(d.currency.size() == 3 && std::all_of(d.currency.begin(), d.currency.end(),
                                                     [](char c) { return c >= 'A' && c <= 'Z'; })))
-          fail(f, "must be an ISO 4217 code such as EUR");
+          fail_at(f, "must be an ISO 4217 code such as EUR");
       } else if (key == "due_date") {
-        if (string_field(value, f, d.due_date) && !is_valid_date(d.due_date)) fail(f, "must be a date YYYY-MM-DD");
+        if (string_field(value, f, d.due_date) && !is_valid_date(d.due_date)) fail_at(f, "must be a date YYYY-MM-DD");
       } else if (key == "attachments") attachments(value, d.attachments);
-      else fail(f, "unknown field");
+      else fail_at(f, "unknown field");
     }
     return d;
   }
 
-  void total(element v, const std::string& path, std::string& out) {
+  void total(element v, const FieldPath& path, std::string& out) {
     switch (v.type()) {
       case element_type::STRING: {
         string_field(v, path, out);
@@ -315,7 +344,7 @@ class EventValidator {
         if (!s.empty() && s[0] == '-') s.remove_prefix(1);
         auto dot = s.find('.');
         bool ok = all_digits(s.substr(0, dot)) && (dot == s.npos || all_digits(s.substr(dot + 1))) && s.size() <= 40;
-        if (!ok) fail(path, "must be a decimal number such as \"1249.90\"");
+        if (!ok) fail_at(path, "must be a decimal number such as \"1249.90\"");
         return;
       }
       case element_type::INT64: out = std::to_string(int64_t(v)); return;
@@ -326,7 +355,7 @@ class EventValidator {
         out.assign(buf, r.ptr);
         return;
       }
-      default: fail(path, "must be a decimal string or a number");
+      default: fail_at(path, "must be a decimal string or a number");
     }
   }
 
@@ -362,26 +391,26 @@ class EventValidator {
       Attachment a;
       bool has_name = false, has_content = false;
       for (auto [key, value] : simdjson::dom::object(item)) {
-        std::string f = base + "." + std::string(key);
+        const FieldPath f(base, key);
         if (key == "filename") {
           has_name = true;
           if (text_field(value, f, a.filename, true) &&
               (a.filename.size() > 255 || a.filename.find_first_of("/\\") != std::string::npos ||
                a.filename == "." || a.filename == ".."))
-            fail(f, "must be a plain file name (no path), at most 255 bytes");
+            fail_at(f, "must be a plain file name (no path), at most 255 bytes");
         } else if (key == "content_type") {
           if (string_field(value, f, a.content_type) && !valid_content_type(a.content_type))
-            fail(f, "must be a MIME type such as application/pdf");
+            fail_at(f, "must be a MIME type such as application/pdf");
         } else if (key == "content_base64") {
           has_content = true;
           std::string enc;
           if (string_field(value, f, enc)) {
             auto dec = base64_decode(enc);
-            if (!dec) fail(f, "not valid base64");
+            if (!dec) fail_at(f, "not valid base64");
             else a.content = std::move(*dec);
           }
         } else {
-          fail(f, "unknown field");
+          fail_at(f, "unknown field");
         }
       }
       if (!has_name) fail(base + ".filename", "required");
@@ -391,13 +420,15 @@ class EventValidator {
     }
   }
 
+  static boost::json::object to_boost_object(element v) {
+    simdjson::dom::object in(v);
+    boost::json::object o(in.size());
+    for (auto [key, value] : in) o[key] = to_boost(value);
+    return o;
+  }
   static boost::json::value to_boost(element v) {
     switch (v.type()) {
-      case element_type::OBJECT: {
-        boost::json::object o;
-        for (auto [key, value] : simdjson::dom::object(v)) o[key] = to_boost(value);
-        return o;
-      }
+      case element_type::OBJECT: return to_boost_object(v);
       case element_type::ARRAY: {
         boost::json::array a;
         for (element item : simdjson::dom::array(v)) a.push_back(to_boost(item));
@@ -438,16 +469,16 @@ EventDecoder::~EventDecoder() = default;
 
 DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format) {
   DecodeResult result;
-  // `raw`: the event's own source text when known (a single-object body),
-  // else it is re-serialized (minified) from the parsed element.
+  // `raw`: the event's own source text when known (a single-object body, an
+  // NDJSON line), else it is re-serialized (minified) from the parsed element.
   auto validate_one = [&](element root, size_t index, std::string_view raw = {}) {
-    DocumentEvent ev;
+    // Built in place: a DocumentEvent is some thirty strings, and moving it
+    // into the vector afterwards cost more than validating it.
+    DocumentEvent& ev = result.events.emplace_back();
     size_t before = result.errors.size();
     EventValidator(limits_, index, result.errors).validate(root, ev);
-    if (result.errors.size() == before) {
-      ev.json = raw.empty() ? simdjson::to_string(root) : std::string(raw);
-      result.events.push_back(std::move(ev));
-    }
+    if (result.errors.size() == before) ev.json = raw.empty() ? simdjson::to_string(root) : std::string(raw);
+    else result.events.pop_back();
   };
   auto too_many = [&](size_t n) {
     if (n <= limits_.max_batch_events) return false;
@@ -456,13 +487,11 @@ DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format) {
     return true;
   };
 
-  // simdjson reads up to SIMDJSON_PADDING bytes past the end; the body buffer
-  // carries no such guarantee, so copy into a padded buffer.
-  simdjson::padded_string padded(body);
+  const std::string_view padded = impl_->pad(body);
 
   if (format == BodyFormat::json) {
     element root;
-    if (auto ec = impl_->parser.parse(padded).get(root)) {
+    if (auto ec = impl_->parser.parse(padded.data(), padded.size(), false).get(root)) {
       result.malformed = true;
       result.malformed_reason = simdjson_reason(ec);
       return result;
@@ -475,6 +504,7 @@ DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format) {
         return result;
       }
       if (too_many(arr.size())) return result;
+      result.events.reserve(arr.size());
       size_t i = 0;
       for (element item : arr) validate_one(item, i++);
     } else {
@@ -483,15 +513,16 @@ DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format) {
   } else {
     simdjson::dom::document_stream stream;
     size_t batch = std::max<size_t>(body.size(), 1024);
-    if (auto ec = impl_->parser.parse_many(padded, batch).get(stream)) {
+    if (auto ec = impl_->parser.parse_many(padded.data(), padded.size(), batch).get(stream)) {
       result.malformed = true;
       result.malformed_reason = simdjson_reason(ec);
       return result;
     }
+    result.events.reserve(std::min<size_t>(std::count(body.begin(), body.end(), '\n') + 1, limits_.max_batch_events));
     size_t i = 0;
-    for (auto doc : stream) {
+    for (auto it = stream.begin(); it != stream.end(); ++it) {
       element root;
-      if (auto ec = doc.get(root)) {
+      if (auto ec = (*it).get(root)) {
         result.malformed = true;
         result.malformed_reason = "line " + std::to_string(i + 1) + ": " + simdjson_reason(ec);
         result.events.clear();
@@ -503,7 +534,8 @@ DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format) {
         result.errors.clear();
         return result;
       }
-      validate_one(root, i++);
+      // The line's own text is journaled as is (not minified again).
+      validate_one(root, i++, it.source());
     }
     if (auto ec = stream.truncated_bytes(); ec != 0) {
       result.malformed = true;

@@ -68,22 +68,30 @@ std::string get_text(const char*& p) {
   return s;
 }
 
-std::unique_ptr<char[]> pack(const JournalEntry::Live& l) {
-  std::string out;
-  out.reserve(64 + l.id.size() + l.messages.size() * 96);
-  for (const std::string* f : {&l.tenant, &l.id, &l.type, &l.source}) put_text(out, *f);
-  put_varint(out, l.messages.size());
-  for (const auto& m : l.messages) {
-    put_text(out, m.id);
-    put_text(out, m.channel);
-    put_varint(out, static_cast<uint64_t>(m.state));
-    put_varint(out, static_cast<uint64_t>(std::max(m.attempts, 0)));
-    put_varint(out, static_cast<uint64_t>(std::max<int64_t>(m.next_attempt_ms, 0)));
-    put_text(out, m.detail);
+// Packs into one exact-size buffer. `scratch` is reused by the caller (one
+// pack per accepted event on the ingest path).
+std::unique_ptr<char[]> pack_into(std::string& scratch, std::string_view tenant, std::string_view id,
+                                  std::string_view type, std::string_view source,
+                                  const std::vector<MessageStatus>& messages) {
+  scratch.clear();
+  for (std::string_view f : {tenant, id, type, source}) put_text(scratch, f);
+  put_varint(scratch, messages.size());
+  for (const auto& m : messages) {
+    put_text(scratch, m.id);
+    put_text(scratch, m.channel);
+    put_varint(scratch, static_cast<uint64_t>(m.state));
+    put_varint(scratch, static_cast<uint64_t>(std::max(m.attempts, 0)));
+    put_varint(scratch, static_cast<uint64_t>(std::max<int64_t>(m.next_attempt_ms, 0)));
+    put_text(scratch, m.detail);
   }
-  auto buf = std::make_unique_for_overwrite<char[]>(out.size());
-  std::memcpy(buf.get(), out.data(), out.size());
+  auto buf = std::make_unique_for_overwrite<char[]>(scratch.size());
+  std::memcpy(buf.get(), scratch.data(), scratch.size());
   return buf;
+}
+
+std::unique_ptr<char[]> pack(const JournalEntry::Live& l) {
+  std::string scratch;
+  return pack_into(scratch, l.tenant, l.id, l.type, l.source, l.messages);
 }
 
 JournalEntry::Live unpack(const char* p) {
@@ -134,6 +142,13 @@ Journal::Journal(JournalSettings settings, std::unique_ptr<LogIo> io, Logger& lo
                                     "Accepted events with messages not yet in a final state")) {}
 
 Journal::~Journal() { close(); }
+
+// Whether `k` is key(tenant, id), without building it.
+static bool key_names(std::string_view k, std::string_view tenant, std::string_view id) {
+  if (tenant == "default") tenant = {};
+  return k.size() == tenant.size() + 1 + id.size() && k.starts_with(tenant) && k[tenant.size()] == '\x1f' &&
+         k.ends_with(id);
+}
 
 std::string Journal::key(std::string_view tenant, std::string_view id) {
   // The default tenant is left out (tenants are never empty, so this stays
@@ -287,19 +302,22 @@ Journal::EventEntry& Journal::entry(const std::string& k) {
 
 Reservation Journal::reserve(Admission& adm, const std::string& k, EventStatus* existing) {
   std::lock_guard lock(mutex_);
-  return reserve_locked(adm, k, existing, now_ms());
+  return reserve_locked(adm, std::string(k), existing, now_ms());
 }
 
-void Journal::reserve_all(Admission& adm, const std::vector<std::string>& keys, std::vector<Reservation>& out,
+void Journal::reserve_all(Admission& adm, std::vector<std::string>& keys, std::vector<Reservation>& out,
                           std::vector<EventStatus>& existing) {
   out.resize(keys.size());
   existing.resize(keys.size());
+  adm.keys_.reserve(adm.keys_.size() + keys.size());
+  adm.entries_.reserve(adm.entries_.size() + keys.size());
+  adm.staged_.reserve(adm.staged_.size() + keys.size());
   const int64_t now = now_ms();
   std::lock_guard lock(mutex_);
-  for (size_t i = 0; i < keys.size(); ++i) out[i] = reserve_locked(adm, keys[i], &existing[i], now);
+  for (size_t i = 0; i < keys.size(); ++i) out[i] = reserve_locked(adm, std::move(keys[i]), &existing[i], now);
 }
 
-Reservation Journal::reserve_locked(Admission& adm, const std::string& k, EventStatus* existing, int64_t now) {
+Reservation Journal::reserve_locked(Admission& adm, std::string&& k, EventStatus* existing, int64_t now) {
   auto [it, inserted] = entries_.try_emplace(k);
   if (inserted) {
     it->second = std::make_unique<EventEntry>();
@@ -312,13 +330,16 @@ Reservation Journal::reserve_locked(Admission& adm, const std::string& k, EventS
     }
     e = EventEntry{};  // outside the window: a new event with an old id
   }
-  adm.keys_.push_back(k);
+  adm.entries_.push_back(it->second.get());
+  adm.keys_.push_back(std::move(k));
   return Reservation::fresh;
 }
 
 void Journal::stage(Admission& adm, const DocumentEvent& event, const std::string& source,
                     const std::vector<PlannedMessage>& messages) {
-  std::string k = key(event.tenant, event.id);
+  const size_t slot = adm.staged_.size();
+  if (slot >= adm.keys_.size() || !key_names(adm.keys_[slot], event.tenant, event.id))
+    throw std::logic_error("Journal::stage: event " + event.id + " is not the next fresh reservation");
   std::string serialized;
   if (event.json.empty()) serialized = json::serialize(to_json(event, true));
   const std::string& event_json = event.json.empty() ? serialized : event.json;
@@ -349,9 +370,15 @@ void Journal::stage(Admission& adm, const DocumentEvent& event, const std::strin
   payload += event_json;
   adm.batch_.add(kAccepted, payload);
 
-  EventEntry& entry = adm.staged_.emplace_back(std::move(k), EventEntry{}).second;
+  EventEntry& entry = adm.staged_.emplace_back();
   entry.accepted_ms = at;
   entry.staged = true;
+  if (messages.empty()) {
+    // Nothing to send (most ingest): packed at once, without a Live.
+    static const std::vector<MessageStatus> kNone;
+    entry.packed = pack_into(adm.scratch_, event.tenant, event.id, event.type, source, kNone);
+    return;
+  }
   JournalEntry::Live& e = live(entry);
   e.tenant = event.tenant;
   e.id = event.id;
@@ -360,26 +387,27 @@ void Journal::stage(Admission& adm, const DocumentEvent& event, const std::strin
   e.messages.reserve(messages.size());
   for (const auto& m : messages) e.messages.push_back(MessageStatus{m.id, m.channel, MessageState::queued, 0, 0, {}});
   entry.unfinished = static_cast<uint32_t>(e.messages.size());
-  if (entry.unfinished) e.event_json = event_json;  // only unfinished events keep their body
-  else recount(entry);                             // nothing to send: packed at once
+  e.event_json = event_json;  // only unfinished events keep their body
 }
 
 void Journal::apply_staged(Admission& adm) {
-  for (auto& [k, staged] : adm.staged_) entry(k) = std::move(staged);
+  for (size_t i = 0; i < adm.staged_.size(); ++i) *adm.entries_[i] = std::move(adm.staged_[i]);
   adm.staged_.clear();
 }
 
-void Journal::settle(const std::vector<std::string>& keys, bool ok) {
+void Journal::settle(const std::vector<std::string>& keys, const std::vector<EventEntry*>& entries, bool ok) {
   std::lock_guard lock(mutex_);
   int64_t added = 0;
-  for (const auto& k : keys) {
-    auto it = entries_.find(k);
-    if (it == entries_.end()) continue;
-    if (ok) {
-      it->second->committed = true;
-      if (it->second->unfinished) ++added;
-    } else if (!it->second->committed) {
-      entries_.erase(it);
+  if (ok) {
+    for (EventEntry* e : entries) {
+      e->committed = true;
+      if (e->unfinished) ++added;
+    }
+  } else {
+    // Rare (a failed write): by key, releasing the reservations.
+    for (const auto& k : keys) {
+      auto it = entries_.find(k);
+      if (it != entries_.end() && !it->second->committed) entries_.erase(it);
     }
   }
   pending_events_.add(added);

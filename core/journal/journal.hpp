@@ -110,10 +110,15 @@ class Admission {
  private:
   friend class Journal;
   RecordBatch batch_;
-  std::vector<std::string> keys_;  // reserved by this admission (released if its commit fails)
+  // Reserved by this admission, in order: the key (to release it if the
+  // commit fails) and the map's entry, which stays put until settled, so
+  // stage, commit and settle never look a key up again.
+  std::vector<std::string> keys_;
+  std::vector<JournalEntry*> entries_;
   // Built by stage() without the journal lock; applied in one go by
   // async_commit(), so concurrent batches do not contend per event.
-  std::vector<std::pair<std::string, JournalEntry>> staged_;
+  std::vector<JournalEntry> staged_;
+  std::string scratch_;  // stage()'s packing buffer
 };
 
 enum class Reservation { fresh, duplicate, in_flight };
@@ -134,11 +139,12 @@ class Journal final : public DeliveryLedger {
   // in_flight: another admission is committing it; ask status() after commit.
   Reservation reserve(Admission& adm, const std::string& key, EventStatus* existing);
   // reserve() for a whole batch under one lock. `existing[i]` is filled for
-  // duplicates.
-  void reserve_all(Admission& adm, const std::vector<std::string>& keys, std::vector<Reservation>& out,
+  // duplicates. Fresh keys are moved into the admission; the others are left.
+  void reserve_all(Admission& adm, std::vector<std::string>& keys, std::vector<Reservation>& out,
                    std::vector<EventStatus>& existing);
 
-  // Records the event and its planned messages for commit().
+  // Records the event and its planned messages for commit(). Fresh
+  // reservations are staged in the order they were reserved, each once.
   void stage(Admission& adm, const DocumentEvent& event, const std::string& source,
              const std::vector<PlannedMessage>& messages);
 
@@ -152,16 +158,17 @@ class Journal final : public DeliveryLedger {
           // settle() runs on the flusher thread before any later batch
           // completes, so a duplicate's barrier commit always observes this
           // admission's outcome.
-          auto keys = std::move(a->keys_);
-          a->keys_.clear();
           std::lock_guard lock(mutex_);
           apply_staged(*a);
           // Enqueued under the lock: a checkpoint's snapshot and these
           // records reach the disk in the order memory saw them.
-          log_->append_callback(a->batch_, post_to_handler(std::move(handler), [this, keys = std::move(keys)](
-                                                                                   const AppendResult& r) {
-            settle(keys, !r.ec);
-          }));
+          log_->append_callback(
+              a->batch_, post_to_handler(std::move(handler), [this, keys = std::move(a->keys_),
+                                                              entries = std::move(a->entries_)](const AppendResult& r) {
+                settle(keys, entries, !r.ec);
+              }));
+          a->keys_.clear();
+          a->entries_.clear();
         },
         token, &adm);
   }
@@ -184,10 +191,10 @@ class Journal final : public DeliveryLedger {
  private:
   using EventEntry = JournalEntry;
 
-  Reservation reserve_locked(Admission& adm, const std::string& key, EventStatus* existing, int64_t now);
+  Reservation reserve_locked(Admission& adm, std::string&& key, EventStatus* existing, int64_t now);
   void apply_staged(Admission& adm);  // mutex_ held
 
-  void settle(const std::vector<std::string>& keys, bool ok);
+  void settle(const std::vector<std::string>& keys, const std::vector<EventEntry*>& entries, bool ok);
   EventEntry& entry(const std::string& key);  // created if missing; mutex_ held
   void apply_record(uint8_t type, std::string_view payload);
   void merge_message(EventEntry& e, MessageStatus m);

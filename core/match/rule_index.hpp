@@ -28,9 +28,12 @@ namespace herald {
 // action or rule condition looks at never pay for it.
 class EventContext final {
  public:
-  explicit EventContext(const DocumentEvent& event) : event_(event) {}
+  explicit EventContext(const DocumentEvent& event) : event_(&event) {}
+  // The same event, moved elsewhere (into a shared_ptr once it turned out to
+  // produce messages): the cached JSON stays valid.
+  void rebind(const DocumentEvent& moved) { event_ = &moved; }
   const boost::json::value& get() {
-    if (!json_) json_.emplace(to_json(event_, false));
+    if (!json_) json_.emplace(to_json(*event_, false));
     return *json_;
   }
   boost::json::value& mutable_json() {
@@ -39,7 +42,7 @@ class EventContext final {
   }
 
  private:
-  const DocumentEvent& event_;
+  const DocumentEvent* event_;
   std::optional<boost::json::value> json_;
 };
 

@@ -55,6 +55,12 @@ std::vector<std::shared_ptr<RenderedMessage>> EventPipeline::render_all(
   std::vector<MatchedAction> matches;
   EventContext context(*event);
   snapshot.index.match(*event, context, matches);
+  return render_matches(event, matches, snapshot, context);
+}
+
+std::vector<std::shared_ptr<RenderedMessage>> EventPipeline::render_matches(
+    const std::shared_ptr<const DocumentEvent>& event, const std::vector<MatchedAction>& matches,
+    const ResourceSnapshot& snapshot, EventContext& context) {
   std::vector<std::shared_ptr<RenderedMessage>> out;
   out.reserve(matches.size());
   for (const auto& m : matches) {
@@ -72,10 +78,11 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
   AcceptResult result;
   result.events.resize(events.size());
   struct Prepared {
-    std::shared_ptr<const DocumentEvent> event;
+    const DocumentEvent* event;  // in `events`, or owned by the messages
     std::vector<std::shared_ptr<RenderedMessage>> messages;
   };
   std::vector<Prepared> prepared;
+  std::vector<MatchedAction> matches;
   std::vector<std::pair<size_t, std::string>> in_flight;
   std::vector<PlannedMessage> planned;
   Admission admission;
@@ -104,15 +111,26 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
         continue;
       case Reservation::fresh: break;
     }
-    auto event = std::make_shared<const DocumentEvent>(std::move(events[i]));
-    auto messages = render_all(event, *snapshot);
+    // Most events match nothing: those stay where the decoder put them.
+    // One that produces messages moves into a shared_ptr they all hold.
+    const DocumentEvent* event = &events[i];
+    EventContext context(*event);
+    matches.clear();
+    snapshot->index.match(*event, context, matches);
+    std::vector<std::shared_ptr<RenderedMessage>> messages;
+    if (!matches.empty()) {
+      auto shared = std::make_shared<const DocumentEvent>(std::move(events[i]));
+      event = shared.get();
+      context.rebind(*event);
+      messages = render_matches(shared, matches, *snapshot, context);
+    }
     planned.clear();
     for (const auto& m : messages) {
       out.message_ids.push_back(m->message_id);
       planned.push_back({m->message_id, m->channel});
     }
     journal_.stage(admission, *event, source, planned);
-    prepared.push_back({std::move(event), std::move(messages)});
+    prepared.push_back({event, std::move(messages)});
   }
 
   // One group commit for the whole batch; 202 only after it is durable.

@@ -66,6 +66,9 @@ class EventPipeline final {
   void record_unroutable(const RenderedMessage& msg);
   std::vector<std::shared_ptr<RenderedMessage>> render_all(const std::shared_ptr<const DocumentEvent>& event,
                                                           const ResourceSnapshot& snapshot);
+  std::vector<std::shared_ptr<RenderedMessage>> render_matches(const std::shared_ptr<const DocumentEvent>& event,
+                                                              const std::vector<MatchedAction>& matches,
+                                                              const ResourceSnapshot& snapshot, EventContext& context);
 
   const SnapshotHolder& snapshots_;
   const MessageRenderer& renderer_;

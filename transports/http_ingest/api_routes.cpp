@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "core/render/sms_text.hpp"
+#include "core/util/log.hpp"
 #include "core/util/percent_encoding.hpp"
 #include "core/util/time_format.hpp"
 
@@ -322,6 +323,33 @@ HttpResponse ApiRoutes::preview(const HttpRequest& req, EventDecoder& decoder) {
                             json::serialize(json::object{{"generation", snapshot->generation}, {"messages", std::move(out)}}));
 }
 
+// {"accepted":N,"events":[{"id":..,"messages":[..],"duplicate":true}]}, by
+// hand: a 500-event NDJSON answer built as a json::object cost a tenth of
+// the whole request.
+static std::string accepted_body(const AcceptResult& accepted) {
+  std::string out;
+  size_t size = 40;
+  for (const auto& a : accepted.events) size += a.id.size() + 40 + a.message_ids.size() * 48;
+  out.reserve(size);
+  out += "{\"accepted\":";
+  out += std::to_string(accepted.events.size());
+  out += ",\"events\":[";
+  for (size_t i = 0; i < accepted.events.size(); ++i) {
+    const auto& a = accepted.events[i];
+    out += i ? ",{\"id\":\"" : "{\"id\":\"";
+    append_json_escaped(out, a.id);
+    out += "\",\"messages\":[";
+    for (size_t m = 0; m < a.message_ids.size(); ++m) {
+      out += m ? ",\"" : "\"";
+      append_json_escaped(out, a.message_ids[m]);
+      out += '"';
+    }
+    out += a.duplicate ? "],\"duplicate\":true}" : "]}";
+  }
+  out += "]}";
+  return out;
+}
+
 boost::asio::awaitable<HttpResponse> ApiRoutes::post_events(HttpRequest& req, EventDecoder& decoder,
                                                            const AccessToken* token) {
   const unsigned v = req.version();
@@ -375,18 +403,7 @@ boost::asio::awaitable<HttpResponse> ApiRoutes::post_events(HttpRequest& req, Ev
     res.set(http::field::retry_after, "1");
     co_return res;
   }
-  json::object o;
-  o["accepted"] = accepted.events.size();
-  json::array events;
-  for (const auto& a : accepted.events) {
-    json::array ids;
-    for (const auto& id : a.message_ids) ids.emplace_back(id);
-    json::object e{{"id", a.id}, {"messages", std::move(ids)}};
-    if (a.duplicate) e["duplicate"] = true;
-    events.push_back(std::move(e));
-  }
-  o["events"] = std::move(events);
-  co_return make_json_response(HttpStatus::accepted, v, json::serialize(o));
+  co_return make_json_response(HttpStatus::accepted, v, accepted_body(accepted));
 }
 
 HttpResponse ApiRoutes::get_event(const HttpRequest& req, std::string_view id, const AccessToken* token) const {
