@@ -469,6 +469,16 @@ EventDecoder::~EventDecoder() = default;
 
 DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format) {
   DecodeResult result;
+  decode_append(body, format, result);
+  return result;
+}
+
+bool EventDecoder::decode_append(std::string_view body, BodyFormat format, DecodeResult& result) {
+  const size_t start = result.events.size();
+  result.malformed = false;
+  result.malformed_reason.clear();
+  result.errors.clear();
+  auto drop_new = [&] { result.events.erase(result.events.begin() + static_cast<std::ptrdiff_t>(start), result.events.end()); };
   // `raw`: the event's own source text when known (a single-object body, an
   // NDJSON line), else it is re-serialized (minified) from the parsed element.
   auto validate_one = [&](element root, size_t index, std::string_view raw = {}) {
@@ -494,17 +504,17 @@ DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format) {
     if (auto ec = impl_->parser.parse(padded.data(), padded.size(), false).get(root)) {
       result.malformed = true;
       result.malformed_reason = simdjson_reason(ec);
-      return result;
+      return result.ok();
     }
     if (root.type() == element_type::ARRAY) {
       simdjson::dom::array arr(root);
       if (arr.size() == 0) {
         result.malformed = true;
         result.malformed_reason = "batch is empty";
-        return result;
+        return result.ok();
       }
-      if (too_many(arr.size())) return result;
-      result.events.reserve(arr.size());
+      if (too_many(arr.size())) return result.ok();
+      result.events.reserve(start + arr.size());
       size_t i = 0;
       for (element item : arr) validate_one(item, i++);
     } else {
@@ -516,23 +526,23 @@ DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format) {
     if (auto ec = impl_->parser.parse_many(padded.data(), padded.size(), batch).get(stream)) {
       result.malformed = true;
       result.malformed_reason = simdjson_reason(ec);
-      return result;
+      return result.ok();
     }
-    result.events.reserve(std::min<size_t>(std::count(body.begin(), body.end(), '\n') + 1, limits_.max_batch_events));
+    result.events.reserve(start + std::min<size_t>(std::count(body.begin(), body.end(), '\n') + 1, limits_.max_batch_events));
     size_t i = 0;
     for (auto it = stream.begin(); it != stream.end(); ++it) {
       element root;
       if (auto ec = (*it).get(root)) {
         result.malformed = true;
         result.malformed_reason = "line " + std::to_string(i + 1) + ": " + simdjson_reason(ec);
-        result.events.clear();
+        drop_new();
         result.errors.clear();
-        return result;
+        return result.ok();
       }
       if (too_many(i + 1)) {
-        result.events.clear();
+        drop_new();
         result.errors.clear();
-        return result;
+        return result.ok();
       }
       // The line's own text is journaled as is (not minified again).
       validate_one(root, i++, it.source());
@@ -540,18 +550,18 @@ DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format) {
     if (auto ec = stream.truncated_bytes(); ec != 0) {
       result.malformed = true;
       result.malformed_reason = "line " + std::to_string(i + 1) + ": truncated JSON document";
-      result.events.clear();
+      drop_new();
       result.errors.clear();
-      return result;
+      return result.ok();
     }
     if (i == 0) {
       result.malformed = true;
       result.malformed_reason = "body is empty";
-      return result;
+      return result.ok();
     }
   }
-  if (!result.errors.empty()) result.events.clear();
-  return result;
+  if (!result.errors.empty()) drop_new();
+  return result.ok();
 }
 
 }  // namespace herald

@@ -52,6 +52,11 @@ class EventDecoder final {
   // `body` holds one JSON object or a JSON array of objects (json), or one
   // object per line (ndjson).
   DecodeResult decode(std::string_view body, BodyFormat format);
+  // decode() appending to `out.events`, which may already hold events (a
+  // Redis batch decodes entry by entry into one vector). `out`'s malformed
+  // flag and errors describe this body only; an invalid body appends nothing.
+  // Returns out.ok().
+  bool decode_append(std::string_view body, BodyFormat format, DecodeResult& out);
 
   const DecoderLimits& limits() const { return limits_; }
 

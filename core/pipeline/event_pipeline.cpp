@@ -22,8 +22,7 @@ EventPipeline::EventPipeline(const SnapshotHolder& snapshots, const MessageRende
       duplicates_(metrics.counter("herald_events_duplicate_total",
                                   "Events answered from the idempotency index instead of being processed again")) {}
 
-HistoryRecord EventPipeline::received_record(const DocumentEvent& e, const std::string& source) {
-  HistoryRecord r;
+void EventPipeline::received_record(HistoryRecord& r, const DocumentEvent& e, const std::string& source) {
   r.kind = "event";
   r.direction = "inbound";
   r.at = e.occurred_at;
@@ -36,7 +35,6 @@ HistoryRecord EventPipeline::received_record(const DocumentEvent& e, const std::
   r.event_type = e.type;
   r.transport = source;
   r.status = "received";
-  return r;
 }
 
 void EventPipeline::record_unroutable(const RenderedMessage& msg) {
@@ -156,7 +154,7 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
       .inc(prepared.size());
   std::vector<HistoryRecord> received;
   received.reserve(prepared.size());
-  for (const auto& p : prepared) received.push_back(received_record(*p.event, source));
+  for (const auto& p : prepared) received_record(received.emplace_back(), *p.event, source);
   history_.append_all(received);
   for (auto& p : prepared) {
     for (auto& msg : p.messages) {

@@ -369,9 +369,9 @@ void StreamConsumer::submit(RedisReply reply, const redisReply* entries) {
 net::awaitable<StreamConsumer::BatchOutcome> StreamConsumer::process(RedisReply reply, const redisReply* entries,
                                                                      EventDecoder& decoder) {
   BatchOutcome out;
-  std::vector<DocumentEvent> events;
+  DecodeResult decoded;  // every valid entry's event, decoded in place
   std::vector<std::string> ids;
-  events.reserve(entries->elements);
+  decoded.events.reserve(entries->elements);
   ids.reserve(entries->elements);
   for (size_t k = 0; k < entries->elements; ++k) {
     const redisReply* entry = entries->element[k];
@@ -404,11 +404,9 @@ net::awaitable<StreamConsumer::BatchOutcome> StreamConsumer::process(RedisReply 
       reason = "event is " + std::to_string(event.size()) + " bytes, over max_entry_bytes " +
                std::to_string(settings_.max_entry_bytes);
     } else {
-      DecodeResult decoded = decoder.decode(event, BodyFormat::json);
-      if (!decoded.ok()) {
+      if (!decoder.decode_append(event, BodyFormat::json, decoded)) {
         reason = describe_errors(decoded);
       } else {
-        for (auto& e : decoded.events) events.push_back(std::move(e));
         ids.push_back(std::move(id));
         continue;
       }
@@ -419,8 +417,8 @@ net::awaitable<StreamConsumer::BatchOutcome> StreamConsumer::process(RedisReply 
     out.dead.push_back(std::move(d));
   }
   reply.reset();  // the entries are copied out; free the reply before the commit wait
-  if (!events.empty()) {
-    AcceptResult r = co_await pipeline_.accept(std::move(events), "redis");
+  if (!decoded.events.empty()) {
+    AcceptResult r = co_await pipeline_.accept(std::move(decoded.events), "redis");
     if (r.error) {
       out.error = r.error;
       co_return out;

@@ -170,6 +170,39 @@ TEST(EventDecoderTest, NdjsonBatchesNameTheBadLine) {
   EXPECT_TRUE(broken.malformed);
 }
 
+TEST(EventDecoderTest, NdjsonLinesKeepTheirOwnText) {
+  std::string one = R"({"id":"a", "type":"t.x","occurred_at":"2026-11-20T09:14:03Z"})";
+  std::string two = R"({"id":"b","type":"t.x","occurred_at":"2026-11-20T09:14:03Z", "data":{"k":[1, 2]}})";
+  auto r = decode(one + "\n" + two + "\n", BodyFormat::ndjson);
+  ASSERT_TRUE(r.ok()) << r.malformed_reason;
+  ASSERT_EQ(r.events.size(), 2u);
+  EXPECT_EQ(r.events[0].json, one);  // journaled as received, not re-serialized
+  EXPECT_EQ(r.events[1].json, two);
+  EXPECT_EQ(r.events[1].data.at("k").as_array().size(), 2u);
+}
+
+TEST(EventDecoderTest, DecodeAppendKeepsEarlierEventsAndReportsOnlyThisBody) {
+  EventDecoder d;
+  DecodeResult batch;
+  std::string one = R"({"id":"a","type":"t.x","occurred_at":"2026-11-20T09:14:03Z"})";
+  std::string two = R"({"id":"b","type":"t.x","occurred_at":"2026-11-20T09:14:03Z"})";
+  ASSERT_TRUE(d.decode_append(one, BodyFormat::json, batch));
+  // An invalid body appends nothing and names its own problem only.
+  EXPECT_FALSE(d.decode_append(R"({"id":"c","type":"t.x"})", BodyFormat::json, batch));
+  EXPECT_TRUE(has_error(batch, "occurred_at", 0));
+  EXPECT_FALSE(d.decode_append("{not json", BodyFormat::json, batch));
+  EXPECT_TRUE(batch.malformed);
+  ASSERT_TRUE(d.decode_append(two, BodyFormat::json, batch));
+  EXPECT_TRUE(batch.errors.empty());
+  EXPECT_FALSE(batch.malformed);
+  ASSERT_EQ(batch.events.size(), 2u);
+  EXPECT_EQ(batch.events[0].id, "a");
+  EXPECT_EQ(batch.events[1].id, "b");
+  // A bad NDJSON line drops only that body's events.
+  EXPECT_FALSE(d.decode_append(one + "\n{\"id\":\n", BodyFormat::ndjson, batch));
+  EXPECT_EQ(batch.events.size(), 2u);
+}
+
 TEST(EventDecoderTest, BatchLimitIsEnforced) {
   DecoderLimits limits;
   limits.max_batch_events = 2;
