@@ -6,16 +6,32 @@
 namespace herald {
 
 std::string format_rfc3339_utc(std::chrono::system_clock::time_point t) {
+  // By hand (calendar arithmetic, no gmtime_r/snprintf): every history
+  // append stamps its records, once per ingest request.
   using namespace std::chrono;
-  std::time_t secs = system_clock::to_time_t(t);
-  auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count() % 1000;
-  if (ms < 0) ms += 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
-  return buf;
+  const auto ms_total = floor<milliseconds>(t);
+  const auto day = floor<days>(ms_total);
+  const year_month_day ymd{day};
+  const hh_mm_ss<milliseconds> hms{ms_total - day};
+  char buf[24];  // YYYY-MM-DDTHH:MM:SS.mmmZ
+  auto put = [&buf](int at, unsigned v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) buf[at + i] = static_cast<char>('0' + v % 10);
+  };
+  put(0, static_cast<unsigned>(static_cast<int>(ymd.year())), 4);
+  buf[4] = '-';
+  put(5, static_cast<unsigned>(ymd.month()), 2);
+  buf[7] = '-';
+  put(8, static_cast<unsigned>(ymd.day()), 2);
+  buf[10] = 'T';
+  put(11, static_cast<unsigned>(hms.hours().count()), 2);
+  buf[13] = ':';
+  put(14, static_cast<unsigned>(hms.minutes().count()), 2);
+  buf[16] = ':';
+  put(17, static_cast<unsigned>(hms.seconds().count()), 2);
+  buf[19] = '.';
+  put(20, static_cast<unsigned>(hms.subseconds().count()), 3);
+  buf[23] = 'Z';
+  return std::string(buf, sizeof buf);
 }
 
 std::string format_rfc5322_date(std::chrono::system_clock::time_point t) {

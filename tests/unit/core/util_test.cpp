@@ -1,12 +1,35 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <ctime>
+#include <random>
+
 #include "core/util/base64.hpp"
 #include "core/util/log.hpp"
 #include "core/util/metrics.hpp"
+#include "core/util/time_format.hpp"
 #include "core/util/utf8.hpp"
 
 namespace herald {
 namespace {
+
+TEST(TimeFormatTest, Rfc3339UtcMatchesGmtime) {
+  using namespace std::chrono;
+  EXPECT_EQ(format_rfc3339_utc(system_clock::time_point{}), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_rfc3339_utc(sys_days{2024y / 2 / 29} + 23h + 59min + 59s + 999ms), "2024-02-29T23:59:59.999Z");
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 10000; ++i) {
+    const auto ms = static_cast<int64_t>(rng() % 8'000'000'000'000ull);  // 1970 .. 2223
+    const system_clock::time_point t{milliseconds(ms)};
+    const std::time_t secs = ms / 1000;
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char want[64];
+    std::snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+    ASSERT_EQ(format_rfc3339_utc(t), want) << ms;
+  }
+}
 
 TEST(Base64Test, RoundTripsAllLengths) {
   std::string data;
