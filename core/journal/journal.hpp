@@ -206,7 +206,8 @@ class Journal final : public DeliveryLedger {
   // Counts unfinished messages; packs the entry once none is left.
   static void recount(EventEntry& e);
   EventStatus to_status(const EventEntry& e) const;
-  void encode_snapshot(RecordBatch& out, const EventEntry& e) const;
+  void encode_snapshot(RecordBatch& out, const EventEntry& e, std::string& scratch) const;
+  void apply_packed_snapshot(std::string_view payload);
   bool expired(const EventEntry& e, int64_t now_ms) const;
   void run_maintenance();
 
@@ -228,6 +229,7 @@ class Journal final : public DeliveryLedger {
 
   Counter& checkpoints_;
   Gauge& pending_events_;
+  uint64_t last_snapshot_bytes_ = 0;  // checkpoint() and maintenance only
 };
 
 }  // namespace herald

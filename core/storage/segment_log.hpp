@@ -61,6 +61,14 @@ class RecordBatch final {
     encode_record(bytes_, type, payload);
     ++count_;
   }
+  // Pre-sizes the buffer and touches its pages, so that filling it later
+  // (a checkpoint, under the journal lock) neither reallocates nor faults.
+  void prepare(size_t bytes) {
+    bytes_.reserve(bytes);
+    const size_t used = bytes_.size();
+    bytes_.resize(bytes_.capacity());
+    bytes_.resize(used);
+  }
   bool empty() const { return count_ == 0; }
   size_t count() const { return count_; }
   size_t bytes() const { return bytes_.size(); }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -251,6 +253,42 @@ TEST_F(JournalTest, FinishedEntriesKeepTheirWholeStatusPackedAcrossCheckpointAnd
   j = open_journal(&pending);
   EXPECT_TRUE(pending.empty());
   check(*j);
+}
+
+// A crash after a checkpoint's snapshot is durable but before the old
+// segments are deleted: replay reads the old records, then the (packed)
+// snapshots of the same events, and must merge them, not duplicate or lose.
+TEST_F(JournalTest, CheckpointInterruptedBeforeRemovingOldSegmentsReplaysCleanly) {
+  namespace fs = std::filesystem;
+  auto j = open_journal();
+  auto done = make_event("done-1");
+  auto open_one = make_event("open-1");
+  ASSERT_FALSE(accept(*j, done, {{"d1", "email"}}));
+  attempt(*j, done, "d1", MessageState::delivered, 1, "250 ok");
+  ASSERT_FALSE(accept(*j, open_one, {{"o1", "email"}}));
+  attempt(*j, open_one, "o1", MessageState::deferred, 2, "451 later");
+  const fs::path jdir = dir.path() / "journal";
+  const fs::path saved = dir.path() / "saved";
+  fs::create_directories(saved);
+  for (const auto& f : fs::directory_iterator(jdir)) fs::copy_file(f.path(), saved / f.path().filename());
+  j->checkpoint();
+  j->close();
+  j.reset();
+  for (const auto& f : fs::directory_iterator(saved))
+    if (!fs::exists(jdir / f.path().filename())) fs::copy_file(f.path(), jdir / f.path().filename());
+  std::vector<PendingEvent> pending;
+  j = open_journal(&pending);
+  EXPECT_EQ(j->entries(), 2u);
+  auto st = j->status(Journal::key("default", "done-1"));
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(st->done);
+  ASSERT_EQ(st->messages.size(), 1u);
+  EXPECT_EQ(st->messages[0].state, MessageState::delivered);
+  EXPECT_EQ(st->messages[0].detail, "250 ok");
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].id, "open-1");
+  ASSERT_EQ(pending[0].messages.size(), 1u);
+  EXPECT_EQ(pending[0].messages[0].attempts, 2);
 }
 
 TEST_F(JournalTest, FinishedEventsOutsideTheWindowAreForgotten) {
