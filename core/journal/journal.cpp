@@ -105,22 +105,25 @@ std::string_view packed_bytes(const char* p) {
 
 // Bounds-checked walk of a packed body read back from disk: true when `b`
 // is exactly one well-formed packed body.
+// get_varint() for bytes read back from disk: false instead of reading past `end`.
+bool get_varint_bounded(const char*& p, const char* end, uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    const auto c = static_cast<uint8_t>(*p++);
+    v |= uint64_t(c & 0x7f) << shift;
+    if (!(c & 0x80)) return true;
+  }
+  return false;
+}
+
 bool packed_body_well_formed(std::string_view b) {
-  size_t pos = 0;
-  auto varint = [&](uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos >= b.size()) return false;
-      const auto c = static_cast<uint8_t>(b[pos++]);
-      v |= uint64_t(c & 0x7f) << shift;
-      if (!(c & 0x80)) return true;
-    }
-    return false;
-  };
+  const char* p = b.data();
+  const char* const end = p + b.size();
+  auto varint = [&](uint64_t& v) { return get_varint_bounded(p, end, v); };
   auto text = [&] {
     uint64_t n = 0;
-    if (!varint(n) || n > b.size() - pos) return false;
-    pos += n;
+    if (!varint(n) || n > static_cast<uint64_t>(end - p)) return false;
+    p += n;
     return true;
   };
   for (int i = 0; i < 4; ++i)
@@ -129,7 +132,7 @@ bool packed_body_well_formed(std::string_view b) {
   if (!varint(count)) return false;
   for (uint64_t m = 0; m < count; ++m)
     if (!text() || !text() || !varint(x) || !varint(x) || !varint(x) || !text()) return false;
-  return pos == b.size();
+  return p == end;
 }
 
 std::unique_ptr<char[]> pack(const JournalEntry::Live& l) {
@@ -292,20 +295,12 @@ void Journal::apply_packed_snapshot(std::string_view payload) {
   const char* end = p + payload.size();
   // varint(accepted_ms), then the packed entry with its length prefix.
   uint64_t at = 0, len = 0;
-  auto varint = [&](uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64 && p < end; shift += 7) {
-      const auto c = static_cast<uint8_t>(*p++);
-      v |= uint64_t(c & 0x7f) << shift;
-      if (!(c & 0x80)) return true;
-    }
-    return false;
-  };
   const char* packed = nullptr;
-  bool ok = varint(at);
+  bool ok = get_varint_bounded(p, end, at);
   if (ok) {
     packed = p;
-    ok = varint(len) && len == static_cast<uint64_t>(end - p) && packed_body_well_formed({p, static_cast<size_t>(len)});
+    ok = get_varint_bounded(p, end, len) && len == static_cast<uint64_t>(end - p) &&
+         packed_body_well_formed({p, static_cast<size_t>(len)});
   }
   if (!ok) {
     logger_.warn("journal record skipped: malformed packed snapshot");

@@ -50,7 +50,8 @@ struct DocumentEvent {
   std::optional<Party> partner;
   std::optional<Document> document;
   boost::json::object data;  // free-form, usable in rules and templates
-  // The event as received, minified; set by EventDecoder. The journal stores
+  // The event as received (its own text; re-serialized minified only for an
+  // element of a JSON array); set by EventDecoder. The journal stores
   // it verbatim instead of serializing the fields again (empty: to_json).
   std::string json;
 };

@@ -291,6 +291,33 @@ TEST_F(JournalTest, CheckpointInterruptedBeforeRemovingOldSegmentsReplaysCleanly
   EXPECT_EQ(pending[0].messages[0].attempts, 2);
 }
 
+// Records are CRC-checked, but a packed snapshot is still parsed with
+// bounds: a malformed one (a bug, a hand-edited file) is skipped, never
+// read past its end.
+TEST_F(JournalTest, MalformedPackedSnapshotIsSkippedOnReplay) {
+  {
+    auto j = open_journal();
+    ASSERT_FALSE(accept(*j, make_event("kept"), {}));
+    j->close();
+  }
+  {
+    SegmentLogOptions o;
+    o.dir = dir.path() / "journal";
+    o.segment_bytes = 8 * 1024;
+    SegmentLog raw(o, make_pwrite_log_io(), log, metrics);
+    raw.open([](uint8_t, std::string_view, uint64_t) {});
+    RecordBatch b;
+    b.add(4, std::string("\x05\xff\xff", 3));                  // length prefix past the end
+    b.add(4, std::string("\x05\x03\x01\x41\x00", 5));          // a body cut short
+    b.add(4, std::string("\x05", 1));                          // no entry at all
+    ASSERT_FALSE(raw.append_wait(b).ec);
+    raw.close();
+  }
+  auto j = open_journal();
+  EXPECT_EQ(j->entries(), 1u);
+  EXPECT_TRUE(j->status(Journal::key("default", "kept")));
+}
+
 TEST_F(JournalTest, FinishedEventsOutsideTheWindowAreForgotten) {
   window = std::chrono::seconds(0);
   auto j = open_journal();
