@@ -26,22 +26,9 @@ template <size_t N>
 void field(std::string& out, const char (&key)[N], std::string_view v) {
   if (v.empty()) return;
   constexpr size_t k = N - 1;
+  const bool plain = plain_json(v);
   const size_t at = out.size();
-  if (plain_json(v)) {
-    out.resize(at + k + 6 + v.size());
-    char* p = out.data() + at;
-    *p++ = ',';
-    *p++ = '"';
-    std::memcpy(p, key, k);
-    p += k;
-    *p++ = '"';
-    *p++ = ':';
-    *p++ = '"';
-    std::memcpy(p, v.data(), v.size());
-    p[v.size()] = '"';
-    return;
-  }
-  out.resize(at + k + 5);
+  out.resize(at + k + 5 + (plain ? v.size() + 1 : 0));
   char* p = out.data() + at;
   *p++ = ',';
   *p++ = '"';
@@ -49,7 +36,12 @@ void field(std::string& out, const char (&key)[N], std::string_view v) {
   p += k;
   *p++ = '"';
   *p++ = ':';
-  *p = '"';
+  *p++ = '"';
+  if (plain) {
+    std::memcpy(p, v.data(), v.size());
+    p[v.size()] = '"';
+    return;
+  }
   append_json_escaped(out, v);
   out += '"';
 }

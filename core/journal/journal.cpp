@@ -103,8 +103,6 @@ std::string_view packed_bytes(const char* p) {
   return {p, static_cast<size_t>(body - p) + n};
 }
 
-// Bounds-checked walk of a packed body read back from disk: true when `b`
-// is exactly one well-formed packed body.
 // get_varint() for bytes read back from disk: false instead of reading past `end`.
 bool get_varint_bounded(const char*& p, const char* end, uint64_t& v) {
   v = 0;
@@ -116,6 +114,8 @@ bool get_varint_bounded(const char*& p, const char* end, uint64_t& v) {
   return false;
 }
 
+// Bounds-checked walk of a packed body read back from disk: true when `b`
+// is exactly one well-formed packed body.
 bool packed_body_well_formed(std::string_view b) {
   const char* p = b.data();
   const char* const end = p + b.size();
@@ -306,8 +306,11 @@ void Journal::apply_packed_snapshot(std::string_view payload) {
     logger_.warn("journal record skipped: malformed packed snapshot");
     return;
   }
-  const JournalEntry::Live l = unpack(packed);
-  EventEntry& entry = this->entry(key(l.tenant, l.id));
+  // Only the key is read to find the entry; the usual case copies the bytes.
+  const char* fields = p;
+  const std::string tenant = get_text(fields);
+  const std::string id = get_text(fields);
+  EventEntry& entry = this->entry(key(tenant, id));
   if (!entry.live && !entry.packed) {  // the usual case: first seen here
     entry.accepted_ms = static_cast<int64_t>(at);
     entry.staged = entry.committed = true;
@@ -318,6 +321,7 @@ void Journal::apply_packed_snapshot(std::string_view payload) {
   }
   // Older records of it were replayed too (a crash before the checkpoint
   // removed them): merge, as for a JSON snapshot.
+  const JournalEntry::Live l = unpack(packed);
   entry.accepted_ms = static_cast<int64_t>(at);
   entry.staged = entry.committed = true;
   JournalEntry::Live& e = live(entry);
