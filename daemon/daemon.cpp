@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -84,7 +85,19 @@ void check_config(const Settings& settings) {
 }
 
 int Daemon::run() {
-  net::io_context ioc(settings_.threads);
+  // One io_context per thread (concurrency hint 1): HTTP sessions are spread
+  // over all of them and need no strands; everything else (delivery, Redis,
+  // signals) runs on the first.
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  std::vector<net::io_context*> workers;
+  for (int i = 0; i < settings_.threads; ++i) {
+    workers.push_back(contexts.emplace_back(std::make_unique<net::io_context>(1)).get());
+  }
+  net::io_context& ioc = *contexts.front();
+  // The other contexts have only HTTP sessions; they must not return from
+  // run() while they have none.
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> idle_guards;
+  for (size_t i = 1; i < contexts.size(); ++i) idle_guards.push_back(net::make_work_guard(*contexts[i]));
   MetricsRegistry metrics;
 
   JournalSettings js;
@@ -101,6 +114,7 @@ int Daemon::run() {
 
   HistorySettings hs;
   hs.log = log_options(settings_.storage, "history", settings_.history.segment_bytes);
+  hs.log.max_batch_delay = settings_.history.group_commit_delay;
   hs.max_age = settings_.history.max_age;
   hs.max_bytes = settings_.history.max_bytes;
   SegmentHistoryLog history(hs, open_log_io(settings_.storage.io, log_), log_, metrics);
@@ -151,7 +165,7 @@ int Daemon::run() {
   if (!pending.empty()) net::co_spawn(ioc, pipeline.resume(std::move(pending)), net::detached);
 
   ApiRoutes routes(pipeline, journal, metrics, log_, &resources, settings_.http.tokens);
-  HttpServer server(ioc, settings_.http, routes, log_, metrics);
+  HttpServer server(workers, settings_.http, routes, log_, metrics);
 
   std::unique_ptr<StreamConsumer> redis;
   if (settings_.redis.enabled)
@@ -214,6 +228,7 @@ int Daemon::run() {
         journal.close();
         reload_signals.cancel();
         stop_signals.cancel();
+        for (auto& g : idle_guards) g.reset();
         log_.info("stopped");
       },
       net::detached);
@@ -221,10 +236,10 @@ int Daemon::run() {
   notify_systemd("READY=1");
   // An exception escaping a handler is a bug; log it and keep the loop
   // running so one bad request cannot take the daemon down.
-  auto run_loop = [&] {
+  auto run_loop = [&](net::io_context& context) {
     for (;;) {
       try {
-        ioc.run();
+        context.run();
         return;
       } catch (const std::exception& e) {
         log_.error("unhandled exception in event loop", {{"error", e.what()}});
@@ -232,8 +247,8 @@ int Daemon::run() {
     }
   };
   std::vector<std::jthread> threads;
-  for (int i = 1; i < settings_.threads; ++i) threads.emplace_back(run_loop);
-  run_loop();
+  for (size_t i = 1; i < contexts.size(); ++i) threads.emplace_back([&, i] { run_loop(*contexts[i]); });
+  run_loop(ioc);
   for (auto& t : threads) t.join();
   return restart ? kExitRestart : 0;
 }

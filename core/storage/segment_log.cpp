@@ -158,6 +158,7 @@ void SegmentLog::close() {
 }
 
 void SegmentLog::enqueue(RecordBatch& batch, bool rotate_first, Waiter waiter) {
+  bool wake;
   {
     std::lock_guard lock(mutex_);
     if (rotate_first) {
@@ -176,9 +177,12 @@ void SegmentLog::enqueue(RecordBatch& batch, bool rotate_first, Waiter waiter) {
     pending_bytes_ += batch.bytes_.size();
     waiter.chunk = pending_.size() - 1;
     waiters_.push_back(std::move(waiter));
+    // A flusher gathering a delayed group commit is woken only when the
+    // batch is full: waking it per record would cost a context switch each.
+    wake = flusher_idle_ || pending_bytes_ >= options_.max_batch_bytes;
   }
   batch.clear();
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 void SegmentLog::append_detached(RecordBatch& batch) {
@@ -213,7 +217,9 @@ void SegmentLog::run_flusher() {
     {
       std::unique_lock lock(mutex_);
       auto has_work = [&] { return !waiters_.empty(); };
+      flusher_idle_ = true;
       cv_.wait(lock, [&] { return stopping_ || has_work(); });
+      flusher_idle_ = false;
       if (!has_work()) return;  // stopping with nothing left
       if (options_.max_batch_delay.count() > 0 && pending_bytes_ < options_.max_batch_bytes && !stopping_)
         cv_.wait_for(lock, options_.max_batch_delay,

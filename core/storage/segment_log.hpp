@@ -211,6 +211,7 @@ class SegmentLog final {
   std::vector<Waiter> waiters_;
   size_t pending_bytes_ = 0;
   bool stopping_ = false;
+  bool flusher_idle_ = false;  // waiting for the first record of a batch
   bool fenced_ = false;
   std::string fence_reason_;
   uint64_t cur_segment_ = 0;

@@ -2,17 +2,18 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/serializer.hpp>
+
+#include <algorithm>
+#include <optional>
 
 namespace herald {
 
@@ -21,22 +22,61 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using net::ip::tcp;
 using net::use_awaitable;
+using SteadyClock = std::chrono::steady_clock;
 
-struct HttpServer::Session {
-  explicit Session(tcp::socket&& socket) : stream(std::move(socket)) {}
-  beast::tcp_stream stream;
+namespace {
+constexpr size_t kHeaderReadSize = 4096;   // a whole small request in one read
+constexpr size_t kBodyReadSize = 65536;    // large bodies in few reads
+constexpr size_t kKeepBufferBytes = 16384;  // idle sessions give larger buffers back
+}  // namespace
+
+// Everything below is touched only by the worker's thread.
+struct HttpServer::Worker {
+  explicit Worker(net::io_context& c) : ioc(c), sweep(c) {}
+  net::io_context& ioc;
+  net::steady_timer sweep;
+  std::vector<Session*> sessions;
 };
 
-HttpServer::HttpServer(net::io_context& ioc, const HttpSettings& settings, ApiRoutes& routes, Logger& log,
-                       MetricsRegistry& metrics)
-    : ioc_(ioc),
-      settings_(settings),
+struct HttpServer::Session {
+  Session(Worker& w, tcp::socket&& s) : worker(w), socket(std::move(s)) {
+    slot = worker.sessions.size();
+    worker.sessions.push_back(this);
+  }
+  ~Session() {
+    worker.sessions.back()->slot = slot;
+    worker.sessions[slot] = worker.sessions.back();
+    worker.sessions.pop_back();
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void expires_after(std::chrono::milliseconds d) { deadline = SteadyClock::now() + d; }
+  void no_deadline() { deadline = SteadyClock::time_point::max(); }
+
+  Worker& worker;
+  tcp::socket socket;
+  beast::flat_buffer buffer;
+  std::string out;  // the serialized response, reused
+  EventDecoder decoder;
+  std::optional<http::request_parser<http::string_body>> parser;
+  SteadyClock::time_point deadline = SteadyClock::time_point::max();
+  bool reading = false;    // waiting for or reading a request: stop() cancels it
+  bool timed_out = false;  // set by the sweep; the socket was cancelled
+  size_t slot = 0;         // index in worker.sessions
+};
+
+HttpServer::HttpServer(std::span<net::io_context* const> workers, const HttpSettings& settings, ApiRoutes& routes,
+                       Logger& log, MetricsRegistry& metrics)
+    : settings_(settings),
       routes_(routes),
       log_(log),
-      acceptor_(net::make_strand(ioc)),
-      drained_(ioc, 1),
+      acceptor_(*workers.front()),
+      drained_(*workers.front(), 1),
       open_connections_(metrics.gauge("herald_http_connections", "Open HTTP connections")),
-      requests_(metrics.counter("herald_http_requests_total", "HTTP requests read")) {}
+      requests_(metrics.counter("herald_http_requests_total", "HTTP requests read")) {
+  for (auto* w : workers) workers_.push_back(std::make_unique<Worker>(*w));
+}
 
 HttpServer::~HttpServer() = default;
 
@@ -47,17 +87,21 @@ void HttpServer::start() {
   acceptor_.bind(ep);
   acceptor_.listen(net::socket_base::max_listen_connections);
   endpoint_ = acceptor_.local_endpoint();
-  net::co_spawn(acceptor_.get_executor(), run_accept(), [this](std::exception_ptr e) {
-    if (e) {
-      try {
-        std::rethrow_exception(e);
-      } catch (const std::exception& ex) {
-        log_.error("http accept loop failed", {{"error", ex.what()}});
-      }
+  auto log_failure = [this](const char* what, std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log_.error(what, {{"error", ex.what()}});
     }
+  };
+  for (auto& w : workers_)
+    net::co_spawn(w->ioc, run_sweep(*w), [log_failure](std::exception_ptr e) { log_failure("http sweep failed", e); });
+  net::co_spawn(acceptor_.get_executor(), run_accept(), [this, log_failure](std::exception_ptr e) {
+    log_failure("http accept loop failed", e);
     std::lock_guard lock(mutex_);
     accept_done_ = true;
-    if (sessions_.empty()) drained_.try_send(boost::system::error_code{});
+    if (open_ == 0) drained_.try_send(boost::system::error_code{});
   });
 }
 
@@ -67,15 +111,15 @@ void HttpServer::stop() {
     beast::error_code ec;
     acceptor_.close(ec);
   });
-  std::lock_guard lock(mutex_);
-  for (const auto& s : sessions_) {
-    // On the session's strand: either the session is waiting for a request
-    // (the read is cancelled and it exits) or it is processing one (nothing
-    // is pending on the socket; it sees stopping_ after answering).
-    // The session may have closed its socket already: ignore EBADF.
-    net::post(s->stream.get_executor(), [s] {
-      beast::error_code ec;
-      s->stream.socket().cancel(ec);
+  for (auto& w : workers_) {
+    // A session waiting for or reading a request is cancelled; one that is
+    // processing a request or writing its answer sees stopping_ afterwards.
+    net::post(w->ioc, [w = w.get()] {
+      for (Session* s : w->sessions)
+        if (s->reading) {
+          beast::error_code ec;
+          s->socket.cancel(ec);
+        }
     });
   }
 }
@@ -84,34 +128,33 @@ net::awaitable<void> HttpServer::wait_drained() {
   co_await drained_.async_receive(net::as_tuple(use_awaitable));
 }
 
-void HttpServer::session_ended(const std::shared_ptr<Session>& s) {
+void HttpServer::connection_ended() {
   open_connections_.add(-1);
   std::lock_guard lock(mutex_);
-  sessions_.erase(s);
-  if (sessions_.empty() && accept_done_) drained_.try_send(boost::system::error_code{});
+  --open_;
+  if (open_ == 0 && accept_done_) drained_.try_send(boost::system::error_code{});
 }
 
 net::awaitable<void> HttpServer::run_accept() {
   while (!stopping_) {
-    auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(ioc_), net::as_tuple(use_awaitable));
+    Worker& w = *workers_[next_worker_++ % workers_.size()];
+    auto [ec, socket] = co_await acceptor_.async_accept(w.ioc, net::as_tuple(use_awaitable));
     if (ec) {
       if (stopping_ || ec == net::error::operation_aborted) break;
       log_.warn("accept failed", {{"error", ec.message()}});
       continue;
     }
-    auto session = std::make_shared<Session>(std::move(socket));
     {
       std::lock_guard lock(mutex_);
-      if (sessions_.size() >= settings_.max_connections) {
+      if (open_ >= settings_.max_connections) {
         log_.warn("connection limit reached; closing new connection",
                   {{"limit", static_cast<unsigned long>(settings_.max_connections)}});
-        continue;  // the socket closes with `session`
+        continue;  // the socket closes here
       }
-      sessions_.insert(session);
+      ++open_;
     }
     open_connections_.add(1);
-    auto ex = session->stream.get_executor();
-    net::co_spawn(ex, run_session(session), [this, session](std::exception_ptr e) {
+    net::co_spawn(w.ioc, run_session(w, std::move(socket)), [this](std::exception_ptr e) {
       if (e) {
         try {
           std::rethrow_exception(e);
@@ -119,92 +162,157 @@ net::awaitable<void> HttpServer::run_accept() {
           log_.error("http session failed", {{"error", ex.what()}});
         }
       }
-      session_ended(session);
+      connection_ended();
     });
   }
 }
 
-net::awaitable<void> HttpServer::run_session(std::shared_ptr<Session> session) {
-  auto& stream = session->stream;
-  beast::flat_buffer buffer;
-  EventDecoder decoder;
-
-  auto send = [&](HttpResponse res, bool keep_alive) -> net::awaitable<bool> {
-    res.keep_alive(keep_alive);
-    stream.expires_after(settings_.body_timeout);
-    auto [ec, n] = co_await http::async_write(stream, res, net::as_tuple(use_awaitable));
-    (void)n;
-    co_return !ec;
-  };
-  auto reject = [&](HttpStatus status, const char* code, std::string reason, unsigned version) {
-    return send(make_error_response(status, version, code, reason), false);
-  };
-
-  for (;;) {
-    if (stopping_) break;
-    // Wait for the first byte of the next request under the idle timeout,
-    // then give the whole header header_timeout (bounds slowloris clients).
-    if (buffer.size() == 0) {
-      stream.expires_after(settings_.idle_timeout);
-      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), net::as_tuple(use_awaitable));
-      if (ec) break;
-      buffer.commit(n);
+net::awaitable<void> HttpServer::run_sweep(Worker& w) {
+  const auto shortest = std::min({settings_.header_timeout, settings_.body_timeout, settings_.idle_timeout});
+  const auto tick = std::clamp<std::chrono::milliseconds>(shortest / 4, std::chrono::milliseconds(20),
+                                                          std::chrono::milliseconds(1000));
+  while (!stopping_ || !w.sessions.empty()) {
+    w.sweep.expires_after(tick);
+    co_await w.sweep.async_wait(net::as_tuple(use_awaitable));
+    const auto now = SteadyClock::now();
+    for (Session* s : w.sessions) {
+      if (s->deadline > now || s->timed_out) continue;
+      s->timed_out = true;
+      beast::error_code ec;
+      s->socket.cancel(ec);
     }
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(settings_.max_header_bytes));
-    parser.body_limit(settings_.max_body_bytes);
-    stream.expires_after(settings_.header_timeout);
-    auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, net::as_tuple(use_awaitable));
-    (void)hn;
-    if (hec == http::error::body_limit) {
-      co_await reject(HttpStatus::payload_too_large, "payload_too_large",
-                      "body exceeds " + std::to_string(settings_.max_body_bytes) + " bytes", 11);
-      break;
-    }
-    if (hec == http::error::header_limit) {
-      co_await reject(HttpStatus::request_header_fields_too_large, "header_too_large", "request header too large", 11);
-      break;
-    }
-    if (hec) {
-      if (hec != http::error::end_of_stream && hec != net::error::operation_aborted && hec != beast::error::timeout)
-        co_await reject(HttpStatus::bad_request, "bad_request", "malformed HTTP request: " + hec.message(), 11);
-      break;
-    }
-    requests_.inc();
-    const auto& header = parser.get();
-    if (auto why = check_request_framing(header)) {
-      co_await reject(HttpStatus::bad_request, "bad_request", *why, header.version());
-      break;
-    }
-    if (beast::iequals(header[http::field::expect], "100-continue")) {
-      http::response<http::empty_body> cont{http::status::continue_, header.version()};
-      stream.expires_after(settings_.body_timeout);
-      auto [cec, cn] = co_await http::async_write(stream, cont, net::as_tuple(use_awaitable));
-      (void)cn;
-      if (cec) break;
-    }
-    stream.expires_after(settings_.body_timeout);
-    auto [bec, bn] = co_await http::async_read(stream, buffer, parser, net::as_tuple(use_awaitable));
-    (void)bn;
-    if (bec == http::error::body_limit) {
-      co_await reject(HttpStatus::payload_too_large, "payload_too_large",
-                      "body exceeds " + std::to_string(settings_.max_body_bytes) + " bytes", header.version());
-      break;
-    }
-    if (bec) {
-      if (bec != net::error::operation_aborted && bec != beast::error::timeout && bec != http::error::end_of_stream)
-        co_await reject(HttpStatus::bad_request, "bad_request", "malformed HTTP body: " + bec.message(),
-                        header.version());
-      break;
-    }
-    HttpRequest req = parser.release();
-    bool keep_alive = req.keep_alive() && !stopping_;
-    HttpResponse res = co_await routes_.handle(req, decoder);
-    if (!co_await send(std::move(res), keep_alive) || !keep_alive) break;
   }
+}
+
+net::awaitable<bool> HttpServer::send(Session& s, HttpResponse& res) {
+  // The response is serialized into one buffer and written with a
+  // non-blocking send first: a small answer leaves in one syscall without a
+  // trip through the scheduler; only what the socket did not take is
+  // written asynchronously.
+  s.out.clear();
+  http::response_serializer<http::string_body> sr{res};
   beast::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream.close();
+  while (!sr.is_done()) {
+    sr.next(ec, [&](beast::error_code&, const auto& buffers) {
+      size_t n = 0;
+      for (auto b : beast::buffers_range_ref(buffers)) {
+        s.out.append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      sr.consume(n);
+    });
+    if (ec) co_return false;
+  }
+  s.expires_after(settings_.body_timeout);
+  size_t sent = s.socket.write_some(net::buffer(s.out), ec);
+  if (ec == net::error::would_block || ec == net::error::try_again) {
+    sent = 0;
+    ec = {};
+  }
+  if (!ec && sent < s.out.size() && !s.timed_out) {
+    auto [wec, n] = co_await net::async_write(s.socket, net::buffer(s.out.data() + sent, s.out.size() - sent),
+                                              net::as_tuple(use_awaitable));
+    (void)n;
+    ec = wec;
+  }
+  s.no_deadline();
+  co_return !ec && !s.timed_out;
+}
+
+// Reads one request into s.parser, driving Beast's parser directly over the
+// session's buffer: a request that arrived whole costs one read and no
+// composed operation. False: close the connection (any error answer has
+// been sent).
+net::awaitable<bool> HttpServer::read_request(Session& s) {
+  auto& parser = s.parser.emplace();
+  parser.header_limit(static_cast<std::uint32_t>(settings_.max_header_bytes));
+  parser.body_limit(settings_.max_body_bytes);
+  enum class Phase { idle, header, body } phase = Phase::idle;
+  // Waiting for the first byte of a request has the keep-alive idle time;
+  // from then on the header must arrive within header_timeout (slowloris)
+  // and the body within body_timeout.
+  s.expires_after(settings_.idle_timeout);
+  s.reading = true;
+  auto reject = [&](HttpStatus status, const char* code, std::string reason) -> net::awaitable<bool> {
+    s.reading = false;
+    const unsigned version = parser.is_header_done() ? parser.get().version() : 11;
+    auto res = make_error_response(status, version, code, reason);
+    res.keep_alive(false);
+    co_await send(s, res);
+    co_return false;
+  };
+  for (;;) {
+    if (s.buffer.size() > 0) {
+      if (phase == Phase::idle) {
+        phase = Phase::header;
+        s.expires_after(settings_.header_timeout);
+      }
+      beast::error_code ec;
+      const size_t used = parser.put(s.buffer.data(), ec);
+      s.buffer.consume(used);
+      if (ec == http::error::body_limit)
+        co_return co_await reject(HttpStatus::payload_too_large, "payload_too_large",
+                                  "body exceeds " + std::to_string(settings_.max_body_bytes) + " bytes");
+      if (ec == http::error::header_limit)
+        co_return co_await reject(HttpStatus::request_header_fields_too_large, "header_too_large",
+                                  "request header too large");
+      if (ec && ec != http::error::need_more)
+        co_return co_await reject(HttpStatus::bad_request, "bad_request",
+                                  std::string(phase == Phase::body ? "malformed HTTP body: " : "malformed HTTP request: ") +
+                                      ec.message());
+      if (phase == Phase::header && parser.is_header_done()) {
+        phase = Phase::body;
+        requests_.inc();
+        const auto& header = parser.get();
+        if (auto why = check_request_framing(header)) co_return co_await reject(HttpStatus::bad_request, "bad_request", *why);
+        s.expires_after(settings_.body_timeout);
+        if (!parser.is_done() && beast::iequals(header[http::field::expect], "100-continue")) {
+          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          auto [cec, cn] = co_await net::async_write(s.socket, net::buffer(kContinue), net::as_tuple(use_awaitable));
+          (void)cn;
+          if (cec) co_return false;
+        }
+      }
+      if (parser.is_done()) {
+        s.reading = false;
+        s.no_deadline();
+        if (s.buffer.size() == 0 && s.buffer.capacity() > kKeepBufferBytes) s.buffer.shrink_to_fit();
+        co_return true;
+      }
+      if (used > 0 && s.buffer.size() > 0) continue;  // more to parse without reading
+    }
+    if (stopping_ || s.timed_out) co_return false;
+    const size_t want = phase == Phase::body ? kBodyReadSize : kHeaderReadSize;
+    auto [ec, n] = co_await s.socket.async_read_some(s.buffer.prepare(want), net::as_tuple(use_awaitable));
+    if (ec) {
+      s.reading = false;
+      // Timed out, cancelled by stop(), reset: close without an answer. A
+      // client that half-closed mid-request still hears why.
+      if (ec == net::error::eof && phase != Phase::idle)
+        co_return co_await reject(HttpStatus::bad_request, "bad_request",
+                                  std::string(phase == Phase::body ? "malformed HTTP body: " : "malformed HTTP request: ") +
+                                      "partial message");
+      co_return false;
+    }
+    s.buffer.commit(n);
+  }
+}
+
+net::awaitable<void> HttpServer::run_session(Worker& worker, tcp::socket socket) {
+  Session s(worker, std::move(socket));
+  beast::error_code ec;
+  s.socket.set_option(tcp::no_delay(true), ec);
+  s.socket.non_blocking(true, ec);  // for send()'s first, synchronous attempt
+  while (!stopping_) {
+    if (!co_await read_request(s)) break;
+    HttpRequest req = s.parser->release();
+    const bool keep_alive = req.keep_alive() && !stopping_;
+    HttpResponse res = co_await routes_.handle(req, s.decoder);
+    res.keep_alive(keep_alive);
+    if (!co_await send(s, res) || !keep_alive) break;
+  }
+  s.socket.shutdown(tcp::socket::shutdown_send, ec);
+  s.socket.close(ec);
 }
 
 }  // namespace herald
