@@ -85,9 +85,9 @@ void check_config(const Settings& settings) {
 }
 
 int Daemon::run() {
-  // One io_context per thread (concurrency hint 1): HTTP sessions are spread
-  // over all of them and need no strands; everything else (delivery, Redis,
-  // signals) runs on the first.
+  // One io_context per thread (concurrency hint 1). The first runs delivery,
+  // Redis, signals and timers; HTTP sessions are spread over the others and
+  // need no strands.
   std::vector<std::unique_ptr<net::io_context>> contexts;
   std::vector<net::io_context*> workers;
   for (int i = 0; i < settings_.threads; ++i) {
@@ -165,7 +165,11 @@ int Daemon::run() {
   if (!pending.empty()) net::co_spawn(ioc, pipeline.resume(std::move(pending)), net::detached);
 
   ApiRoutes routes(pipeline, journal, metrics, log_, &resources, settings_.http.tokens);
-  HttpServer server(workers, settings_.http, routes, log_, metrics);
+  // With more than one thread, HTTP stays off the first context: SMTP
+  // delivery there then never delays an accept, nor an accept a delivery.
+  std::span<net::io_context* const> http_workers(workers);
+  if (workers.size() > 1) http_workers = http_workers.subspan(1);
+  HttpServer server(http_workers, settings_.http, routes, log_, metrics);
 
   std::unique_ptr<StreamConsumer> redis;
   if (settings_.redis.enabled)

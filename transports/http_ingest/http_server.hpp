@@ -57,7 +57,7 @@ class HttpServer final {
   boost::asio::awaitable<void> run_sweep(Worker& worker);
   boost::asio::awaitable<bool> read_request(Session& s);
   boost::asio::awaitable<bool> send(Session& s, HttpResponse& res);
-  void connection_ended();
+  void task_ended();
 
   std::vector<std::unique_ptr<Worker>> workers_;
   HttpSettings settings_;
@@ -66,9 +66,8 @@ class HttpServer final {
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::ip::tcp::endpoint endpoint_;
   std::atomic<bool> stopping_{false};
-  std::mutex mutex_;  // guards open_ and accept_done_
-  size_t open_ = 0;
-  bool accept_done_ = false;
+  std::mutex mutex_;  // guards open_
+  size_t open_ = 0;   // sessions, sweeps and the accept loop still running
   size_t next_worker_ = 0;  // accept loop only
   boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> drained_;
   Gauge& open_connections_;

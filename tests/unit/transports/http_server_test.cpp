@@ -70,6 +70,15 @@ class Client {
     size_t n = socket_.read_some(net::buffer(&c, 1), ec);
     return n == 0 && (ec == net::error::eof || ec == net::error::connection_reset);
   }
+  // Everything until the server closes.
+  std::string read_to_end() {
+    std::string out(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    buffer_.consume(buffer_.size());
+    char chunk[4096];
+    boost::system::error_code ec;
+    while (size_t n = socket_.read_some(net::buffer(chunk), ec)) out.append(chunk, n);
+    return out;
+  }
   std::string read_exactly(size_t n) {
     std::string out(n, '\0');
     size_t from_buffer = std::min(n, buffer_.size());
@@ -310,6 +319,26 @@ TEST_F(HttpServerTest, ConnectionCloseIsHonoured) {
   EXPECT_EQ(res.result(), http::status::ok);
   EXPECT_FALSE(res.keep_alive());
   EXPECT_TRUE(c.closed_by_server());
+}
+
+TEST_F(HttpServerTest, Http10RequestGetsAnHttp10AnswerAndIsClosed) {
+  start(quick());
+  Client c(port);
+  c.send("GET /healthz HTTP/1.0\r\n\r\n");
+  const std::string all = c.read_to_end();
+  EXPECT_TRUE(all.starts_with("HTTP/1.0 200 OK\r\n")) << all;
+  EXPECT_TRUE(all.ends_with("\r\n\r\n{\"status\":\"ok\"}")) << all;
+}
+
+TEST_F(HttpServerTest, AnswerCarriesContentLengthAndItsHeaders) {
+  start(quick());
+  Client c(port);
+  c.send("DELETE /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto res = c.response();
+  EXPECT_EQ(res.result(), http::status::method_not_allowed);
+  EXPECT_EQ(res[http::field::allow], "GET, HEAD");
+  EXPECT_EQ(res[http::field::content_type], "application/json");
+  EXPECT_EQ(res[http::field::content_length], std::to_string(res.body().size()));
 }
 
 TEST_F(HttpServerTest, ConnectionsAboveTheLimitAreClosed) {
