@@ -94,6 +94,8 @@ int Daemon::run() {
     workers.push_back(contexts.emplace_back(std::make_unique<net::io_context>(1)).get());
   }
   net::io_context& ioc = *contexts.front();
+  std::vector<net::any_io_executor> work_executors;
+  for (auto* w : workers) work_executors.push_back(w->get_executor());
   // The other contexts have only HTTP sessions; they must not return from
   // run() while they have none.
   std::vector<net::executor_work_guard<net::io_context::executor_type>> idle_guards;
@@ -173,7 +175,7 @@ int Daemon::run() {
 
   std::unique_ptr<StreamConsumer> redis;
   if (settings_.redis.enabled)
-    redis = std::make_unique<StreamConsumer>(ioc.get_executor(), settings_.redis, pipeline, metrics, log_);
+    redis = std::make_unique<StreamConsumer>(work_executors, settings_.redis, pipeline, metrics, log_);
 
   net::signal_set stop_signals(ioc, SIGTERM, SIGINT);
   // A fenced journal acknowledges nothing more: shut down like on SIGTERM

@@ -204,10 +204,18 @@ dir = "var/outbox"
         if isinstance(body, (dict, list)):
             body = json.dumps(body).encode()
             headers = {"Content-Type": "application/json", **(headers or {})}
-        conn.request(method, path, body=body, headers=headers or {})
-        res = conn.getresponse()
-        data = res.read()
-        conn.close()
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            res = conn.getresponse()
+            data = res.read()
+        except (ConnectionError, http.client.HTTPException) as e:
+            # Seen once under load (a reset on GET /metrics): say what the
+            # daemon was doing so the next occurrence explains itself.
+            print(f"{method} {path} failed ({e!r}); heraldd exit status {self.proc.poll()}; last log lines:\n" +
+                  "\n".join(self.log_lines[-40:]), flush=True)
+            raise
+        finally:
+            conn.close()
         return res.status, data
 
     def post_event(self, event):

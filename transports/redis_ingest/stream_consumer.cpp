@@ -59,9 +59,9 @@ std::string StreamConsumer::default_consumer_name() {
   return std::string(host) + "-" + std::to_string(::getpid());
 }
 
-StreamConsumer::StreamConsumer(net::any_io_executor work, RedisSettings settings, EventPipeline& pipeline,
+StreamConsumer::StreamConsumer(std::vector<net::any_io_executor> work, RedisSettings settings, EventPipeline& pipeline,
                                MetricsRegistry& metrics, Logger& log)
-    : work_(work),
+    : work_(std::move(work)),
       strand_(net::make_strand(io_.get_executor())),
       settings_(std::move(settings)),
       pipeline_(pipeline),
@@ -345,9 +345,9 @@ void StreamConsumer::submit(RedisReply reply, const redisReply* entries) {
     decoders_.pop_back();
   }
   EventDecoder& d = *decoder;
-  // Validation and accept() run on the whole io_context (every thread); the
-  // outcome comes back to the strand, which owns the acks and the connection.
-  net::co_spawn(work_, process(std::move(reply), entries, d),
+  // Validation and accept() run on the work executors in turn; the outcome
+  // comes back to the strand, which owns the acks and the connection.
+  net::co_spawn(work_[next_work_++ % work_.size()], process(std::move(reply), entries, d),
                 net::bind_executor(strand_, [this, decoder = std::move(decoder)](std::exception_ptr ep,
                                                                                  BatchOutcome out) mutable {
                   --in_flight_;
