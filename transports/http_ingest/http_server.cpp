@@ -121,8 +121,7 @@ void HttpServer::start() {
       log_.error(what, {{"error", ex.what()}});
     }
   };
-  // Drained means: no session, no sweep and no accept loop left running, so
-  // the server may be destroyed right after wait_drained().
+  // Drained means: no session, no sweep and no accept loop left running.
   open_ = workers_.size() + 1;
   for (auto& w : workers_)
     net::co_spawn(w->ioc, run_sweep(*w), [this, log_failure](std::exception_ptr e) {
@@ -160,8 +159,12 @@ net::awaitable<void> HttpServer::wait_drained() {
 }
 
 void HttpServer::task_ended() {
-  std::lock_guard lock(mutex_);
-  if (--open_ == 0) drained_.try_send(boost::system::error_code{});
+  bool last;
+  {
+    std::lock_guard lock(mutex_);
+    last = --open_ == 0;
+  }
+  if (last) drained_.try_send(boost::system::error_code{});
 }
 
 net::awaitable<void> HttpServer::run_accept() {

@@ -47,6 +47,8 @@ class HttpServer final {
   boost::asio::ip::tcp::endpoint local_endpoint() const { return endpoint_; }
 
   void stop();
+  // Completes once no connection, sweep or accept loop is left. The server
+  // may be destroyed once the worker threads have returned from run().
   boost::asio::awaitable<void> wait_drained();
 
  private:

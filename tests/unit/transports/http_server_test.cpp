@@ -126,13 +126,14 @@ class HttpServerTest : public ::testing::Test {
     server->stop();
     auto drained = net::co_spawn(ctx0, server->wait_drained(), net::use_future);
     ASSERT_EQ(drained.wait_for(10s), std::future_status::ready);
+    stopped = true;
   }
 
   void TearDown() override {
-    if (server) stop_and_drain();
+    if (server && !stopped) stop_and_drain();
     guards.clear();
     for (auto& t : threads) t.join();
-    server.reset();
+    server.reset();  // only now: its last completions ran on those threads
     history->close();
     journal->close();
   }
@@ -162,6 +163,7 @@ class HttpServerTest : public ::testing::Test {
                                                                               net::make_work_guard(ctx1)};
   std::vector<std::thread> threads;
   std::unique_ptr<HttpServer> server;
+  bool stopped = false;
   uint16_t port = 0;
 };
 
@@ -369,7 +371,6 @@ TEST_F(HttpServerTest, StopClosesIdleConnectionsAndDrains) {
   stop_and_drain();
   EXPECT_TRUE(a.closed_by_server());
   EXPECT_TRUE(b.closed_by_server());
-  server.reset();
 }
 
 }  // namespace
