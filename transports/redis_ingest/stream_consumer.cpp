@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace herald {
 
@@ -61,7 +62,7 @@ std::string StreamConsumer::default_consumer_name() {
 
 StreamConsumer::StreamConsumer(std::vector<net::any_io_executor> work, RedisSettings settings, EventPipeline& pipeline,
                                MetricsRegistry& metrics, Logger& log)
-    : work_(std::move(work)),
+    : work_(work.empty() ? throw std::invalid_argument("StreamConsumer needs a work executor") : std::move(work)),
       strand_(net::make_strand(io_.get_executor())),
       settings_(std::move(settings)),
       pipeline_(pipeline),

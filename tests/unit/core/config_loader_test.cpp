@@ -120,6 +120,16 @@ TEST(ConfigLoaderTest, EmptyFileGivesWorkingDefaults) {
   EXPECT_EQ(outbox->outbox.dir, dir.path() / "var" / "outbox");
 }
 
+TEST(ConfigLoaderTest, HistoryGroupCommitDelay) {
+  TempDir dir;
+  EXPECT_EQ(load(dir, "").history.group_commit_delay, std::chrono::microseconds(5000));
+  auto s = load(dir, "[history]\ngroup_commit_delay_us = 0\nmax_age_days = 30\n");
+  EXPECT_EQ(s.history.group_commit_delay, std::chrono::microseconds(0));
+  EXPECT_EQ(s.history.max_age, std::chrono::seconds(30 * 86'400));
+  EXPECT_NE(error_of(dir, "[history]\ngroup_commit_delay_us = -1\n").find("history.group_commit_delay_us"),
+            std::string::npos);
+}
+
 TEST(ConfigLoaderTest, MissingFileIsAClearError) {
   try {
     load_settings("/nonexistent/heraldd.toml");
