@@ -76,8 +76,11 @@ ScanResult scan_records(std::string_view data, const RecordVisitor& visit) {
     const uint32_t len = get_u32(rest.data());
     const uint8_t type = static_cast<uint8_t>(rest[8]);
     if (type == 0 && len == 0 && all_zero(rest.substr(0, std::min<size_t>(rest.size(), 4096)))) {
-      r.stop = ScanStop::torn;
-      r.reason = "zero-filled tail";
+      // Zeros up to the end: space filled ahead of the records. Zeros followed
+      // by anything else: a tear (a write whose first pages never landed).
+      const bool to_the_end = all_zero(rest);
+      r.stop = to_the_end ? ScanStop::preallocated : ScanStop::torn;
+      r.reason = to_the_end ? "zero-filled space after the last record" : "zero-filled tear";
       break;
     }
     if (len > kMaxRecordPayload) {
@@ -93,9 +96,10 @@ ScanResult scan_records(std::string_view data, const RecordVisitor& visit) {
     uint32_t crc = crc32c_extend(0, rest.data(), 4);
     crc = crc32c_extend(crc, rest.data() + 8, 4 + len);
     if (crc != get_u32(rest.data() + 4) || type == 0 || rest[9] || rest[10] || rest[11]) {
-      // A bad frame that reaches exactly the end of the data is the classic
-      // torn write (the last write was cut); anything before is corruption.
-      r.stop = (kRecordHeaderSize + len == rest.size()) ? ScanStop::torn : ScanStop::corrupt;
+      // A bad frame that reaches exactly the end of the data (or is followed
+      // only by space filled ahead) is the classic torn write: the last write
+      // was cut. Anything before other records is corruption.
+      r.stop = all_zero(rest.substr(kRecordHeaderSize + len)) ? ScanStop::torn : ScanStop::corrupt;
       r.reason = "record checksum mismatch";
       break;
     }

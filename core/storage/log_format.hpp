@@ -44,7 +44,9 @@ std::optional<uint64_t> decode_segment_header(std::string_view data);
 void encode_record(std::string& out, uint8_t type, std::string_view payload);
 inline size_t framed_size(std::string_view payload) { return kRecordHeaderSize + payload.size(); }
 
-enum class ScanStop { end, torn, corrupt };
+// preallocated: the rest of the data is zeros, the space a log fills ahead of
+// its records (a clean end, like `end`).
+enum class ScanStop { end, preallocated, torn, corrupt };
 
 struct ScanResult {
   size_t valid_bytes = 0;  // bytes of whole, valid records from the start of `data`

@@ -79,7 +79,8 @@ RecoveryReport SegmentLog::open(const ReplayVisitor& visit) {
   for (const auto& entry : fs::directory_iterator(options_.dir)) {
     auto n = parse_segment_file_name(entry.path().filename().string());
     if (!n || !entry.is_regular_file()) continue;
-    closed_.push_back({*n, entry.file_size(), entry.last_write_time()});
+    auto end = record_end_.find(*n);
+    closed_.push_back({*n, end == record_end_.end() ? entry.file_size() : end->second, entry.last_write_time()});
   }
   std::sort(closed_.begin(), closed_.end(), [](auto& a, auto& b) { return a.number < b.number; });
   if (closed_.empty()) {
@@ -94,7 +95,9 @@ RecoveryReport SegmentLog::open(const ReplayVisitor& visit) {
                                               std::strerror(errno));
     cur_segment_ = last.number;
     cur_size_ = last.bytes;
+    filled_end_ = fs::file_size(segment_path(last.number));
   }
+  record_end_.clear();
   segments_gauge_.set(int64_t(closed_.size() + 1));
   flusher_ = std::thread([this] { run_flusher(); });
   return report;
@@ -124,6 +127,10 @@ void SegmentLog::replay_segment(uint64_t number, bool last, const ReplayVisitor&
                            [&](uint8_t type, std::string_view payload, size_t) { visit(type, payload, number); });
   report.records += scan.records;
   if (scan.stop == ScanStop::end) return;
+  if (scan.stop == ScanStop::preallocated) {
+    record_end_[number] = kSegmentHeaderSize + scan.valid_bytes;
+    return;
+  }
   const uint64_t keep = kSegmentHeaderSize + scan.valid_bytes;
   if (!last) {
     ++report.corrupt_segments;
@@ -266,9 +273,11 @@ void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResu
     results[i].segment = cur_segment_;
     if (c.bytes.empty()) continue;
     auto started = std::chrono::steady_clock::now();
+    if (cur_size_ + c.bytes.size() > filled_end_) fill_ahead(cur_size_ + c.bytes.size());
     LogWriteResult r = io_->write_and_sync(cur_fd_, c.bytes, off_t(cur_size_));
     if (r.write) {
       write_errors_.inc();
+      filled_end_ = cur_size_;  // the cut below takes the zeros too
       // Cut partial bytes so the next batch appends right after the last
       // durable record. Failing that, the file state is unknown: fence.
       if (::ftruncate(cur_fd_, off_t(cur_size_)) != 0) {
@@ -296,6 +305,25 @@ void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResu
     records_.inc(c.records);
     bytes_.inc(c.bytes.size());
   }
+}
+
+void SegmentLog::fill_ahead(uint64_t end) {
+  // The batch about to be written covers [cur_size_, end). The zeros after
+  // it become durable with the batch's own fdatasync: one size change per
+  // fill_ahead_bytes instead of one per group commit. A failed zero write
+  // (disk full) only means the batch extends the file itself.
+  static constexpr char kZeros[64 * 1024] = {};
+  uint64_t target = end + options_.fill_ahead_bytes;
+  if (target > options_.segment_bytes) target = std::max(end, options_.segment_bytes);
+  uint64_t at = std::max(filled_end_, end);
+  while (at < target) {
+    const size_t n = size_t(std::min<uint64_t>(sizeof kZeros, target - at));
+    const ssize_t w = ::pwrite(cur_fd_, kZeros, n, off_t(at));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) break;
+    at += uint64_t(w);
+  }
+  filled_end_ = std::max(at, end);
 }
 
 sys::error_code SegmentLog::rotate() {
@@ -330,6 +358,7 @@ sys::error_code SegmentLog::rotate() {
   cur_fd_ = fd;
   cur_segment_ = next;
   cur_size_ = kSegmentHeaderSize;
+  filled_end_ = kSegmentHeaderSize;
   segments_gauge_.set(int64_t(closed_.size() + 1));
   return {};
 }

@@ -84,7 +84,7 @@ TEST(LogFormatTest, TornTailAtEveryByteKeepsEveryWholeRecordBefore) {
   }
 }
 
-TEST(LogFormatTest, ZeroFilledTailIsTorn) {
+TEST(LogFormatTest, ZerosToTheEndArePreallocatedSpace) {
   std::vector<size_t> starts;
   std::string data = sample_log(starts);
   const size_t n = starts.size();
@@ -92,8 +92,22 @@ TEST(LogFormatTest, ZeroFilledTailIsTorn) {
   ScanResult r;
   auto recs = decode_all(data, &r);
   EXPECT_EQ(recs.size(), n);
-  EXPECT_EQ(r.stop, ScanStop::torn);
+  EXPECT_EQ(r.stop, ScanStop::preallocated);
   EXPECT_EQ(r.valid_bytes, data.size() - 8192);
+}
+
+// A write whose first pages never reached the disk leaves zeros before the
+// bytes that did: a tear, never "preallocated", so the tail gets cut.
+TEST(LogFormatTest, ZerosFollowedByDataAreATear) {
+  std::vector<size_t> starts;
+  std::string data = sample_log(starts);
+  const size_t valid = data.size();
+  data.append(8192, '\0');
+  data.append("stale record bytes");
+  ScanResult r;
+  decode_all(data, &r);
+  EXPECT_EQ(r.stop, ScanStop::torn);
+  EXPECT_EQ(r.valid_bytes, valid);
 }
 
 TEST(LogFormatTest, EveryRandomBitFlipIsDetected) {

@@ -129,14 +129,16 @@ TEST_P(SegmentLogTest, RotatesAtSegmentSizeAndRemovesOldSegments) {
 }
 
 TEST_P(SegmentLogTest, RecoveryCutsATornTailAndKeepsAppending) {
+  uint64_t end = 0;
   {
     auto l = make_log();
     replay(*l);
     for (int i = 0; i < 10; ++i) ASSERT_FALSE(append(*l, "r" + std::to_string(i)).ec);
+    end = l->segments().back().bytes;
   }
   fs::path seg = dir.path() / "log" / segment_file_name(1);
-  const auto size = fs::file_size(seg);
-  fs::resize_file(seg, size - 3);  // the last record loses its end
+  ASSERT_GT(fs::file_size(seg), end);  // zeros filled ahead of the records
+  fs::resize_file(seg, end - 3);       // the last record loses its end
   {
     auto l = make_log();
     RecoveryReport report;
@@ -149,6 +151,62 @@ TEST_P(SegmentLogTest, RecoveryCutsATornTailAndKeepsAppending) {
   auto recs = replay(*l);
   ASSERT_EQ(recs.size(), 10u);
   EXPECT_EQ(recs.back(), "after tear");
+}
+
+// The file is filled with zeros ahead of the records; a crash can leave the
+// last record's pages unwritten inside that space. Recovery cuts the torn
+// record (and the space after it), replays the rest, and appending resumes.
+TEST_P(SegmentLogTest, TornRecordInsideTheFilledSpaceIsCut) {
+  uint64_t end = 0;
+  {
+    auto l = make_log();
+    replay(*l);
+    for (int i = 0; i < 5; ++i) ASSERT_FALSE(append(*l, "r" + std::to_string(i)).ec);
+    end = l->segments().back().bytes;
+  }
+  fs::path seg = dir.path() / "log" / segment_file_name(1);
+  const auto filled = fs::file_size(seg);
+  ASSERT_GT(filled, end);
+  {
+    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(std::streamoff(end - 4));
+    f.write("\0\0\0\0", 4);  // the last record's final bytes never landed
+  }
+  {
+    auto l = make_log();
+    RecoveryReport report;
+    EXPECT_EQ(replay(*l, &report), (std::vector<std::string>{"r0", "r1", "r2", "r3"}));
+    EXPECT_EQ(report.corrupt_segments, 0u);
+    EXPECT_GT(report.truncated_bytes, 0u);
+    ASSERT_FALSE(append(*l, "after tear").ec);
+  }
+  auto l = make_log();
+  RecoveryReport report;
+  EXPECT_EQ(replay(*l, &report), (std::vector<std::string>{"r0", "r1", "r2", "r3", "after tear"}));
+  EXPECT_EQ(report.truncated_bytes, 0u);  // the new zeros after it are space, not a tear
+}
+
+// Space filled ahead is not a tear: a clean restart keeps the file as it is,
+// reports nothing, and appends right after the last record.
+TEST_P(SegmentLogTest, FilledSpaceIsKeptAcrossRestarts) {
+  {
+    auto l = make_log();
+    replay(*l);
+    ASSERT_FALSE(append(*l, "one").ec);
+  }
+  fs::path seg = dir.path() / "log" / segment_file_name(1);
+  const auto filled = fs::file_size(seg);
+  {
+    auto l = make_log();
+    RecoveryReport report;
+    EXPECT_EQ(replay(*l, &report), std::vector<std::string>{"one"});
+    EXPECT_EQ(report.truncated_bytes, 0u);
+    EXPECT_TRUE(report.notes.empty());
+    ASSERT_FALSE(append(*l, "two").ec);
+  }
+  EXPECT_EQ(fs::file_size(seg), filled);
+  auto l = make_log();
+  EXPECT_EQ(replay(*l), (std::vector<std::string>{"one", "two"}));
 }
 
 TEST_P(SegmentLogTest, FailedWriteRejectsTheBatchCutsPartialBytesAndRecovers) {
