@@ -96,8 +96,8 @@ int Daemon::run() {
   net::io_context& ioc = *contexts.front();
   std::vector<net::any_io_executor> work_executors;
   for (auto* w : workers) work_executors.push_back(w->get_executor());
-  // The other contexts have only HTTP sessions; they must not return from
-  // run() while they have none.
+  // The other contexts have only HTTP sessions and Redis batches; they must
+  // not return from run() while they have none.
   std::vector<net::executor_work_guard<net::io_context::executor_type>> idle_guards;
   for (size_t i = 1; i < contexts.size(); ++i) idle_guards.push_back(net::make_work_guard(*contexts[i]));
   MetricsRegistry metrics;

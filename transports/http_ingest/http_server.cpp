@@ -32,9 +32,9 @@ constexpr size_t kKeepBufferBytes = 16384;  // idle sessions give larger buffers
 // tenth of a single-event request): here one pass of appends. Every
 // response is framed by Content-Length (ApiRoutes prepares payloads).
 void serialize_response(const HttpResponse& res, std::string& out) {
+  const unsigned status = res.result_int();
   out.append(res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-  char code[4] = {char('0' + res.result_int() / 100 % 10), char('0' + res.result_int() / 10 % 10),
-                  char('0' + res.result_int() % 10), ' '};
+  const char code[4] = {char('0' + status / 100 % 10), char('0' + status / 10 % 10), char('0' + status % 10), ' '};
   out.append(code, 4);
   out.append(res.reason());
   out.append("\r\n");
@@ -44,7 +44,6 @@ void serialize_response(const HttpResponse& res, std::string& out) {
     out.append(f.value());
     out.append("\r\n");
   }
-  const unsigned status = res.result_int();
   const bool bodiless = status < 200 || status == 204 || status == 304;
   if (!bodiless && res.find(http::field::content_length) == res.end()) {
     out.append("Content-Length: ");
@@ -113,22 +112,14 @@ void HttpServer::start() {
   acceptor_.bind(ep);
   acceptor_.listen(net::socket_base::max_listen_connections);
   endpoint_ = acceptor_.local_endpoint();
-  auto log_failure = [this](const char* what, std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      log_.error(what, {{"error", ex.what()}});
-    }
-  };
   // Drained means: no session, no sweep and no accept loop left running.
   open_ = workers_.size() + 1;
   for (auto& w : workers_)
-    net::co_spawn(w->ioc, run_sweep(*w), [this, log_failure](std::exception_ptr e) {
+    net::co_spawn(w->ioc, run_sweep(*w), [this](std::exception_ptr e) {
       log_failure("http sweep failed", e);
       task_ended();
     });
-  net::co_spawn(acceptor_.get_executor(), run_accept(), [this, log_failure](std::exception_ptr e) {
+  net::co_spawn(acceptor_.get_executor(), run_accept(), [this](std::exception_ptr e) {
     log_failure("http accept loop failed", e);
     task_ended();
   });
@@ -156,6 +147,15 @@ void HttpServer::stop() {
 
 net::awaitable<void> HttpServer::wait_drained() {
   co_await drained_.async_receive(net::as_tuple(use_awaitable));
+}
+
+void HttpServer::log_failure(const char* what, std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    log_.error(what, {{"error", ex.what()}});
+  }
 }
 
 void HttpServer::task_ended() {
@@ -187,13 +187,7 @@ net::awaitable<void> HttpServer::run_accept() {
     }
     open_connections_.add(1);
     net::co_spawn(w.ioc, run_session(w, std::move(socket)), [this](std::exception_ptr e) {
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          log_.error("http session failed", {{"error", ex.what()}});
-        }
-      }
+      log_failure("http session failed", e);
       open_connections_.add(-1);
       task_ended();
     });
@@ -255,6 +249,9 @@ net::awaitable<bool> HttpServer::read_request(Session& s) {
   // and the body within body_timeout.
   s.expires_after(settings_.idle_timeout);
   s.reading = true;
+  auto malformed = [&](std::string_view what) {
+    return (phase == Phase::body ? "malformed HTTP body: " : "malformed HTTP request: ") + std::string(what);
+  };
   auto reject = [&](HttpStatus status, const char* code, std::string reason) -> net::awaitable<bool> {
     s.reading = false;
     const unsigned version = parser.is_header_done() ? parser.get().version() : 11;
@@ -279,9 +276,7 @@ net::awaitable<bool> HttpServer::read_request(Session& s) {
         co_return co_await reject(HttpStatus::request_header_fields_too_large, "header_too_large",
                                   "request header too large");
       if (ec && ec != http::error::need_more)
-        co_return co_await reject(HttpStatus::bad_request, "bad_request",
-                                  std::string(phase == Phase::body ? "malformed HTTP body: " : "malformed HTTP request: ") +
-                                      ec.message());
+        co_return co_await reject(HttpStatus::bad_request, "bad_request", malformed(ec.message()));
       if (phase == Phase::header && parser.is_header_done()) {
         phase = Phase::body;
         requests_.inc();
@@ -311,9 +306,7 @@ net::awaitable<bool> HttpServer::read_request(Session& s) {
       // Timed out, cancelled by stop(), reset: close without an answer. A
       // client that half-closed mid-request still hears why.
       if (ec == net::error::eof && phase != Phase::idle)
-        co_return co_await reject(HttpStatus::bad_request, "bad_request",
-                                  std::string(phase == Phase::body ? "malformed HTTP body: " : "malformed HTTP request: ") +
-                                      "partial message");
+        co_return co_await reject(HttpStatus::bad_request, "bad_request", malformed("partial message"));
       co_return false;
     }
     s.buffer.commit(n);

@@ -22,6 +22,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <atomic>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -60,6 +61,7 @@ class HttpServer final {
   boost::asio::awaitable<bool> read_request(Session& s);
   boost::asio::awaitable<bool> send(Session& s, HttpResponse& res);
   void task_ended();
+  void log_failure(const char* what, std::exception_ptr e);
 
   std::vector<std::unique_ptr<Worker>> workers_;
   HttpSettings settings_;
