@@ -24,6 +24,7 @@ now() { date +%s.%N; }
 
 # start_heraldd DIR RESOURCES_DIR [EXTRA_TOML] [TIMEOUT_S]: heraldd on a free
 # port with storage in DIR; sets hpid and hport once /healthz answers.
+# HERALD_STORAGE_TOML adds keys to its [storage] table.
 start_heraldd() {
   mkdir -p "$1"
   hport=$(free_port)
@@ -35,6 +36,7 @@ log_level = "warn"
 listen = "127.0.0.1:$hport"
 [storage]
 dir = "$1/var"
+${HERALD_STORAGE_TOML:-}
 [resources]
 dir = "$2"
 ${3:-}

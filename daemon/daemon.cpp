@@ -106,12 +106,15 @@ int Daemon::run() {
   js.log = log_options(settings_.storage, "journal", settings_.storage.segment_bytes);
   js.idempotency_window = settings_.storage.idempotency_window;
   js.checkpoint_bytes = settings_.storage.checkpoint_bytes;
+  js.finished_in_memory = settings_.storage.finished_events_in_memory;
   Journal journal(js, open_log_io(settings_.storage.io, log_), log_, metrics);
   std::vector<PendingEvent> pending;
   log_recovery(log_, "journal", journal.open(pending));
   log_.info("journal ready", {{"dir", js.log.dir.string()},
                               {"io", journal.log().io_name()},
                               {"events_known", static_cast<unsigned long>(journal.entries())},
+                              {"events_in_memory", static_cast<unsigned long>(journal.entries_in_memory())},
+                              {"finished_runs", static_cast<unsigned long>(journal.finished_runs())},
                               {"events_unfinished", static_cast<unsigned long>(pending.size())}});
 
   HistorySettings hs;

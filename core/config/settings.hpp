@@ -55,6 +55,10 @@ struct StorageSettings {
   std::chrono::microseconds group_commit_delay{0};
   std::chrono::seconds idempotency_window{7 * 24 * 3600};
   uint64_t checkpoint_bytes = 256ull << 20;
+  // Finished events held in memory before they move to a run on disk
+  // (journal/finished/): bounds the journal's memory however many events
+  // the idempotency window holds.
+  size_t finished_events_in_memory = 16'384;
 };
 
 // [history]: retention of the communication history.

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/util/varint.hpp"
+
 namespace herald {
 
 namespace json = boost::json;
@@ -46,25 +48,6 @@ std::pair<std::string_view, std::string_view> split_payload(std::string_view p) 
 // varint-length strings and varints, in the order tenant, id, type, source,
 // message count, then per message id, channel, state, attempts, next
 // attempt (ms), detail. The leading length lets a checkpoint copy it whole.
-void put_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-void put_text(std::string& out, std::string_view s) {
-  put_varint(out, s.size());
-  out.append(s);
-}
-uint64_t get_varint(const char*& p) {
-  uint64_t v = 0;
-  for (int shift = 0;; shift += 7) {
-    const auto b = static_cast<uint8_t>(*p++);
-    v |= uint64_t(b & 0x7f) << shift;
-    if (!(b & 0x80)) return v;
-  }
-}
 std::string get_text(const char*& p) {
   const size_t n = get_varint(p);
   std::string s(p, n);
@@ -103,17 +86,6 @@ std::string_view packed_bytes(const char* p) {
   return {p, static_cast<size_t>(body - p) + n};
 }
 
-// get_varint() for bytes read back from disk: false instead of reading past `end`.
-bool get_varint_bounded(const char*& p, const char* end, uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift < 64 && p < end; shift += 7) {
-    const auto c = static_cast<uint8_t>(*p++);
-    v |= uint64_t(c & 0x7f) << shift;
-    if (!(c & 0x80)) return true;
-  }
-  return false;
-}
-
 // Bounds-checked walk of a packed body read back from disk: true when `b`
 // is exactly one well-formed packed body.
 bool packed_body_well_formed(std::string_view b) {
@@ -133,6 +105,15 @@ bool packed_body_well_formed(std::string_view b) {
   for (uint64_t m = 0; m < count; ++m)
     if (!text() || !text() || !varint(x) || !varint(x) || !varint(x) || !text()) return false;
   return p == end;
+}
+
+// A whole packed entry (length prefix included) read back from disk.
+bool packed_well_formed(std::string_view packed) {
+  const char* p = packed.data();
+  const char* const end = p + packed.size();
+  uint64_t len = 0;
+  return get_varint_bounded(p, end, len) && len == static_cast<uint64_t>(end - p) &&
+         packed_body_well_formed({p, static_cast<size_t>(len)});
 }
 
 std::unique_ptr<char[]> pack(const JournalEntry::Live& l) {
@@ -186,7 +167,14 @@ Journal::Journal(JournalSettings settings, std::unique_ptr<LogIo> io, Logger& lo
       log_(std::make_unique<SegmentLog>(settings_.log, std::move(io), log, metrics)),
       checkpoints_(metrics.counter("herald_journal_checkpoints_total", "Journal checkpoints completed")),
       pending_events_(metrics.gauge("herald_journal_unfinished_events",
-                                    "Accepted events with messages not yet in a final state")) {}
+                                    "Accepted events with messages not yet in a final state")),
+      finished_flushes_(metrics.counter("herald_journal_finished_flushes_total",
+                                        "Batches of finished events moved from memory to a run on disk")),
+      finished_runs_(metrics.gauge("herald_journal_finished_runs", "Run files holding finished events")),
+      finished_on_disk_(metrics.gauge("herald_journal_finished_events_on_disk",
+                                      "Finished events in run files (a key counted once per run)")) {
+  finished_ = std::make_unique<FinishedStore>(settings_.log.dir / "finished", settings_.finished_in_memory, log);
+}
 
 Journal::~Journal() { close(); }
 
@@ -210,6 +198,11 @@ std::string Journal::key(std::string_view tenant, std::string_view id) {
 }
 
 RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
+  // Runs first: segment records of events already in a run (a crash before
+  // the checkpoint after their flush) only repeat what the run holds.
+  finished_->open();
+  finished_runs_.set(int64_t(finished_->runs()));
+  finished_on_disk_.set(int64_t(finished_->records()));
   RecoveryReport report = log_->open([this](uint8_t type, std::string_view payload, uint64_t) {
     apply_record(type, payload);
   });
@@ -233,6 +226,8 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
     }
   }
   pending_events_.set(unfinished);
+  flush_at_ = settings_.finished_in_memory;
+  if (entries_.size() >= flush_at_) flush_requested_ = true;  // a long replay: flush at the first tick
   maintenance_ = std::thread([this] { run_maintenance(); });
   return report;
 }
@@ -247,8 +242,8 @@ void Journal::close() {
   log_->close();
 }
 
-bool Journal::expired(const EventEntry& e, int64_t now) const {
-  return e.accepted_ms + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.idempotency_window).count() <
+bool Journal::expired(int64_t accepted_ms, int64_t now) const {
+  return accepted_ms + std::chrono::duration_cast<std::chrono::milliseconds>(settings_.idempotency_window).count() <
          now;
 }
 
@@ -294,20 +289,15 @@ void Journal::apply_packed_snapshot(std::string_view payload) {
   const char* p = payload.data();
   const char* end = p + payload.size();
   // varint(accepted_ms), then the packed entry with its length prefix.
-  uint64_t at = 0, len = 0;
-  const char* packed = nullptr;
-  bool ok = get_varint_bounded(p, end, at);
-  if (ok) {
-    packed = p;
-    ok = get_varint_bounded(p, end, len) && len == static_cast<uint64_t>(end - p) &&
-         packed_body_well_formed({p, static_cast<size_t>(len)});
-  }
-  if (!ok) {
+  uint64_t at = 0;
+  if (!get_varint_bounded(p, end, at) || !packed_well_formed({p, static_cast<size_t>(end - p)})) {
     logger_.warn("journal record skipped: malformed packed snapshot");
     return;
   }
+  const char* const packed = p;
   // Only the key is read to find the entry; the usual case copies the bytes.
   const char* fields = p;
+  get_varint(fields);  // the length prefix
   const std::string tenant = get_text(fields);
   const std::string id = get_text(fields);
   EventEntry& entry = this->entry(key(tenant, id));
@@ -410,6 +400,15 @@ void Journal::reserve_all(Admission& adm, std::vector<std::string>& keys, std::v
 Reservation Journal::reserve_locked(Admission& adm, std::string&& k, EventStatus* existing, int64_t now) {
   auto [it, inserted] = entries_.try_emplace(k);
   if (inserted) {
+    // Not in memory: maybe finished and moved to a run.
+    if (auto hit = find_finished(k, now)) {
+      EventStatus st;
+      if (to_status(*hit, st)) {
+        entries_.erase(it);
+        if (existing) *existing = std::move(st);
+        return Reservation::duplicate;
+      }
+    }
     it->second = std::make_unique<EventEntry>();
   } else {
     EventEntry& e = *it->second;
@@ -501,13 +500,46 @@ void Journal::settle(const std::vector<std::string>& keys, const std::vector<Eve
     }
   }
   pending_events_.add(added);
+  if (entries_.size() >= flush_at_) request_flush();
+}
+
+// Called with mutex_ held; the maintenance thread never takes mutex_ while
+// holding maint_mutex_, so this order cannot deadlock.
+void Journal::request_flush() {
+  if (flush_requested_.load(std::memory_order_relaxed)) return;
+  std::lock_guard lock(maint_mutex_);
+  flush_requested_ = true;
+  maint_cv_.notify_one();
 }
 
 std::optional<EventStatus> Journal::status(const std::string& k) const {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(k);
-  if (it == entries_.end() || !it->second->committed) return std::nullopt;
+  if (it == entries_.end()) {
+    EventStatus st;
+    if (auto hit = find_finished(k, now_ms()); hit && to_status(*hit, st)) return st;
+    return std::nullopt;
+  }
+  if (!it->second->committed) return std::nullopt;
   return to_status(*it->second);
+}
+
+std::optional<FinishedStore::Hit> Journal::find_finished(const std::string& k, int64_t now) const {
+  if (finished_->runs() == 0) return std::nullopt;
+  auto hit = finished_->find(k);
+  if (hit && expired(hit->accepted_ms, now)) return std::nullopt;  // an old id may be used again
+  return hit;
+}
+
+bool Journal::to_status(const FinishedStore::Hit& hit, EventStatus& out) const {
+  if (!packed_well_formed(hit.value)) {
+    logger_.error("finished-event run holds a malformed entry; treated as unknown");
+    return false;
+  }
+  JournalEntry::Live l = unpack(hit.value.data());
+  out = EventStatus{std::move(l.tenant), std::move(l.id), std::move(l.type), std::move(l.source), hit.accepted_ms,
+                    true, true, std::move(l.messages)};
+  return true;
 }
 
 EventStatus Journal::to_status(const EventEntry& entry) const {
@@ -519,7 +551,17 @@ EventStatus Journal::to_status(const EventEntry& entry) const {
 
 size_t Journal::entries() const {
   std::lock_guard lock(mutex_);
+  return entries_.size() + finished_->records();
+}
+
+size_t Journal::entries_in_memory() const {
+  std::lock_guard lock(mutex_);
   return entries_.size();
+}
+
+size_t Journal::finished_runs() const {
+  std::lock_guard lock(mutex_);
+  return finished_->runs();
 }
 
 void Journal::record_attempt(const RenderedMessage& msg, MessageState state, std::string_view detail,
@@ -586,6 +628,7 @@ void Journal::encode_snapshot(RecordBatch& out, const EventEntry& entry, std::st
 }
 
 size_t Journal::checkpoint() {
+  std::lock_guard work(work_mutex_);
   RecordBatch snapshot;
   std::future<AppendResult> done;
   std::string scratch;
@@ -631,23 +674,124 @@ size_t Journal::checkpoint() {
   return removed;
 }
 
+size_t Journal::flush_finished() {
+  std::lock_guard work(work_mutex_);
+  struct Slot {
+    size_t key_at, key_size, value_at, value_size;
+    int64_t accepted_ms;
+  };
+  std::vector<Slot> slots;
+  std::string arena;
+  // Sized and touched before the lock, so copying does not fault pages in
+  // while ingest waits.
+  const size_t expect = std::min(entries_in_memory(), settings_.finished_in_memory * 2) + 64;
+  slots.reserve(expect);
+  arena.assign(expect * 200, '\0');
+  arena.clear();
+  {
+    std::lock_guard lock(mutex_);
+    const int64_t now = now_ms();
+    for (auto& [k, e] : entries_) {
+      if (!e->committed || e->live || !e->packed || expired(*e, now)) continue;
+      const std::string_view v = packed_bytes(e->packed.get());
+      slots.push_back({arena.size(), k.size(), arena.size() + k.size(), v.size(), e->accepted_ms});
+      arena += k;
+      arena += v;
+      e->flushing = true;
+    }
+  }
+  if (slots.empty()) return 0;
+  std::vector<FinishedRecord> records(slots.size());
+  for (size_t i = 0; i < slots.size(); ++i)
+    records[i] = {0, std::string_view(arena).substr(slots[i].key_at, slots[i].key_size), slots[i].accepted_ms,
+                  std::string_view(arena).substr(slots[i].value_at, slots[i].value_size)};
+  const auto started = std::chrono::steady_clock::now();
+  std::error_code ec;
+  FinishedStore::RunPtr run = finished_->write(finished_->sort_by_hash(records), ec);
+  std::lock_guard lock(mutex_);
+  if (!run) {
+    // They stay in memory (and in the segments) until a later flush works.
+    for (auto& [k, e] : entries_) e->flushing = false;
+    flush_at_ = entries_.size() + settings_.finished_in_memory;
+    logger_.error("journal: cannot write finished events to a run; they stay in memory",
+                  {{"error", ec.message()}, {"events", static_cast<unsigned long>(slots.size())}});
+    return 0;
+  }
+  finished_->publish(run, {});
+  const int64_t now = now_ms();
+  // Entries used again since (an expired id accepted anew) were reset and
+  // lost the mark; finished ones that expired meanwhile go too.
+  boost::unordered::erase_if(entries_, [&](const auto& kv) {
+    const EventEntry& e = *kv.second;
+    return e.committed && !e.live && (e.flushing || expired(e, now));
+  });
+  flush_at_ = entries_.size() + settings_.finished_in_memory;
+  finished_flushes_.inc();
+  finished_runs_.set(int64_t(finished_->runs()));
+  finished_on_disk_.set(int64_t(finished_->records()));
+  logger_.debug("journal: finished events moved to a run",
+                {{"events", static_cast<unsigned long>(slots.size())},
+                 {"file", run->path().filename().string()},
+                 {"write_ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+                                  .count()}});
+  return slots.size();
+}
+
+void Journal::publish_runs(FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed) {
+  {
+    std::lock_guard lock(mutex_);
+    finished_->publish(std::move(added), removed);
+    finished_runs_.set(int64_t(finished_->runs()));
+    finished_on_disk_.set(int64_t(finished_->records()));
+  }
+  finished_->remove_files(removed);
+}
+
+void Journal::compact_finished() {
+  std::lock_guard work(work_mutex_);
+  const int64_t expire_before =
+      now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(settings_.idempotency_window).count();
+  if (auto gone = finished_->expired(expire_before); !gone.empty()) publish_runs(nullptr, gone);
+  // A few merges per call at most; the rest wait for the next tick.
+  for (int i = 0; i < 4; ++i) {
+    auto inputs = finished_->pick_merge();
+    if (inputs.empty()) break;
+    std::error_code ec;
+    FinishedStore::RunPtr merged = finished_->merge(inputs, expire_before, ec);
+    if (ec) {
+      logger_.error("journal: merging finished-event runs failed; keeping them", {{"error", ec.message()}});
+      break;
+    }
+    publish_runs(std::move(merged), inputs);
+  }
+}
+
 void Journal::run_maintenance() {
   std::unique_lock lock(maint_mutex_);
   while (!stopping_) {
-    maint_cv_.wait_for(lock, settings_.maintenance_interval, [&] { return stopping_; });
+    maint_cv_.wait_for(lock, settings_.maintenance_interval,
+                       [&] { return stopping_ || flush_requested_.load(std::memory_order_relaxed); });
     if (stopping_) break;
-    uint64_t closed_bytes = 0;
+    const bool flush = flush_requested_.exchange(false);
+    lock.unlock();  // never held while taking mutex_ (request_flush() nests them the other way)
+    const size_t flushed = flush ? flush_finished() : 0;
+    compact_finished();
+    uint64_t closed_bytes = 0, all_bytes = 0;
     auto segs = log_->segments();
-    for (size_t i = 0; i + 1 < segs.size(); ++i) closed_bytes += segs[i].bytes;
+    for (size_t i = 0; i < segs.size(); ++i) {
+      all_bytes += segs[i].bytes;
+      if (i + 1 < segs.size()) closed_bytes += segs[i].bytes;
+    }
+    // After a flush the segments hold mostly events now in a run: a
+    // checkpoint is cheap (the entries left in memory) and keeps the replay
+    // after a crash short, so it comes once the log holds a few MB.
+    constexpr uint64_t kAfterFlushBytes = 16u << 20;
+    const bool due = closed_bytes >= settings_.checkpoint_bytes ||
+                     (flushed > 0 && all_bytes >= std::min<uint64_t>(settings_.checkpoint_bytes, kAfterFlushBytes));
     // Also wait until the log has grown by at least the last snapshot's size
-    // (as Redis's auto-aof-rewrite-percentage 100): with millions of events
-    // in the idempotency window the snapshot alone can exceed
-    // checkpoint_bytes, and checkpointing again at once would rewrite the
-    // whole window every interval.
-    if (closed_bytes < settings_.checkpoint_bytes || closed_bytes < 2 * last_snapshot_bytes_ || log_->fenced())
-      continue;
-    lock.unlock();
-    checkpoint();
+    // (as Redis's auto-aof-rewrite-percentage 100): checkpointing again at
+    // once would rewrite the same entries every interval.
+    if (due && all_bytes >= 2 * last_snapshot_bytes_ && !log_->fenced()) checkpoint();
     lock.lock();
   }
 }

@@ -13,14 +13,23 @@
 //             the newest at a crash only means one more attempt)
 //   snapshot  an event's whole entry, written by a checkpoint
 //
-// Checkpoint: when closed segments exceed `checkpoint_bytes`, the live entries
-// are rewritten as snapshot records at the start of a fresh segment and every
-// older segment is deleted. Replay merges records monotonically (a final
-// state is sticky, otherwise more attempts win), so records racing with a
-// checkpoint are harmless.
+// Finished entries leave memory: once `finished_in_memory` more entries have
+// been admitted, the maintenance thread writes the finished ones to a sorted
+// run file (FinishedStore, journal/finished/) and drops them from the map, so
+// memory holds unfinished events and at most that many finished ones however
+// many events the idempotency window holds. Lookups that miss the map ask the
+// runs (a Bloom filter per run, one block read on a hit).
+//
+// Checkpoint: when closed segments exceed `checkpoint_bytes`, or right after
+// a flush, the entries still in memory are rewritten as snapshot records at
+// the start of a fresh segment and every older segment is deleted (flushed
+// entries are durable in their run first). Replay merges records
+// monotonically (a final state is sticky, otherwise more attempts win), so
+// records racing with a checkpoint are harmless.
 #include <boost/asio/async_result.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -32,6 +41,7 @@
 #include <vector>
 
 #include "core/delivery/delivery_ledger.hpp"
+#include "core/journal/finished_store.hpp"
 #include "core/model/document_event.hpp"
 #include "core/storage/segment_log.hpp"
 
@@ -42,6 +52,8 @@ struct JournalSettings {
   std::chrono::seconds idempotency_window{7 * 24 * 3600};
   uint64_t checkpoint_bytes = 256ull << 20;  // closed-segment bytes that trigger a checkpoint
   std::chrono::milliseconds maintenance_interval{5'000};
+  // Admissions between two flushes of finished entries to a run on disk.
+  size_t finished_in_memory = 16'384;
 };
 
 struct MessageStatus {
@@ -98,6 +110,7 @@ struct JournalEntry {
   uint32_t unfinished = 0;
   bool staged = false;
   bool committed = false;
+  bool flushing = false;            // copied into a run being written (flush_finished())
   std::unique_ptr<Live> live;       // set unless packed
   std::unique_ptr<char[]> packed;   // a finished entry (journal.cpp: pack())
 };
@@ -181,12 +194,20 @@ class Journal final : public DeliveryLedger {
   // Rewrites live state into a new segment and deletes older ones. Called by
   // maintenance; public for tests. Returns the segments removed.
   size_t checkpoint();
+  // Moves the finished entries in memory to a new run; returns how many.
+  // Called by maintenance; public for tests.
+  size_t flush_finished();
+  // Deletes runs that left the window and merges runs of one size tier.
+  void compact_finished();
 
   bool fenced() const { return log_->fenced(); }
   std::string fence_reason() const { return log_->fence_reason(); }
   void on_fenced(std::function<void(const std::string&)> f) { log_->on_fenced(std::move(f)); }
   SegmentLog& log() { return *log_; }
+  // Events known: in memory plus on disk (a key counted once per run).
   size_t entries() const;
+  size_t entries_in_memory() const;
+  size_t finished_runs() const;
 
  private:
   using EventEntry = JournalEntry;
@@ -206,9 +227,15 @@ class Journal final : public DeliveryLedger {
   // Counts unfinished messages; packs the entry once none is left.
   static void recount(EventEntry& e);
   EventStatus to_status(const EventEntry& e) const;
+  // A finished entry found in a run; false if its bytes are malformed.
+  bool to_status(const FinishedStore::Hit& hit, EventStatus& out) const;
+  std::optional<FinishedStore::Hit> find_finished(const std::string& key, int64_t now) const;  // mutex_ held
+  void request_flush();
   void encode_snapshot(RecordBatch& out, const EventEntry& e, std::string& scratch) const;
   void apply_packed_snapshot(std::string_view payload);
-  bool expired(const EventEntry& e, int64_t now_ms) const;
+  bool expired(const EventEntry& e, int64_t now_ms) const { return expired(e.accepted_ms, now_ms); }
+  bool expired(int64_t accepted_ms, int64_t now_ms) const;
+  void publish_runs(FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed);
   void run_maintenance();
 
   JournalSettings settings_;
@@ -222,6 +249,13 @@ class Journal final : public DeliveryLedger {
   // references stay valid across rehashes.
   boost::unordered_flat_map<std::string, std::unique_ptr<EventEntry>> entries_;
 
+  std::unique_ptr<FinishedStore> finished_;  // lookups under mutex_; written by maintenance
+  size_t flush_at_ = 0;                      // entries_.size() that asks for a flush; mutex_
+  std::atomic<bool> flush_requested_{false};
+
+  // Serializes flush_finished(), compact_finished() and checkpoint(): the
+  // maintenance thread's work, also callable by tests.
+  std::mutex work_mutex_;
   std::mutex maint_mutex_;
   std::condition_variable maint_cv_;
   bool stopping_ = false;
@@ -229,6 +263,9 @@ class Journal final : public DeliveryLedger {
 
   Counter& checkpoints_;
   Gauge& pending_events_;
+  Counter& finished_flushes_;
+  Gauge& finished_runs_;
+  Gauge& finished_on_disk_;
   uint64_t last_snapshot_bytes_ = 0;  // checkpoint() and maintenance only
 };
 

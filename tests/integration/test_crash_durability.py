@@ -87,8 +87,10 @@ class Loader(threading.Thread):
 class CrashDurabilityTest(unittest.TestCase):
     def test_no_acknowledged_event_is_lost_across_kill_9(self):
         sink = SmtpSink(backlog=256)
+        # The smallest in-memory set of finished events: runs are written,
+        # merged and checkpointed many times between the kills.
         d = Heraldd(transport="relay", smtp_port=sink.port, max_attempts=1000, log_level="info",
-                    extra_config="")
+                    extra_config="", storage_extra="finished_events_in_memory = 1024")
         try:
             stop = threading.Event()
             loaders = [Loader(d, i, stop) for i in range(THREADS)]
@@ -145,6 +147,33 @@ class CrashDurabilityTest(unittest.TestCase):
             self.assertGreater(len(acked), 500, report)
             self.assertEqual(lost, [], report)
             self.assertEqual(unexpected, [], report)
+
+            # Acknowledged events resubmitted after all the kills, flushes and
+            # merges are answered as duplicates with their first message ids,
+            # and nothing more is sent.
+            sample = random.Random(3).sample(sorted(acked), min(300, len(acked)))
+            report["finished_runs"] = d.metric("herald_journal_finished_runs")
+            report["finished_on_disk"] = d.metric("herald_journal_finished_events_on_disk")
+            print("finished-event runs:", report["finished_runs"], "holding", report["finished_on_disk"])
+            self.assertGreater(report["finished_on_disk"], 1024, report)  # most acked events left memory
+
+            def rebuild(eid):
+                seq = int(eid.rsplit("-", 1)[1])
+                return invoice_event(eid) if seq % 4 == 0 else stock_event(eid)
+
+            answers = []
+            for i in range(0, len(sample), 50):  # under the test config's 64 KB body limit
+                status, body = d.request("POST", "/v1/events",
+                                         json.dumps([rebuild(e) for e in sample[i:i + 50]]).encode(),
+                                         {"Content-Type": "application/json"})
+                self.assertIn(status, (200, 202), body[:300])
+                answers += json.loads(body)["events"]
+            self.assertEqual(len(answers), len(sample))
+            for eid, ans in zip(sample, answers):
+                self.assertTrue(ans.get("duplicate"), ans)
+                self.assertEqual(ans["messages"], acked[eid], ans)
+            time.sleep(0.5)
+            self.assertEqual(sum(delivered()[0].values()), sum(seen.values()))
             self.assertEqual(d.errors(), [])
         finally:
             d.cleanup()

@@ -130,6 +130,14 @@ TEST(ConfigLoaderTest, HistoryGroupCommitDelay) {
             std::string::npos);
 }
 
+TEST(ConfigLoaderTest, FinishedEventsInMemory) {
+  TempDir dir;
+  EXPECT_EQ(load(dir, "").storage.finished_events_in_memory, 16'384u);
+  EXPECT_EQ(load(dir, "[storage]\nfinished_events_in_memory = 4096\n").storage.finished_events_in_memory, 4096u);
+  EXPECT_NE(error_of(dir, "[storage]\nfinished_events_in_memory = 10\n").find("storage.finished_events_in_memory"),
+            std::string::npos);
+}
+
 TEST(ConfigLoaderTest, MissingFileIsAClearError) {
   try {
     load_settings("/nonexistent/heraldd.toml");

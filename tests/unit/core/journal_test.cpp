@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -41,6 +42,7 @@ class JournalTest : public ::testing::Test {
     s.log.segment_bytes = 8 * 1024;
     s.idempotency_window = window;
     s.maintenance_interval = std::chrono::hours(1);  // tests call checkpoint() themselves
+    s.finished_in_memory = finished_in_memory;
     auto j = std::make_unique<Journal>(s, io ? std::move(io) : make_pwrite_log_io(), log, metrics);
     std::vector<PendingEvent> ignored;
     j->open(pending ? *pending : ignored);
@@ -89,6 +91,7 @@ class JournalTest : public ::testing::Test {
   Logger log{nullptr};
   MetricsRegistry metrics;
   std::chrono::seconds window{7 * 24 * 3600};
+  size_t finished_in_memory = 1'000'000;  // no automatic flush unless a test lowers it
 };
 
 TEST_F(JournalTest, CommittedEventIsKnownAndDuplicatesAreAnsweredFromIt) {
@@ -270,7 +273,8 @@ TEST_F(JournalTest, CheckpointInterruptedBeforeRemovingOldSegmentsReplaysCleanly
   const fs::path jdir = dir.path() / "journal";
   const fs::path saved = dir.path() / "saved";
   fs::create_directories(saved);
-  for (const auto& f : fs::directory_iterator(jdir)) fs::copy_file(f.path(), saved / f.path().filename());
+  for (const auto& f : fs::directory_iterator(jdir))
+    if (f.is_regular_file()) fs::copy_file(f.path(), saved / f.path().filename());
   j->checkpoint();
   j->close();
   j.reset();
@@ -334,6 +338,133 @@ TEST_F(JournalTest, FinishedEventsOutsideTheWindowAreForgotten) {
   Admission adm;
   EventStatus existing;
   EXPECT_EQ(j->reserve(adm, Journal::key("default", "old"), &existing), Reservation::fresh);
+}
+
+// Finished events leave memory for a run file and are still answered from
+// it: duplicates, status with every message's final state, across a
+// checkpoint and a reopen.
+TEST_F(JournalTest, FinishedEventsMovedToARunStillAnswerDuplicatesAndStatus) {
+  auto j = open_journal();
+  for (int i = 0; i < 300; ++i) ASSERT_FALSE(accept(*j, make_event("n-" + std::to_string(i)), {}));
+  auto e = make_event("with-mail");
+  ASSERT_FALSE(accept(*j, e, {{"w1", "email"}, {"w2", "sms"}}));
+  attempt(*j, e, "w1", MessageState::delivered, 1, "250 ok");
+  auto open_e = make_event("still-open");
+  ASSERT_FALSE(accept(*j, open_e, {{"s1", "email"}}));
+  EXPECT_EQ(j->flush_finished(), 300u);  // with-mail has w2 unfinished
+  attempt(*j, e, "w2", MessageState::failed, 3, "no route");
+  EXPECT_EQ(j->flush_finished(), 1u);
+  EXPECT_EQ(j->entries_in_memory(), 1u);  // only the unfinished event
+  EXPECT_EQ(j->finished_runs(), 2u);
+  EXPECT_EQ(j->entries(), 302u);
+
+  int round = 0;
+  auto check = [&](Journal& jr) {
+    Admission adm;
+    EventStatus existing;
+    for (int i = 0; i < 300; i += 37)
+      EXPECT_EQ(jr.reserve(adm, Journal::key("default", "n-" + std::to_string(i)), &existing),
+                Reservation::duplicate);
+    EXPECT_EQ(jr.reserve(adm, Journal::key("default", "with-mail"), &existing), Reservation::duplicate);
+    EXPECT_TRUE(existing.done);
+    EXPECT_TRUE(existing.committed);
+    ASSERT_EQ(existing.messages.size(), 2u);
+    EXPECT_EQ(existing.messages[0].state, MessageState::delivered);
+    EXPECT_EQ(existing.messages[0].detail, "250 ok");
+    EXPECT_EQ(existing.messages[1].id, "w2");
+    EXPECT_EQ(existing.messages[1].state, MessageState::failed);
+    EXPECT_EQ(existing.messages[1].attempts, 3);
+    auto st = jr.status(Journal::key("default", "n-299"));
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->type, "invoice.posted");
+    EXPECT_EQ(st->source, "http");
+    EXPECT_GT(st->accepted_ms, 0);
+    const std::string unknown = "n-300-" + std::to_string(round++);  // each round reserves its own
+    EXPECT_FALSE(jr.status(Journal::key("default", unknown)));
+    EXPECT_EQ(jr.reserve(adm, Journal::key("default", unknown), &existing), Reservation::fresh);
+    EXPECT_EQ(adm.reserved(), 1u);  // only the fresh key; duplicates reserve nothing
+  };
+  check(*j);
+  // A late state record of a flushed event changes nothing (final is sticky).
+  attempt(*j, e, "w2", MessageState::deferred, 4, "late");
+  j->checkpoint();
+  check(*j);
+  j->close();
+  j.reset();
+  std::vector<PendingEvent> pending;
+  j = open_journal(&pending);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].id, "still-open");
+  EXPECT_EQ(j->entries_in_memory(), 1u);  // the checkpoint left only it in the segments
+  check(*j);
+}
+
+// Without the checkpoint after a flush (a crash in between), replay brings
+// the flushed events back into memory: the answers stay the same, and the
+// next flush writes them again (the merge keeps one).
+TEST_F(JournalTest, CrashBetweenFlushAndCheckpointReplaysConsistently) {
+  {
+    auto j = open_journal();
+    for (int i = 0; i < 50; ++i) ASSERT_FALSE(accept(*j, make_event("c-" + std::to_string(i)), {}));
+    EXPECT_EQ(j->flush_finished(), 50u);
+    j->close();
+  }
+  auto j = open_journal();
+  EXPECT_EQ(j->entries_in_memory(), 50u);
+  EXPECT_EQ(j->finished_runs(), 1u);
+  Admission adm;
+  EventStatus existing;
+  EXPECT_EQ(j->reserve(adm, Journal::key("default", "c-7"), &existing), Reservation::duplicate);
+  EXPECT_EQ(j->flush_finished(), 50u);
+  EXPECT_EQ(j->entries_in_memory(), 0u);
+  EXPECT_EQ(j->reserve(adm, Journal::key("default", "c-7"), &existing), Reservation::duplicate);
+  EXPECT_EQ(existing.id, "c-7");
+}
+
+// The maintenance thread flushes on its own once `finished_in_memory` more
+// events were admitted, and checkpoints after it, so memory stays bounded.
+TEST_F(JournalTest, MaintenanceFlushesFinishedEventsPastTheThreshold) {
+  finished_in_memory = 64;
+  auto j = open_journal();
+  for (int i = 0; i < 500; ++i) ASSERT_FALSE(accept(*j, make_event("auto-" + std::to_string(i)), {}));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (j->entries_in_memory() > 128 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_LE(j->entries_in_memory(), 128u);
+  EXPECT_GE(j->finished_runs(), 1u);
+  Admission adm;
+  EventStatus existing;
+  for (int i = 0; i < 500; i += 11)
+    EXPECT_EQ(j->reserve(adm, Journal::key("default", "auto-" + std::to_string(i)), &existing),
+              Reservation::duplicate);
+}
+
+// Runs leave with the window: lookups ignore expired records at once, and
+// compaction deletes a run whose newest event expired.
+TEST_F(JournalTest, RunsOutsideTheWindowAreForgottenAndDeleted) {
+  {
+    auto j = open_journal();
+    ASSERT_FALSE(accept(*j, make_event("aged"), {}));
+    EXPECT_EQ(j->flush_finished(), 1u);
+    j->checkpoint();
+    j->close();
+  }
+  window = std::chrono::seconds(0);
+  auto j = open_journal();
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_FALSE(j->status(Journal::key("default", "aged")));
+  Admission adm;
+  EventStatus existing;
+  EXPECT_EQ(j->reserve(adm, Journal::key("default", "aged"), &existing), Reservation::fresh);
+  EXPECT_EQ(j->finished_runs(), 1u);
+  j->compact_finished();
+  EXPECT_EQ(j->finished_runs(), 0u);
+  size_t files = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir.path() / "journal" / "finished")) {
+    (void)f;
+    ++files;
+  }
+  EXPECT_EQ(files, 0u);
 }
 
 }  // namespace

@@ -1,0 +1,136 @@
+#pragma once
+// FinishedRun: one immutable file of finished journal entries, sorted by key
+// hash, with a Bloom filter and a block index kept in memory (~1.6 B per
+// entry), so the idempotency window (7 days by default: millions of events)
+// lives on disk and the daemon's memory stays flat (FinishedStore, Journal).
+//
+// File layout (little-endian):
+//   header  "HRLDRUN1", 8 zero bytes
+//   blocks  records sorted by (hash, key), cut after ~4 KB; the records of
+//           one hash never straddle two blocks, so a lookup reads one block.
+//           record: u64 hash | varint key size | key | varint accepted_ms |
+//                   varint value size | value
+//   index   per block: u64 first hash | u64 offset | u32 size | u32 crc32c
+//   bloom   u64 words: 512-bit blocks, 12 bits and 6 probes per entry (~1 %
+//           false positives, one cache line per test)
+//   footer  u64 index offset | u64 blocks | u64 bloom words | u64 records |
+//           u64 hash seed | i64 min accepted_ms | i64 max accepted_ms |
+//           u32 crc32c(index, bloom, footer fields) | "HRUN"
+//
+// The hash is seeded per store (the seed is in every run's footer) so ids
+// cannot be chosen to collide. A run is written to a temporary name, synced
+// and renamed: it exists whole or not at all. Blocks carry their own CRC,
+// checked on every read; the index and filter are checked when opened.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace herald {
+
+struct FinishedRecord {
+  uint64_t hash = 0;
+  std::string_view key;
+  int64_t accepted_ms = 0;
+  std::string_view value;
+};
+
+// Writes a run from records given in (hash, key) order.
+class FinishedRunWriter {
+ public:
+  // Creates `path` + ".tmp". `expected_records` sizes the Bloom filter (an
+  // upper bound is fine: merges drop duplicates and expired entries).
+  FinishedRunWriter(std::filesystem::path path, uint64_t seed, uint64_t expected_records);
+  ~FinishedRunWriter();  // removes the temporary file unless finish() succeeded
+  FinishedRunWriter(const FinishedRunWriter&) = delete;
+  FinishedRunWriter& operator=(const FinishedRunWriter&) = delete;
+
+  std::error_code add(const FinishedRecord& r);
+  // Index, filter and footer; fdatasync; rename to `path`; fsync of the directory.
+  std::error_code finish();
+  uint64_t records() const { return records_; }
+
+ private:
+  std::error_code cut_block();
+  std::error_code write_out(std::string_view data);
+
+  std::filesystem::path path_, tmp_;
+  int fd_ = -1;
+  bool done_ = false;
+  std::error_code error_;  // first failure; later calls return it
+  uint64_t seed_;
+  uint64_t offset_ = 0;  // bytes written so far
+  uint64_t records_ = 0;
+  int64_t min_at_ = INT64_MAX, max_at_ = INT64_MIN;
+  uint64_t last_hash_ = 0;
+  std::string block_;        // the block being filled
+  uint64_t block_hash_ = 0;  // its first record's hash
+  std::string index_;
+  uint64_t blocks_ = 0;
+  std::vector<uint64_t> bloom_;
+  std::string out_;  // write buffer
+};
+
+class FinishedRun {
+ public:
+  // nullptr with `error` set when the file is not a whole, intact run.
+  static std::unique_ptr<FinishedRun> open(const std::filesystem::path& path, std::string& error);
+  ~FinishedRun();
+  FinishedRun(const FinishedRun&) = delete;
+  FinishedRun& operator=(const FinishedRun&) = delete;
+
+  enum class Find { absent, found, damaged };
+  // Looks `key` up (its hash under this run's seed). `value` gets a copy.
+  Find find(uint64_t hash, std::string_view key, int64_t& accepted_ms, std::string& value) const;
+  bool may_contain(uint64_t hash) const;
+
+  // Reads every record in order, block by block (merges). A damaged block
+  // ends the walk with damaged() set.
+  class Cursor {
+   public:
+    explicit Cursor(const FinishedRun& run) : run_(run) {}
+    bool next(FinishedRecord& r);
+    bool damaged() const { return damaged_; }
+
+   private:
+    const FinishedRun& run_;
+    uint64_t block_ = 0;
+    std::string data_;
+    const char* p_ = nullptr;
+    const char* end_ = nullptr;
+    bool damaged_ = false;
+  };
+
+  const std::filesystem::path& path() const { return path_; }
+  uint64_t seed() const { return seed_; }
+  uint64_t records() const { return records_; }
+  uint64_t file_bytes() const { return file_bytes_; }
+  int64_t min_accepted_ms() const { return min_at_; }
+  int64_t max_accepted_ms() const { return max_at_; }
+  size_t memory_bytes() const { return index_.capacity() * sizeof(IndexEntry) + bloom_.capacity() * 8; }
+
+ private:
+  struct IndexEntry {
+    uint64_t first_hash;
+    uint64_t offset;
+    uint32_t size;
+    uint32_t crc;
+  };
+  FinishedRun() = default;
+  bool read_block(uint64_t i, std::string& out) const;
+
+  std::filesystem::path path_;
+  int fd_ = -1;
+  uint64_t seed_ = 0, records_ = 0, file_bytes_ = 0;
+  int64_t min_at_ = 0, max_at_ = 0;
+  std::vector<IndexEntry> index_;
+  std::vector<uint64_t> bloom_;
+};
+
+// Decodes one record at `p` (bounds-checked); advances `p`.
+bool decode_finished_record(const char*& p, const char* end, FinishedRecord& r);
+
+}  // namespace herald

@@ -1,0 +1,93 @@
+#pragma once
+// FinishedStore: the finished events of the idempotency window, on disk as
+// FinishedRun files in one directory (journal/finished/).
+//
+// The journal moves finished entries here in batches (one run per batch), so
+// memory holds only unfinished events and the newest finished ones. Runs of
+// similar size are merged four at a time (size-tiered compaction, as in
+// LevelDB's and RocksDB's universal style): with N events in the window a
+// lookup tests O(log N) Bloom filters and reads one 4 KB block per filter
+// hit (~1 % of fresh ids per run; every true duplicate). A run whose newest
+// event left the window is deleted whole; merges drop expired entries.
+//
+// Concurrency: find() and publish() run under the owner's lock. Everything
+// else (writing runs, merging, picking expired runs) is done by the owner's
+// one maintenance thread, the only caller of publish(), so it may read the
+// run list without that lock.
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "core/journal/finished_run.hpp"
+#include "core/util/log.hpp"
+
+namespace herald {
+
+class FinishedStore {
+ public:
+  using RunPtr = std::shared_ptr<const FinishedRun>;
+
+  // Runs of `base_records` or fewer are tier 0; each tier up is four times
+  // larger.
+  FinishedStore(std::filesystem::path dir, uint64_t base_records, Logger& log);
+
+  // Loads the directory's runs (creating it if missing). Leftover temporary
+  // files are removed; a run that fails its checks is renamed *.corrupt and
+  // reported (its events lose only their duplicate protection).
+  void open();
+
+  uint64_t hash(std::string_view key) const;  // under the current seed
+
+  // The newest record of `key` in any run; nullopt when none. A damaged
+  // block counts as absent (logged once per run): accepting a resubmission
+  // again is the lesser harm than refusing every id hashed into it.
+  struct Hit {
+    int64_t accepted_ms = 0;
+    std::string value;
+  };
+  std::optional<Hit> find(std::string_view key) const;
+
+  // A batch for write(): records in any order; keys and values point into
+  // storage the caller keeps alive until write() returns.
+  std::vector<FinishedRecord>& sort_by_hash(std::vector<FinishedRecord>& records) const;
+  // Writes a new run from records sorted by sort_by_hash(); not visible until publish().
+  RunPtr write(const std::vector<FinishedRecord>& sorted, std::error_code& ec);
+
+  // Up to four runs of one size tier, oldest first, to merge; empty if no
+  // tier has four.
+  std::vector<RunPtr> pick_merge() const;
+  // One run with the newest record of every key in `inputs`, leaving out
+  // records accepted before `expire_before_ms`. nullptr (ec clear) when
+  // nothing is left.
+  RunPtr merge(const std::vector<RunPtr>& inputs, int64_t expire_before_ms, std::error_code& ec);
+  // Runs whose newest record was accepted before `expire_before_ms`.
+  std::vector<RunPtr> expired(int64_t expire_before_ms) const;
+
+  // Under the owner's lock: `added` (may be null) becomes visible and
+  // `removed` disappears from lookups.
+  void publish(RunPtr added, const std::vector<RunPtr>& removed);
+  // After publish(), outside the lock: deletes the removed runs' files.
+  void remove_files(const std::vector<RunPtr>& removed);
+
+  size_t runs() const { return runs_.size(); }
+  uint64_t records() const;       // on disk, counting a key once per run
+  size_t memory_bytes() const;    // filters and block indexes
+
+ private:
+  std::filesystem::path next_path();
+
+  std::filesystem::path dir_;
+  uint64_t base_records_;
+  Logger& log_;
+  uint64_t seed_ = 0;
+  uint64_t next_number_ = 1;
+  std::vector<RunPtr> runs_;  // oldest first
+  mutable std::vector<const FinishedRun*> damaged_logged_;
+};
+
+}  // namespace herald

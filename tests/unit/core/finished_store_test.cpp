@@ -1,0 +1,259 @@
+#include "core/journal/finished_store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "core/util/hash.hpp"
+#include "tests/unit/temp_dir.hpp"
+
+namespace herald {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Owned {
+  std::string key, value;
+  int64_t at;
+};
+
+// Records for `n` keys "<prefix><i>", values of a few dozen bytes.
+std::vector<Owned> make_records(const std::string& prefix, int n, int64_t at) {
+  std::vector<Owned> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back({prefix + std::to_string(i), "value-of-" + prefix + std::to_string(i) + std::string(i % 50, 'v'),
+                   at + i});
+  return out;
+}
+
+std::vector<FinishedRecord> views(const std::vector<Owned>& owned) {
+  std::vector<FinishedRecord> v;
+  for (const auto& o : owned) v.push_back({0, o.key, o.at, o.value});
+  return v;
+}
+
+void flip_byte(const fs::path& p, uint64_t offset) {
+  std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ 0x5a);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(&c, 1);
+}
+
+class FinishedStoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<FinishedStore> open_store(uint64_t base = 1000) {
+    auto s = std::make_unique<FinishedStore>(dir.path() / "finished", base, log);
+    s->open();
+    return s;
+  }
+  FinishedStore::RunPtr add_run(FinishedStore& s, const std::vector<Owned>& owned) {
+    auto recs = views(owned);
+    std::error_code ec;
+    auto run = s.write(s.sort_by_hash(recs), ec);
+    EXPECT_FALSE(ec) << ec.message();
+    s.publish(run, {});
+    return run;
+  }
+
+  TempDir dir;
+  Logger log{nullptr};
+};
+
+TEST_F(FinishedStoreTest, EveryRecordIsFoundAndUnknownKeysMostlySkipTheDisk) {
+  auto s = open_store();
+  const auto owned = make_records("ev-", 20'000, 1'700'000'000'000);
+  auto run = add_run(*s, owned);
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->records(), 20'000u);
+  EXPECT_EQ(run->min_accepted_ms(), 1'700'000'000'000);
+  EXPECT_EQ(run->max_accepted_ms(), 1'700'000'000'000 + 19'999);
+  for (const auto& o : owned) {
+    auto hit = s->find(o.key);
+    ASSERT_TRUE(hit) << o.key;
+    EXPECT_EQ(hit->value, o.value);
+    EXPECT_EQ(hit->accepted_ms, o.at);
+  }
+  int filter_passes = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    const std::string k = "other-" + std::to_string(i);
+    EXPECT_FALSE(s->find(k));
+    filter_passes += run->may_contain(hash_bytes(k, run->seed()));
+  }
+  // 12 bits per key and 6 probes in one cache line: about 1 % pass.
+  EXPECT_LT(filter_passes, 20'000 * 3 / 100);
+  // Memory per record: filter and index, far below the ~180 B an entry takes in the map.
+  EXPECT_LT(run->memory_bytes(), 20'000u * 3);
+}
+
+TEST_F(FinishedStoreTest, RecordsOfOneHashStayInOneBlock) {
+  // The writer takes the hash as given, so collisions can be forced: 300
+  // records of one hash (~30 KB, several blocks' worth) must be one block,
+  // or a lookup reading "the block of this hash" would miss some.
+  const fs::path path = dir.path() / "finished-00000000000000000001.run";
+  {
+    FinishedRunWriter w(path, 7, 400);
+    for (int i = 0; i < 50; ++i) ASSERT_FALSE(w.add({uint64_t(i), "a" + std::to_string(i), 1, std::string(100, 'a')}));
+    for (int i = 0; i < 300; ++i)
+      ASSERT_FALSE(w.add({1000, "same-" + std::to_string(1000 + i), 2, std::string(100, 's') + std::to_string(i)}));
+    for (int i = 0; i < 50; ++i) ASSERT_FALSE(w.add({uint64_t(2000 + i), "z" + std::to_string(i), 3, "z"}));
+    EXPECT_EQ(w.add({5, "backwards", 1, "x"}), std::make_error_code(std::errc::invalid_argument));
+  }
+  EXPECT_FALSE(fs::exists(path));  // a failed writer leaves nothing behind
+  {
+    FinishedRunWriter w(path, 7, 400);
+    for (int i = 0; i < 50; ++i) ASSERT_FALSE(w.add({uint64_t(i), "a" + std::to_string(i), 1, std::string(100, 'a')}));
+    for (int i = 0; i < 300; ++i)
+      ASSERT_FALSE(w.add({1000, "same-" + std::to_string(1000 + i), 2, std::string(100, 's') + std::to_string(i)}));
+    for (int i = 0; i < 50; ++i) ASSERT_FALSE(w.add({uint64_t(2000 + i), "z" + std::to_string(i), 3, "z"}));
+    ASSERT_FALSE(w.finish());
+  }
+  std::string why;
+  auto run = FinishedRun::open(path, why);
+  ASSERT_TRUE(run) << why;
+  int64_t at = 0;
+  std::string value;
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_EQ(run->find(1000, "same-" + std::to_string(1000 + i), at, value), FinishedRun::Find::found) << i;
+    EXPECT_EQ(value, std::string(100, 's') + std::to_string(i));
+  }
+  EXPECT_EQ(run->find(1000, "same-999", at, value), FinishedRun::Find::absent);
+  EXPECT_EQ(run->find(2049, "z49", at, value), FinishedRun::Find::found);
+  // A cursor walks every record in order.
+  FinishedRun::Cursor c(*run);
+  FinishedRecord r;
+  int n = 0;
+  uint64_t last = 0;
+  while (c.next(r)) {
+    EXPECT_GE(r.hash, last);
+    last = r.hash;
+    ++n;
+  }
+  EXPECT_FALSE(c.damaged());
+  EXPECT_EQ(n, 400);
+}
+
+TEST_F(FinishedStoreTest, DamagedBlockIsReportedAndTreatedAsAbsent) {
+  auto s = open_store();
+  const auto owned = make_records("dmg-", 2000, 1000);
+  auto run = add_run(*s, owned);
+  const fs::path path = run->path();
+  flip_byte(path, 16 + 100);  // inside the first block
+  int found = 0, damaged = 0;
+  int64_t at;
+  std::string value;
+  for (const auto& o : owned) {
+    auto r = run->find(hash_bytes(o.key, run->seed()), o.key, at, value);
+    found += r == FinishedRun::Find::found;
+    damaged += r == FinishedRun::Find::damaged;
+  }
+  EXPECT_GT(damaged, 0);
+  EXPECT_EQ(found + damaged, 2000);
+  // The store answers "unknown" for those, never a wrong hit.
+  for (const auto& o : owned) {
+    if (auto hit = s->find(o.key)) {
+      EXPECT_EQ(hit->value, o.value);
+    }
+  }
+  FinishedRun::Cursor c(*run);
+  FinishedRecord r;
+  EXPECT_FALSE(c.next(r));
+  EXPECT_TRUE(c.damaged());
+}
+
+TEST_F(FinishedStoreTest, BadFilesAreMovedAsideAndTemporariesRemoved) {
+  {
+    auto s = open_store();
+    add_run(*s, make_records("keep-", 100, 1));
+    auto bad = add_run(*s, make_records("bad-", 100, 1));
+    auto bad2 = add_run(*s, make_records("bad2-", 100, 1));
+    flip_byte(bad->path(), fs::file_size(bad->path()) - 70);  // the index/filter checksum no longer holds
+    fs::resize_file(bad2->path(), fs::file_size(bad2->path()) - 1);  // no footer magic
+  }
+  // A footer whose sizes promise 2^60 blocks must be refused before any allocation.
+  std::string hostile(16 + 64, '\0');  // header, then a 64-byte footer
+  std::memcpy(hostile.data(), "HRLDRUN1", 8);
+  const uint64_t huge = uint64_t(1) << 60, off = 16;
+  std::memcpy(hostile.data() + 16, &off, 8);
+  std::memcpy(hostile.data() + 24, &huge, 8);
+  std::memcpy(hostile.data() + 32, &huge, 8);
+  std::memcpy(hostile.data() + 16 + 60, "HRUN", 4);
+  dir.write("finished/finished-00000000000000000009.run", hostile);
+  dir.write("finished/finished-00000000000000000010.run.tmp", "half written");
+  dir.write("finished/finished-00000000000000000011.run", "");
+  auto s = open_store();
+  EXPECT_EQ(s->runs(), 1u);
+  EXPECT_TRUE(s->find("keep-5"));
+  EXPECT_FALSE(s->find("bad-5"));
+  EXPECT_FALSE(fs::exists(dir.path() / "finished/finished-00000000000000000010.run.tmp"));
+  int corrupt = 0;
+  for (const auto& e : fs::directory_iterator(dir.path() / "finished"))
+    corrupt += e.path().extension() == ".corrupt";
+  EXPECT_EQ(corrupt, 4);
+  // New runs get numbers above every file seen, moved aside or not.
+  auto run = add_run(*s, make_records("new-", 10, 1));
+  EXPECT_EQ(run->path().filename(), "finished-00000000000000000012.run");
+}
+
+TEST_F(FinishedStoreTest, MergeKeepsTheNewestOfEachKeyAndDropsExpired) {
+  auto s = open_store(100);
+  // Four tier-0 runs; "dup-*" appears in all, newest in the last.
+  for (int r = 0; r < 4; ++r) {
+    auto recs = make_records("run" + std::to_string(r) + "-", 80, 1000 * (r + 1));
+    for (int i = 0; i < 10; ++i)
+      recs.push_back({"dup-" + std::to_string(i), "gen" + std::to_string(r), 1000 * (r + 1) + 500});
+    add_run(*s, recs);
+  }
+  EXPECT_EQ(s->find("dup-3")->value, "gen3");  // the newest across runs
+  auto inputs = s->pick_merge();
+  ASSERT_EQ(inputs.size(), 4u);
+  std::error_code ec;
+  // Everything accepted before 2000 leaves the window: all of run 0.
+  auto merged = s->merge(inputs, 2000, ec);
+  ASSERT_FALSE(ec);
+  ASSERT_TRUE(merged);
+  EXPECT_EQ(merged->records(), 3u * 80 + 10);
+  EXPECT_EQ(merged->min_accepted_ms(), 2000);
+  s->publish(merged, inputs);
+  s->remove_files(inputs);
+  EXPECT_EQ(s->runs(), 1u);
+  for (const auto& in : inputs) EXPECT_FALSE(fs::exists(in->path()));
+  EXPECT_EQ(s->find("dup-7")->value, "gen3");
+  EXPECT_FALSE(s->find("run0-5"));
+  EXPECT_EQ(s->find("run2-79")->accepted_ms, 3079);
+  EXPECT_TRUE(s->pick_merge().empty());
+  // Whole runs leave once their newest record is out of the window.
+  EXPECT_EQ(merged->max_accepted_ms(), 4500);
+  EXPECT_TRUE(s->expired(4500).empty());
+  EXPECT_EQ(s->expired(4501).size(), 1u);
+  // Reopened: same answers, and the seed carries on into new runs.
+  const uint64_t seed = merged->seed();
+  s.reset();
+  s = open_store(100);
+  EXPECT_EQ(s->find("dup-7")->value, "gen3");
+  auto next = add_run(*s, make_records("later-", 5, 9000));
+  EXPECT_EQ(next->seed(), seed);
+}
+
+TEST_F(FinishedStoreTest, MergeOfOnlyExpiredRecordsLeavesNoFile) {
+  auto s = open_store(10);
+  for (int r = 0; r < 4; ++r) add_run(*s, make_records("x" + std::to_string(r) + "-", 5, 100));
+  auto inputs = s->pick_merge();
+  ASSERT_EQ(inputs.size(), 4u);
+  std::error_code ec;
+  EXPECT_FALSE(s->merge(inputs, 1'000'000, ec));
+  EXPECT_FALSE(ec);
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(dir.path() / "finished")) files += e.path().extension() == ".run";
+  EXPECT_EQ(files, 4);  // the inputs only; no empty run, no temporary
+}
+
+}  // namespace
+}  // namespace herald
