@@ -6,7 +6,8 @@ mkdir -p "$RESULTS"
 MACHINE_PY='f"{platform.machine()} {os.cpu_count()} cpus {platform.platform()}"'
 pids=()
 
-# bench_init NAME: a work directory removed, and every started process killed, at exit.
+# bench_init NAME: a work directory removed (kept with HERALD_KEEP_WORK=1, for
+# heraldd.log), and every started process killed, at exit.
 bench_init() {
   work=$(mktemp -d "/tmp/herald-$1-bench.XXXXXX")
   trap bench_cleanup EXIT
@@ -14,7 +15,7 @@ bench_init() {
 bench_cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  if [[ ${HERALD_KEEP_WORK:-} == 1 ]]; then echo "work directory kept: $work" >&2; else rm -rf "$work"; fi
 }
 need() {  # executables that must exist
   for f; do [[ -x $f ]] || { echo "$f missing; build first: cmake --preset release && cmake --build build/release" >&2; exit 1; }; done

@@ -699,6 +699,9 @@ size_t Journal::flush_finished() {
       arena += v;
       e->flushing = true;
     }
+    // Admissions while the run is written must not ask for another flush
+    // at once (it would write only what finished meanwhile: tiny runs).
+    flush_at_ = slots.empty() ? entries_.size() + settings_.finished_in_memory : SIZE_MAX;
   }
   if (slots.empty()) return 0;
   std::vector<FinishedRecord> records(slots.size());

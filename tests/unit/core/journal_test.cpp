@@ -49,6 +49,13 @@ class JournalTest : public ::testing::Test {
     return j;
   }
 
+  // Closes `j` and opens the same storage again.
+  void reopen(std::unique_ptr<Journal>& j, std::vector<PendingEvent>* pending = nullptr) {
+    j->close();
+    j.reset();
+    j = open_journal(pending);
+  }
+
   // Reserves, stages and commits one event with `messages` planned.
   boost::system::error_code accept(Journal& j, const DocumentEvent& e, std::vector<PlannedMessage> messages) {
     Admission adm;
@@ -202,10 +209,8 @@ TEST_F(JournalTest, CheckpointDropsOldSegmentsAndKeepsLiveState) {
   ASSERT_GT(before, 2u);
   EXPECT_EQ(j->checkpoint(), before);
   EXPECT_EQ(j->log().segments().size(), 1u);
-  j->close();
-  j.reset();
   std::vector<PendingEvent> pending;
-  j = open_journal(&pending);
+  reopen(j, &pending);
   EXPECT_EQ(pending.size(), 100u);
   EXPECT_EQ(j->entries(), 200u);
 }
@@ -250,10 +255,8 @@ TEST_F(JournalTest, FinishedEntriesKeepTheirWholeStatusPackedAcrossCheckpointAnd
   check(*j);
   j->checkpoint();
   check(*j);
-  j->close();
-  j.reset();
   std::vector<PendingEvent> pending;
-  j = open_journal(&pending);
+  reopen(j, &pending);
   EXPECT_TRUE(pending.empty());
   check(*j);
 }
@@ -389,10 +392,8 @@ TEST_F(JournalTest, FinishedEventsMovedToARunStillAnswerDuplicatesAndStatus) {
   attempt(*j, e, "w2", MessageState::deferred, 4, "late");
   j->checkpoint();
   check(*j);
-  j->close();
-  j.reset();
   std::vector<PendingEvent> pending;
-  j = open_journal(&pending);
+  reopen(j, &pending);
   ASSERT_EQ(pending.size(), 1u);
   EXPECT_EQ(pending[0].id, "still-open");
   EXPECT_EQ(j->entries_in_memory(), 1u);  // the checkpoint left only it in the segments
