@@ -51,6 +51,7 @@ log_level = "warn"
 listen = "127.0.0.1:0"
 [storage]
 dir = "$work/var"
+${HERALD_STORAGE_TOML:-}
 [resources]
 dir = "$PWD/bench/resources-empty"
 [redis]

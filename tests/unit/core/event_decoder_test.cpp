@@ -237,6 +237,17 @@ TEST(FieldValidatorsTest, Rfc3339) {
   EXPECT_FALSE(is_valid_rfc3339("2026-11-20T09:14:03"));
   EXPECT_FALSE(is_valid_rfc3339("2026-11-20T24:00:00Z"));
   EXPECT_FALSE(is_valid_rfc3339("2025-02-29T00:00:00Z"));
+  // Every digit position is checked, and every range.
+  EXPECT_FALSE(is_valid_rfc3339("2026-1x-20T09:14:03Z"));
+  EXPECT_FALSE(is_valid_rfc3339("2026-11-20T0x:14:03Z"));
+  EXPECT_FALSE(is_valid_rfc3339("2026-11-20T09:60:03Z"));
+  EXPECT_FALSE(is_valid_rfc3339("2026-11-20T09:14:61Z"));
+  EXPECT_TRUE(is_valid_rfc3339("2026-11-20T09:14:60Z"));  // a leap second
+  EXPECT_FALSE(is_valid_rfc3339("2026-11-20T09:14:03+24:00"));
+  EXPECT_FALSE(is_valid_rfc3339("2026-11-20T09:14:03+01:6x"));
+  EXPECT_FALSE(is_valid_rfc3339("2026-13-20T09:14:03Z"));
+  EXPECT_FALSE(is_valid_rfc3339("2026-00-20T09:14:03Z"));
+  EXPECT_FALSE(is_valid_rfc3339("-026-11-20T09:14:03Z"));
 }
 
 }  // namespace
