@@ -64,6 +64,10 @@ class FsyncFailureTest(unittest.TestCase):
             for eid in ("fsync-1", "fsync-2"):
                 st = json.loads(d.request("GET", f"/v1/events/{eid}")[1])
                 self.assertEqual(st["status"], "done", st)
+        except BaseException:
+            # Failed once under ctest -j2 (a 15 s wait); say what the daemon did.
+            print("heraldd's last log lines:\n" + "\n".join(d.log_lines[-40:]))
+            raise
         finally:
             d.cleanup()
 
