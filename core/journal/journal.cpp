@@ -226,8 +226,9 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
     }
   }
   pending_events_.set(unfinished);
-  flush_at_ = settings_.finished_in_memory;
-  if (entries_.size() >= flush_at_) flush_requested_ = true;  // a long replay: flush at the first tick
+  for (auto& [k, entry] : entries_)
+    if (entry->unfinished == 0 && entry->committed) note_finished(k, *entry);
+  if (pending_run_count_ >= settings_.finished_in_memory) flush_requested_ = true;  // a long replay
   maintenance_ = std::thread([this] { run_maintenance(); });
   return report;
 }
@@ -488,9 +489,11 @@ void Journal::settle(const std::vector<std::string>& keys, const std::vector<Eve
   std::lock_guard lock(mutex_);
   int64_t added = 0;
   if (ok) {
-    for (EventEntry* e : entries) {
+    for (size_t i = 0; i < entries.size(); ++i) {
+      EventEntry* e = entries[i];
       e->committed = true;
       if (e->unfinished) ++added;
+      else note_finished(keys[i], *e);  // nothing to send: finished at once
     }
   } else {
     // Rare (a failed write): by key, releasing the reservations.
@@ -500,7 +503,14 @@ void Journal::settle(const std::vector<std::string>& keys, const std::vector<Eve
     }
   }
   pending_events_.add(added);
-  if (entries_.size() >= flush_at_) request_flush();
+}
+
+void Journal::note_finished(std::string_view key, const EventEntry& e) {
+  if (!e.packed) return;
+  put_text(pending_run_, key);
+  put_varint(pending_run_, static_cast<uint64_t>(std::max<int64_t>(e.accepted_ms, 0)));
+  pending_run_.append(packed_bytes(e.packed.get()));
+  if (++pending_run_count_ >= settings_.finished_in_memory) request_flush();
 }
 
 // Called with mutex_ held; the maintenance thread never takes mutex_ while
@@ -591,7 +601,10 @@ void Journal::record_attempt(const RenderedMessage& msg, MessageState state, std
     const size_t before = e.unfinished;
     merge_message(e, MessageStatus{msg.message_id, msg.channel, state, msg.attempt, next_ms, std::string(d)});
     recount(e);
-    if (before > 0 && e.unfinished == 0 && e.committed) pending_events_.add(-1);
+    if (before > 0 && e.unfinished == 0 && e.committed) {
+      pending_events_.add(-1);
+      note_finished(k, e);
+    }
   }
   // Enqueued under the lock so a checkpoint's snapshot and this record are
   // ordered the same way on disk as in memory.
@@ -676,88 +689,100 @@ size_t Journal::checkpoint() {
 
 size_t Journal::flush_finished() {
   std::lock_guard work(work_mutex_);
-  struct Slot {
-    size_t key_at, key_size, value_at, value_size;
-    int64_t accepted_ms;
-  };
-  std::vector<Slot> slots;
-  std::string arena;
-  // Sized and touched before the lock, so copying does not fault pages in
-  // while ingest waits.
-  const size_t expect = std::min(entries_in_memory(), settings_.finished_in_memory * 2) + 64;
-  slots.reserve(expect);
-  arena.assign(expect * 200, '\0');
-  arena.clear();
   using Steady = std::chrono::steady_clock;
-  Steady::duration locked{};
+  // The next buffer is allocated and touched before the lock: taking the
+  // pending entries is then one swap.
+  std::string batch;
+  batch.assign(pending_run_bytes_hint_ + pending_run_bytes_hint_ / 4 + 4096, '\0');
+  batch.clear();
+  Steady::duration locked{}, longest{};
   {
     const auto t0 = Steady::now();
     std::lock_guard lock(mutex_);
-    const int64_t now = now_ms();
-    for (auto& [k, e] : entries_) {
-      if (!e->committed || e->live || !e->packed || expired(*e, now)) continue;
-      const std::string_view v = packed_bytes(e->packed.get());
-      slots.push_back({arena.size(), k.size(), arena.size() + k.size(), v.size(), e->accepted_ms});
-      arena += k;
-      arena += v;
-      e->flushing = true;
-    }
-    // Admissions while the run is written must not ask for another flush
-    // at once (it would write only what finished meanwhile: tiny runs).
-    flush_at_ = slots.empty() ? entries_.size() + settings_.finished_in_memory : SIZE_MAX;
-    // Asked for (under this lock) before the copy: this flush answers it.
-    flush_requested_ = false;
+    pending_run_.swap(batch);
+    pending_run_count_ = 0;
+    flush_requested_ = false;  // requests made before this swap are answered by it
     locked += Steady::now() - t0;
   }
-  const auto collect_locked = locked;
-  if (slots.empty()) return 0;
-  std::vector<FinishedRecord> records(slots.size());
-  for (size_t i = 0; i < slots.size(); ++i)
-    records[i] = {0, std::string_view(arena).substr(slots[i].key_at, slots[i].key_size), slots[i].accepted_ms,
-                  std::string_view(arena).substr(slots[i].value_at, slots[i].value_size)};
+  if (batch.empty()) return 0;
+  pending_run_bytes_hint_ = batch.size();
+
+  // Decode (bytes this process wrote), drop expired entries and keep the
+  // newest of an id that finished twice (used again after its window).
+  std::vector<FinishedRecord> records;
+  const int64_t now = now_ms();
+  for (const char* p = batch.data(); p < batch.data() + batch.size();) {
+    FinishedRecord r;
+    const size_t klen = get_varint(p);
+    r.key = {p, klen};
+    p += klen;
+    r.accepted_ms = static_cast<int64_t>(get_varint(p));
+    r.value = packed_bytes(p);
+    p += r.value.size();
+    records.push_back(r);
+  }
+  std::vector<FinishedRecord> fresh;
+  fresh.reserve(records.size());
+  for (const auto& r : records)
+    if (!expired(r.accepted_ms, now)) fresh.push_back(r);
+  finished_->sort_by_hash(fresh);
+  size_t kept = 0;
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    if (kept > 0 && fresh[kept - 1].hash == fresh[i].hash && fresh[kept - 1].key == fresh[i].key) {
+      if (fresh[i].accepted_ms > fresh[kept - 1].accepted_ms) fresh[kept - 1] = fresh[i];
+      continue;
+    }
+    fresh[kept++] = fresh[i];
+  }
+  fresh.resize(kept);
   const auto started = Steady::now();
   std::error_code ec;
-  FinishedStore::RunPtr run = finished_->write(finished_->sort_by_hash(records), ec);
+  FinishedStore::RunPtr run = fresh.empty() ? nullptr : finished_->write(fresh, ec);
   const auto written = Steady::now();
-  // Freed after the lock is released: destroying ~16k entries under it
-  // doubled the time ingest waited.
-  std::vector<std::unique_ptr<EventEntry>> doomed;
-  doomed.reserve(slots.size() + slots.size() / 8);
-  {
+  if (ec) {
+    // They stay in memory (and in the segments) until a later flush works.
     std::lock_guard lock(mutex_);
-    if (!run) {
-      // They stay in memory (and in the segments) until a later flush works.
-      for (auto& [k, e] : entries_) e->flushing = false;
-      flush_at_ = entries_.size() + settings_.finished_in_memory;
-      logger_.error("journal: cannot write finished events to a run; they stay in memory",
-                    {{"error", ec.message()}, {"events", static_cast<unsigned long>(slots.size())}});
-      return 0;
-    }
-    finished_->publish(run, {});
-    const int64_t now = now_ms();
-    // Entries used again since (an expired id accepted anew) were reset and
-    // lost the mark; finished ones that expired meanwhile go too.
-    boost::unordered::erase_if(entries_, [&](auto& kv) {
-      const EventEntry& e = *kv.second;
-      if (!(e.committed && !e.live && (e.flushing || expired(e, now)))) return false;
-      doomed.push_back(std::move(kv.second));
-      return true;
-    });
-    flush_at_ = entries_.size() + settings_.finished_in_memory;
-    finished_flushes_.inc();
-    finished_runs_.set(int64_t(finished_->runs()));
-    finished_on_disk_.set(int64_t(finished_->records()));
-    locked += Steady::now() - written;
+    pending_run_.append(batch);
+    pending_run_count_ += records.size();  // the next finished event asks again
+    logger_.error("journal: cannot write finished events to a run; they stay in memory",
+                  {{"error", ec.message()}, {"events", static_cast<unsigned long>(fresh.size())}});
+    return 0;
   }
-  doomed.clear();
-  // Ingest waits for the journal lock while entries are copied and erased.
+  if (run) publish_runs(run, {});
+  // Out of memory in chunks, so ingest never waits long. An entry used
+  // again since (an expired id accepted anew) has another accepted_ms and
+  // stays. Destroyed after each chunk's lock is released.
+  std::vector<std::unique_ptr<EventEntry>> doomed;
+  constexpr size_t kChunk = 1024;
+  doomed.reserve(kChunk);
+  std::string key;
+  for (size_t i = 0; i < records.size(); i += kChunk) {
+    const auto t0 = Steady::now();
+    {
+      std::lock_guard lock(mutex_);
+      for (size_t j = i; j < std::min(records.size(), i + kChunk); ++j) {
+        key.assign(records[j].key);
+        auto it = entries_.find(key);
+        if (it == entries_.end()) continue;
+        const EventEntry& e = *it->second;
+        if (!e.committed || e.live || !e.packed || e.accepted_ms != records[j].accepted_ms) continue;
+        doomed.push_back(std::move(it->second));
+        entries_.erase(it);
+      }
+    }
+    locked += Steady::now() - t0;
+    longest = std::max(longest, Steady::now() - t0);
+    doomed.clear();
+  }
+  finished_flushes_.inc();
   logger_.debug("journal: finished events moved to a run",
-                {{"events", static_cast<unsigned long>(slots.size())},
-                 {"file", run->path().filename().string()},
+                {{"events", static_cast<unsigned long>(fresh.size())},
+                 {"file", run ? run->path().filename().string() : std::string("(all expired)")},
                  {"write_ms", std::chrono::duration<double, std::milli>(written - started).count()},
+                 // ingest waits for the journal lock this long in all, in chunks
                  {"locked_ms", std::chrono::duration<double, std::milli>(locked).count()},
-                 {"collect_ms", std::chrono::duration<double, std::milli>(collect_locked).count()}});
-  return slots.size();
+                 {"longest_lock_ms", std::chrono::duration<double, std::milli>(longest).count()}});
+  return fresh.size();
 }
 
 void Journal::publish_runs(FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed) {

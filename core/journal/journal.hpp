@@ -13,11 +13,11 @@
 //             the newest at a crash only means one more attempt)
 //   snapshot  an event's whole entry, written by a checkpoint
 //
-// Finished entries leave memory: once `finished_in_memory` more entries have
-// been admitted, the maintenance thread writes the finished ones to a sorted
-// run file (FinishedStore, journal/finished/) and drops them from the map, so
-// memory holds unfinished events and at most that many finished ones however
-// many events the idempotency window holds. Lookups that miss the map ask the
+// Finished entries leave memory: once `finished_in_memory` events have
+// finished since the last flush, the maintenance thread writes them to a
+// sorted run file (FinishedStore, journal/finished/) and drops them from the
+// map, so memory holds unfinished events and about that many finished ones
+// however many events the idempotency window holds. Lookups that miss the map ask the
 // runs (a Bloom filter per run, one block read on a hit).
 //
 // Checkpoint: when closed segments exceed `checkpoint_bytes`, or right after
@@ -52,7 +52,7 @@ struct JournalSettings {
   std::chrono::seconds idempotency_window{7 * 24 * 3600};
   uint64_t checkpoint_bytes = 256ull << 20;  // closed-segment bytes that trigger a checkpoint
   std::chrono::milliseconds maintenance_interval{5'000};
-  // Admissions between two flushes of finished entries to a run on disk.
+  // Events finished between two flushes of finished entries to a run on disk.
   size_t finished_in_memory = 16'384;
 };
 
@@ -110,7 +110,6 @@ struct JournalEntry {
   uint32_t unfinished = 0;
   bool staged = false;
   bool committed = false;
-  bool flushing = false;            // copied into a run being written (flush_finished())
   std::unique_ptr<Live> live;       // set unless packed
   std::unique_ptr<char[]> packed;   // a finished entry (journal.cpp: pack())
 };
@@ -231,6 +230,8 @@ class Journal final : public DeliveryLedger {
   bool to_status(const FinishedStore::Hit& hit, EventStatus& out) const;
   std::optional<FinishedStore::Hit> find_finished(const std::string& key, int64_t now) const;  // mutex_ held
   void request_flush();
+  // Appends a just-finished, committed entry to pending_run_; mutex_ held.
+  void note_finished(std::string_view key, const EventEntry& e);
   void encode_snapshot(RecordBatch& out, const EventEntry& e, std::string& scratch) const;
   void apply_packed_snapshot(std::string_view payload);
   bool expired(const EventEntry& e, int64_t now_ms) const { return expired(e.accepted_ms, now_ms); }
@@ -250,7 +251,13 @@ class Journal final : public DeliveryLedger {
   boost::unordered_flat_map<std::string, std::unique_ptr<EventEntry>> entries_;
 
   std::unique_ptr<FinishedStore> finished_;  // lookups under mutex_; written by maintenance
-  size_t flush_at_ = 0;                      // entries_.size() that asks for a flush; mutex_
+  // Every entry that finished since the last flush, as it will go into the
+  // next run (varint key size, key, varint accepted_ms, packed bytes), so
+  // a flush takes it in O(1) under the lock instead of walking the map
+  // (~400 ns per entry in cache misses while ingest waited). mutex_
+  std::string pending_run_;
+  size_t pending_run_count_ = 0;       // entries in it; a flush is asked for at finished_in_memory
+  size_t pending_run_bytes_hint_ = 0;  // maintenance only: the last batch's size
   std::atomic<bool> flush_requested_{false};
 
   // Serializes flush_finished(), compact_finished() and checkpoint(): the

@@ -440,6 +440,29 @@ TEST_F(JournalTest, MaintenanceFlushesFinishedEventsPastTheThreshold) {
               Reservation::duplicate);
 }
 
+// Events that finish by delivery (no new admissions) also count: after an
+// outage, a backlog that drains must leave memory too.
+TEST_F(JournalTest, DeliveriesFinishingABacklogAlsoTriggerAFlush) {
+  finished_in_memory = 64;
+  auto j = open_journal();
+  std::vector<DocumentEvent> backlog;
+  for (int i = 0; i < 200; ++i) {
+    backlog.push_back(make_event("backlog-" + std::to_string(i)));
+    ASSERT_FALSE(accept(*j, backlog.back(), {{"bm" + std::to_string(i), "email"}}));
+  }
+  EXPECT_EQ(j->finished_runs(), 0u);  // all unfinished: nothing to move
+  for (int i = 0; i < 200; ++i)
+    attempt(*j, backlog[i], "bm" + std::to_string(i), MessageState::delivered, 1, "250 ok");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (j->entries_in_memory() > 64 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_LE(j->entries_in_memory(), 64u);
+  auto st = j->status(Journal::key("default", "backlog-3"));
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(st->done);
+  EXPECT_EQ(st->messages[0].detail, "250 ok");
+}
+
 // Runs leave with the window: lookups ignore expired records at once, and
 // compaction deletes a run whose newest event expired.
 TEST_F(JournalTest, RunsOutsideTheWindowAreForgottenAndDeleted) {
