@@ -262,7 +262,11 @@ class RedisIngestTest(unittest.TestCase):
         ids = message_event_ids(self.sink)
         # Claimed entries that a had journaled but not acked are sent again
         # by b (separate journals): at most what a had pending at the kill.
-        self.assertLessEqual(len(ids) - len(set(ids)), sum(owned.values()))
+        # And as in the test above, messages a had in flight to the sink at
+        # the kill (accepted there, delivery not yet journaled) are sent
+        # again by a after its restart: at most 4 connections × batch 64.
+        # (CI once saw 110 repeats with 80 pending: the second cause.)
+        self.assertLessEqual(len(ids) - len(set(ids)), sum(owned.values()) + 4 * 64)
         for d in (a, b):
             self.assertEqual(d.errors(), [])
 
