@@ -7,6 +7,8 @@
 //   BM_RenderMessage  MessageRenderer: context, locale, sender, subject+text+html
 //   BM_ExpressionEval a three-clause `when`
 //   BM_MimeBuild      a MIME message with a 100 KB attachment
+//   BM_FinishedLookup an id looked up in 8 runs of 65 536 finished events:
+//                     /0 a new id (filters only), /1 a duplicate (one block read)
 // Each reports allocs/op: operator new is counted in this binary.
 //
 //   build/release/bench/herald-micro-bench --benchmark_min_time=0.5
@@ -23,6 +25,7 @@
 
 #include "core/ingest/event_decoder.hpp"
 #include "core/match/rule_index.hpp"
+#include "core/journal/finished_store.hpp"
 #include "core/storage/log_io.hpp"
 #include "core/storage/segment_log.hpp"
 #include "transports/smtp/smtp_data.hpp"
@@ -321,6 +324,48 @@ void BM_JournalAppend(benchmark::State& state) {
   fs::remove_all(tmpl);
 }
 BENCHMARK(BM_JournalAppend)->UseRealTime();
+
+// The journal asks the runs for every new id that misses its in-memory map
+// (under its lock), so the miss is the hot path; a hit is a duplicate.
+void BM_FinishedLookup(benchmark::State& state) {
+  namespace fs = std::filesystem;
+  std::string tmpl = (fs::temp_directory_path() / "herald-bench-XXXXXX").string();
+  if (!::mkdtemp(tmpl.data())) {
+    state.SkipWithError("mkdtemp failed");
+    return;
+  }
+  Logger log(stderr, LogLevel::error);
+  {
+    FinishedStore store(fs::path(tmpl) / "finished", 65'536, log);
+    store.open();
+    constexpr int kRuns = 8, kPerRun = 65'536;
+    const std::string value(120, 'p');  // about a packed entry with one message
+    std::vector<std::string> keys;
+    for (int r = 0; r < kRuns; ++r) {
+      keys.clear();
+      for (int i = 0; i < kPerRun; ++i) keys.push_back("\x1f" + std::string("erp-") + std::to_string(r * kPerRun + i));
+      std::vector<FinishedRecord> recs;
+      for (const auto& k : keys) recs.push_back({0, k, 1'700'000'000'000, value});
+      std::error_code ec;
+      auto run = store.write(store.sort_by_hash(recs), ec);
+      if (!run) {
+        state.SkipWithError("run write failed");
+        return;
+      }
+      store.publish(run, {});
+    }
+    const bool hit = state.range(0) == 1;
+    uint64_t i = 0, found = 0;
+    std::string key;
+    for (auto _ : state) {
+      key = "\x1f" + std::string(hit ? "erp-" : "new-") + std::to_string(i++ % (kRuns * kPerRun));
+      found += store.find(key).has_value();
+    }
+    if (found != (hit ? static_cast<uint64_t>(state.iterations()) : 0)) state.SkipWithError("wrong answers");
+  }
+  fs::remove_all(tmpl);
+}
+BENCHMARK(BM_FinishedLookup)->Arg(0)->Arg(1);
 
 void BM_SmtpDataEncode(benchmark::State& state) {
   std::string msg;
