@@ -2,9 +2,11 @@
 // Journal: the durable record of accepted events and of every message's
 // delivery state, on top of SegmentLog (SPEC §2: nothing accepted is lost).
 //
-// In memory it keeps one EventEntry per event seen within the idempotency
-// window: its planned messages and their states. That map answers duplicate
-// submissions, GET /v1/events/{id}, and recovery ("what is unfinished?").
+// In memory it keeps one EventEntry per unfinished event and per recently
+// finished one: its planned messages and their states. That map, and the
+// runs of older finished events on disk (below), answer duplicate
+// submissions and GET /v1/events/{id} within the idempotency window; the
+// map alone answers recovery ("what is unfinished?").
 //
 // Records (payloads are JSON; see journal.cpp for the fields):
 //   accepted  the event as received + its planned message ids; written with
@@ -17,11 +19,11 @@
 // finished since the last flush, the maintenance thread writes them to a
 // sorted run file (FinishedStore, journal/finished/) and drops them from the
 // map, so memory holds unfinished events and about that many finished ones
-// however many events the idempotency window holds. Lookups that miss the map ask the
-// runs (a Bloom filter per run, one block read on a hit).
+// however many events the idempotency window holds. Lookups that miss the
+// map ask the runs (a Bloom filter per run, one block read on a hit).
 //
-// Checkpoint: when closed segments exceed `checkpoint_bytes`, or right after
-// a flush, the entries still in memory are rewritten as snapshot records at
+// Checkpoint: when closed segments exceed `checkpoint_bytes`, or after a
+// flush once the log holds 16 MB, the entries still in memory are rewritten as snapshot records at
 // the start of a fresh segment and every older segment is deleted (flushed
 // entries are durable in their run first). Replay merges records
 // monotonically (a final state is sticky, otherwise more attempts win), so
@@ -95,8 +97,8 @@ struct PlannedMessage {
 // for checkpoints. Once every message is final the entry is packed into one
 // small buffer (about 150 B for an event with one message, against ~430 B of
 // strings and vectors): finished events are by far the most numerous, and
-// are only kept to answer duplicates and GET /v1/events/{id} within the
-// idempotency window.
+// are only kept to answer duplicates and GET /v1/events/{id} until the next
+// flush moves them to a run on disk.
 struct JournalEntry {
   struct Live {
     std::string tenant;
