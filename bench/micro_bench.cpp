@@ -26,11 +26,14 @@
 #include "core/ingest/event_decoder.hpp"
 #include "core/match/rule_index.hpp"
 #include "core/journal/finished_store.hpp"
+#include "core/journal/journal.hpp"
 #include "core/storage/log_io.hpp"
 #include "core/storage/segment_log.hpp"
 #include "transports/smtp/smtp_data.hpp"
 #include "core/render/message_renderer.hpp"
 #include "transports/mime/mime_builder.hpp"
+// The tests' scoped temporary directory (mkdtemp, removed at scope exit).
+#include "tests/unit/temp_dir.hpp"
 
 namespace {
 std::atomic<uint64_t> g_allocs{0};
@@ -297,73 +300,57 @@ void BM_ParseEvent(benchmark::State& state) {
 BENCHMARK(BM_ParseEvent);
 
 void BM_JournalAppend(benchmark::State& state) {
-  namespace fs = std::filesystem;
-  std::string tmpl = (fs::temp_directory_path() / "herald-bench-XXXXXX").string();
-  if (!::mkdtemp(tmpl.data())) {
-    state.SkipWithError("mkdtemp failed");
-    return;
-  }
+  TempDir dir;
   Logger log(stderr, LogLevel::error);
   MetricsRegistry metrics;
-  {
-    SegmentLogOptions o;
-    o.dir = tmpl;
-    o.name = "bench";
-    SegmentLog seg(o, make_pwrite_log_io(), log, metrics);
-    seg.open([](uint8_t, std::string_view, uint64_t) {});
-    const std::string record(512, 'x');
-    RecordBatch batch;
-    for (auto _ : state) {
-      for (int i = 0; i < 64; ++i) batch.add(1, record);
-      auto r = seg.append_wait(batch);
-      if (r.ec) state.SkipWithError("append failed");
-    }
-    state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * 64));
-    seg.close();
+  SegmentLogOptions o;
+  o.dir = dir.path();
+  o.name = "bench";
+  SegmentLog seg(o, make_pwrite_log_io(), log, metrics);
+  seg.open([](uint8_t, std::string_view, uint64_t) {});
+  const std::string record(512, 'x');
+  RecordBatch batch;
+  for (auto _ : state) {
+    for (int i = 0; i < 64; ++i) batch.add(1, record);
+    auto r = seg.append_wait(batch);
+    if (r.ec) state.SkipWithError("append failed");
   }
-  fs::remove_all(tmpl);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * 64));
+  seg.close();
 }
 BENCHMARK(BM_JournalAppend)->UseRealTime();
 
 // The journal asks the runs for every new id that misses its in-memory map
 // (under its lock), so the miss is the hot path; a hit is a duplicate.
 void BM_FinishedLookup(benchmark::State& state) {
-  namespace fs = std::filesystem;
-  std::string tmpl = (fs::temp_directory_path() / "herald-bench-XXXXXX").string();
-  if (!::mkdtemp(tmpl.data())) {
-    state.SkipWithError("mkdtemp failed");
-    return;
-  }
+  TempDir dir;
   Logger log(stderr, LogLevel::error);
-  {
-    FinishedStore store(fs::path(tmpl) / "finished", 65'536, log);
-    store.open();
-    constexpr int kRuns = 8, kPerRun = 65'536;
-    const std::string value(120, 'p');  // about a packed entry with one message
-    std::vector<std::string> keys;
-    for (int r = 0; r < kRuns; ++r) {
-      keys.clear();
-      for (int i = 0; i < kPerRun; ++i) keys.push_back("\x1f" + std::string("erp-") + std::to_string(r * kPerRun + i));
-      std::vector<FinishedRecord> recs;
-      for (const auto& k : keys) recs.push_back({0, k, 1'700'000'000'000, value});
-      std::error_code ec;
-      auto run = store.write(store.sort_by_hash(recs), ec);
-      if (!run) {
-        state.SkipWithError("run write failed");
-        return;
-      }
-      store.publish(run, {});
+  FinishedStore store(dir.path() / "finished", 65'536, log);
+  store.open();
+  constexpr int kRuns = 8, kPerRun = 65'536;
+  const std::string value(120, 'p');  // about a packed entry with one message
+  std::vector<std::string> keys;
+  for (int r = 0; r < kRuns; ++r) {
+    keys.clear();
+    for (int i = 0; i < kPerRun; ++i) keys.push_back(Journal::key("default", "erp-" + std::to_string(r * kPerRun + i)));
+    std::vector<FinishedRecord> recs;
+    for (const auto& k : keys) recs.push_back({0, k, 1'700'000'000'000, value});
+    std::error_code ec;
+    auto run = store.write(store.sort_by_hash(recs), ec);
+    if (!run) {
+      state.SkipWithError("run write failed");
+      return;
     }
-    const bool hit = state.range(0) == 1;
-    uint64_t i = 0, found = 0;
-    std::string key;
-    for (auto _ : state) {
-      key = "\x1f" + std::string(hit ? "erp-" : "new-") + std::to_string(i++ % (kRuns * kPerRun));
-      found += store.find(key).has_value();
-    }
-    if (found != (hit ? static_cast<uint64_t>(state.iterations()) : 0)) state.SkipWithError("wrong answers");
+    store.publish(run, {});
   }
-  fs::remove_all(tmpl);
+  const bool hit = state.range(0) == 1;
+  uint64_t i = 0, found = 0;
+  std::string key;
+  for (auto _ : state) {
+    key = Journal::key("default", (hit ? "erp-" : "new-") + std::to_string(i++ % (kRuns * kPerRun)));
+    found += store.find(key).has_value();
+  }
+  if (found != (hit ? static_cast<uint64_t>(state.iterations()) : 0)) state.SkipWithError("wrong answers");
 }
 BENCHMARK(BM_FinishedLookup)->Arg(0)->Arg(1);
 
