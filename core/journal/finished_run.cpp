@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/storage/crc32c.hpp"
+#include "core/util/fixed_width.hpp"
 #include "core/util/hash.hpp"
 #include "core/util/varint.hpp"
 
@@ -24,27 +25,6 @@ constexpr size_t kBlockTarget = 4096;
 constexpr size_t kWriteBuffer = 1u << 20;
 constexpr uint64_t kBloomBitsPerKey = 12;
 constexpr int kBloomProbes = 6;
-
-void put_u64(std::string& out, uint64_t v) {
-  char b[8];
-  std::memcpy(b, &v, 8);  // little-endian hosts only (x86-64, aarch64)
-  out.append(b, 8);
-}
-void put_u32(std::string& out, uint32_t v) {
-  char b[4];
-  std::memcpy(b, &v, 4);
-  out.append(b, 4);
-}
-uint64_t load_u64(const char* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-uint32_t load_u32(const char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
 
 size_t bloom_words_for(uint64_t records) {
   const uint64_t blocks = std::max<uint64_t>(1, (records * kBloomBitsPerKey + 511) / 512);
@@ -80,7 +60,7 @@ bool pread_all(int fd, char* buf, size_t n, uint64_t offset) {
 
 bool decode_finished_record(const char*& p, const char* end, FinishedRecord& r) {
   if (end - p < 8) return false;
-  r.hash = load_u64(p);
+  r.hash = get_u64(p);
   p += 8;
   uint64_t at = 0;
   return get_text_bounded(p, end, r.key) && get_varint_bounded(p, end, at) &&
@@ -214,11 +194,11 @@ std::unique_ptr<FinishedRun> FinishedRun::open(const std::filesystem::path& path
     error = "not a finished-event run (bad header or footer)";
     return nullptr;
   }
-  const uint64_t index_offset = load_u64(foot), blocks = load_u64(foot + 8), bloom_words = load_u64(foot + 16);
-  run->records_ = load_u64(foot + 24);
-  run->seed_ = load_u64(foot + 32);
-  run->min_at_ = static_cast<int64_t>(load_u64(foot + 40));
-  run->max_at_ = static_cast<int64_t>(load_u64(foot + 48));
+  const uint64_t index_offset = get_u64(foot), blocks = get_u64(foot + 8), bloom_words = get_u64(foot + 16);
+  run->records_ = get_u64(foot + 24);
+  run->seed_ = get_u64(foot + 32);
+  run->min_at_ = static_cast<int64_t>(get_u64(foot + 40));
+  run->max_at_ = static_cast<int64_t>(get_u64(foot + 48));
   run->file_bytes_ = static_cast<uint64_t>(size);
   // The sizes must add up exactly before anything is allocated from them.
   const uint64_t tail_end = static_cast<uint64_t>(size) - kFooterSize;
@@ -230,7 +210,7 @@ std::unique_ptr<FinishedRun> FinishedRun::open(const std::filesystem::path& path
   }
   std::string tail(tail_end - index_offset, '\0');
   if (!pread_all(run->fd_, tail.data(), tail.size(), index_offset) ||
-      crc32c_extend(crc32c(tail), foot, 7 * 8) != load_u32(foot + 7 * 8)) {
+      crc32c_extend(crc32c(tail), foot, 7 * 8) != get_u32(foot + 7 * 8)) {
     error = "index or filter checksum mismatch";
     return nullptr;
   }
@@ -239,7 +219,7 @@ std::unique_ptr<FinishedRun> FinishedRun::open(const std::filesystem::path& path
   for (uint64_t i = 0; i < blocks; ++i) {
     const char* e = tail.data() + i * kIndexEntrySize;
     auto& ie = run->index_[i];
-    ie = {load_u64(e), load_u64(e + 8), load_u32(e + 16), load_u32(e + 20)};
+    ie = {get_u64(e), get_u64(e + 8), get_u32(e + 16), get_u32(e + 20)};
     if (ie.offset != expect || (i > 0 && ie.first_hash < run->index_[i - 1].first_hash)) {
       error = "block index out of order";
       return nullptr;
@@ -251,7 +231,7 @@ std::unique_ptr<FinishedRun> FinishedRun::open(const std::filesystem::path& path
     return nullptr;
   }
   run->bloom_.resize(bloom_words);
-  std::memcpy(run->bloom_.data(), tail.data() + blocks * kIndexEntrySize, bloom_words * 8);
+  for (uint64_t w = 0; w < bloom_words; ++w) run->bloom_[w] = get_u64(tail.data() + blocks * kIndexEntrySize + w * 8);
   return run;
 }
 

@@ -114,6 +114,10 @@ FinishedStore::RunPtr FinishedStore::write(const std::vector<FinishedRecord>& so
   FinishedRunWriter w(path, seed_, sorted.size());
   for (const auto& r : sorted)
     if ((ec = w.add(r))) return nullptr;
+  return finish(w, path, ec);
+}
+
+FinishedStore::RunPtr FinishedStore::finish(FinishedRunWriter& w, const fs::path& path, std::error_code& ec) {
   if ((ec = w.finish())) return nullptr;
   std::string why;
   RunPtr run = FinishedRun::open(path, why);
@@ -183,11 +187,7 @@ FinishedStore::RunPtr FinishedStore::merge(const std::vector<RunPtr>& inputs, in
       log_.error("finished-event run has a damaged block; the merge leaves its remaining records out",
                  {{"file", inputs[i]->path().string()}});
   if (w.records() == 0) return nullptr;  // everything expired; the writer removes its file
-  if ((ec = w.finish())) return nullptr;
-  std::string why;
-  RunPtr run = FinishedRun::open(path, why);
-  if (!run) ec = std::make_error_code(std::errc::io_error);
-  return run;
+  return finish(w, path, ec);
 }
 
 std::vector<FinishedStore::RunPtr> FinishedStore::expired(int64_t expire_before_ms) const {

@@ -80,6 +80,8 @@ class FinishedStore {
 
  private:
   std::filesystem::path next_path();
+  // Completes `w` (written to `path`) and opens the run it wrote.
+  RunPtr finish(FinishedRunWriter& w, const std::filesystem::path& path, std::error_code& ec);
 
   std::filesystem::path dir_;
   uint64_t base_records_;

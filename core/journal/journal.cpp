@@ -92,12 +92,8 @@ bool packed_body_well_formed(std::string_view b) {
   const char* p = b.data();
   const char* const end = p + b.size();
   auto varint = [&](uint64_t& v) { return get_varint_bounded(p, end, v); };
-  auto text = [&] {
-    uint64_t n = 0;
-    if (!varint(n) || n > static_cast<uint64_t>(end - p)) return false;
-    p += n;
-    return true;
-  };
+  std::string_view skipped;
+  auto text = [&] { return get_text_bounded(p, end, skipped); };
   for (int i = 0; i < 4; ++i)
     if (!text()) return false;
   uint64_t count = 0, x = 0;
