@@ -6,6 +6,7 @@
 // tests use an in-memory log. append() is thread-safe and never throws; an
 // I/O error is logged and counted, never propagated into delivery.
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/model/message.hpp"
@@ -38,6 +39,20 @@ struct HistoryRecord {
 // message, recipients, subject, attempt); callers add status and error.
 HistoryRecord outbound_record(const RenderedMessage& msg);
 
+// A record's fields as views, what encoders read: those of a HistoryRecord,
+// or those of an event received, read straight from the event (one per
+// ingested event: no eighteen strings built and freed for it).
+struct HistoryFields {
+  std::string_view kind, direction, at, tenant, partner, contact, document, actor, on_behalf_of, event_id,
+      event_type, message_id, template_id, recipient, transport, subject, status, error;
+  int attempt = 0;
+};
+HistoryFields fields_of(const HistoryRecord& r);
+// The record of an accepted event: kind "event", inbound, status
+// "received", the transport being the source it came by (http, redis).
+HistoryFields received_fields(const DocumentEvent& e, std::string_view source);
+HistoryRecord to_record(const HistoryFields& f);
+
 class HistoryLog {
  public:
   virtual ~HistoryLog() = default;
@@ -46,6 +61,13 @@ class HistoryLog {
   // one per record.
   virtual void append_all(const std::vector<HistoryRecord>& records) {
     for (const auto& r : records) append(r);
+  }
+  // The received-event records of an accepted batch.
+  virtual void append_received(const std::vector<const DocumentEvent*>& events, std::string_view source) {
+    std::vector<HistoryRecord> records;
+    records.reserve(events.size());
+    for (const DocumentEvent* e : events) records.push_back(to_record(received_fields(*e, source)));
+    append_all(records);
   }
   virtual void flush() = 0;
 };

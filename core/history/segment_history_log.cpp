@@ -3,21 +3,13 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/util/log.hpp"
 #include "core/util/time_format.hpp"
 
 namespace herald {
 namespace {
 
 constexpr uint8_t kHistoryRecord = 1;
-
-bool plain_json(std::string_view v) {
-  unsigned char bad = 0;
-  for (char ch : v) {
-    const auto c = static_cast<unsigned char>(ch);
-    bad |= static_cast<unsigned char>((c < 0x20) | (c >= 0x80) | (c == '"') | (c == '\\'));
-  }
-  return !bad;
-}
 
 // `,"key":"value"`: one resize and two copies when the value needs no
 // escaping (nearly always: ids, types, timestamps). Every received event
@@ -26,7 +18,7 @@ template <size_t N>
 void field(std::string& out, const char (&key)[N], std::string_view v) {
   if (v.empty()) return;
   constexpr size_t k = N - 1;
-  const bool plain = plain_json(v);
+  const bool plain = json_plain_prefix(v) == v.size();
   const size_t at = out.size();
   out.resize(at + k + 5 + (plain ? v.size() + 1 : 0));
   char* p = out.data() + at;
@@ -48,34 +40,12 @@ void field(std::string& out, const char (&key)[N], std::string_view v) {
 
 }  // namespace
 
-HistoryRecord outbound_record(const RenderedMessage& msg) {
-  HistoryRecord r;
-  r.kind = msg.channel;
-  r.direction = "outbound";
-  r.tenant = msg.tenant;
-  r.partner = msg.partner_id;
-  r.contact = msg.contact_id;
-  if (msg.event) {
-    r.event_id = msg.event->id;
-    r.event_type = msg.event->type;
-    if (msg.event->document) r.document = msg.event->document->number;
-    if (msg.event->actor) r.actor = msg.event->actor->id;
-    if (msg.event->on_behalf_of) r.on_behalf_of = msg.event->on_behalf_of->id;
-  }
-  r.message_id = msg.message_id;
-  r.template_id = msg.template_id;
-  for (const auto& to : msg.to) r.recipient += (r.recipient.empty() ? "" : ",") + to.address;
-  r.subject = msg.subject;
-  r.attempt = msg.attempt;
-  return r;
-}
-
-void encode_history_record(std::string& out, const HistoryRecord& r, std::string_view id,
+void encode_history_record(std::string& out, const HistoryFields& r, std::string_view id,
                            std::string_view recorded_at) {
   out += "{\"id\":\"";
   append_json_escaped(out, id);
   out += '"';
-  field(out, "at", r.at.empty() ? recorded_at : std::string_view(r.at));
+  field(out, "at", r.at.empty() ? recorded_at : r.at);
   field(out, "recorded_at", recorded_at);
   field(out, "kind", r.kind);
   field(out, "direction", r.direction);
@@ -95,8 +65,9 @@ void encode_history_record(std::string& out, const HistoryRecord& r, std::string
   field(out, "status", r.status);
   field(out, "error", r.error);
   if (r.attempt) {
+    char num[16];
     out += ",\"attempt\":";
-    out += std::to_string(r.attempt);
+    out.append(num, std::to_chars(num, num + sizeof num, r.attempt).ptr);
   }
   out += '}';
 }
@@ -132,27 +103,36 @@ void SegmentHistoryLog::close() {
   log_->close();
 }
 
-void SegmentHistoryLog::append(const HistoryRecord& r) { append_all({r}); }
+void SegmentHistoryLog::append(const HistoryRecord& r) {
+  append_encoded(1, [&](size_t) { return fields_of(r); });
+}
 
 void SegmentHistoryLog::append_all(const std::vector<HistoryRecord>& records) {
-  if (records.empty()) return;
-  std::string recorded_at = format_rfc3339_utc(std::chrono::system_clock::now());
-  uint64_t first = seq_.fetch_add(records.size(), std::memory_order_relaxed) + 1;
+  append_encoded(records.size(), [&](size_t i) { return fields_of(records[i]); });
+}
+
+void SegmentHistoryLog::append_received(const std::vector<const DocumentEvent*>& events, std::string_view source) {
+  append_encoded(events.size(), [&](size_t i) { return received_fields(*events[i], source); });
+}
+
+template <class FieldsAt>
+void SegmentHistoryLog::append_encoded(size_t n, FieldsAt fields_at) {
+  if (n == 0) return;
+  const std::string recorded_at = format_rfc3339_utc(std::chrono::system_clock::now());
+  const uint64_t first = seq_.fetch_add(n, std::memory_order_relaxed) + 1;
+  // Every record of the batch encoded straight into one buffer (this runs
+  // per ingest batch).
   RecordBatch batch;
-  // One buffer for every record of the batch (this runs per ingest batch).
-  std::string id = id_prefix_, json;
-  json.reserve(512);
-  for (size_t i = 0; i < records.size(); ++i) {
+  std::string id = id_prefix_;
+  for (size_t i = 0; i < n; ++i) {
     char seq[24];
-    auto end = std::to_chars(seq, seq + sizeof seq, first + i).ptr;
     id.resize(id_prefix_.size());
-    id.append(seq, end);
-    json.clear();
-    encode_history_record(json, records[i], id, recorded_at);
-    batch.add(kHistoryRecord, json);
+    id.append(seq, std::to_chars(seq, seq + sizeof seq, first + i).ptr);
+    batch.add_in_place(kHistoryRecord,
+                       [&](std::string& out) { encode_history_record(out, fields_at(i), id, recorded_at); });
   }
   log_->append_detached(batch);
-  written_.inc(records.size());
+  written_.inc(n);
 }
 
 void SegmentHistoryLog::flush() {

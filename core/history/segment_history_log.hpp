@@ -30,7 +30,7 @@ struct HistorySettings {
 };
 
 // The JSON form of one record (no trailing newline), appended to `out`.
-void encode_history_record(std::string& out, const HistoryRecord& r, std::string_view id,
+void encode_history_record(std::string& out, const HistoryFields& r, std::string_view id,
                            std::string_view recorded_at);
 
 class SegmentHistoryLog final : public HistoryLog {
@@ -43,6 +43,7 @@ class SegmentHistoryLog final : public HistoryLog {
 
   void append(const HistoryRecord& record) override;
   void append_all(const std::vector<HistoryRecord>& records) override;
+  void append_received(const std::vector<const DocumentEvent*>& events, std::string_view source) override;
   // Waits until everything appended so far is durable.
   void flush() override;
 
@@ -53,6 +54,8 @@ class SegmentHistoryLog final : public HistoryLog {
 
  private:
   void run_retention();
+  template <class FieldsAt>
+  void append_encoded(size_t n, FieldsAt fields_at);
 
   HistorySettings settings_;
   Logger& logger_;

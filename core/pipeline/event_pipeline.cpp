@@ -22,21 +22,6 @@ EventPipeline::EventPipeline(const SnapshotHolder& snapshots, const MessageRende
       duplicates_(metrics.counter("herald_events_duplicate_total",
                                   "Events answered from the idempotency index instead of being processed again")) {}
 
-void EventPipeline::received_record(HistoryRecord& r, const DocumentEvent& e, const std::string& source) {
-  r.kind = "event";
-  r.direction = "inbound";
-  r.at = e.occurred_at;
-  r.tenant = e.tenant;
-  if (e.partner) r.partner = e.partner->id;
-  if (e.document) r.document = e.document->number;
-  if (e.actor) r.actor = e.actor->id;
-  if (e.on_behalf_of) r.on_behalf_of = e.on_behalf_of->id;
-  r.event_id = e.id;
-  r.event_type = e.type;
-  r.transport = source;
-  r.status = "received";
-}
-
 void EventPipeline::record_unroutable(const RenderedMessage& msg) {
   unroutable_.inc();
   std::string reason = std::string("no transport configured for channel ") + msg.channel;
@@ -152,10 +137,10 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
 
   metrics_.counter("herald_events_received_total", "Events accepted by source", {{"source", source}})
       .inc(prepared.size());
-  std::vector<HistoryRecord> received;
+  std::vector<const DocumentEvent*> received;
   received.reserve(prepared.size());
-  for (const auto& p : prepared) received_record(received.emplace_back(), *p.event, source);
-  history_.append_all(received);
+  for (const auto& p : prepared) received.push_back(p.event);
+  history_.append_received(received, source);
   for (auto& p : prepared) {
     for (auto& msg : p.messages) {
       auto route = routes_.find(channel_from_string(msg->channel));

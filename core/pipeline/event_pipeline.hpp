@@ -62,7 +62,6 @@ class EventPipeline final {
   }
 
  private:
-  static void received_record(HistoryRecord& r, const DocumentEvent& e, const std::string& source);
   void record_unroutable(const RenderedMessage& msg);
   std::vector<std::shared_ptr<RenderedMessage>> render_all(const std::shared_ptr<const DocumentEvent>& event,
                                                           const ResourceSnapshot& snapshot);

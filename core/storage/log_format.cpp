@@ -35,17 +35,27 @@ std::optional<uint64_t> decode_segment_header(std::string_view d) {
   return get_u64(d.data() + 16);
 }
 
-void encode_record(std::string& out, uint8_t type, std::string_view payload) {
+size_t begin_record(std::string& out, uint8_t type) {
   const size_t start = out.size();
-  put_u32(out, static_cast<uint32_t>(payload.size()));
-  put_u32(out, 0);  // CRC, filled below
-  out.push_back(static_cast<char>(type));
-  out.append(3, '\0');
-  out.append(payload);
+  out.resize(start + kRecordHeaderSize);  // length and CRC filled by end_record
   char* frame = out.data() + start;
-  uint32_t crc = crc32c_extend(0, frame, 4);
-  crc = crc32c_extend(crc, frame + 8, 4 + payload.size());
-  for (int i = 0; i < 4; ++i) frame[4 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  std::memset(frame, 0, kRecordHeaderSize);
+  frame[8] = static_cast<char>(type);
+  return start;
+}
+
+void end_record(std::string& out, size_t frame_start) {
+  char* frame = out.data() + frame_start;
+  const size_t payload = out.size() - frame_start - kRecordHeaderSize;
+  store_u32(frame, static_cast<uint32_t>(payload));
+  const uint32_t crc = crc32c_extend(crc32c_extend(0, frame, 4), frame + 8, 4 + payload);
+  store_u32(frame + 4, crc);
+}
+
+void encode_record(std::string& out, uint8_t type, std::string_view payload) {
+  const size_t start = begin_record(out, type);
+  out.append(payload);
+  end_record(out, start);
 }
 
 ScanResult scan_records(std::string_view data, const RecordVisitor& visit) {

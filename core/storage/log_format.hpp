@@ -42,6 +42,13 @@ std::optional<uint64_t> decode_segment_header(std::string_view data);
 
 // Appends one framed record to `out`.
 void encode_record(std::string& out, uint8_t type, std::string_view payload);
+
+// The same in two steps, for a payload written straight into `out` (no
+// payload string built and then copied): begin_record appends the header and
+// returns where the frame starts; end_record, once the payload follows it,
+// fills in its length and CRC.
+size_t begin_record(std::string& out, uint8_t type);
+void end_record(std::string& out, size_t frame_start);
 inline size_t framed_size(std::string_view payload) { return kRecordHeaderSize + payload.size(); }
 
 // preallocated: the rest of the data is zeros, the space a log fills ahead of

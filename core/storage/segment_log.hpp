@@ -67,6 +67,16 @@ class RecordBatch final {
     encode_record(bytes_, type, payload);
     ++count_;
   }
+  // One record whose payload `write(std::string& out)` appends to `out` in
+  // place: the journal and the history encode every ingested event this way,
+  // without a payload string built first and copied after.
+  template <class Write>
+  void add_in_place(uint8_t type, Write&& write) {
+    const size_t start = begin_record(bytes_, type);
+    write(bytes_);
+    end_record(bytes_, start);
+    ++count_;
+  }
   // Pre-sizes the buffer and touches its pages, so that filling it later
   // (a checkpoint, under the journal lock) neither reallocates nor faults.
   void prepare(size_t bytes) {

@@ -6,9 +6,12 @@
 
 namespace herald {
 
+inline void store_u32(char* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
 inline void put_u32(std::string& out, uint32_t v) {
   char b[4];
-  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  store_u32(b, v);
   out.append(b, 4);
 }
 inline void put_u64(std::string& out, uint64_t v) {

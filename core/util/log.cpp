@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/util/swar.hpp"
 #include "core/util/time_format.hpp"
 #include "core/util/utf8.hpp"
 
@@ -21,15 +22,22 @@ const char* level_name(LogLevel l) {
 
 }  // namespace
 
+size_t json_plain_prefix(std::string_view s) noexcept {
+  auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; };
+  size_t i = swar::first_dirty_word(s, [](uint64_t w) {
+    return swar::any_outside_printable_ascii(w) || swar::any_equal(w, '"') || swar::any_equal(w, '\\');
+  });
+  while (i < s.size() && plain(static_cast<unsigned char>(s[i]))) ++i;
+  return i;
+}
+
 void append_json_escaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   // Runs of plain printable ASCII are appended in one go: this encodes every
   // journal header and history record (ingest hot path).
-  auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; };
   size_t i = 0;
   while (i < s.size()) {
-    size_t run = i;
-    while (run < s.size() && plain(static_cast<unsigned char>(s[run]))) ++run;
+    size_t run = i + json_plain_prefix(s.substr(i));
     if (run > i) {
       out.append(s.data() + i, run - i);
       i = run;

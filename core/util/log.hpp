@@ -57,6 +57,11 @@ class Logger final {
 // UTF-8 bytes are replaced by U+FFFD so a log line is always valid JSON.
 void append_json_escaped(std::string& out, std::string_view s);
 
+// The length of the leading run of `s` that a JSON string holds as is
+// (printable ASCII other than '"' and '\\'); s.size() when nothing needs
+// escaping.
+size_t json_plain_prefix(std::string_view s) noexcept;
+
 // Parses "debug|info|warn|error"; returns false on anything else.
 bool parse_log_level(std::string_view s, LogLevel& out);
 

@@ -1,5 +1,7 @@
 #include "core/util/utf8.hpp"
 
+#include "core/util/swar.hpp"
+
 namespace herald {
 
 size_t utf8_sequence_length(std::string_view s) noexcept {
@@ -54,7 +56,11 @@ size_t utf8_length(std::string_view s) noexcept {
 }
 
 bool has_line_breaking_or_control(std::string_view s) noexcept {
-  for (size_t i = 0; i < s.size(); ++i) {
+  // Eight bytes at a time while they are all printable ASCII (names,
+  // numbers, statuses nearly always are: every text field of every event is
+  // checked); the first word that is not goes through the exact loop below.
+  size_t i = swar::first_dirty_word(s, swar::any_outside_printable_ascii);
+  for (; i < s.size(); ++i) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x20 || c == 0x7F) return true;
     // C1 controls U+0080..U+009F are encoded as C2 80..C2 9F.

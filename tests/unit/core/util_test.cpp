@@ -76,6 +76,25 @@ TEST(Utf8Test, FindsLineBreakingCharacters) {
   EXPECT_TRUE(has_line_breaking_or_control("a\xC2\x85" "b"));      // U+0085 NEL
 }
 
+// The word-at-a-time fast path must agree with the byte loop for every byte
+// value at every position of a word, and across word boundaries.
+TEST(Utf8Test, FindsEveryControlByteAtEveryPosition) {
+  for (int c = 0; c < 256; ++c) {
+    const bool control = c < 0x20 || c == 0x7F;
+    for (size_t len : {1u, 7u, 8u, 9u, 16u, 23u}) {
+      for (size_t at = 0; at < len; ++at) {
+        std::string s(len, 'x');
+        s[at] = static_cast<char>(c);
+        EXPECT_EQ(has_line_breaking_or_control(s), control) << "byte " << c << " at " << at << " of " << len;
+      }
+    }
+  }
+  // Multi-byte separators straddling the first 8-byte word.
+  EXPECT_TRUE(has_line_breaking_or_control("abcdefg\xE2\x80\xA9" "z"));
+  EXPECT_TRUE(has_line_breaking_or_control("abcdefg\xC2\x9F"));
+  EXPECT_FALSE(has_line_breaking_or_control("abcdefg\xC2\xA0" "cd"));  // U+00A0 is no control
+}
+
 TEST(LoggerTest, WritesOneValidJsonObjectPerLine) {
   char* buf = nullptr;
   size_t len = 0;
@@ -108,6 +127,27 @@ TEST(MetricsTest, RendersPrometheusText) {
   EXPECT_NE(text.find("herald_delivery_seconds_bucket{le=\"0.0025\"} 0"), std::string::npos) << text;
   EXPECT_NE(text.find("herald_delivery_seconds_bucket{le=\"0.005\"} 1"), std::string::npos);
   EXPECT_NE(text.find("herald_delivery_seconds_count 1"), std::string::npos);
+}
+
+TEST(JsonEscapeTest, PlainPrefixStopsAtTheFirstByteToEscape) {
+  EXPECT_EQ(json_plain_prefix(""), 0u);
+  EXPECT_EQ(json_plain_prefix("INV-2026-000042-abcdefgh"), 24u);
+  for (int c = 0; c < 256; ++c) {
+    const bool plain = c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+    for (size_t len : {1u, 8u, 13u, 24u}) {
+      for (size_t at = 0; at < len; ++at) {
+        std::string s(len, 'a');
+        s[at] = static_cast<char>(c);
+        EXPECT_EQ(json_plain_prefix(s), plain ? len : at) << "byte " << c << " at " << at << " of " << len;
+      }
+    }
+  }
+}
+
+TEST(JsonEscapeTest, EscapesQuotesControlsAndBadUtf8) {
+  std::string out;
+  append_json_escaped(out, "abcdefghij\"k\\l\n\x01\x7f" "Kováč\xff" "end-of-a-long-plain-tail");
+  EXPECT_EQ(out, "abcdefghij\\\"k\\\\l\\n\\u0001\\u007fKováč\\ufffdend-of-a-long-plain-tail");
 }
 
 }  // namespace

@@ -1,0 +1,75 @@
+#include "core/history/history_log.hpp"
+
+namespace herald {
+
+HistoryRecord outbound_record(const RenderedMessage& msg) {
+  HistoryRecord r;
+  r.kind = msg.channel;
+  r.direction = "outbound";
+  r.tenant = msg.tenant;
+  r.partner = msg.partner_id;
+  r.contact = msg.contact_id;
+  if (msg.event) {
+    r.event_id = msg.event->id;
+    r.event_type = msg.event->type;
+    if (msg.event->document) r.document = msg.event->document->number;
+    if (msg.event->actor) r.actor = msg.event->actor->id;
+    if (msg.event->on_behalf_of) r.on_behalf_of = msg.event->on_behalf_of->id;
+  }
+  r.message_id = msg.message_id;
+  r.template_id = msg.template_id;
+  for (const auto& to : msg.to) r.recipient += (r.recipient.empty() ? "" : ",") + to.address;
+  r.subject = msg.subject;
+  r.attempt = msg.attempt;
+  return r;
+}
+
+HistoryFields fields_of(const HistoryRecord& r) {
+  return {r.kind,       r.direction,  r.at,       r.tenant,      r.partner,   r.contact,
+          r.document,   r.actor,      r.on_behalf_of, r.event_id, r.event_type, r.message_id,
+          r.template_id, r.recipient, r.transport, r.subject,    r.status,    r.error,
+          r.attempt};
+}
+
+HistoryFields received_fields(const DocumentEvent& e, std::string_view source) {
+  HistoryFields f;
+  f.kind = "event";
+  f.direction = "inbound";
+  f.at = e.occurred_at;
+  f.tenant = e.tenant;
+  if (e.partner) f.partner = e.partner->id;
+  if (e.document) f.document = e.document->number;
+  if (e.actor) f.actor = e.actor->id;
+  if (e.on_behalf_of) f.on_behalf_of = e.on_behalf_of->id;
+  f.event_id = e.id;
+  f.event_type = e.type;
+  f.transport = source;
+  f.status = "received";
+  return f;
+}
+
+HistoryRecord to_record(const HistoryFields& f) {
+  HistoryRecord r;
+  r.kind = f.kind;
+  r.direction = f.direction;
+  r.at = f.at;
+  r.tenant = f.tenant;
+  r.partner = f.partner;
+  r.contact = f.contact;
+  r.document = f.document;
+  r.actor = f.actor;
+  r.on_behalf_of = f.on_behalf_of;
+  r.event_id = f.event_id;
+  r.event_type = f.event_type;
+  r.message_id = f.message_id;
+  r.template_id = f.template_id;
+  r.recipient = f.recipient;
+  r.transport = f.transport;
+  r.subject = f.subject;
+  r.status = f.status;
+  r.error = f.error;
+  r.attempt = f.attempt;
+  return r;
+}
+
+}  // namespace herald
