@@ -24,6 +24,7 @@
 #include "core/pipeline/event_pipeline.hpp"
 #include "core/render/message_renderer.hpp"
 #include "core/resources/resource_store.hpp"
+#include "core/util/threads.hpp"
 #include "daemon/sd_notify.hpp"
 #include "transports/http_ingest/api_routes.hpp"
 #include "transports/http_ingest/http_server.hpp"
@@ -256,7 +257,11 @@ int Daemon::run() {
     }
   };
   std::vector<std::jthread> threads;
-  for (size_t i = 1; i < contexts.size(); ++i) threads.emplace_back([&, i] { run_loop(*contexts[i]); });
+  for (size_t i = 1; i < contexts.size(); ++i)
+    threads.emplace_back([&, i] {
+      name_this_thread("io-" + std::to_string(i));
+      run_loop(*contexts[i]);
+    });
   run_loop(ioc);
   for (auto& t : threads) t.join();
   return restart ? kExitRestart : 0;

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/util/log.hpp"
+#include "core/util/threads.hpp"
 #include "core/util/time_format.hpp"
 
 namespace herald {
@@ -89,7 +90,10 @@ RecoveryReport SegmentHistoryLog::open() {
   // History is not replayed into memory (queries come with the history API);
   // open() still verifies every record and cuts a torn tail.
   RecoveryReport report = log_->open([](uint8_t, std::string_view, uint64_t) {});
-  retention_ = std::thread([this] { run_retention(); });
+  retention_ = std::thread([this] {
+    name_this_thread("history-retain");
+    run_retention();
+  });
   return report;
 }
 

@@ -235,6 +235,14 @@ std::unique_ptr<FinishedRun> FinishedRun::open(const std::filesystem::path& path
   return run;
 }
 
+void FinishedRun::prefetch(uint64_t hash) const {
+  if (bloom_.empty()) return;
+  bloom_probe(bloom_.size(), hash, [&](size_t w, uint64_t) {
+    __builtin_prefetch(&bloom_[w]);
+    return false;  // one probe: all of a key's bits share a 64-byte block
+  });
+}
+
 bool FinishedRun::may_contain(uint64_t hash) const {
   bool all = true;
   bloom_probe(bloom_.size(), hash, [&](size_t w, uint64_t bit) { return all = (bloom_[w] & bit) != 0; });

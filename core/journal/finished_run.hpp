@@ -86,6 +86,8 @@ class FinishedRun {
   // Looks `key` up (its hash under this run's seed). `value` gets a copy.
   Find find(uint64_t hash, std::string_view key, int64_t& accepted_ms, std::string& value) const;
   bool may_contain(uint64_t hash) const;
+  // Starts loading the filter block of `hash` into the cache.
+  void prefetch(uint64_t hash) const;
 
   // Reads every record in order, block by block (merges). A damaged block
   // ends the walk with damaged() set.

@@ -52,6 +52,7 @@ void FinishedStore::open() {
     if (auto n = parse_run_name(name); n && entry.is_regular_file()) found.emplace_back(*n, entry.path());
   }
   std::sort(found.begin(), found.end());
+  std::vector<RunPtr> loaded;
   for (auto& [n, path] : found) {
     next_number_ = std::max(next_number_, n + 1);
     std::string why;
@@ -63,31 +64,37 @@ void FinishedStore::open() {
       continue;
     }
     seed_ = run->seed();  // new runs continue the newest run's seed
-    runs_.push_back(std::move(run));
+    loaded.push_back(std::move(run));
   }
+  runs_ = std::make_shared<const std::vector<RunPtr>>(std::move(loaded));
 }
 
 uint64_t FinishedStore::hash(std::string_view key) const { return hash_bytes(key, seed_); }
 
-std::optional<FinishedStore::Hit> FinishedStore::find(std::string_view key) const {
+std::optional<FinishedStore::Hit> FinishedStore::find_in(const std::vector<RunPtr>& runs, std::string_view key) const {
   std::optional<Hit> best;
   Hit hit;
   const uint64_t h = hash(key);
+  // Each run's filter block is a likely cache miss: fetch them all at once
+  // before testing any.
+  for (const auto& run : runs) run->prefetch(run->seed() == seed_ ? h : hash_bytes(key, run->seed()));
   // Every run is asked (a filter test each), not just the newest: an id
   // accepted again after its window lives in two runs, and the newer wins.
-  for (const auto& run : runs_) {
+  for (const auto& run : runs) {
     const uint64_t rh = run->seed() == seed_ ? h : hash_bytes(key, run->seed());
     switch (run->find(rh, key, hit.accepted_ms, hit.value)) {
       case FinishedRun::Find::found:
         if (!best || hit.accepted_ms > best->accepted_ms) best = hit;
         break;
-      case FinishedRun::Find::damaged:
-        if (std::find(damaged_logged_.begin(), damaged_logged_.end(), run.get()) == damaged_logged_.end()) {
-          damaged_logged_.push_back(run.get());
+      case FinishedRun::Find::damaged: {
+        std::lock_guard lock(damaged_mutex_);
+        if (std::find(damaged_logged_.begin(), damaged_logged_.end(), run->path()) == damaged_logged_.end()) {
+          damaged_logged_.push_back(run->path());
           log_.error("finished-event run has a damaged block; ids in it are treated as new",
                      {{"file", run->path().string()}});
         }
         break;
+      }
       case FinishedRun::Find::absent:
         break;
     }
@@ -127,7 +134,7 @@ FinishedStore::RunPtr FinishedStore::finish(FinishedRunWriter& w, const fs::path
 
 std::vector<FinishedStore::RunPtr> FinishedStore::pick_merge() const {
   std::map<std::pair<uint64_t, unsigned>, std::vector<RunPtr>> tiers;  // (seed, tier) → runs, oldest first
-  for (const auto& run : runs_) {
+  for (const auto& run : *runs_) {
     auto& v = tiers[{run->seed(), tier_of(run->records(), base_records_)}];
     v.push_back(run);
     if (v.size() == kMergeWidth) return v;
@@ -192,17 +199,20 @@ FinishedStore::RunPtr FinishedStore::merge(const std::vector<RunPtr>& inputs, in
 
 std::vector<FinishedStore::RunPtr> FinishedStore::expired(int64_t expire_before_ms) const {
   std::vector<RunPtr> out;
-  for (const auto& run : runs_)
+  for (const auto& run : *runs_)
     if (run->max_accepted_ms() < expire_before_ms) out.push_back(run);
   return out;
 }
 
 void FinishedStore::publish(RunPtr added, const std::vector<RunPtr>& removed) {
-  std::erase_if(runs_, [&](const RunPtr& r) { return std::find(removed.begin(), removed.end(), r) != removed.end(); });
-  std::erase_if(damaged_logged_, [&](const FinishedRun* r) {
-    return std::none_of(runs_.begin(), runs_.end(), [&](const RunPtr& x) { return x.get() == r; });
+  auto next = std::make_shared<std::vector<RunPtr>>(*runs_);
+  std::erase_if(*next, [&](const RunPtr& r) { return std::find(removed.begin(), removed.end(), r) != removed.end(); });
+  if (added) next->push_back(std::move(added));
+  runs_ = std::move(next);
+  std::lock_guard lock(damaged_mutex_);
+  std::erase_if(damaged_logged_, [&](const fs::path& p) {
+    return std::none_of(runs_->begin(), runs_->end(), [&](const RunPtr& x) { return x->path() == p; });
   });
-  if (added) runs_.push_back(std::move(added));
 }
 
 void FinishedStore::remove_files(const std::vector<RunPtr>& removed) {
@@ -215,13 +225,13 @@ void FinishedStore::remove_files(const std::vector<RunPtr>& removed) {
 
 uint64_t FinishedStore::records() const {
   uint64_t n = 0;
-  for (const auto& r : runs_) n += r->records();
+  for (const auto& r : *runs_) n += r->records();
   return n;
 }
 
 size_t FinishedStore::memory_bytes() const {
   size_t n = 0;
-  for (const auto& r : runs_) n += r->memory_bytes();
+  for (const auto& r : *runs_) n += r->memory_bytes();
   return n;
 }
 

@@ -10,13 +10,16 @@
 // hit (~1 % of fresh ids per run; every true duplicate). A run whose newest
 // event left the window is deleted whole; merges drop expired entries.
 //
-// Concurrency: find() and publish() run under the owner's lock. Everything
-// else (writing runs, merging, picking expired runs) is done by the owner's
-// one maintenance thread, the only caller of publish(), so it may read the
-// run list without that lock.
+// Concurrency: the run list is copy-on-write. snapshot() and publish() run
+// under the owner's lock; find_in() on a snapshot needs no lock (runs are
+// immutable), so the journal asks the runs about a whole batch outside its
+// lock. Everything else (writing runs, merging, picking expired runs) is done
+// by the owner's one maintenance thread, the only caller of publish(), so it
+// may read the run list without that lock.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,7 +53,14 @@ class FinishedStore {
     int64_t accepted_ms = 0;
     std::string value;
   };
-  std::optional<Hit> find(std::string_view key) const;
+  std::optional<Hit> find(std::string_view key) const { return find_in(*runs_, key); }
+  // The runs as they are now; publish() replaces the list, never changes it,
+  // so a snapshot stays valid (and comparable: the same pointer means no run
+  // came or went) while the owner's lock is not held.
+  using RunList = std::shared_ptr<const std::vector<RunPtr>>;
+  RunList snapshot() const { return runs_; }
+  // find() on a snapshot; thread-safe.
+  std::optional<Hit> find_in(const std::vector<RunPtr>& runs, std::string_view key) const;
 
   // A batch for write(): records in any order; keys and values point into
   // storage the caller keeps alive until write() returns.
@@ -74,7 +84,7 @@ class FinishedStore {
   // After publish(), outside the lock: deletes the removed runs' files.
   void remove_files(const std::vector<RunPtr>& removed);
 
-  size_t runs() const { return runs_.size(); }
+  size_t runs() const { return runs_->size(); }
   uint64_t records() const;       // on disk, counting a key once per run
   size_t memory_bytes() const;    // filters and block indexes
 
@@ -88,8 +98,10 @@ class FinishedStore {
   Logger& log_;
   uint64_t seed_ = 0;
   uint64_t next_number_ = 1;
-  std::vector<RunPtr> runs_;  // oldest first
-  mutable std::vector<const FinishedRun*> damaged_logged_;
+  RunList runs_ = std::make_shared<const std::vector<RunPtr>>();  // oldest first
+  // Runs (by path) whose damage was logged; lookups on several threads add to it.
+  mutable std::mutex damaged_mutex_;
+  mutable std::vector<std::filesystem::path> damaged_logged_;
 };
 
 }  // namespace herald

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/util/threads.hpp"
 #include "core/util/varint.hpp"
 
 namespace herald {
@@ -226,7 +227,10 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
   for (auto& [k, entry] : entries_)
     if (entry->unfinished == 0 && entry->committed) note_finished(k, *entry);
   if (pending_run_count_ >= settings_.finished_in_memory) flush_requested_ = true;  // a long replay
-  maintenance_ = std::thread([this] { run_maintenance(); });
+  maintenance_ = std::thread([this] {
+    name_this_thread("journal-maint");
+    run_maintenance();
+  });
   return report;
 }
 
@@ -380,7 +384,7 @@ Journal::EventEntry& Journal::entry(const std::string& k) {
 
 Reservation Journal::reserve(Admission& adm, const std::string& k, EventStatus* existing) {
   std::lock_guard lock(mutex_);
-  return reserve_locked(adm, std::string(k), existing, now_ms());
+  return reserve_locked(adm, std::string(k), existing, now_ms(), nullptr);
 }
 
 void Journal::reserve_all(Admission& adm, std::vector<std::string>& keys, std::vector<Reservation>& out,
@@ -391,15 +395,38 @@ void Journal::reserve_all(Admission& adm, std::vector<std::string>& keys, std::v
   adm.entries_.reserve(adm.entries_.size() + keys.size());
   adm.staged_.reserve(adm.staged_.size() + keys.size());
   const int64_t now = now_ms();
+  // The finished-event runs are asked about the whole batch before the lock
+  // is taken: a filter test is a cache miss per run, and a filter hit reads
+  // a block from disk; under the lock, every other admission and the
+  // maintenance thread waited for them. The answers hold if no run came or
+  // went meanwhile (entries leave memory only after their run is published),
+  // else the keys are asked again under the lock.
+  FinishedStore::RunList runs;
+  {
+    std::lock_guard lock(mutex_);
+    runs = finished_->snapshot();
+  }
+  std::vector<std::optional<FinishedStore::Hit>> probed;
+  if (!runs->empty()) {
+    probed.resize(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) probed[i] = unexpired(finished_->find_in(*runs, keys[i]), now);
+  }
   std::lock_guard lock(mutex_);
-  for (size_t i = 0; i < keys.size(); ++i) out[i] = reserve_locked(adm, std::move(keys[i]), &existing[i], now);
+  const bool valid = finished_->snapshot() == runs;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::optional<FinishedStore::Hit> none;
+    const auto* answer = !valid ? nullptr : probed.empty() ? &none : &probed[i];
+    out[i] = reserve_locked(adm, std::move(keys[i]), &existing[i], now, answer);
+  }
 }
 
-Reservation Journal::reserve_locked(Admission& adm, std::string&& k, EventStatus* existing, int64_t now) {
+Reservation Journal::reserve_locked(Admission& adm, std::string&& k, EventStatus* existing, int64_t now,
+                                    const std::optional<FinishedStore::Hit>* probed) {
   auto [it, inserted] = entries_.try_emplace(k);
   if (inserted) {
     // Not in memory: maybe finished and moved to a run.
-    if (auto hit = find_finished(k, now)) {
+    const auto hit = probed ? *probed : find_finished(k, now);
+    if (hit) {
       EventStatus st;
       if (to_status(*hit, st)) {
         entries_.erase(it);
@@ -534,7 +561,10 @@ std::optional<EventStatus> Journal::status(const std::string& k) const {
 
 std::optional<FinishedStore::Hit> Journal::find_finished(const std::string& k, int64_t now) const {
   if (finished_->runs() == 0) return std::nullopt;
-  auto hit = finished_->find(k);
+  return unexpired(finished_->find(k), now);
+}
+
+std::optional<FinishedStore::Hit> Journal::unexpired(std::optional<FinishedStore::Hit> hit, int64_t now) const {
   if (hit && expired(hit->accepted_ms, now)) return std::nullopt;  // an old id may be used again
   return hit;
 }

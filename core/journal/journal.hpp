@@ -213,7 +213,10 @@ class Journal final : public DeliveryLedger {
  private:
   using EventEntry = JournalEntry;
 
-  Reservation reserve_locked(Admission& adm, std::string&& key, EventStatus* existing, int64_t now);
+  // `probed`: the runs' answer for `key` found before the lock was taken
+  // (still valid), or nullptr to ask them now.
+  Reservation reserve_locked(Admission& adm, std::string&& key, EventStatus* existing, int64_t now,
+                             const std::optional<FinishedStore::Hit>* probed);
   void apply_staged(Admission& adm);  // mutex_ held
 
   void settle(const std::vector<std::string>& keys, const std::vector<EventEntry*>& entries, bool ok);
@@ -231,6 +234,7 @@ class Journal final : public DeliveryLedger {
   // A finished entry found in a run; false if its bytes are malformed.
   bool to_status(const FinishedStore::Hit& hit, EventStatus& out) const;
   std::optional<FinishedStore::Hit> find_finished(const std::string& key, int64_t now) const;  // mutex_ held
+  std::optional<FinishedStore::Hit> unexpired(std::optional<FinishedStore::Hit> hit, int64_t now) const;
   void request_flush();
   // Appends a just-finished, committed entry to pending_run_; mutex_ held.
   void note_finished(std::string_view key, const EventEntry& e);

@@ -11,6 +11,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "core/util/threads.hpp"
+
 namespace herald {
 
 namespace fs = std::filesystem;
@@ -99,7 +101,10 @@ RecoveryReport SegmentLog::open(const ReplayVisitor& visit) {
   }
   record_end_.clear();
   segments_gauge_.set(int64_t(closed_.size() + 1));
-  flusher_ = std::thread([this] { run_flusher(); });
+  flusher_ = std::thread([this] {
+    name_this_thread(options_.name + "-sync");
+    run_flusher();
+  });
   return report;
 }
 

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "core/util/threads.hpp"
+
 namespace herald {
 
 namespace net = boost::asio;
@@ -105,7 +107,10 @@ void StreamConsumer::start() {
     }
     running_ = false;
   });
-  io_thread_ = std::thread([this] { io_.run(); });
+  io_thread_ = std::thread([this] {
+    name_this_thread("redis-io");
+    io_.run();
+  });
 }
 
 net::awaitable<void> StreamConsumer::stop() {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
@@ -398,6 +399,46 @@ TEST_F(JournalTest, FinishedEventsMovedToARunStillAnswerDuplicatesAndStatus) {
   EXPECT_EQ(pending[0].id, "still-open");
   EXPECT_EQ(j->entries_in_memory(), 1u);  // the checkpoint left only it in the segments
   check(*j);
+}
+
+// reserve_all() asks the runs about a batch before it takes the lock. While
+// another thread moves the same events to runs and merges those runs, every
+// answer must stay "duplicate": an event leaves memory only after its run is
+// published, and a batch probed against an older run list is asked again.
+TEST_F(JournalTest, BatchLookupsRacingFlushesAndMergesStillFindEveryDuplicate) {
+  auto j = open_journal();
+  std::atomic<bool> stop{false};
+  std::thread maintenance([&] {
+    while (!stop.load()) {
+      j->flush_finished();
+      j->compact_finished();
+    }
+  });
+  std::vector<std::string> accepted;
+  for (int round = 0; round < 150; ++round) {
+    for (int i = 0; i < 40; ++i) {
+      auto e = make_event("race-" + std::to_string(round) + "-" + std::to_string(i));
+      ASSERT_FALSE(accept(*j, e, {}));
+      accepted.push_back(Journal::key(e.tenant, e.id));
+    }
+    // The newest ids (likely being flushed right now) and a spread of older ones.
+    std::vector<std::string> keys(accepted.end() - 40, accepted.end());
+    for (size_t k = round; k < accepted.size(); k += 97) keys.push_back(accepted[k]);
+    const size_t n = keys.size();
+    Admission adm;
+    std::vector<Reservation> out(n);
+    std::vector<EventStatus> existing(n);
+    j->reserve_all(adm, keys, out, existing);
+    for (size_t k = 0; k < n; ++k) {
+      ASSERT_EQ(out[k], Reservation::duplicate) << "round " << round << " key " << k;
+      EXPECT_TRUE(existing[k].committed);
+    }
+    EXPECT_EQ(adm.reserved(), 0u);
+  }
+  stop = true;
+  maintenance.join();
+  EXPECT_GE(j->finished_runs(), 1u);
+  EXPECT_LT(j->entries_in_memory(), accepted.size());
 }
 
 // Without the checkpoint after a flush (a crash in between), replay brings

@@ -38,32 +38,6 @@ TEST(CommandBatchTest, EncodesArgumentsLengthPrefixed) {
   EXPECT_EQ(b.wire(), "");
 }
 
-// The hand-written encoder against hiredis' own, byte for byte.
-TEST(CommandBatchTest, MatchesHiredisFormatCommandArgv) {
-  const std::string big(70'000, 'x');
-  const std::vector<std::vector<std::string_view>> commands = {
-      {"XACK", "herald:events", "herald", "1700000000000-0", "1700000000000-1"},
-      {"SET", "", std::string_view("\0\r\n", 3)},
-      {"XADD", "s", "*", "event", big},
-      {"PING"},
-  };
-  for (const auto& args : commands) {
-    CommandBatch b;
-    b.add(std::span(args.data(), args.size()));
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (auto a : args) {
-      argv.push_back(a.data());
-      lens.push_back(a.size());
-    }
-    char* cmd = nullptr;
-    const int len = redisFormatCommandArgv(&cmd, static_cast<int>(argv.size()), argv.data(), lens.data());
-    ASSERT_GT(len, 0);
-    EXPECT_EQ(b.wire(), std::string(cmd, static_cast<size_t>(len))) << args[0];
-    redisFreeCommand(cmd);
-  }
-}
-
 // Accepts one connection, reads `expect_bytes` request bytes (if any), then
 // writes `answer` in pieces of `chunk` bytes.
 struct ScriptedServer {
