@@ -206,9 +206,11 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
   });
   const int64_t now = now_ms();
   int64_t unfinished = 0;
-  // Room for what was replayed plus 256k ids before the first rehash; more
-  // costs RSS once touched (the slot array is 40 B per id).
-  entries_.reserve(std::max<size_t>(entries_.size() * 2, size_t(1) << 18));
+  // Room for what was replayed, or for twice the finished events kept in
+  // memory (plus those in flight), before the first rehash. Not more: every
+  // new id lands on a random slot (40 B), and a table much larger than what
+  // it holds turns each insert into a cache miss.
+  entries_.reserve(std::max<size_t>(entries_.size() * 2, 2 * settings_.finished_in_memory + 4096));
   boost::unordered::erase_if(entries_, [&](auto& kv) {
     recount(*kv.second);
     return kv.second->unfinished == 0 && expired(*kv.second, now);

@@ -6,7 +6,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 #include "transports/tls/tls_client.hpp"
 
@@ -16,6 +18,82 @@ namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 using boost::system::error_code;
 using errc = boost::system::errc::errc_t;
+
+void* ReplyArena::allocate(size_t bytes) {
+  bytes = (bytes + 7) & ~size_t(7);
+  if (bytes > left_) {
+    // A big string gets a block of its own; the current one stays in use.
+    const size_t size = std::max(bytes, kBlock);
+    blocks_.push_back(std::make_unique_for_overwrite<char[]>(size));
+    if (size > kBlock) return blocks_.back().get();
+    next_ = blocks_.back().get();
+    left_ = size;
+  }
+  void* p = next_;
+  next_ += bytes;
+  left_ -= bytes;
+  return p;
+}
+
+namespace {
+
+// hiredis' reply-object functions, building the same redisReply trees as its
+// defaults (createReplyObject & co. in read.c) in the exec()'s arena.
+ReplyArena& arena_of(const redisReadTask* task) { return *static_cast<ReplyArena*>(task->privdata); }
+
+redisReply* new_node(const redisReadTask* task, int type) {
+  auto* r = static_cast<redisReply*>(arena_of(task).allocate(sizeof(redisReply)));
+  *r = redisReply{};
+  r->type = type;
+  if (task->parent) static_cast<redisReply*>(task->parent->obj)->element[task->idx] = r;
+  return r;
+}
+
+void* create_string(const redisReadTask* task, char* str, size_t len) try {
+  redisReply* r = new_node(task, task->type);
+  r->str = static_cast<char*>(arena_of(task).allocate(len + 1));
+  std::memcpy(r->str, str, len);
+  r->str[len] = '\0';
+  r->len = len;
+  return r;
+} catch (const std::bad_alloc&) {
+  return nullptr;  // the reader reports out of memory
+}
+
+void* create_array(const redisReadTask* task, int elements) try {
+  redisReply* r = new_node(task, REDIS_REPLY_ARRAY);
+  if (elements > 0) {
+    r->element = static_cast<redisReply**>(arena_of(task).allocate(sizeof(redisReply*) * size_t(elements)));
+    std::fill_n(r->element, elements, nullptr);
+  }
+  r->elements = size_t(std::max(elements, 0));
+  return r;
+} catch (const std::bad_alloc&) {
+  return nullptr;
+}
+
+void* create_integer(const redisReadTask* task, long long value) try {
+  redisReply* r = new_node(task, REDIS_REPLY_INTEGER);
+  r->integer = value;
+  return r;
+} catch (const std::bad_alloc&) {
+  return nullptr;
+}
+
+void* create_nil(const redisReadTask* task) try {
+  return new_node(task, REDIS_REPLY_NIL);
+} catch (const std::bad_alloc&) {
+  return nullptr;
+}
+
+// The arena frees nodes, including those of a reply cut short by an error.
+void free_object(void*) {}
+
+// hiredis takes the table by non-const pointer but never writes to it.
+const redisReplyObjectFunctions kArenaReplies = {create_string, create_array, create_integer, create_nil,
+                                                 free_object};
+
+}  // namespace
 
 std::string RedisEndpoint::describe() const {
   if (!unix_socket.empty()) return "unix:" + unix_socket;
@@ -103,8 +181,10 @@ net::awaitable<error_code> RedisConnection::connect(std::string& detail) {
   close();
   stream_ = std::monostate{};
   if (reader_) redisReaderFree(reader_);
-  reader_ = redisReaderCreate();
+  reader_ = redisReaderCreateWithFunctions(const_cast<redisReplyObjectFunctions*>(&kArenaReplies));
   if (!reader_) throw std::bad_alloc();
+  arena_ = std::make_shared<ReplyArena>();
+  reader_->privdata = arena_.get();
 
   auto step_failed = [&](const char* step, const error_code& ec) {
     detail = std::string(step) + ": " + (timed_out_ ? std::string("timed out") : ec.message());
@@ -202,11 +282,17 @@ net::awaitable<error_code> RedisConnection::exec(const CommandBatch& batch, std:
   }
   if (ec) co_return finish(ec);
 
+  // A fresh arena for these replies, unless the reader is inside a reply
+  // (bytes Redis sent unasked), whose nodes are in the current one.
+  if (reader_->ridx == -1) {
+    arena_ = std::make_shared<ReplyArena>();
+    reader_->privdata = arena_.get();
+  }
   while (replies.size() < batch.count()) {
     void* reply = nullptr;
     if (redisReaderGetReply(reader_, &reply) != REDIS_OK) co_return finish(make_error_code(errc::protocol_error));
     if (reply) {
-      replies.emplace_back(static_cast<redisReply*>(reply));
+      replies.emplace_back(static_cast<redisReply*>(reply), arena_);
       continue;
     }
     size_t n = 0;

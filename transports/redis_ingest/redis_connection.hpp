@@ -54,10 +54,37 @@ struct RedisEndpoint {
   std::string describe() const;  // for logs: "host:port", "unix:/path", "tls://host:port"
 };
 
-struct ReplyDeleter {
-  void operator()(redisReply* r) const noexcept { freeReplyObject(r); }
+// Memory for the reply trees of one exec(): hiredis' reader builds
+// ordinary redisReply nodes, but through reply-object functions
+// (redisReaderCreateWithFunctions) that carve them out of a few large blocks
+// instead of ~10 malloc/free pairs per stream entry, freed together when the
+// last reply of the exec() is dropped. The frees happened on the thread that
+// validated the batch, not the one that parsed it: with jemalloc ~5 000
+// instructions per entry (callgrind), a fifth of Redis ingest.
+class ReplyArena {
+ public:
+  void* allocate(size_t bytes);  // 8-byte aligned; throws std::bad_alloc
+
+ private:
+  static constexpr size_t kBlock = 256 * 1024;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  char* next_ = nullptr;
+  size_t left_ = 0;
 };
-using RedisReply = std::unique_ptr<redisReply, ReplyDeleter>;
+
+// A reply tree, keeping its arena alive; empty when moved from or reset.
+class RedisReply {
+ public:
+  RedisReply() = default;
+  RedisReply(redisReply* root, std::shared_ptr<const ReplyArena> arena) : root_(root), arena_(std::move(arena)) {}
+  redisReply* get() const { return root_; }
+  redisReply* operator->() const { return root_; }
+  void reset() { *this = RedisReply(); }
+
+ private:
+  redisReply* root_ = nullptr;
+  std::shared_ptr<const ReplyArena> arena_;
+};
 
 // Commands to send in one write; the replies come back in the same order.
 class CommandBatch final {
@@ -122,6 +149,9 @@ class RedisConnection final {
   uint64_t deadline_generation_ = 0;
   bool timed_out_ = false;
   redisReader* reader_ = nullptr;
+  // Where the reader puts the nodes of the replies being parsed (its
+  // privdata); a new one for each exec().
+  std::shared_ptr<ReplyArena> arena_;
   std::vector<char> read_buffer_;
 };
 

@@ -12,6 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <cstring>
 #include <functional>
 #include <optional>
 
@@ -113,6 +114,44 @@ TEST(RedisConnectionTest, PipelinedRepliesSplitAtEveryByteBoundary) {
     EXPECT_TRUE(reply_is_error(out.replies[3].get()));
     EXPECT_EQ(reply_text(out.replies[3].get()), "ERR wrong number of arguments");
   }
+}
+
+// Reply nodes live in the exec()'s arena: strings larger than its blocks,
+// many that cross block boundaries, empty and nil arrays; the replies stay
+// valid after the connection is gone.
+TEST(RedisConnectionTest, LargeAndManyRepliesSurviveTheConnection) {
+  const std::string big(600'000, 'b');
+  std::string answer = "*3\r\n$" + std::to_string(big.size()) + "\r\n" + big + "\r\n*0\r\n*-1\r\n";
+  answer += "*3000\r\n";
+  for (int i = 0; i < 3000; ++i) {
+    const std::string v = std::string(100 + i % 50, char('a' + i % 26)) + std::to_string(i);
+    answer += "$" + std::to_string(v.size()) + "\r\n" + v + "\r\n";
+  }
+  CommandBatch batch;
+  batch.add({"GET", "k"});
+  batch.add({"LRANGE", "l", "0", "-1"});
+  net::io_context ioc;
+  ScriptedServer server(ioc);
+  auto out = run_exec(server, ioc, batch, [&]() { return server.serve(batch.wire().size(), answer, 64 * 1024); });
+  ASSERT_FALSE(out.ec) << out.ec.message();
+  ASSERT_EQ(out.replies.size(), 2u);
+  const redisReply* first = out.replies[0].get();
+  ASSERT_EQ(first->elements, 3u);
+  EXPECT_EQ(reply_text(first->element[0]), big);
+  EXPECT_EQ(first->element[0]->str[big.size()], '\0');
+  EXPECT_EQ(first->element[1]->type, REDIS_REPLY_ARRAY);
+  EXPECT_EQ(first->element[1]->elements, 0u);
+  EXPECT_EQ(first->element[2]->type, REDIS_REPLY_NIL);
+  const redisReply* list = out.replies[1].get();
+  ASSERT_EQ(list->elements, 3000u);
+  for (int i = 0; i < 3000; ++i) {
+    const std::string v = std::string(100 + i % 50, char('a' + i % 26)) + std::to_string(i);
+    ASSERT_EQ(reply_text(list->element[i]), v) << i;
+    ASSERT_EQ(std::strlen(list->element[i]->str), v.size());
+  }
+  RedisReply moved = std::move(out.replies[1]);
+  out.replies.clear();  // the arena lives on in `moved`
+  EXPECT_EQ(reply_text(moved->element[2999]), std::string(100 + 2999 % 50, char('a' + 2999 % 26)) + "2999");
 }
 
 TEST(RedisConnectionTest, GarbageIsAProtocolErrorAndClosesTheConnection) {
