@@ -134,6 +134,7 @@ void SegmentHistoryLog::append_encoded(size_t n, FieldsAt fields_at) {
     id.append(seq, std::to_chars(seq, seq + sizeof seq, first + i).ptr);
     batch.add_in_place(kHistoryRecord,
                        [&](std::string& out) { encode_history_record(out, fields_at(i), id, recorded_at); });
+    if (i == 0 && n > 1) batch.reserve(batch.bytes() * n + batch.bytes() * n / 4);  // sized by the first
   }
   log_->append_detached(batch);
   written_.inc(n);

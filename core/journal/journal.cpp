@@ -460,6 +460,9 @@ void Journal::stage(Admission& adm, const DocumentEvent& event, const std::strin
   if (event.json.empty()) serialized = json::serialize(to_json(event, true));
   const std::string& event_json = event.json.empty() ? serialized : event.json;
   const int64_t at = now_ms();
+  // Sized once for the whole admission, by its first event.
+  if (slot == 0 && adm.keys_.size() > 1)
+    adm.batch_.reserve(adm.batch_.bytes() + adm.keys_.size() * (event_json.size() + 64 * messages.size() + 192));
   // The header by hand, written straight into the batch: this runs once per
   // accepted event (ingest hot path); building a json::object for six fields,
   // or a payload string copied into the batch after, cost more than the I/O.

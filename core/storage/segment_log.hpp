@@ -77,6 +77,9 @@ class RecordBatch final {
     end_record(bytes_, start);
     ++count_;
   }
+  // Room for `bytes` without reallocating: a batch growing by doubling
+  // copies itself ~twice over (callgrind: ~1 KB per ingested event).
+  void reserve(size_t bytes) { bytes_.reserve(bytes); }
   // Pre-sizes the buffer and touches its pages, so that filling it later
   // (a checkpoint, under the journal lock) neither reallocates nor faults.
   void prepare(size_t bytes) {

@@ -22,14 +22,7 @@ const char* level_name(LogLevel l) {
 
 }  // namespace
 
-size_t json_plain_prefix(std::string_view s) noexcept {
-  auto plain = [](unsigned char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; };
-  size_t i = swar::first_dirty_word(s, [](uint64_t w) {
-    return swar::any_outside_printable_ascii(w) || swar::any_equal(w, '"') || swar::any_equal(w, '\\');
-  });
-  while (i < s.size() && plain(static_cast<unsigned char>(s[i]))) ++i;
-  return i;
-}
+size_t json_plain_prefix(std::string_view s) noexcept { return bytescan::first_special<true>(s); }
 
 void append_json_escaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -7,6 +7,10 @@
 #include <cstring>
 #include <string_view>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace herald::swar {
 
 inline constexpr uint64_t kOnes = ~uint64_t{0} / 255;
@@ -50,3 +54,52 @@ size_t first_dirty_word(std::string_view s, Bad bad, char clean = 'a') noexcept 
 }
 
 }  // namespace herald::swar
+
+namespace herald::bytescan {
+
+// The exact position of the first byte of `s` that is a control character,
+// DEL or non-ASCII (`extra` = false), or also '"' or '\\' (`extra` = true,
+// what JSON must escape); s.size() if there is none. With SSE2 (every
+// x86-64) 16 bytes per step and the position from the compare mask: a
+// quarter of the SWAR test's instructions per byte, and no byte loop after
+// the first dirty word (callgrind: the JSON escape of every journal header
+// and history record was 6 % of Redis ingest). Elsewhere, SWAR words.
+template <bool extra>
+size_t first_special(std::string_view s) noexcept {
+  const char* p = s.data();
+  const size_t n = s.size();
+#if defined(__SSE2__)
+  auto mask = [](__m128i v) -> unsigned {
+    __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v),   // <= 0x1F
+                               _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x7f)), v));  // >= 0x7F
+    if constexpr (extra)
+      bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                           _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    return static_cast<unsigned>(_mm_movemask_epi8(bad));
+  };
+  if (n < 16) {
+    char padded[16];
+    std::memset(padded, 'a', sizeof padded);
+    std::memcpy(padded, p, n);
+    const unsigned m = mask(_mm_loadu_si128(reinterpret_cast<const __m128i*>(padded)));
+    return m ? static_cast<size_t>(__builtin_ctz(m)) : n;
+  }
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    if (const unsigned m = mask(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i))))
+      return i + static_cast<size_t>(__builtin_ctz(m));
+  if (i == n) return n;
+  // The tail as one overlapping load; its first (i - (n - 16)) bytes passed.
+  const unsigned m = mask(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n - 16))) >> (i - (n - 16));
+  return m ? i + static_cast<size_t>(__builtin_ctz(m)) : n;
+#else
+  auto special = [](unsigned char c) { return c < 0x20 || c >= 0x7f || (extra && (c == '"' || c == '\\')); };
+  size_t i = swar::first_dirty_word(s, [](uint64_t w) {
+    return swar::any_outside_printable_ascii(w) || (extra && (swar::any_equal(w, '"') || swar::any_equal(w, '\\')));
+  });
+  while (i < n && !special(static_cast<unsigned char>(p[i]))) ++i;
+  return i;
+#endif
+}
+
+}  // namespace herald::bytescan

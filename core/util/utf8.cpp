@@ -56,10 +56,10 @@ size_t utf8_length(std::string_view s) noexcept {
 }
 
 bool has_line_breaking_or_control(std::string_view s) noexcept {
-  // Eight bytes at a time while they are all printable ASCII (names,
-  // numbers, statuses nearly always are: every text field of every event is
-  // checked); the first word that is not goes through the exact loop below.
-  size_t i = swar::first_dirty_word(s, swar::any_outside_printable_ascii);
+  // Printable ASCII is skipped many bytes at a time (names, numbers,
+  // statuses nearly always are: every text field of every event is
+  // checked); from the first byte that is not, the exact loop below.
+  size_t i = bytescan::first_special<false>(s);
   for (; i < s.size(); ++i) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x20 || c == 0x7F) return true;

@@ -81,7 +81,7 @@ TEST(Utf8Test, FindsLineBreakingCharacters) {
 TEST(Utf8Test, FindsEveryControlByteAtEveryPosition) {
   for (int c = 0; c < 256; ++c) {
     const bool control = c < 0x20 || c == 0x7F;
-    for (size_t len : {1u, 7u, 8u, 9u, 16u, 23u}) {
+    for (size_t len : {1u, 7u, 8u, 9u, 15u, 16u, 17u, 23u, 31u, 32u, 33u, 47u}) {
       for (size_t at = 0; at < len; ++at) {
         std::string s(len, 'x');
         s[at] = static_cast<char>(c);
@@ -134,11 +134,13 @@ TEST(JsonEscapeTest, PlainPrefixStopsAtTheFirstByteToEscape) {
   EXPECT_EQ(json_plain_prefix("INV-2026-000042-abcdefgh"), 24u);
   for (int c = 0; c < 256; ++c) {
     const bool plain = c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
-    for (size_t len : {1u, 8u, 13u, 24u}) {
+    for (size_t len : {1u, 8u, 13u, 15u, 16u, 17u, 24u, 31u, 32u, 33u, 47u}) {
       for (size_t at = 0; at < len; ++at) {
         std::string s(len, 'a');
         s[at] = static_cast<char>(c);
         EXPECT_EQ(json_plain_prefix(s), plain ? len : at) << "byte " << c << " at " << at << " of " << len;
+        s.back() = '"';  // a later one never hides the first
+        EXPECT_EQ(json_plain_prefix(s), plain ? len - 1 : at) << "byte " << c << " at " << at << " of " << len;
       }
     }
   }
