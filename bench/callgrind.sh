@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Instructions heraldd spends on a fixed ingest workload, counted by
+# valgrind's callgrind. Unlike events/s, the count is the same for the same
+# binary and input however busy the machine is, so two builds can be
+# compared on a noisy VM (README: Redis Streams ingest, Benchmark).
+#
+#   bench/callgrind.sh redis [ENTRIES]   drain a pre-filled stream (default 20000 entries of ~300 B)
+#   bench/callgrind.sh ndjson [REQUESTS] REQUESTS NDJSON bodies of 500 events (default 20)
+#
+# HERALD_BUILD picks the build (default build/release). Prints the total
+# (startup included: compare like with like) and keeps the callgrind output
+# for callgrind_annotate in the printed directory.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODE=${1:-redis}
+source bench/lib.sh
+command -v valgrind >/dev/null || { echo "valgrind missing: apt-get install valgrind" >&2; exit 1; }
+need "$HERALDD" "$BUILD/bench/herald-redis-bench"
+work=$(mktemp -d /tmp/herald-callgrind.XXXXXX)
+redis_pid=""
+trap '[[ -n $redis_pid ]] && kill -9 "$redis_pid" 2>/dev/null; true' EXIT
+hport=$(free_port)
+redis_toml=""
+case $MODE in
+  redis)
+    N=${2:-20000}
+    rport=$(free_port)
+    redis-server --port "$rport" --bind 127.0.0.1 --dir "$work" --save "" --daemonize no \
+      --logfile "$work/redis.log" &
+    redis_pid=$!
+    for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
+    "$BUILD/bench/herald-redis-bench" fill --port "$rport" --events "$N" --size 300 >/dev/null
+    redis_toml=$(printf '[redis]\nport = %s\ncount = 1000\nmax_in_flight = 4\n' "$rport")
+    ;;
+  ndjson)
+    N=${2:-20}
+    python3 - "$work" "$N" <<'PY'
+import sys
+work, n = sys.argv[1], int(sys.argv[2])
+event = ('{"id":"%s","type":"invoice.posted","occurred_at":"2026-11-20T09:14:03+01:00",'
+         '"actor":{"id":"u17","name":"Jana Nová"},"partner":{"id":"P-BENCH","name":"Bench s.r.o."},'
+         '"document":{"kind":"invoice","number":"FV-2026-0042","total":"1249.90","currency":"EUR",'
+         '"due_date":"2026-12-04"},"data":{"order_ref":"OBJ-881"}}')
+for r in range(n):
+    with open(f"{work}/body{r}.ndjson", "w") as f:
+        f.write("\n".join(event % f"cg-{r}-{i}" for i in range(500)))
+PY
+    ;;
+  *) echo "usage: bench/callgrind.sh redis|ndjson [N]" >&2; exit 2 ;;
+esac
+cat >"$work/heraldd.toml" <<TOML
+[daemon]
+threads = 2
+log_level = "warn"
+[http]
+listen = "127.0.0.1:$hport"
+[storage]
+dir = "$work/var"
+[resources]
+dir = "$PWD/bench/resources-empty"
+$redis_toml
+TOML
+valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$HERALDD" --config "$work/heraldd.toml" \
+  >"$work/heraldd.log" 2>&1 &
+vpid=$!
+if [[ $MODE == redis ]]; then
+  "$BUILD/bench/herald-redis-bench" watch --port "$rport" --group herald --expect "$N" >/dev/null
+else
+  for _ in $(seq 600); do curl -sf "http://127.0.0.1:$hport/healthz" >/dev/null && break; sleep 0.1; done
+  for r in $(seq 0 $((N - 1))); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/x-ndjson' \
+      --data-binary "@$work/body$r.ndjson" "http://127.0.0.1:$hport/v1/events")
+    [[ $code == 202 ]] || { echo "request $r answered $code" >&2; kill "$vpid"; exit 1; }
+  done
+fi
+kill -TERM "$vpid"
+wait "$vpid" || true
+total=$(callgrind_annotate --threshold=100 "$work"/callgrind.out* 2>/dev/null | awk '/PROGRAM TOTALS/ && !t {t = $1} END {print t}')
+[[ -n $total ]] || { echo "no callgrind output; see $work/heraldd.log" >&2; exit 1; }
+echo "instructions=$total mode=$MODE n=$N output=$work"
