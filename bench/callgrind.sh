@@ -48,18 +48,7 @@ PY
     ;;
   *) echo "usage: bench/callgrind.sh redis|ndjson [N]" >&2; exit 2 ;;
 esac
-cat >"$work/heraldd.toml" <<TOML
-[daemon]
-threads = 2
-log_level = "warn"
-[http]
-listen = "127.0.0.1:$hport"
-[storage]
-dir = "$work/var"
-[resources]
-dir = "$PWD/bench/resources-empty"
-$redis_toml
-TOML
+heraldd_toml "$work" "$PWD/bench/resources-empty" "$redis_toml"
 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$HERALDD" --config "$work/heraldd.toml" \
   >"$work/heraldd.log" 2>&1 &
 vpid=$!

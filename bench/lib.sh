@@ -23,12 +23,11 @@ need() {  # executables that must exist
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 
-# start_heraldd DIR RESOURCES_DIR [EXTRA_TOML] [TIMEOUT_S]: heraldd on a free
-# port with storage in DIR; sets hpid and hport once /healthz answers.
+# heraldd_toml DIR RESOURCES_DIR [EXTRA_TOML]: writes DIR/heraldd.toml, the
+# benchmarks' config (2 threads, HTTP on $hport, storage in DIR/var).
 # HERALD_STORAGE_TOML adds keys to its [storage] table.
-start_heraldd() {
+heraldd_toml() {
   mkdir -p "$1"
-  hport=$(free_port)
   cat >"$1/heraldd.toml" <<TOML
 [daemon]
 threads = 2
@@ -42,6 +41,13 @@ ${HERALD_STORAGE_TOML:-}
 dir = "$2"
 ${3:-}
 TOML
+}
+
+# start_heraldd DIR RESOURCES_DIR [EXTRA_TOML] [TIMEOUT_S]: heraldd on a free
+# port with storage in DIR; sets hpid and hport once /healthz answers.
+start_heraldd() {
+  hport=$(free_port)
+  heraldd_toml "$1" "$2" "${3:-}"
   $HERALDD --config "$1/heraldd.toml" >"$1/heraldd.log" 2>&1 &
   hpid=$!
   pids+=("$hpid")
