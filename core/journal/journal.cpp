@@ -408,18 +408,13 @@ void Journal::reserve_all(Admission& adm, std::vector<std::string>& keys, std::v
     std::lock_guard lock(mutex_);
     runs = finished_->snapshot();
   }
-  std::vector<std::optional<FinishedStore::Hit>> probed;
-  if (!runs->empty()) {
-    probed.resize(keys.size());
+  std::vector<std::optional<FinishedStore::Hit>> probed(keys.size());
+  if (!runs->empty())
     for (size_t i = 0; i < keys.size(); ++i) probed[i] = unexpired(finished_->find_in(*runs, keys[i]), now);
-  }
   std::lock_guard lock(mutex_);
   const bool valid = finished_->snapshot() == runs;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    const std::optional<FinishedStore::Hit> none;
-    const auto* answer = !valid ? nullptr : probed.empty() ? &none : &probed[i];
-    out[i] = reserve_locked(adm, std::move(keys[i]), &existing[i], now, answer);
-  }
+  for (size_t i = 0; i < keys.size(); ++i)
+    out[i] = reserve_locked(adm, std::move(keys[i]), &existing[i], now, valid ? &probed[i] : nullptr);
 }
 
 Reservation Journal::reserve_locked(Admission& adm, std::string&& k, EventStatus* existing, int64_t now,

@@ -182,9 +182,7 @@ net::awaitable<error_code> RedisConnection::connect(std::string& detail) {
   stream_ = std::monostate{};
   if (reader_) redisReaderFree(reader_);
   reader_ = redisReaderCreateWithFunctions(const_cast<redisReplyObjectFunctions*>(&kArenaReplies));
-  if (!reader_) throw std::bad_alloc();
-  arena_ = std::make_shared<ReplyArena>();
-  reader_->privdata = arena_.get();
+  if (!reader_) throw std::bad_alloc();  // its arena is set by the first exec()
 
   auto step_failed = [&](const char* step, const error_code& ec) {
     detail = std::string(step) + ": " + (timed_out_ ? std::string("timed out") : ec.message());
