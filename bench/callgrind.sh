@@ -6,6 +6,8 @@
 #
 #   bench/callgrind.sh redis [ENTRIES]   drain a pre-filled stream (default 20000 entries of ~300 B)
 #   bench/callgrind.sh ndjson [REQUESTS] REQUESTS NDJSON bodies of 500 events (default 20)
+#   bench/callgrind.sh e2e [REQUESTS]    the same bodies for bench/resources-e2e's partner: one
+#                                        e-mail per event, rendered and delivered into smtp-sink
 #
 # HERALD_BUILD picks the build (default build/release). Prints the total
 # (startup included: compare like with like) and keeps the callgrind output
@@ -18,9 +20,10 @@ command -v valgrind >/dev/null || { echo "valgrind missing: apt-get install valg
 need "$HERALDD" "$BUILD/bench/herald-redis-bench"
 work=$(mktemp -d /tmp/herald-callgrind.XXXXXX)
 redis_pid=""
-trap '[[ -n $redis_pid ]] && kill -9 "$redis_pid" 2>/dev/null; true' EXIT
+trap '[[ -n $redis_pid ]] && kill -9 "$redis_pid" 2>/dev/null; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; true' EXIT
 hport=$(free_port)
-redis_toml=""
+extra_toml=""
+resources=$PWD/bench/resources-empty
 case $MODE in
   redis)
     N=${2:-20000}
@@ -30,10 +33,15 @@ case $MODE in
     redis_pid=$!
     for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
     "$BUILD/bench/herald-redis-bench" fill --port "$rport" --events "$N" --size 300 >/dev/null
-    redis_toml=$(printf '[redis]\nport = %s\ncount = 1000\nmax_in_flight = 4\n' "$rport")
+    extra_toml=$(printf '[redis]\nport = %s\ncount = 1000\nmax_in_flight = 4\n' "$rport")
     ;;
-  ndjson)
+  ndjson|e2e)
     N=${2:-20}
+    if [[ $MODE == e2e ]]; then
+      start_sink
+      extra_toml=$(relay_toml)
+      resources=$PWD/bench/resources-e2e
+    fi
     python3 - "$work" "$N" <<'PY'
 import sys
 work, n = sys.argv[1], int(sys.argv[2])
@@ -42,13 +50,13 @@ event = ('{"id":"%s","type":"invoice.posted","occurred_at":"2026-11-20T09:14:03+
          '"document":{"kind":"invoice","number":"FV-2026-0042","total":"1249.90","currency":"EUR",'
          '"due_date":"2026-12-04"},"data":{"order_ref":"OBJ-881"}}')
 for r in range(n):
-    with open(f"{work}/body{r}.ndjson", "w") as f:
+    with open(f"{work}/body{r}.ndjson", "w", encoding="utf-8") as f:
         f.write("\n".join(event % f"cg-{r}-{i}" for i in range(500)))
 PY
     ;;
-  *) echo "usage: bench/callgrind.sh redis|ndjson [N]" >&2; exit 2 ;;
+  *) echo "usage: bench/callgrind.sh redis|ndjson|e2e [N]" >&2; exit 2 ;;
 esac
-heraldd_toml "$work" "$PWD/bench/resources-empty" "$redis_toml"
+heraldd_toml "$work" "$resources" "$extra_toml"
 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$HERALDD" --config "$work/heraldd.toml" \
   >"$work/heraldd.log" 2>&1 &
 vpid=$!
@@ -61,6 +69,7 @@ else
       --data-binary "@$work/body$r.ndjson" "http://127.0.0.1:$hport/v1/events")
     [[ $code == 202 ]] || { echo "request $r answered $code" >&2; kill "$vpid"; exit 1; }
   done
+  [[ $MODE == e2e ]] && wait_sink $((N * 500)) 600
 fi
 kill -TERM "$vpid"
 wait "$vpid" || true

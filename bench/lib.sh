@@ -92,7 +92,7 @@ from = "fakturacia@herald.example"
 type = "smtp"
 host = "127.0.0.1"
 port = $sport
-max_connections = 4
+max_connections = ${RELAY_CONNECTIONS:-4}
 tls = "none"
 TOML
 }

@@ -22,7 +22,7 @@ const char* level_name(LogLevel l) {
 
 }  // namespace
 
-size_t json_plain_prefix(std::string_view s) noexcept { return bytescan::first_special<true>(s); }
+size_t json_plain_prefix(std::string_view s) noexcept { return bytescan::first_special<'"', '\\'>(s); }
 
 void append_json_escaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";

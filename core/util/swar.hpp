@@ -58,13 +58,14 @@ size_t first_dirty_word(std::string_view s, Bad bad, char clean = 'a') noexcept 
 namespace herald::bytescan {
 
 // The exact position of the first byte of `s` that is a control character,
-// DEL or non-ASCII (`extra` = false), or also '"' or '\\' (`extra` = true,
-// what JSON must escape); s.size() if there is none. With SSE2 (every
+// DEL or non-ASCII, or one of `Extra` (first_special<'"', '\\'>: what JSON
+// must escape; first_special<'='>: what quoted-printable must encode);
+// s.size() if there is none. With SSE2 (every
 // x86-64) 16 bytes per step and the position from the compare mask: a
 // quarter of the SWAR test's instructions per byte, and no byte loop after
 // the first dirty word (callgrind: the JSON escape of every journal header
 // and history record was 6 % of Redis ingest). Elsewhere, SWAR words.
-template <bool extra>
+template <char... Extra>
 size_t first_special(std::string_view s) noexcept {
   const char* p = s.data();
   const size_t n = s.size();
@@ -72,9 +73,7 @@ size_t first_special(std::string_view s) noexcept {
   auto mask = [](__m128i v) -> unsigned {
     __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v),   // <= 0x1F
                                _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x7f)), v));  // >= 0x7F
-    if constexpr (extra)
-      bad = _mm_or_si128(bad, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                           _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    ((bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, _mm_set1_epi8(Extra)))), ...);
     return static_cast<unsigned>(_mm_movemask_epi8(bad));
   };
   if (n < 16) {
@@ -93,9 +92,9 @@ size_t first_special(std::string_view s) noexcept {
   const unsigned m = mask(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n - 16))) >> (i - (n - 16));
   return m ? i + static_cast<size_t>(__builtin_ctz(m)) : n;
 #else
-  auto special = [](unsigned char c) { return c < 0x20 || c >= 0x7f || (extra && (c == '"' || c == '\\')); };
+  auto special = [](unsigned char c) { return c < 0x20 || c >= 0x7f || ((c == static_cast<unsigned char>(Extra)) || ...); };
   size_t i = swar::first_dirty_word(s, [](uint64_t w) {
-    return swar::any_outside_printable_ascii(w) || (extra && (swar::any_equal(w, '"') || swar::any_equal(w, '\\')));
+    return swar::any_outside_printable_ascii(w) || (swar::any_equal(w, static_cast<unsigned char>(Extra)) || ...);
   });
   while (i < n && !special(static_cast<unsigned char>(p[i]))) ++i;
   return i;

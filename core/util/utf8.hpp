@@ -22,4 +22,7 @@ bool has_line_breaking_or_control(std::string_view s) noexcept;
 
 bool is_ascii(std::string_view s) noexcept;
 
+// Bytes of `s` at or above 0x80.
+size_t count_non_ascii(std::string_view s) noexcept;
+
 }  // namespace herald

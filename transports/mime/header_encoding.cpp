@@ -1,5 +1,8 @@
 #include "transports/mime/header_encoding.hpp"
 
+#include <algorithm>
+#include <array>
+
 #include "core/util/base64.hpp"
 #include "core/util/percent_encoding.hpp"
 #include "core/util/utf8.hpp"
@@ -83,6 +86,14 @@ bool append_folded_ascii(std::string& out, std::string_view text, size_t col) {
 }  // namespace
 
 std::string sanitize_header_text(std::string_view in) {
+  // Nearly every value (names, numbers, subjects) is clean already: valid
+  // UTF-8 without controls, single spaces, no space at either end. Checked
+  // in bulk, it is returned as it is (the byte loop below cost ~1 000
+  // instructions per header of every e-mail).
+  if (in.empty() ||
+      (in.front() != ' ' && in.back() != ' ' && in.find("  ") == std::string_view::npos &&
+       !has_line_breaking_or_control(in) && is_valid_utf8(in)))
+    return std::string(in);
   std::string out;
   out.reserve(in.size());
   size_t i = 0;
@@ -133,14 +144,15 @@ std::string encode_display_name(std::string_view name) {
     return out;
   }
   // atext plus spaces can go bare; anything else (",", "<", "\"", ...) is quoted.
-  static constexpr std::string_view kAtext = "!#$%&'*+-/=?^_`{|}~ ";
-  bool bare = true;
-  for (char c : clean) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              kAtext.find(c) != std::string_view::npos;
-    if (!ok) bare = false;
-  }
-  if (bare) return clean;
+  static constexpr auto kBare = [] {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 'a' + 'A'] = true;
+    for (unsigned char c : std::string_view("!#$%&'*+-/=?^_`{|}~ ")) t[c] = true;
+    return t;
+  }();
+  if (std::all_of(clean.begin(), clean.end(), [](char c) { return kBare[static_cast<unsigned char>(c)]; }))
+    return clean;
   std::string out = "\"";
   for (char c : clean) {
     if (c == '"' || c == '\\') out += '\\';
@@ -162,8 +174,11 @@ void append_address_header(std::string& out, std::string_view name, const Mailbo
   }
   // The address was validated as a dot-atom addr-spec when loaded; strip any
   // CR/LF anyway so no path can inject a header here.
-  for (char c : mb.address) {
-    if (c != '\r' && c != '\n' && c != '<' && c != '>') out += c;
+  if (mb.address.find_first_of("\r\n<>") == std::string::npos) {
+    out += mb.address;
+  } else {
+    for (char c : mb.address)
+      if (c != '\r' && c != '\n' && c != '<' && c != '>') out += c;
   }
   out += ">\r\n";
 }

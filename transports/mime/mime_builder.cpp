@@ -2,6 +2,7 @@
 
 #include "core/util/base64.hpp"
 #include "core/util/time_format.hpp"
+#include "core/util/utf8.hpp"
 #include "transports/mime/header_encoding.hpp"
 #include "transports/mime/quoted_printable.hpp"
 
@@ -20,9 +21,7 @@ std::string sender_domain(const RenderedMessage& msg) {
 // boundary, so a body part always gets one more: a body ending in a line
 // break keeps it.
 void append_body_part(std::string& out, std::string_view subtype, std::string_view body, bool in_multipart) {
-  size_t high = 0;
-  for (char c : body) high += static_cast<unsigned char>(c) >= 0x80;
-  const bool b64 = high * 3 > body.size();
+  const bool b64 = count_non_ascii(body) * 3 > body.size();
   out += "Content-Type: text/";
   out += subtype;
   out += "; charset=utf-8\r\nContent-Transfer-Encoding: ";
@@ -85,7 +84,9 @@ std::string MimeBuilder::message_id_header(const RenderedMessage& msg) {
 void MimeBuilder::build(const RenderedMessage& msg, std::string& out) {
   out.clear();
   out.reserve(1024 + (msg.text.size() + msg.html.size()) * 3 / 2);
-  out += "Date: " + format_rfc5322_date(msg.created_at) + "\r\n";
+  out += "Date: ";
+  out += format_rfc5322_date(msg.created_at);
+  out += "\r\n";
   append_address_header(out, "From", msg.from);
   if (msg.reply_to) append_address_header(out, "Reply-To", *msg.reply_to);
   for (const auto& to : msg.to) append_address_header(out, "To", to);

@@ -25,8 +25,13 @@ SmtpPool::SmtpPool(net::any_io_executor ex, std::string name, SmtpSettings setti
       sessions_opened_(metrics.counter("herald_smtp_sessions_total", "SMTP connections opened and negotiated",
                                        {{"transport", name_}})),
       lanes_(settings_.max_connections) {
-  if (auto ec = make_tls_client_context(settings_.tls_ca_file, settings_.tls_verify, tls_))
+  if (settings_.tls == SmtpTlsMode::none) {
+    // Never a handshake: the context only backs the stream type, so the
+    // system CA store (~50 ms and 200 M instructions to parse) stays unread.
+    tls_ = std::make_unique<boost::asio::ssl::context>(boost::asio::ssl::context::tls_client);
+  } else if (auto ec = make_tls_client_context(settings_.tls_ca_file, settings_.tls_verify, tls_)) {
     throw ConfigError("transports." + name_ + ".tls_ca_file: " + ec.message());
+  }
 }
 
 SmtpPool::~SmtpPool() = default;

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "core/util/base64.hpp"
+#include "core/util/digest.hpp"
 #include "core/util/log.hpp"
 #include "core/util/metrics.hpp"
 #include "core/util/time_format.hpp"
@@ -29,6 +30,29 @@ TEST(TimeFormatTest, Rfc3339UtcMatchesGmtime) {
                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
     ASSERT_EQ(format_rfc3339_utc(t), want) << ms;
   }
+}
+
+TEST(TimeFormatTest, Rfc5322DateMatchesStrftime) {
+  using namespace std::chrono;
+  EXPECT_EQ(format_rfc5322_date(system_clock::time_point{}), "Thu, 01 Jan 1970 00:00:00 +0000");
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 10000; ++i) {
+    const auto secs = static_cast<std::time_t>(rng() % 8'000'000'000ull);  // 1970 .. 2223
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char want[64];
+    std::strftime(want, sizeof want, "%a, %d %b %Y %H:%M:%S +0000", &tm);  // "C" locale names
+    ASSERT_EQ(format_rfc5322_date(system_clock::from_time_t(secs)), want) << secs;
+  }
+}
+
+TEST(DigestTest, Sha256OfLengthPrefixedParts) {
+  // Each part is hashed as its 8-byte little-endian length, then its bytes
+  // (values from Python's hashlib), so ("a", "") and ("", "a") differ.
+  EXPECT_EQ(sha256_hex({"abc"}), "ce91dc5eec0139adf091900d225971d6ad246a845bad791b5693a9d0d55dd391");
+  EXPECT_EQ(sha256_hex({"a", ""}), "49a1af1b982d48d444434b4fdd5a935bad437b5e211cfd8c9f18b975e2cc1e31");
+  EXPECT_EQ(sha256_hex({""}), "af5570f5a1810b7af78caf4bc70a660f0df51e42baf91d4de5b2328de0e83dfc");
+  EXPECT_NE(sha256_hex({"a", ""}), sha256_hex({"", "a"}));
 }
 
 TEST(Base64Test, RoundTripsAllLengths) {
@@ -65,6 +89,30 @@ TEST(Utf8Test, ValidatesSequences) {
   EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));  // > U+10FFFF
   EXPECT_FALSE(is_valid_utf8("\xE2\x82"));          // truncated
   EXPECT_EQ(utf8_length("Kováč"), 5u);
+}
+
+// The word-at-a-time ASCII skip: a non-ASCII byte or a broken sequence at
+// any position of strings of 0..40 bytes is seen.
+TEST(Utf8Test, AsciiSkipSeesEveryPosition) {
+  for (size_t n = 0; n <= 40; ++n) {
+    const std::string ascii(n, 'a');
+    EXPECT_TRUE(is_ascii(ascii));
+    EXPECT_TRUE(is_valid_utf8(ascii));
+    EXPECT_EQ(count_non_ascii(ascii), 0u);
+    for (size_t at = 0; at < n; ++at) {
+      std::string s = ascii;
+      s[at] = '\x80';  // a lone continuation byte
+      EXPECT_FALSE(is_ascii(s)) << n << " " << at;
+      EXPECT_FALSE(is_valid_utf8(s)) << n << " " << at;
+      EXPECT_EQ(count_non_ascii(s), 1u);
+      if (at + 1 < n) {
+        s[at] = '\xC3';  // á
+        s[at + 1] = '\xA1';
+        EXPECT_TRUE(is_valid_utf8(s)) << n << " " << at;
+        EXPECT_EQ(count_non_ascii(s), 2u);
+      }
+    }
+  }
 }
 
 TEST(Utf8Test, FindsLineBreakingCharacters) {

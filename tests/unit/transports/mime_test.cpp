@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "core/util/base64.hpp"
+#include "core/util/utf8.hpp"
 #include "transports/mime/header_encoding.hpp"
 #include "transports/mime/mime_builder.hpp"
 #include "transports/mime/quoted_printable.hpp"
@@ -79,6 +82,29 @@ TEST(HeaderEncodingTest, LongAsciiIsFoldedOrEncoded) {
   expect_clean_lines(out, 998);
 }
 
+TEST(HeaderEncodingTest, SanitizedTextIsOneCleanLine) {
+  EXPECT_EQ(sanitize_header_text("Faktúra FV-2026-0042"), "Faktúra FV-2026-0042");  // returned as it is
+  EXPECT_EQ(sanitize_header_text("  a \r\n\tb  "), "a b");
+  EXPECT_EQ(sanitize_header_text("a\xC2\x85" "b\xE2\x80\xA8" "c"), "a b c");  // NEL, LINE SEPARATOR
+  EXPECT_EQ(sanitize_header_text("a\xFF\xC3" "b"), "a b");                       // broken UTF-8
+  EXPECT_EQ(sanitize_header_text(""), "");
+  std::mt19937 rng(9);
+  const std::string alphabet = std::string("a b\r\n\t\0\x7f\xC3\xA1\xE2\x80\xA8\xC2\x85\xFF", 17);
+  for (int round = 0; round < 5000; ++round) {
+    std::string in;
+    for (size_t i = rng() % 30; i > 0; --i) in += alphabet[rng() % alphabet.size()];
+    const std::string out = sanitize_header_text(in);
+    ASSERT_TRUE(is_valid_utf8(out)) << round;
+    ASSERT_FALSE(has_line_breaking_or_control(out)) << round;
+    ASSERT_EQ(out.find("  "), std::string::npos) << round;
+    if (!out.empty()) {
+      ASSERT_NE(out.front(), ' ') << round;
+      ASSERT_NE(out.back(), ' ') << round;
+    }
+    ASSERT_EQ(sanitize_header_text(out), out) << round;  // clean text stays as it is
+  }
+}
+
 TEST(HeaderEncodingTest, DisplayNames) {
   EXPECT_EQ(encode_display_name("Jana Nova"), "Jana Nova");
   EXPECT_EQ(encode_display_name("Kovac, s.r.o."), "\"Kovac, s.r.o.\"");
@@ -96,6 +122,65 @@ TEST(QuotedPrintableTest, EncodesAndBreaksLines) {
   out.clear();
   quoted_printable_encode(out, std::string(300, 'a') + std::string(100, '\xC5'));
   expect_clean_lines(out, 76);
+}
+
+// RFC 2045 §6.7 decoding: "=XX" is a byte, "=" before CRLF a soft break.
+std::string qp_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '=') {
+      out += s[i];
+    } else if (s.substr(i + 1, 2) == "\r\n") {
+      i += 2;
+    } else {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    }
+  }
+  return out;
+}
+
+// Random texts of every kind of byte, with line breaks of every kind and
+// runs of blanks and dots: the encoding decodes back to the text (line breaks
+// as CRLF), and every line is at most 76 characters, ASCII, starts with no
+// '.', and ends with no blank.
+TEST(QuotedPrintableTest, RandomTextsRoundTripWithinTheRules) {
+  std::mt19937 rng(5);
+  const std::string alphabet = std::string("ab.= \t\r\n~!", 12) + "\x01\x7f\x80\xC5\xFF";
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const size_t n = rng() % 400;
+    for (size_t i = 0; i < n; ++i) {
+      text += rng() % 3 == 0 ? alphabet[rng() % alphabet.size()] : static_cast<char>('A' + rng() % 26);
+    }
+    std::string out;
+    quoted_printable_encode(out, text);
+    std::string want;  // the text with each CRLF, CR or LF as CRLF
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '\r' || text[i] == '\n') {
+        if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+        want += "\r\n";
+      } else {
+        want += text[i];
+      }
+    }
+    ASSERT_EQ(qp_decode(out), want) << round;
+    expect_clean_lines(out, 76);
+    size_t start = 0;
+    for (size_t i = 0; i <= out.size(); ++i) {
+      if (i < out.size() && out[i] != '\r') {
+        ASSERT_LT(static_cast<unsigned char>(out[i]), 0x7f) << round;
+        continue;
+      }
+      if (i > start) {
+        ASSERT_NE(out[start], '.') << round << ": " << out.substr(start, i - start);
+        ASSERT_NE(out[i - 1], ' ') << round;
+        ASSERT_NE(out[i - 1], '\t') << round;
+      }
+      start = i + 2;
+      ++i;
+    }
+  }
 }
 
 RenderedMessage sample() {
