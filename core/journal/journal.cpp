@@ -611,16 +611,30 @@ void Journal::record_attempt(const RenderedMessage& msg, MessageState state, std
           ? std::chrono::duration_cast<std::chrono::milliseconds>(next_attempt.time_since_epoch()).count()
           : 0;
   std::string_view d = detail.substr(0, kMaxDetail);
-  json::object o;
-  o["t"] = msg.event->tenant;
-  o["id"] = msg.event->id;
-  o["m"] = msg.message_id;
-  o["s"] = to_string(state);
-  o["a"] = msg.attempt;
-  if (next_ms) o["n"] = next_ms;
-  if (!d.empty()) o["d"] = d;
+  // By hand, as in stage(): once per delivery outcome, on the delivering
+  // thread (a json::object and its serializer cost ~7 000 instructions).
   RecordBatch batch;
-  batch.add(kState, json::serialize(o));
+  batch.add_in_place(kState, [&](std::string& payload) {
+    auto str = [&](std::string_view key, std::string_view v) {
+      payload += key;
+      payload += '"';
+      append_json_escaped(payload, v);
+      payload += '"';
+    };
+    auto num = [&](std::string_view key, int64_t v) {
+      char digits[24];
+      payload += key;
+      payload.append(digits, std::to_chars(digits, digits + sizeof digits, v).ptr);
+    };
+    str("{\"t\":", msg.event->tenant);
+    str(",\"id\":", msg.event->id);
+    str(",\"m\":", msg.message_id);
+    str(",\"s\":", to_string(state));
+    num(",\"a\":", msg.attempt);
+    if (next_ms) num(",\"n\":", next_ms);
+    if (!d.empty()) str(",\"d\":", d);
+    payload += '}';
+  });
 
   std::lock_guard lock(mutex_);
   auto it = entries_.find(k);

@@ -158,7 +158,7 @@ TEST_F(JournalTest, RecoveryReturnsUnfinishedWorkWithItsRetryState) {
     ASSERT_FALSE(accept(*j, half, {{"h1", "email"}, {"h2", "email"}, {"h3", "email"}}));
     attempt(*j, done, "d1", MessageState::delivered, 1);
     attempt(*j, half, "h1", MessageState::delivered, 1);
-    attempt(*j, half, "h2", MessageState::deferred, 2, "451 try later");
+    attempt(*j, half, "h2", MessageState::deferred, 2, "451 \"try\" later\\\n\x01 – Ján");
     j->close();
   }
   std::vector<PendingEvent> pending;
@@ -168,6 +168,7 @@ TEST_F(JournalTest, RecoveryReturnsUnfinishedWorkWithItsRetryState) {
   ASSERT_EQ(pending[0].messages.size(), 2u);
   EXPECT_EQ(pending[0].messages[0].id, "h2");
   EXPECT_EQ(pending[0].messages[0].state, MessageState::deferred);
+  EXPECT_EQ(pending[0].messages[0].detail, "451 \"try\" later\\\n\x01 – Ján");  // escaped and read back
   EXPECT_EQ(pending[0].messages[0].attempts, 2);
   EXPECT_GT(pending[0].messages[0].next_attempt_ms, 0);
   EXPECT_EQ(pending[0].messages[1].id, "h3");
