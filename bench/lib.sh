@@ -82,7 +82,9 @@ wait_sink() {  # TOTAL [TIMEOUT_S=180]: until the sink has received TOTAL messag
   echo "the sink received $(sink_count) messages, expected $1" >&2; exit 1
 }
 
-# relay_toml: heraldd config delivering e-mail through the sink of start_sink.
+# relay_toml: heraldd config delivering e-mail through the sink of start_sink,
+# over RELAY_CONNECTIONS pooled connections (default 20: as many sessions as
+# the smtp-source ceiling of bench/e2e.sh uses).
 relay_toml() {
   cat <<TOML
 [delivery]
@@ -92,7 +94,7 @@ from = "fakturacia@herald.example"
 type = "smtp"
 host = "127.0.0.1"
 port = $sport
-max_connections = ${RELAY_CONNECTIONS:-4}
+max_connections = ${RELAY_CONNECTIONS:-20}
 tls = "none"
 TOML
 }

@@ -39,7 +39,7 @@ md="$HERALD_RESULTS/latest.md"
     bench/http.sh 1 8 50
     HERALD_NODEMAILER=0 bench/smtp.sh 2000 2048 4
     bench/redis_ingest.sh 20000
-    E2E_CEILING_MESSAGES=2000 bench/e2e.sh 1 500
+    E2E_CEILING_MESSAGES=2000 bench/e2e.sh 1 500 20
     bench/rss.sh 1000 10
   else
     bench/http.sh
@@ -54,7 +54,7 @@ python3 - "$HERALD_RESULTS" "$SMOKE" >"$HERALD_RESULTS/latest.json" <<'PY'
 import json, os, platform, sys, datetime
 results, smoke = sys.argv[1], sys.argv[2] == "1"
 out = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "smoke": smoke}
-for name in ("http", "smtp", "redis", "e2e", "rss"):
+for name in ("http", "smtp", "redis", "e2e", "rss"):  # e2e.json also holds e2e_batched
     with open(os.path.join(results, f"{name}.json")) as f:
         data = json.load(f)
     for key, value in data.items():

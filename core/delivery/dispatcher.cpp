@@ -103,10 +103,11 @@ void Dispatcher::record(const RenderedMessage& msg, const DeliveryOutcome& outco
   r.status = history_status(outcome.status);
   if (outcome.status != DeliveryStatus::delivered) r.error = outcome.detail;
   history_.append(r);
-  metrics_
-      .counter("herald_messages_sent_total", "Delivery outcomes by transport and status",
-               {{"transport", transport_->name()}, {"status", to_string(outcome.status)}})
-      .inc();
+  Counter*& sent = sent_[static_cast<size_t>(outcome.status)];
+  if (!sent)
+    sent = &metrics_.counter("herald_messages_sent_total", "Delivery outcomes by transport and status",
+                             {{"transport", transport_->name()}, {"status", to_string(outcome.status)}});
+  sent->inc();
 }
 
 void Dispatcher::handle_outcome(std::shared_ptr<RenderedMessage> msg, DeliveryOutcome& outcome) {

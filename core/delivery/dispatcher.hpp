@@ -19,6 +19,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <array>
 #include <functional>
 #include <list>
 #include <memory>
@@ -97,6 +98,9 @@ class Dispatcher final {
   Counter& parked_;
   Counter& dead_letters_;
   Histogram& latency_;
+  // herald_messages_sent_total per DeliveryStatus, looked up on first use
+  // (strand-confined): not a registry lookup per message.
+  std::array<Counter*, 4> sent_{};
 };
 
 }  // namespace herald

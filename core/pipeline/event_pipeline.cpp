@@ -33,6 +33,21 @@ void EventPipeline::record_unroutable(const RenderedMessage& msg) {
   log_.warn("message not routable", {{"message_id", msg.message_id}, {"channel", msg.channel}});
 }
 
+Counter& EventPipeline::received(std::string_view source) {
+  auto lookup = [&] {
+    return &metrics_.counter("herald_events_received_total", "Events accepted by source",
+                             {{"source", std::string(source)}});
+  };
+  std::atomic<Counter*>* slot = source == "http" ? &received_http_ : source == "redis" ? &received_redis_ : nullptr;
+  if (!slot) return *lookup();
+  Counter* c = slot->load(std::memory_order_acquire);
+  if (!c) {
+    c = lookup();  // the registry returns the same counter to every thread
+    slot->store(c, std::memory_order_release);
+  }
+  return *c;
+}
+
 std::vector<std::shared_ptr<RenderedMessage>> EventPipeline::render_all(
     const std::shared_ptr<const DocumentEvent>& event, const ResourceSnapshot& snapshot) {
   std::vector<MatchedAction> matches;
@@ -135,8 +150,7 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
     for (const auto& m : status->messages) result.events[i].message_ids.push_back(m.id);
   }
 
-  metrics_.counter("herald_events_received_total", "Events accepted by source", {{"source", source}})
-      .inc(prepared.size());
+  received(source).inc(prepared.size());
   std::vector<const DocumentEvent*> received;
   received.reserve(prepared.size());
   for (const auto& p : prepared) received.push_back(p.event);
