@@ -52,12 +52,12 @@ std::string MessageRenderer::message_id(const DocumentEvent& event, const Matche
 RenderedMessage MessageRenderer::render(const std::shared_ptr<const DocumentEvent>& event, const MatchedAction& m,
                                         const ResourceSet& set, EventContext& context) const {
   json::object& ctx = context.mutable_json().as_object();
-  json::object contact;
-  contact["id"] = m.contact ? m.contact.id() : std::string_view();
-  contact["kind"] = to_string(m.to.kind);
-  contact["value"] = m.to.value;
-  contact["label"] = m.contact ? m.contact.label() : std::string_view();
-  contact["name"] = m.to.name;
+  json::object contact(5);
+  contact.emplace("id", m.contact ? m.contact.id() : std::string_view());
+  contact.emplace("kind", to_string(m.to.kind));
+  contact.emplace("value", m.to.value);
+  contact.emplace("label", m.contact ? m.contact.label() : std::string_view());
+  contact.emplace("name", m.to.name);
   ctx["contact"] = std::move(contact);
   // Resource data fills what the event left out (e.g. the partner's name).
   auto& partner = ctx["partner"];
