@@ -29,24 +29,21 @@ void append_encoded_words(std::string& out, std::string_view text, size_t col) {
   size_t i = 0;
   bool first = true;
   while (i < text.size()) {
-    size_t end = i;
-    while (end < text.size()) {
-      size_t n = utf8_sequence_length(text.substr(end));
-      if (n == 0) n = 1;  // cannot happen after sanitize; stay safe
-      if (end + n - i > kMaxBytes) break;
-      end += n;
-    }
-    std::string word(kPrefix);
-    word += base64_encode(text.substr(i, end - i));
-    word += kSuffix;
+    // The text is sanitized, valid UTF-8: a cut before a continuation byte
+    // (10xxxxxx) would split a character, so the cut moves back to its start.
+    size_t end = std::min(text.size(), i + kMaxBytes);
+    while (end < text.size() && end > i + 1 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
     // The first word stays on the header line (at most 9 + 75 columns);
     // later words each get a folded line of their own.
     if (!first) {
       out += "\r\n ";
       col = 1;
     }
-    out += word;
-    col += word.size();
+    const size_t before = out.size();
+    out += kPrefix;
+    base64_encode_lines(out, text.substr(i, end - i), 0);
+    out += kSuffix;
+    col += out.size() - before;
     first = false;
     i = end;
   }

@@ -81,6 +81,27 @@ TEST(Base64Test, WrapsLines) {
   EXPECT_EQ(out.find("\r\n"), 76u);
 }
 
+// Lines of exactly line_len characters but the last, no CRLF at either end,
+// appended after what `out` already holds, for every input length.
+TEST(Base64Test, LinesBreakEveryLineLength) {
+  for (size_t line_len : {0u, 4u, 7u, 76u}) {
+    for (size_t n = 0; n <= 200; ++n) {
+      std::string in;
+      for (size_t i = 0; i < n; ++i) in += static_cast<char>(i * 37 + 11);
+      const std::string flat = base64_encode(in);
+      std::string want = "head";
+      for (size_t i = 0; i < flat.size(); ++i) {
+        if (line_len && i && i % line_len == 0) want += "\r\n";
+        want += flat[i];
+      }
+      std::string out = "head";
+      base64_encode_lines(out, in, line_len);
+      ASSERT_EQ(out, want) << line_len << " " << n;
+      ASSERT_EQ(*base64_decode(out.substr(4)), in);
+    }
+  }
+}
+
 TEST(Utf8Test, ValidatesSequences) {
   EXPECT_TRUE(is_valid_utf8("Kováč Šťastná Łódź Straße"));
   EXPECT_FALSE(is_valid_utf8("\xC3\x28"));
