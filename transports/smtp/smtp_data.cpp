@@ -11,15 +11,20 @@ bool encode_smtp_data(std::string_view msg, std::string& out) {
   size_t i = 0;
   // Line by line, appending each run between line breaks in bulk and finding
   // the break 16 bytes per step: this runs over every byte sent
-  // (attachments included). first_special stops at any control or non-ASCII
-  // byte; only CR and LF end the line.
+  // (attachments included). Until the first 8-bit byte, first_special also
+  // looks for it (it stops at any control or non-ASCII byte; only CR and LF
+  // end the line); after it, only line breaks are looked for.
   while (i < n) {
     if (msg[i] == '.') out += '.';
     size_t j = i;
     for (;;) {
+      if (eight_bit) {
+        j += bytescan::first_of<'\r', '\n'>(msg.substr(j));
+        break;
+      }
       j += bytescan::first_special<>(msg.substr(j));
       if (j >= n || msg[j] == '\r' || msg[j] == '\n') break;
-      eight_bit = eight_bit || static_cast<unsigned char>(msg[j]) >= 0x80;
+      eight_bit = static_cast<unsigned char>(msg[j]) >= 0x80;
       ++j;
     }
     out.append(msg.data() + i, j - i);

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "transports/smtp/smtp_data.hpp"
 #include "transports/smtp/smtp_reply.hpp"
 
@@ -73,6 +75,40 @@ TEST(SmtpDataTest, NormalizesLineEndingsAndStuffsDots) {
   EXPECT_EQ(encode("a\nb"), "a\r\nb\r\n.\r\n");
   EXPECT_EQ(encode(".start\r\n..two\r\nmid.dle\r\n"), "..start\r\n...two\r\nmid.dle\r\n.\r\n");
   EXPECT_EQ(encode(""), ".\r\n");
+}
+
+// Against the plain byte-by-byte rules, on random texts of dots, line breaks
+// of every kind, tabs and 8-bit bytes at every position: the same bytes out,
+// and "8-bit" exactly when a byte above 0x7F is in.
+TEST(SmtpDataTest, MatchesTheByteByByteRules) {
+  std::mt19937 rng(3);
+  const std::string alphabet = "ab.\r\n\t \xC3\xA1\xFF";
+  for (int round = 0; round < 5000; ++round) {
+    std::string in;
+    for (size_t i = rng() % 120; i > 0; --i)
+      in += rng() % 4 == 0 ? alphabet[rng() % alphabet.size()] : static_cast<char>('a' + rng() % 26);
+    std::string want;
+    bool high = false;
+    bool line_start = true;
+    for (size_t i = 0; i < in.size(); ++i) {
+      const char c = in[i];
+      if (c == '\r' || c == '\n') {
+        if (c == '\r' && i + 1 < in.size() && in[i + 1] == '\n') ++i;
+        want += "\r\n";
+        line_start = true;
+        continue;
+      }
+      if (line_start && c == '.') want += '.';
+      line_start = false;
+      high = high || static_cast<unsigned char>(c) >= 0x80;
+      want += c;
+    }
+    if (!in.empty() && !line_start) want += "\r\n";
+    want += ".\r\n";
+    std::string out;
+    ASSERT_EQ(encode_smtp_data(in, out), high) << round;
+    ASSERT_EQ(out, want) << round;
+  }
 }
 
 // Every ending from hannob/smtpsmug: the encoded data must contain exactly one
