@@ -40,12 +40,10 @@ start_heraldd "$work" "$PWD/bench/resources-e2e" "$(relay_toml)"
 # run_throughput EVENTS_PER_REQUEST → sets e2e (e-mails/s) and accepted, after
 # checking that every accepted event's e-mail reached the sink.
 run_throughput() {
-  local before out w_req w_bad w_err w_sec sent_before delivered
+  local before out w_req w_bad w_err w_sec sent_before received_before delivered t0 t1
   before=$(sink_count)
   sent_before=$(metric 'herald_messages_sent_total{transport="relay",status="delivered"}')
-  local received_before
   received_before=$(metric 'herald_events_received_total{source="http"}')
-  local t0 t1
   t0=$(now)
   out=$(PARTNER=P-BENCH EVENTS_PER_REQUEST=$1 wrk -t2 -c64 -d"${SECONDS_}s" --timeout 10s -s bench/wrk/events.lua \
     "http://127.0.0.1:$hport/v1/events" | grep '^requests=')

@@ -64,8 +64,7 @@ void base64_encode_lines(std::string& out, std::string_view in, size_t line_len)
 
 std::string base64_encode(std::string_view in) {
   std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  base64_encode_lines(out, in, 0);
+  base64_encode_lines(out, in, 0);  // sizes `out` itself
   return out;
 }
 

@@ -20,8 +20,7 @@ bool needs_encoding(std::string_view s) {
 
 // Splits UTF-8 text into B-encoded words of at most 75 characters, never
 // cutting a multi-byte character, and appends them separated by CRLF SP.
-// `col` is the current column on the first line.
-void append_encoded_words(std::string& out, std::string_view text, size_t col) {
+void append_encoded_words(std::string& out, std::string_view text) {
   static constexpr std::string_view kPrefix = "=?UTF-8?B?";
   static constexpr std::string_view kSuffix = "?=";
   // 75 - 12 framing chars = 63 base64 chars = 15 groups = 45 bytes of UTF-8.
@@ -35,15 +34,10 @@ void append_encoded_words(std::string& out, std::string_view text, size_t col) {
     while (end < text.size() && end > i + 1 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
     // The first word stays on the header line (at most 9 + 75 columns);
     // later words each get a folded line of their own.
-    if (!first) {
-      out += "\r\n ";
-      col = 1;
-    }
-    const size_t before = out.size();
+    if (!first) out += "\r\n ";
     out += kPrefix;
     base64_encode_lines(out, text.substr(i, end - i), 0);
     out += kSuffix;
-    col += out.size() - before;
     first = false;
     i = end;
   }
@@ -128,7 +122,7 @@ void append_unstructured_header(std::string& out, std::string_view name, std::st
   out.append(name);
   out += ": ";
   size_t col = name.size() + 2;
-  if (needs_encoding(clean) || !append_folded_ascii(out, clean, col)) append_encoded_words(out, clean, col);
+  if (needs_encoding(clean) || !append_folded_ascii(out, clean, col)) append_encoded_words(out, clean);
   out += "\r\n";
 }
 
@@ -137,7 +131,7 @@ std::string encode_display_name(std::string_view name) {
   if (clean.empty()) return {};
   if (needs_encoding(clean)) {
     std::string out;
-    append_encoded_words(out, clean, 0);
+    append_encoded_words(out, clean);
     return out;
   }
   // atext plus spaces can go bare; anything else (",", "<", "\"", ...) is quoted.
