@@ -8,7 +8,10 @@
 #   2. the same with NDJSON batches of BATCH events per request (upstream
 #      systems that post in bulk): delivery, not per-request ingest, bounds it
 #   3. latency: herald-http-load offers RATE events/s at a constant rate (open
-#      loop, no coordinated omission) and reports accept latency p50/p99
+#      loop, no coordinated omission) and reports accept latency p50/p99,
+#      beside the same load on herald-http-ceiling --durable (answers 202 after
+#      write + fdatasync by group commit, nothing else: the machine's own
+#      durable-ack latency, with heraldd's commit interval)
 #
 #   bench/e2e.sh [SECONDS] [RATE] [BATCH]   (defaults 10 5000 100; needs a release build)
 #
@@ -22,7 +25,11 @@ RATE=${2:-5000}
 BATCH=${3:-100}
 source bench/lib.sh
 LOAD=$BUILD/bench/herald-http-load
-need "$HERALDD" "$LOAD"
+CEILING=$BUILD/bench/herald-http-ceiling
+need "$HERALDD" "$LOAD" "$CEILING"
+# heraldd's [storage] group_commit_interval_us (default 1000), for the ceiling too.
+INTERVAL_US=$(grep -o -E 'group_commit_interval_us *= *[0-9]+' <<<"${HERALD_STORAGE_TOML:-}" | grep -o -E '[0-9]+$' || true)
+INTERVAL_US=${INTERVAL_US:-1000}
 bench_init e2e
 
 start_sink
@@ -34,6 +41,22 @@ sleep 0.3
 base=$(sink_count); base=${base:-0}
 (( base >= n )) || { echo "smtp-source: the sink received $base of $n" >&2; exit 1; }
 ceiling=$(python3 -c "print($n/($t1-$t0))")
+
+# The accept-latency ceiling: a durable 202 and nothing else, same load.
+mkdir -p "$work/ceiling"
+$CEILING --threads 2 --durable "$work/ceiling" --commit-interval-us "$INTERVAL_US" >"$work/ceiling.out" &
+ceiling_pid=$!
+pids+=("$ceiling_pid")
+cport=""
+for _ in $(seq 200); do
+  cport=$(grep -o -m1 -E '^port=[0-9]+' "$work/ceiling.out" 2>/dev/null | cut -d= -f2 || true)
+  [[ -n $cport ]] && break
+  sleep 0.05
+done
+[[ -n $cport ]] || { echo "herald-http-ceiling did not start" >&2; exit 1; }
+lat_ceiling=$($LOAD --port "$cport" --rate "$RATE" --seconds "$SECONDS_" --connections 64)
+kill "$ceiling_pid"
+grep -q ' non2xx=0 errors=0 ' <<<"$lat_ceiling" || { echo "durable ceiling: $lat_ceiling" >&2; exit 1; }
 
 start_heraldd "$work" "$PWD/bench/resources-e2e" "$(relay_toml)"
 
@@ -69,14 +92,17 @@ batched=$e2e; batched_events=$accepted
 # 2. Accept latency at a constant offered rate.
 before=$(sink_count)
 lat=$($LOAD --port "$hport" --rate "$RATE" --seconds "$SECONDS_" --connections 64 --partner P-BENCH)
+grep -q ' non2xx=0 errors=0 ' <<<"$lat" || { echo "heraldd latency run: $lat" >&2; exit 1; }
 sent=$(grep -o 'ok=[0-9]*' <<<"$lat" | cut -d= -f2)
 wait_sink $(( before + sent ))
 
-MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$single" "$ceiling" "$single_events" "$lat" "$RATE" "$batched" "$batched_events" "$BATCH" <<'PY'
+MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$single" "$ceiling" "$single_events" "$lat" "$RATE" "$batched" "$batched_events" "$BATCH" "$lat_ceiling" "$INTERVAL_US" <<'PY'
 import json, os, platform, sys
 results, e2e, ceiling, accepted, lat, rate = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], float(sys.argv[6])
 batched, batched_events, batch = float(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9])
 l = dict(kv.split("=") for kv in lat.split())
+lc = dict(kv.split("=") for kv in sys.argv[10].split())
+interval_us = int(sys.argv[11])
 print(f"\n## End to end: HTTP → journal → match → render → SMTP smtp-sink (history on)\n")
 print("| | e-mails/s | ratio |")
 print("|---|---:|---:|")
@@ -86,6 +112,10 @@ print(f"| **heraldd**, {batched_events:,} events in NDJSON batches of {batch}, 1
 print(f"\nAccept latency at {rate:,.0f} events/s offered (open loop, {l['sent']} requests, achieved "
       f"{float(l['achieved_rate']):,.0f}/s): p50 **{float(l['p50_ms']):.2f} ms**, p90 {float(l['p90_ms']):.2f} ms, "
       f"p99 **{float(l['p99_ms']):.2f} ms**, p99.9 {float(l['p999_ms']):.2f} ms, max {float(l['max_ms']):.2f} ms")
+print(f"\n| accept latency at {rate:,.0f}/s | p50 ms | p90 ms | p99 ms | p99.9 ms |\n|---|---:|---:|---:|---:|")
+for name, d in ((f"herald-http-ceiling --durable (write + fdatasync only, commit interval {interval_us} µs)", lc),
+                ("**heraldd** (journal, history, deliveries)", l)):
+    print(f"| {name} | {float(d['p50_ms']):.2f} | {float(d['p90_ms']):.2f} | {float(d['p99_ms']):.2f} | {float(d['p999_ms']):.2f} |")
 machine = eval(os.environ["MACHINE_PY"])
 with open(os.path.join(results, "e2e.json"), "w") as f:
     json.dump({"e2e": {"herald": round(e2e), "ceiling": round(ceiling), "ratio": round(e2e / ceiling, 3),
@@ -93,5 +123,8 @@ with open(os.path.join(results, "e2e.json"), "w") as f:
                "e2e_batched": {"herald": round(batched), "ceiling": round(ceiling), "ratio": round(batched / ceiling, 3),
                                "unit": "e-mails/s", "events": batched_events, "events_per_request": batch},
                "e2e_latency": {"offered_rate": rate, **{k: float(v) for k, v in l.items()}},
-               "e2e_p99_ms": float(l["p99_ms"]), "machine": machine}, f, indent=2)
+               "e2e_latency_ceiling": {"offered_rate": rate, "commit_interval_us": interval_us,
+                                       **{k: float(v) for k, v in lc.items()}},
+               "e2e_p99_ms": float(l["p99_ms"]), "e2e_p99_ceiling_ms": float(lc["p99_ms"]),
+               "machine": machine}, f, indent=2)
 PY

@@ -56,6 +56,7 @@ SegmentLogOptions log_options(const StorageSettings& st, const std::string& name
   o.segment_bytes = segment_bytes;
   o.max_batch_bytes = st.group_commit_max_bytes;
   o.max_batch_delay = st.group_commit_delay;
+  o.min_commit_interval = st.group_commit_interval;
   o.io = st.io;
   return o;
 }

@@ -198,6 +198,8 @@ void parse_storage(const toml::table& t, const std::string& file, const fs::path
   if (auto v = r.integer("segment_bytes", 64 * 1024, int64_t(1) << 34)) st.segment_bytes = uint64_t(*v);
   if (auto v = r.integer("group_commit_max_bytes", 4096, int64_t(1) << 30)) st.group_commit_max_bytes = size_t(*v);
   if (auto v = r.integer("group_commit_delay_us", 0, 1'000'000)) st.group_commit_delay = std::chrono::microseconds(*v);
+  if (auto v = r.integer("group_commit_interval_us", 0, 1'000'000))
+    st.group_commit_interval = std::chrono::microseconds(*v);
   if (auto v = r.integer("idempotency_window_hours", 1, 24 * 366))
     st.idempotency_window = std::chrono::seconds(*v * 3600);
   if (auto v = r.integer("checkpoint_bytes", 64 * 1024, int64_t(1) << 40)) st.checkpoint_bytes = uint64_t(*v);

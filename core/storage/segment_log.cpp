@@ -236,6 +236,10 @@ void SegmentLog::run_flusher() {
       if (options_.max_batch_delay.count() > 0 && pending_bytes_ < options_.max_batch_bytes && !stopping_)
         cv_.wait_for(lock, options_.max_batch_delay,
                      [&] { return stopping_ || pending_bytes_ >= options_.max_batch_bytes; });
+      if (options_.min_commit_interval.count() > 0)
+        cv_.wait_until(lock, last_commit_ + options_.min_commit_interval,
+                       [&] { return stopping_ || pending_bytes_ >= options_.max_batch_bytes; });
+      last_commit_ = std::chrono::steady_clock::now();
       chunks.swap(pending_);
       waiters.swap(waiters_);
       pending_bytes_ = 0;

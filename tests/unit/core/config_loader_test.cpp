@@ -130,6 +130,17 @@ TEST(ConfigLoaderTest, HistoryGroupCommitDelay) {
             std::string::npos);
 }
 
+TEST(ConfigLoaderTest, GroupCommitInterval) {
+  TempDir dir;
+  EXPECT_EQ(load(dir, "").storage.group_commit_interval, std::chrono::microseconds(1000));
+  EXPECT_EQ(load(dir, "[storage]\ngroup_commit_interval_us = 0\n").storage.group_commit_interval,
+            std::chrono::microseconds(0));
+  EXPECT_EQ(load(dir, "[storage]\ngroup_commit_interval_us = 2500\n").storage.group_commit_interval,
+            std::chrono::microseconds(2500));
+  EXPECT_NE(error_of(dir, "[storage]\ngroup_commit_interval_us = 2000000\n").find("storage.group_commit_interval_us"),
+            std::string::npos);
+}
+
 TEST(ConfigLoaderTest, FinishedEventsInMemory) {
   TempDir dir;
   EXPECT_EQ(load(dir, "").storage.finished_events_in_memory, 16'384u);

@@ -31,10 +31,12 @@ class SegmentLogTest : public ::testing::TestWithParam<LogIoMode> {
     }
     return make_pwrite_log_io();
   }
-  std::unique_ptr<SegmentLog> make_log(uint64_t segment_bytes = 1 << 20, std::unique_ptr<LogIo> io = nullptr) {
+  std::unique_ptr<SegmentLog> make_log(uint64_t segment_bytes = 1 << 20, std::unique_ptr<LogIo> io = nullptr,
+                                       std::chrono::microseconds commit_interval = {}) {
     SegmentLogOptions o;
     o.dir = dir.path() / "log";
     o.segment_bytes = segment_bytes;
+    o.min_commit_interval = commit_interval;
     return std::make_unique<SegmentLog>(o, io ? std::move(io) : make_io(), log, metrics);
   }
   std::vector<std::string> replay(SegmentLog& l, RecoveryReport* report = nullptr) {
@@ -84,6 +86,38 @@ TEST_P(SegmentLogTest, ConcurrentWritersShareGroupCommits) {
   l.reset();
   auto again = make_log();
   EXPECT_EQ(replay(*again).size(), size_t(kThreads * kPerThread));
+}
+
+TEST_P(SegmentLogTest, CommitIntervalSpacesGroupCommits) {
+  using namespace std::chrono_literals;
+  auto l = make_log(1 << 20, nullptr, 100ms);
+  replay(*l);
+  ASSERT_FALSE(append(*l, "first").ec);  // idle: synced at once
+  const auto after_first = std::chrono::steady_clock::now();
+  ASSERT_FALSE(append(*l, "second").ec);  // waits for the interval
+  EXPECT_GE(std::chrono::steady_clock::now() - after_first, 90ms);
+}
+
+TEST_P(SegmentLogTest, RecordsWaitingForTheIntervalShareOneCommitAndCloseDoesNotWait) {
+  using namespace std::chrono_literals;
+  const auto started = std::chrono::steady_clock::now();
+  {
+    auto l = make_log(1 << 20, nullptr, 20s);
+    replay(*l);
+    ASSERT_FALSE(append(*l, "first").ec);
+    auto& commits = metrics.counter("herald_log_group_commits_total", "", {{"log", "journal"}});
+    const auto before = commits.value();
+    for (const char* p : {"a", "b", "c"}) {
+      RecordBatch b;
+      b.add(1, p);
+      l->append_detached(b);
+    }
+    l->close();  // the three are written now, in one commit, not in 20 s
+    EXPECT_EQ(commits.value() - before, 1u);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+  auto l = make_log();
+  EXPECT_EQ(replay(*l), (std::vector<std::string>{"first", "a", "b", "c"}));
 }
 
 TEST_P(SegmentLogTest, AsyncAppendCompletesOnTheCallersExecutor) {
