@@ -34,6 +34,12 @@ class BenchSmokeTest(unittest.TestCase):
                 self.assertAlmostEqual(s["ratio"], s["herald"] / s["ceiling"], places=2)
             self.assertGreater(latest["ndjson"]["herald"], 0)
             self.assertGreater(latest["e2e_p99_ms"], 0)
+            # The durable latency ceiling ran under the same load, without errors.
+            self.assertGreater(latest["e2e_p99_ceiling_ms"], 0)
+            ceiling = latest["e2e_latency_ceiling"]
+            self.assertEqual((ceiling["non2xx"], ceiling["errors"]), (0, 0))
+            self.assertEqual(ceiling["ok"], ceiling["sent"])
+            self.assertEqual(ceiling["commit_interval_us"], 1000)
             self.assertGreater(latest["rss_mb"], 0)
             self.assertIn("cpus", latest["machine"])
             self.assertIn("| **herald-smtp-bench**", open(os.path.join(results, "latest.md")).read())
