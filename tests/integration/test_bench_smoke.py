@@ -39,6 +39,10 @@ class BenchSmokeTest(unittest.TestCase):
             ceiling = latest["e2e_latency_ceiling"]
             self.assertEqual((ceiling["non2xx"], ceiling["errors"]), (0, 0))
             self.assertEqual(ceiling["ok"], ceiling["sent"])
+            # Both latency runs were warmed up: sent, but not measured.
+            for run in (ceiling, latest["e2e_latency"]):
+                self.assertGreater(run["measured"], 0)
+                self.assertGreater(run["sent"], run["measured"])
             self.assertEqual(ceiling["commit_interval_us"], 1000)
             self.assertGreater(latest["rss_mb"], 0)
             self.assertIn("cpus", latest["machine"])
