@@ -53,7 +53,8 @@ struct StorageSettings {
   uint64_t segment_bytes = 64ull << 20;
   size_t group_commit_max_bytes = 4u << 20;
   std::chrono::microseconds group_commit_delay{0};
-  // Least time between the starts of two journal group commits (see
+  // Least time between the starts of two group commits of the journal (and
+  // of the history, which waits longer anyway; see
   // SegmentLogOptions::min_commit_interval): fewer fdatasyncs under load.
   std::chrono::microseconds group_commit_interval{1'000};
   std::chrono::seconds idempotency_window{7 * 24 * 3600};
