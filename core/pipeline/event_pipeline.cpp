@@ -156,6 +156,12 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
   for (const auto& p : prepared) received.push_back(p.event);
   history_.append_received(received, source);
   for (auto& p : prepared) {
+    // Logged before the messages leave: an event that produced messages is
+    // owned by them, and a delivery that finishes before this coroutine
+    // resumes from submit() frees it (seen as a SIGSEGV under a loaded CI).
+    log_.debug("event accepted", {{"event_id", p.event->id},
+                                  {"type", p.event->type},
+                                  {"messages", static_cast<unsigned long>(p.messages.size())}});
     for (auto& msg : p.messages) {
       auto route = routes_.find(channel_from_string(msg->channel));
       if (route == routes_.end()) {
@@ -172,9 +178,6 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
       }
       co_await route->second->submit(std::move(msg));
     }
-    log_.debug("event accepted", {{"event_id", p.event->id},
-                                  {"type", p.event->type},
-                                  {"messages", static_cast<unsigned long>(p.messages.size())}});
   }
   co_return result;
 }
