@@ -76,7 +76,10 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
   AcceptResult result;
   result.events.resize(events.size());
   struct Prepared {
-    const DocumentEvent* event;  // in `events`, or owned by the messages
+    const DocumentEvent* event;  // in `events`, or in `owned`
+    // Held here too: the messages leave for delivery below, and a delivery
+    // may finish (and drop its message) before this coroutine resumes.
+    std::shared_ptr<const DocumentEvent> owned;
     std::vector<std::shared_ptr<RenderedMessage>> messages;
   };
   std::vector<Prepared> prepared;
@@ -116,8 +119,9 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
     matches.clear();
     snapshot->index.match(*event, context, matches);
     std::vector<std::shared_ptr<RenderedMessage>> messages;
+    std::shared_ptr<const DocumentEvent> shared;
     if (!matches.empty()) {
-      auto shared = std::make_shared<const DocumentEvent>(std::move(events[i]));
+      shared = std::make_shared<const DocumentEvent>(std::move(events[i]));
       event = shared.get();
       context.rebind(*event);
       messages = render_matches(shared, matches, *snapshot, context);
@@ -128,7 +132,7 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
       planned.push_back({m->message_id, m->channel});
     }
     journal_.stage(admission, *event, source, planned);
-    prepared.push_back({event, std::move(messages)});
+    prepared.push_back({event, std::move(shared), std::move(messages)});
   }
 
   // One group commit for the whole batch; 202 only after it is durable.
@@ -156,9 +160,8 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
   for (const auto& p : prepared) received.push_back(p.event);
   history_.append_received(received, source);
   for (auto& p : prepared) {
-    // Logged before the messages leave: an event that produced messages is
-    // owned by them, and a delivery that finishes before this coroutine
-    // resumes from submit() frees it (seen as a SIGSEGV under a loaded CI).
+    // (This line read a freed event when it came after the submits and
+    // only the messages owned the event: a SIGSEGV under a loaded CI.)
     log_.debug("event accepted", {{"event_id", p.event->id},
                                   {"type", p.event->type},
                                   {"messages", static_cast<unsigned long>(p.messages.size())}});
