@@ -50,13 +50,7 @@ mkdir -p "$work/ceiling"
 $CEILING --threads 2 --durable "$work/ceiling" --commit-interval-us "$INTERVAL_US" >"$work/ceiling.out" &
 ceiling_pid=$!
 pids+=("$ceiling_pid")
-cport=""
-for _ in $(seq 200); do
-  cport=$(grep -o -m1 -E '^port=[0-9]+' "$work/ceiling.out" 2>/dev/null | cut -d= -f2 || true)
-  [[ -n $cport ]] && break
-  sleep 0.05
-done
-[[ -n $cport ]] || { echo "herald-http-ceiling did not start" >&2; exit 1; }
+cport=$(wait_port_line "$work/ceiling.out")
 lat_ceiling=$($LOAD --port "$cport" --rate "$RATE" --seconds "$SECONDS_" --warmup "$WARMUP" --connections 64)
 kill "$ceiling_pid"
 grep -q ' non2xx=0 errors=0 ' <<<"$lat_ceiling" || { echo "durable ceiling: $lat_ceiling" >&2; exit 1; }
@@ -92,7 +86,7 @@ single=$e2e; single_events=$accepted
 run_throughput "$BATCH"
 batched=$e2e; batched_events=$accepted
 
-# 2. Accept latency at a constant offered rate.
+# 3. Accept latency at a constant offered rate.
 before=$(sink_count)
 lat=$($LOAD --port "$hport" --rate "$RATE" --seconds "$SECONDS_" --warmup "$WARMUP" --connections 64 --partner P-BENCH)
 grep -q ' non2xx=0 errors=0 ' <<<"$lat" || { echo "heraldd latency run: $lat" >&2; exit 1; }

@@ -39,15 +39,6 @@ check() {  # name requests non2xx errors
   (( $3 == 0 )) || { echo "$1: $3 answers were not 2xx" >&2; exit 1; }
   (( $2 > 0 )) || { echo "$1: no request completed" >&2; exit 1; }
 }
-wait_port_line() {  # file → the port the ceiling server printed (port=N)
-  for _ in $(seq 200); do
-    local p
-    p=$(grep -o -m1 -E '^port=[0-9]+' "$1" 2>/dev/null | grep -o -E '[0-9]+$' || true)
-    [[ -n $p ]] && { echo "$p"; return; }
-    sleep 0.05
-  done
-  echo "no port in $1" >&2; exit 1
-}
 $CEILING --threads 2 >"$work/ceiling.out" &
 pids+=($!)
 cport=$(wait_port_line "$work/ceiling.out")

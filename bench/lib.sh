@@ -20,6 +20,15 @@ bench_cleanup() {
 need() {  # executables that must exist
   for f; do [[ -x $f ]] || { echo "$f missing; build first: cmake --preset release && cmake --build build/release" >&2; exit 1; }; done
 }
+wait_port_line() {  # file → the port a bench server printed there (port=N)
+  for _ in $(seq 200); do
+    local p
+    p=$(grep -o -m1 -E '^port=[0-9]+' "$1" 2>/dev/null | grep -o -E '[0-9]+$' || true)
+    [[ -n $p ]] && { echo "$p"; return; }
+    sleep 0.05
+  done
+  echo "no port in $1" >&2; exit 1
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 
