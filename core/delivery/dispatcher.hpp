@@ -100,7 +100,7 @@ class Dispatcher final {
   Histogram& latency_;
   // herald_messages_sent_total per DeliveryStatus, looked up on first use
   // (strand-confined): not a registry lookup per message.
-  std::array<Counter*, 4> sent_{};
+  std::array<Counter*, static_cast<size_t>(DeliveryStatus::expired) + 1> sent_{};
 };
 
 }  // namespace herald

@@ -15,6 +15,7 @@
 namespace herald {
 
 // How one delivery attempt ended (KumoMTA's classification).
+// `expired` stays last: Dispatcher sizes its per-status counters by it.
 enum class DeliveryStatus { delivered, transient_failure, permanent_failure, expired };
 
 const char* to_string(DeliveryStatus s);       // metric label: delivered, transient_failure, ...

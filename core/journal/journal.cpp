@@ -135,6 +135,22 @@ JournalEntry::Live unpack(const char* p) {
   return l;
 }
 
+// The journal's JSON records are written by hand on hot paths (see stage()
+// and record_attempt()): `prefix` is the punctuation and key before a value,
+// e.g. ",\"id\":".
+void append_json_string(std::string& out, std::string_view prefix, std::string_view v) {
+  out += prefix;
+  out += '"';
+  append_json_escaped(out, v);
+  out += '"';
+}
+
+void append_json_number(std::string& out, std::string_view prefix, int64_t v) {
+  char digits[24];
+  out += prefix;
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, v).ptr);
+}
+
 }  // namespace
 
 const char* to_string(MessageState s) {
@@ -462,23 +478,15 @@ void Journal::stage(Admission& adm, const DocumentEvent& event, const std::strin
   // accepted event (ingest hot path); building a json::object for six fields,
   // or a payload string copied into the batch after, cost more than the I/O.
   adm.batch_.add_in_place(kAccepted, [&](std::string& payload) {
-    auto str = [&](std::string_view key, std::string_view v) {
-      payload += key;
-      payload += '"';
-      append_json_escaped(payload, v);
-      payload += '"';
-    };
-    str("{\"t\":", event.tenant);
-    str(",\"id\":", event.id);
-    str(",\"ty\":", event.type);
-    str(",\"src\":", source);
-    char num[24];
-    payload += ",\"at\":";
-    payload.append(num, std::to_chars(num, num + sizeof num, at).ptr);
+    append_json_string(payload, "{\"t\":", event.tenant);
+    append_json_string(payload, ",\"id\":", event.id);
+    append_json_string(payload, ",\"ty\":", event.type);
+    append_json_string(payload, ",\"src\":", source);
+    append_json_number(payload, ",\"at\":", at);
     payload += ",\"m\":[";
     for (size_t i = 0; i < messages.size(); ++i) {
-      str(i ? ",[" : "[", messages[i].id);
-      str(",", messages[i].channel);
+      append_json_string(payload, i ? ",[" : "[", messages[i].id);
+      append_json_string(payload, ",", messages[i].channel);
       payload += ']';
     }
     payload += "]}\n";
@@ -615,24 +623,13 @@ void Journal::record_attempt(const RenderedMessage& msg, MessageState state, std
   // thread (a json::object and its serializer cost ~7 000 instructions).
   RecordBatch batch;
   batch.add_in_place(kState, [&](std::string& payload) {
-    auto str = [&](std::string_view key, std::string_view v) {
-      payload += key;
-      payload += '"';
-      append_json_escaped(payload, v);
-      payload += '"';
-    };
-    auto num = [&](std::string_view key, int64_t v) {
-      char digits[24];
-      payload += key;
-      payload.append(digits, std::to_chars(digits, digits + sizeof digits, v).ptr);
-    };
-    str("{\"t\":", msg.event->tenant);
-    str(",\"id\":", msg.event->id);
-    str(",\"m\":", msg.message_id);
-    str(",\"s\":", to_string(state));
-    num(",\"a\":", msg.attempt);
-    if (next_ms) num(",\"n\":", next_ms);
-    if (!d.empty()) str(",\"d\":", d);
+    append_json_string(payload, "{\"t\":", msg.event->tenant);
+    append_json_string(payload, ",\"id\":", msg.event->id);
+    append_json_string(payload, ",\"m\":", msg.message_id);
+    append_json_string(payload, ",\"s\":", to_string(state));
+    append_json_number(payload, ",\"a\":", msg.attempt);
+    if (next_ms) append_json_number(payload, ",\"n\":", next_ms);
+    if (!d.empty()) append_json_string(payload, ",\"d\":", d);
     payload += '}';
   });
 
