@@ -32,6 +32,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_event.hpp"
+
 namespace net = boost::asio;
 namespace http = boost::beast::http;
 using tcp = net::ip::tcp;
@@ -56,11 +58,7 @@ struct Load {
 };
 
 std::string body_for(const Load& load, uint64_t i) {
-  return R"({"id":")" + load.prefix + std::to_string(i) +
-         R"(","type":"invoice.posted","occurred_at":"2026-11-20T09:14:03+01:00","actor":{"id":"u17","name":"Jana Nová"},)"
-         R"("partner":{"id":")" + load.partner +
-         R"(","name":"Bench s.r.o."},"document":{"kind":"invoice","number":"FV-2026-0042","total":"1249.90",)"
-         R"("currency":"EUR","due_date":"2026-12-04"},"data":{"order_ref":"OBJ-881"}})";
+  return herald::bench::event_json(load.prefix + std::to_string(i), load.partner);
 }
 
 net::awaitable<void> connection(Load& load) {

@@ -8,7 +8,8 @@
 #   bench/run.sh --soak MIN    bench/soak.sh: RSS and throughput over MIN minutes (must stay flat)
 #
 # Scenarios: http and ndjson (bench/http.sh: heraldd vs a trivial Beast
-# server under wrk; NDJSON batches), smtp (bench/smtp.sh: herald vs
+# server, one event per request under wrk, NDJSON batches under
+# herald-http-bulk), smtp (bench/smtp.sh: herald vs
 # smtp-source, nodemailer), redis (bench/redis_ingest.sh: herald vs a raw
 # read loop, XADD), e2e (bench/e2e.sh: HTTP → SMTP smtp-sink e-mails/s vs
 # smtp-source, accept latency p50/p99 at 5k/s open loop), rss (bench/rss.sh:

@@ -25,14 +25,13 @@ class BenchSmokeTest(unittest.TestCase):
             with open(os.path.join(results, "latest.json")) as f:
                 latest = json.load(f)
             self.assertTrue(latest["smoke"])
-            for scenario, unit in (("http", "events/s"), ("smtp", "messages/s"), ("redis", "events/s"),
-                                   ("e2e", "e-mails/s")):
+            for scenario, unit in (("http", "events/s"), ("ndjson", "events/s"), ("smtp", "messages/s"),
+                                   ("redis", "events/s"), ("e2e", "e-mails/s")):
                 s = latest[scenario]
                 self.assertEqual(s["unit"], unit)
                 self.assertGreater(s["herald"], 0)
                 self.assertGreater(s["ceiling"], 0)
                 self.assertAlmostEqual(s["ratio"], s["herald"] / s["ceiling"], places=2)
-            self.assertGreater(latest["ndjson"]["herald"], 0)
             self.assertGreater(latest["e2e_p99_ms"], 0)
             # The durable latency ceiling ran under the same load, without errors.
             self.assertGreater(latest["e2e_p99_ceiling_ms"], 0)
