@@ -279,16 +279,38 @@ FinishedRun::Find FinishedRun::find(uint64_t hash, std::string_view key, int64_t
   return Find::absent;
 }
 
-bool FinishedRun::Cursor::next(FinishedRecord& r) {
-  while (p_ == end_) {
-    if (damaged_ || block_ >= run_.index_.size()) return false;
-    if (!run_.read_block(block_++, data_)) {
+bool FinishedRun::Cursor::next_block() {
+  const auto& index = run_.index_;
+  if (damaged_ || block_ >= index.size()) return false;
+  if (block_ >= read_end_) {
+    // Blocks are written back to back: read as many as fit in one go.
+    uint64_t last = block_ + 1;
+    const uint64_t start = index[block_].offset;
+    while (last < index.size() && index[last].offset + index[last].size - start <= kCursorRead) ++last;
+    const uint64_t bytes = index[last - 1].offset + index[last - 1].size - start;
+    data_.resize(bytes);
+    if (!pread_all(run_.fd_, data_.data(), bytes, start)) {
       damaged_ = true;
       return false;
     }
-    p_ = data_.data();
-    end_ = p_ + data_.size();
+    data_offset_ = start;
+    read_end_ = last;
   }
+  const IndexEntry& ie = index[block_++];
+  const char* block = data_.data() + (ie.offset - data_offset_);
+  if (ie.offset < data_offset_ || ie.offset - data_offset_ + ie.size > data_.size() ||
+      crc32c(std::string_view(block, ie.size)) != ie.crc) {
+    damaged_ = true;
+    return false;
+  }
+  p_ = block;
+  end_ = block + ie.size;
+  return true;
+}
+
+bool FinishedRun::Cursor::next(FinishedRecord& r) {
+  while (p_ == end_)
+    if (!next_block()) return false;
   if (!decode_finished_record(p_, end_, r)) {
     damaged_ = true;
     return false;

@@ -36,8 +36,7 @@ unsigned tier_of(uint64_t records, uint64_t base) {
 
 FinishedStore::FinishedStore(fs::path dir, uint64_t base_records, Logger& log)
     : dir_(std::move(dir)), base_records_(std::max<uint64_t>(base_records, 1)), log_(log) {
-  std::random_device rd;
-  seed_ = (uint64_t(rd()) << 32) ^ rd();
+  seed_ = random_seed();
 }
 
 void FinishedStore::open() {
@@ -72,12 +71,35 @@ void FinishedStore::open() {
 uint64_t FinishedStore::hash(std::string_view key) const { return hash_bytes(key, seed_); }
 
 std::optional<FinishedStore::Hit> FinishedStore::find_in(const std::vector<RunPtr>& runs, std::string_view key) const {
-  std::optional<Hit> best;
-  Hit hit;
   const uint64_t h = hash(key);
   // Each run's filter block is a likely cache miss: fetch them all at once
   // before testing any.
   for (const auto& run : runs) run->prefetch(run->seed() == seed_ ? h : hash_bytes(key, run->seed()));
+  return find_hashed(runs, key, h);
+}
+
+void FinishedStore::find_all_in(const std::vector<RunPtr>& runs, const std::vector<std::string>& keys,
+                                std::vector<std::optional<Hit>>& out) const {
+  // The filter blocks of the key kAhead places on are fetched while this
+  // one is tested, so the misses of a batch overlap instead of adding up.
+  constexpr size_t kAhead = 8;
+  out.resize(keys.size());
+  std::vector<uint64_t> h(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) h[i] = hash(keys[i]);
+  auto prefetch = [&](size_t i) {
+    for (const auto& run : runs) run->prefetch(run->seed() == seed_ ? h[i] : hash_bytes(keys[i], run->seed()));
+  };
+  for (size_t i = 0; i < std::min(kAhead, keys.size()); ++i) prefetch(i);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (i + kAhead < keys.size()) prefetch(i + kAhead);
+    out[i] = find_hashed(runs, keys[i], h[i]);
+  }
+}
+
+std::optional<FinishedStore::Hit> FinishedStore::find_hashed(const std::vector<RunPtr>& runs, std::string_view key,
+                                                            uint64_t h) const {
+  std::optional<Hit> best;
+  Hit hit;
   // Every run is asked (a filter test each), not just the newest: an id
   // accepted again after its window lives in two runs, and the newer wins.
   for (const auto& run : runs) {

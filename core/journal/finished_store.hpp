@@ -61,6 +61,9 @@ class FinishedStore {
   RunList snapshot() const { return runs_; }
   // find() on a snapshot; thread-safe.
   std::optional<Hit> find_in(const std::vector<RunPtr>& runs, std::string_view key) const;
+  // find_in() for every key of a batch: out[i] answers keys[i].
+  void find_all_in(const std::vector<RunPtr>& runs, const std::vector<std::string>& keys,
+                   std::vector<std::optional<Hit>>& out) const;
 
   // A batch for write(): records in any order; keys and values point into
   // storage the caller keeps alive until write() returns.
@@ -89,6 +92,8 @@ class FinishedStore {
   size_t memory_bytes() const;    // filters and block indexes
 
  private:
+  // find_in() with the key's hash under the store's seed already known.
+  std::optional<Hit> find_hashed(const std::vector<RunPtr>& runs, std::string_view key, uint64_t h) const;
   std::filesystem::path next_path();
   // Completes `w` (written to `path`) and opens the run it wrote.
   RunPtr finish(FinishedRunWriter& w, const std::filesystem::path& path, std::error_code& ec);

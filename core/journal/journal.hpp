@@ -249,12 +249,35 @@ class Journal final : public DeliveryLedger {
   Logger& logger_;
   std::unique_ptr<SegmentLog> log_;
 
+  // A key with its hash, computed once: the table's rehashes (which Boost's
+  // anti-drift rule makes periodic under steady insert/erase churn) then
+  // never read a key's bytes, and the hash is seeded per process, so ids
+  // cannot be chosen to collide (boost::hash<std::string> is unseeded).
+  struct HashedKey {
+    std::string text;
+    uint64_t hash;
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    using is_avalanching = void;
+    uint64_t seed;
+    size_t operator()(const HashedKey& k) const { return k.hash; }
+    size_t operator()(std::string_view k) const;
+  };
+  struct KeyEqual {
+    using is_transparent = void;
+    bool operator()(const HashedKey& a, const HashedKey& b) const { return a.hash == b.hash && a.text == b.text; }
+    bool operator()(const HashedKey& a, std::string_view b) const { return a.text == b; }
+    bool operator()(std::string_view a, const HashedKey& b) const { return a == b.text; }
+  };
+  HashedKey hashed(std::string k) const;
+
   mutable std::mutex mutex_;  // guards entries_ and the order of state records
   // Open addressing (Boost 1.81's flat map): one probe, usually one cache
   // miss per lookup; with a million ids the chained std::unordered_map spent
   // 10% of Redis ingest walking buckets. Entries live behind pointers so
-  // references stay valid across rehashes.
-  boost::unordered_flat_map<std::string, std::unique_ptr<EventEntry>> entries_;
+  // references stay valid across rehashes. Lookups take a string_view.
+  boost::unordered_flat_map<HashedKey, std::unique_ptr<EventEntry>, KeyHash, KeyEqual> entries_;
 
   std::unique_ptr<FinishedStore> finished_;  // lookups under mutex_; written by maintenance
   // Every entry that finished since the last flush, as it will go into the

@@ -4,6 +4,7 @@
 // crafted keys cannot aim at collisions.
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <string_view>
 
 namespace herald {
@@ -27,6 +28,12 @@ inline uint64_t hash_bytes(std::string_view s, uint64_t seed) {
   uint64_t w = 0;
   std::memcpy(&w, p, n);
   return hash_mix(h ^ w, 0xE7037ED1A0B428DBull);
+}
+
+// A fresh seed for a table or a store.
+inline uint64_t random_seed() {
+  std::random_device rd;
+  return (uint64_t(rd()) << 32) ^ rd();
 }
 
 }  // namespace herald

@@ -93,6 +93,40 @@ TEST_F(FinishedStoreTest, EveryRecordIsFoundAndUnknownKeysMostlySkipTheDisk) {
   EXPECT_LT(run->memory_bytes(), 20'000u * 3);
 }
 
+// The batch lookup (filter blocks fetched a few keys ahead) answers each key
+// as find() does: known keys from any run, the newest of a key in two runs,
+// unknown keys absent, batches shorter and longer than the look-ahead.
+TEST_F(FinishedStoreTest, BatchLookupAnswersEachKeyAsASingleLookupDoes) {
+  auto s = open_store();
+  add_run(*s, make_records("a-", 300, 1000));
+  auto newer = make_records("b-", 300, 5000);
+  newer.push_back({"a-7", "again", 9000});
+  add_run(*s, newer);
+  const auto runs = s->snapshot();
+  for (size_t n : {0u, 3u, 8u, 9u, 200u}) {
+    std::vector<std::string> keys;
+    for (size_t i = 0; i < n; ++i) keys.push_back((i % 3 == 0 ? "a-" : i % 3 == 1 ? "b-" : "none-") + std::to_string(i));
+    if (n) keys.back() = "a-7";
+    std::vector<std::optional<FinishedStore::Hit>> out;
+    s->find_all_in(*runs, keys, out);
+    ASSERT_EQ(out.size(), n);
+    for (size_t i = 0; i < n; ++i) {
+      auto one = s->find_in(*runs, keys[i]);
+      ASSERT_EQ(out[i].has_value(), one.has_value()) << keys[i];
+      if (one) {
+        EXPECT_EQ(out[i]->value, one->value);
+        EXPECT_EQ(out[i]->accepted_ms, one->accepted_ms);
+      }
+    }
+    if (n) {
+      EXPECT_EQ(out.back()->value, "again");
+    }
+    if (n > 3) {
+      EXPECT_FALSE(out[2]);  // "none-2"
+    }
+  }
+}
+
 TEST_F(FinishedStoreTest, RecordsOfOneHashStayInOneBlock) {
   // The writer takes the hash as given, so collisions can be forced: 300
   // records of one hash (~30 KB, several blocks' worth) must be one block,
@@ -200,6 +234,46 @@ TEST_F(FinishedStoreTest, BadFilesAreMovedAsideAndTemporariesRemoved) {
   // New runs get numbers above every file seen, moved aside or not.
   auto run = add_run(*s, make_records("new-", 10, 1));
   EXPECT_EQ(run->path().filename(), "finished-00000000000000000012.run");
+}
+
+TEST_F(FinishedStoreTest, CursorWalksARunLargerThanOneReadAndStopsAtADamagedBlock) {
+  auto s = open_store();
+  const auto owned = make_records("walk-", 20000, 1000);
+  auto run = add_run(*s, owned);
+  ASSERT_GT(run->file_bytes(), 4 * FinishedRun::kCursorRead);  // several reads
+  auto walk = [&](size_t& records, bool& damaged) {
+    FinishedRun::Cursor c(*run);
+    FinishedRecord r;
+    uint64_t last = 0;
+    records = 0;
+    while (c.next(r)) {
+      EXPECT_GE(r.hash, last);
+      last = r.hash;
+      ++records;
+    }
+    damaged = c.damaged();
+  };
+  size_t records = 0;
+  bool damaged = true;
+  walk(records, damaged);
+  EXPECT_EQ(records, 20000u);
+  EXPECT_FALSE(damaged);
+  // A block in the middle of the file (not in the first read) goes bad:
+  // the walk returns the records before it, then stops.
+  run.reset();
+  s.reset();
+  s = open_store();
+  const fs::path path = fs::directory_iterator(dir.path() / "finished")->path();
+  flip_byte(path, fs::file_size(path) / 2);
+  s.reset();
+  std::string error;
+  auto reopened = FinishedRun::open(path, error);
+  ASSERT_TRUE(reopened) << error;
+  run = std::move(reopened);
+  walk(records, damaged);
+  EXPECT_TRUE(damaged);
+  EXPECT_GT(records, 0u);
+  EXPECT_LT(records, 20000u);
 }
 
 TEST_F(FinishedStoreTest, MergeKeepsTheNewestOfEachKeyAndDropsExpired) {
