@@ -11,7 +11,7 @@
 //           record: u64 hash | varint key size | key | varint accepted_ms |
 //                   varint value size | value
 //   index   per block: u64 first hash | u64 offset | u32 size | u32 crc32c
-//   bloom   u64 words: 512-bit blocks, 12 bits and 6 probes per entry (~1 %
+//   bloom   u64 words: 512-bit blocks, 12 bits and 6 probes per entry (~0.5 %
 //           false positives, one cache line per test)
 //   footer  u64 index offset | u64 blocks | u64 bloom words | u64 records |
 //           u64 hash seed | i64 min accepted_ms | i64 max accepted_ms |

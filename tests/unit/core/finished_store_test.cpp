@@ -87,7 +87,7 @@ TEST_F(FinishedStoreTest, EveryRecordIsFoundAndUnknownKeysMostlySkipTheDisk) {
     EXPECT_FALSE(s->find(k));
     filter_passes += run->may_contain(hash_bytes(k, run->seed()));
   }
-  // 12 bits per key and 6 probes in one cache line: about 1 % pass.
+  // 12 bits per key and 6 probes in one cache line: about 0.5 % pass.
   EXPECT_LT(filter_passes, 20'000 * 3 / 100);
   // Memory per record: filter and index, far below the ~180 B an entry takes in the map.
   EXPECT_LT(run->memory_bytes(), 20'000u * 3);

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Merges the scenario files of one or more benchmark rounds into latest.json.
+
+    bench/merge_results.py [--smoke] [--markdown MD] ROUND_DIR [ROUND_DIR ...] > latest.json
+
+Each ROUND_DIR holds one round's http.json, smtp.json, redis.json and e2e.json
+(and rss.json in at least one round; the first one found is used). With one
+round the scenarios are copied as they are. With several, each throughput
+scenario (a dict with herald, ceiling and ratio) is taken whole from the round
+with the median ratio, so its herald and ceiling figures always come from the
+same side-by-side run, and gains "ratios" and "herald_runs": every round's
+figures in round order. The latency keys (e2e_latency, e2e_latency_ceiling,
+e2e_p99_ms, e2e_p99_ceiling_ms) come together from the round with the median
+e2e_p99_ms, plus "e2e_p99_ms_runs". Shared machines are noisy (README,
+Performance): the median of a few rounds moves far less than one run.
+With several rounds and --markdown, a summary table is appended to MD.
+"""
+import datetime
+import json
+import os
+import sys
+
+SCENARIO_FILES = ("http", "smtp", "redis", "e2e")
+LATENCY_KEYS = ("e2e_latency", "e2e_latency_ceiling", "e2e_p99_ms", "e2e_p99_ceiling_ms")
+
+
+def median_index(values):
+    """The index of the median value (the lower middle for an even count)."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    return order[(len(order) - 1) // 2]
+
+
+def is_scenario(value):
+    return isinstance(value, dict) and {"herald", "ceiling", "ratio"} <= value.keys()
+
+
+def merge(round_dirs, smoke):
+    rounds = []
+    for d in round_dirs:
+        data = {}
+        for name in SCENARIO_FILES:
+            with open(os.path.join(d, f"{name}.json")) as f:
+                data.update(json.load(f))
+        rss = os.path.join(d, "rss.json")
+        if os.path.exists(rss):
+            with open(rss) as f:
+                data.update(json.load(f))
+        rounds.append(data)
+    out = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "smoke": smoke, "rounds": len(rounds)}
+    first = rounds[0]
+    for key, value in first.items():
+        if key in LATENCY_KEYS or key == "machine":
+            continue
+        if is_scenario(value) and len(rounds) > 1:
+            ratios = [r[key]["ratio"] for r in rounds]
+            chosen = dict(rounds[median_index(ratios)][key])
+            chosen["ratios"] = ratios
+            chosen["herald_runs"] = [r[key]["herald"] for r in rounds]
+            out[key] = chosen
+        else:
+            out[key] = value
+    p99s = [r["e2e_p99_ms"] for r in rounds]
+    latency_round = rounds[median_index(p99s)]
+    for key in LATENCY_KEYS:
+        out[key] = latency_round[key]
+    if len(rounds) > 1:
+        out["e2e_p99_ms_runs"] = p99s
+    for r in rounds:  # memory is measured in the first round only
+        if "rss_mb" in r:
+            out["rss_mb"], out["rss"] = r["rss_mb"], r["rss"]
+            break
+    out["machine"] = first["machine"]
+    out["not_measured"] = []  # the soak has its own mode and file (soak.json)
+    return out
+
+
+def summary_table(merged):
+    """Markdown: each scenario's median round beside every round's ratio."""
+    lines = [f"\n## Median of {merged['rounds']} rounds\n",
+             "| scenario | herald | ceiling | ratio (median round) | ratios, round by round |",
+             "|---|---:|---:|---:|---|"]
+    for key, value in merged.items():
+        if is_scenario(value) and "ratios" in value:
+            runs = ", ".join(f"{r:.2f}" for r in value["ratios"])
+            lines.append(f"| {key} | {value['herald']:,.0f} {value['unit']} | {value['ceiling']:,.0f} | "
+                         f"**{value['ratio']:.2f}** | {runs} |")
+    if "e2e_p99_ms_runs" in merged:
+        runs = ", ".join(f"{p:.2f}" for p in merged["e2e_p99_ms_runs"])
+        lines.append(f"| accept p99 at {int(merged['e2e_latency']['offered_rate']):,}/s | "
+                     f"**{merged['e2e_p99_ms']:.2f} ms** | {merged['e2e_p99_ceiling_ms']:.2f} ms | | {runs} ms |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv):
+    smoke, markdown, dirs = False, None, []
+    args = iter(argv)
+    for a in args:
+        if a == "--smoke":
+            smoke = True
+        elif a == "--markdown":
+            markdown = next(args, None)
+        else:
+            dirs.append(a)
+    if not dirs:
+        print(__doc__, file=sys.stderr)
+        return 2
+    merged = merge(dirs, smoke)
+    print(json.dumps(merged, indent=2))
+    if markdown and len(dirs) > 1:
+        with open(markdown, "a") as f:
+            f.write(summary_table(merged))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,119 @@
+"""bench/merge_results.py: rounds of the benchmark harness merged into
+latest.json (each figure from its median round, herald and ceiling kept
+together; latency keys from the round with the median p99)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from harness import SOURCE_DIR
+
+MERGE = os.path.join(SOURCE_DIR, "bench", "merge_results.py")
+MACHINE = {"cpus": 2, "model": "test"}
+
+
+def scenario(herald, ceiling, unit="events/s", **extra):
+    return {"herald": herald, "ceiling": ceiling, "ratio": round(herald / ceiling, 3), "unit": unit, **extra}
+
+
+def latency(p99):
+    return {"offered_rate": 5000.0, "sent": 10, "measured": 5, "ok": 10, "non2xx": 0, "errors": 0,
+            "p50_ms": 1.0, "p90_ms": 2.0, "p99_ms": p99, "p999_ms": p99 * 2, "max_ms": p99 * 3,
+            "achieved_rate": 5000.0}
+
+
+def write_round(directory, http, e2e_batched, p99, rss=None):
+    os.makedirs(directory, exist_ok=True)
+    files = {
+        "http": {"http": scenario(http, 60000, connections=256),
+                 "ndjson": scenario(300000, 700000, batch=500), "machine": MACHINE},
+        "smtp": {"smtp": scenario(20000, 10000, unit="messages/s"), "machine": MACHINE},
+        "redis": {"redis": scenario(200000, 400000), "machine": MACHINE},
+        "e2e": {"e2e": scenario(15000, 14000, unit="e-mails/s"),
+                "e2e_batched": scenario(e2e_batched, 14000, unit="e-mails/s"),
+                "e2e_latency": latency(p99), "e2e_latency_ceiling": latency(p99 / 2),
+                "e2e_p99_ms": p99, "e2e_p99_ceiling_ms": p99 / 2, "machine": MACHINE},
+    }
+    if rss is not None:
+        files["rss"] = {"rss_mb": rss, "rss": {"partners": 100000}, "machine": MACHINE}
+    for name, data in files.items():
+        with open(os.path.join(directory, f"{name}.json"), "w") as f:
+            json.dump(data, f)
+
+
+class BenchMergeTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="herald-merge-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def merge(self, *rounds, markdown=None):
+        args = [sys.executable, MERGE] + (["--markdown", markdown] if markdown else []) + list(rounds)
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=30)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return json.loads(proc.stdout)
+
+    def test_one_round_is_copied_as_it_is(self):
+        write_round(self.dir, 40000, 19000, 4.0, rss=103.0)
+        merged = self.merge(self.dir)
+        self.assertEqual(merged["rounds"], 1)
+        self.assertEqual(merged["http"], scenario(40000, 60000, connections=256))
+        self.assertNotIn("ratios", merged["http"])
+        self.assertEqual(merged["e2e_p99_ms"], 4.0)
+        self.assertEqual(merged["rss_mb"], 103.0)
+        self.assertEqual(merged["machine"], MACHINE)
+        self.assertFalse(merged["smoke"])
+
+    def test_each_figure_comes_whole_from_its_median_round(self):
+        rounds = [os.path.join(self.dir, f"round-{r}") for r in (1, 2, 3)]
+        write_round(rounds[0], 30000, 21000, 9.0, rss=103.0)
+        write_round(rounds[1], 50000, 18000, 3.0)
+        write_round(rounds[2], 40000, 20000, 4.5)
+        md = os.path.join(self.dir, "latest.md")
+        merged = self.merge(*rounds, markdown=md)
+        self.assertEqual(merged["rounds"], 3)
+        # http: ratios 0.5, 0.833, 0.667 → the median is round 3, herald and ceiling together.
+        self.assertEqual(merged["http"]["herald"], 40000)
+        self.assertEqual(merged["http"]["ceiling"], 60000)
+        self.assertEqual(merged["http"]["herald_runs"], [30000, 50000, 40000])
+        self.assertEqual(merged["http"]["ratios"], [0.5, 0.833, 0.667])
+        self.assertEqual(merged["http"]["connections"], 256)  # the round's other fields stay
+        # e2e_batched: 21000, 18000, 20000 → round 3 again.
+        self.assertEqual(merged["e2e_batched"]["herald"], 20000)
+        # Latency: p99 9.0, 3.0, 4.5 → round 3, every latency key from it.
+        self.assertEqual(merged["e2e_p99_ms"], 4.5)
+        self.assertEqual(merged["e2e_p99_ceiling_ms"], 2.25)
+        self.assertEqual(merged["e2e_latency"]["p99_ms"], 4.5)
+        self.assertEqual(merged["e2e_latency_ceiling"]["p99_ms"], 2.25)
+        self.assertEqual(merged["e2e_p99_ms_runs"], [9.0, 3.0, 4.5])
+        # Memory was measured in the first round only.
+        self.assertEqual(merged["rss_mb"], 103.0)
+        with open(md) as f:
+            table = f.read()
+        self.assertIn("## Median of 3 rounds", table)
+        self.assertIn("| http | 40,000 events/s | 60,000 | **0.67** | 0.50, 0.83, 0.67 |", table)
+        self.assertIn("| accept p99 at 5,000/s | **4.50 ms** | 2.25 ms | | 9.00, 3.00, 4.50 ms |", table)
+
+    def test_an_even_number_of_rounds_takes_the_lower_middle(self):
+        rounds = [os.path.join(self.dir, f"round-{r}") for r in (1, 2)]
+        write_round(rounds[0], 45000, 19000, 5.0, rss=100.0)
+        write_round(rounds[1], 35000, 20000, 4.0)
+        merged = self.merge(*rounds)
+        self.assertEqual(merged["http"]["herald"], 35000)
+        self.assertEqual(merged["e2e_batched"]["herald"], 19000)
+        self.assertEqual(merged["e2e_p99_ms"], 4.0)
+
+    def test_a_missing_scenario_file_fails_loudly(self):
+        write_round(self.dir, 40000, 19000, 4.0, rss=103.0)
+        os.remove(os.path.join(self.dir, "smtp.json"))
+        proc = subprocess.run([sys.executable, MERGE, self.dir], capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("smtp.json", proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
