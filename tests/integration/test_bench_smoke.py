@@ -33,6 +33,10 @@ class BenchSmokeTest(unittest.TestCase):
                 self.assertGreater(s["ceiling"], 0)
                 self.assertAlmostEqual(s["ratio"], s["herald"] / s["ceiling"], places=2)
             self.assertGreater(latest["e2e_p99_ms"], 0)
+            # The delivery ceiling was measured before and after heraldd's runs.
+            runs = latest["e2e"]["ceiling_runs"]
+            self.assertEqual(len(runs), 2)
+            self.assertAlmostEqual(latest["e2e"]["ceiling"], sum(runs) / 2, delta=1)
             # The durable latency ceiling ran under the same load, without errors.
             self.assertGreater(latest["e2e_p99_ceiling_ms"], 0)
             ceiling = latest["e2e_latency_ceiling"]
