@@ -43,10 +43,13 @@ run_wrk() {
   EVENTS_PER_REQUEST=$2 wrk -t2 -c"$3" -d"${SECONDS_}s" --timeout 10s -s bench/wrk/events.lua "$1" \
     | grep '^requests=' | sed -E 's/[a-z0-9]+=//g'
 }
-# run_bulk PORT → "requests non2xx errors seconds"
+# run_bulk PORT → "requests non2xx errors seconds" (its exit status is not
+# trusted alone: check() says what went wrong)
 run_bulk() {
-  "$BULK" --port "$1" --seconds "$SECONDS_" --batch "$BATCH" --connections "$NDJSON_CONNECTIONS" \
-    | grep '^requests=' | sed -E 's/ events=[0-9]+//; s/[a-z0-9]+=//g' || true
+  local out
+  out=$("$BULK" --port "$1" --seconds "$SECONDS_" --batch "$BATCH" --connections "$NDJSON_CONNECTIONS" || true)
+  grep -q '^requests=' <<<"$out" || { echo "herald-http-bulk printed no result: $out" >&2; exit 1; }
+  grep '^requests=' <<<"$out" | sed -E 's/ events=[0-9]+//; s/[a-z0-9]+=//g'
 }
 check() {  # name requests non2xx errors [errors_allowed]
   (( $3 == 0 )) || { echo "$1: $3 answers were not 2xx" >&2; exit 1; }
@@ -58,7 +61,8 @@ pids+=($!)
 cport=$(wait_port_line "$work/ceiling.out")
 read -r c_req c_bad c_err c_sec <<<"$(run_wrk "http://127.0.0.1:$cport/v1/events" 1 "$CONNECTIONS")"
 check ceiling "$c_req" "$c_bad" "$c_err" errors_allowed
-read -r nc_req nc_bad nc_err nc_sec <<<"$(run_bulk "$cport")"
+bulk=$(run_bulk "$cport")  # an assignment: a failing run_bulk stops the script
+read -r nc_req nc_bad nc_err nc_sec <<<"$bulk"
 check "ndjson ceiling" "$nc_req" "$nc_bad" "$nc_err"
 kill "${pids[0]}"
 
@@ -71,7 +75,8 @@ kill "$hpid"
 
 start_heraldd "$work/ndjson" "$PWD/bench/resources-empty"
 nport=$hport
-read -r n_req n_bad n_err n_sec <<<"$(run_bulk "$nport")"
+bulk=$(run_bulk "$nport")
+read -r n_req n_bad n_err n_sec <<<"$bulk"
 check ndjson "$n_req" "$n_bad" "$n_err"
 n_accepted=$(metric 'herald_events_received_total{source="http"}')
 (( ${n_accepted%.*} >= n_req * BATCH )) || { echo "heraldd accepted ${n_accepted} events, herald-http-bulk counted $((n_req * BATCH))" >&2; exit 1; }
