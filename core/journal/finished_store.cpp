@@ -70,11 +70,15 @@ void FinishedStore::open() {
 
 uint64_t FinishedStore::hash(std::string_view key) const { return hash_bytes(key, seed_); }
 
+uint64_t FinishedStore::run_hash(const FinishedRun& run, std::string_view key, uint64_t h) const {
+  return run.seed() == seed_ ? h : hash_bytes(key, run.seed());
+}
+
 std::optional<FinishedStore::Hit> FinishedStore::find_in(const std::vector<RunPtr>& runs, std::string_view key) const {
   const uint64_t h = hash(key);
   // Each run's filter block is a likely cache miss: fetch them all at once
   // before testing any.
-  for (const auto& run : runs) run->prefetch(run->seed() == seed_ ? h : hash_bytes(key, run->seed()));
+  for (const auto& run : runs) run->prefetch(run_hash(*run, key, h));
   return find_hashed(runs, key, h);
 }
 
@@ -87,7 +91,7 @@ void FinishedStore::find_all_in(const std::vector<RunPtr>& runs, const std::vect
   std::vector<uint64_t> h(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) h[i] = hash(keys[i]);
   auto prefetch = [&](size_t i) {
-    for (const auto& run : runs) run->prefetch(run->seed() == seed_ ? h[i] : hash_bytes(keys[i], run->seed()));
+    for (const auto& run : runs) run->prefetch(run_hash(*run, keys[i], h[i]));
   };
   for (size_t i = 0; i < std::min(kAhead, keys.size()); ++i) prefetch(i);
   for (size_t i = 0; i < keys.size(); ++i) {
@@ -103,8 +107,7 @@ std::optional<FinishedStore::Hit> FinishedStore::find_hashed(const std::vector<R
   // Every run is asked (a filter test each), not just the newest: an id
   // accepted again after its window lives in two runs, and the newer wins.
   for (const auto& run : runs) {
-    const uint64_t rh = run->seed() == seed_ ? h : hash_bytes(key, run->seed());
-    switch (run->find(rh, key, hit.accepted_ms, hit.value)) {
+    switch (run->find(run_hash(*run, key, h), key, hit.accepted_ms, hit.value)) {
       case FinishedRun::Find::found:
         if (!best || hit.accepted_ms > best->accepted_ms) best = hit;
         break;

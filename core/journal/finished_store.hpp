@@ -92,6 +92,9 @@ class FinishedStore {
   size_t memory_bytes() const;    // filters and block indexes
 
  private:
+  // `key`'s hash in `run`, given `h`, its hash under the store's seed (a
+  // run written under another seed keeps its own).
+  uint64_t run_hash(const FinishedRun& run, std::string_view key, uint64_t h) const;
   // find_in() with the key's hash under the store's seed already known.
   std::optional<Hit> find_hashed(const std::vector<RunPtr>& runs, std::string_view key, uint64_t h) const;
   std::filesystem::path next_path();
