@@ -23,7 +23,7 @@
 // map ask the runs (a Bloom filter per run, one block read on a hit).
 //
 // Checkpoint: when closed segments exceed `checkpoint_bytes`, or after a
-// flush once the log holds 16 MB, the entries still in memory are rewritten as snapshot records at
+// flush once the log holds 64 MB, the entries still in memory are rewritten as snapshot records at
 // the start of a fresh segment and every older segment is deleted (flushed
 // entries are durable in their run first). Replay merges records
 // monotonically (a final state is sticky, otherwise more attempts win), so
@@ -213,10 +213,47 @@ class Journal final : public DeliveryLedger {
  private:
   using EventEntry = JournalEntry;
 
+  // A key with its hash, computed once: the table's rehashes (which Boost's
+  // anti-drift rule makes periodic under steady insert/erase churn) then
+  // never read a key's bytes, and the hash is seeded per process, so ids
+  // cannot be chosen to collide (boost::hash<std::string> is unseeded).
+  struct HashedKey {
+    std::string text;
+    uint64_t hash;
+  };
+  // A lookup whose hash was computed before the lock was taken (batches
+  // hash their keys outside it: ingest and flushes contend for the lock).
+  struct KeyProbe {
+    std::string_view text;
+    uint64_t hash;
+  };
+  struct KeyHash {
+    using is_transparent = void;
+    using is_avalanching = void;
+    uint64_t seed;
+    size_t operator()(const HashedKey& k) const { return k.hash; }
+    size_t operator()(const KeyProbe& k) const { return k.hash; }
+    size_t operator()(std::string_view k) const;
+  };
+  struct KeyEqual {
+    using is_transparent = void;
+    bool operator()(const HashedKey& a, const HashedKey& b) const { return a.hash == b.hash && a.text == b.text; }
+    bool operator()(const HashedKey& a, std::string_view b) const { return a.text == b; }
+    bool operator()(std::string_view a, const HashedKey& b) const { return a == b.text; }
+    bool operator()(const HashedKey& a, const KeyProbe& b) const { return a.hash == b.hash && a.text == b.text; }
+    bool operator()(const KeyProbe& a, const HashedKey& b) const { return a.hash == b.hash && a.text == b.text; }
+  };
+  // Needs no lock: the seed never changes after construction.
+  HashedKey hashed(std::string k) const;
+  KeyProbe probe(std::string_view k) const { return {k, key_hash_(k)}; }
+
   // `probed`: the runs' answer for `key` found before the lock was taken
   // (still valid), or nullptr to ask them now.
-  Reservation reserve_locked(Admission& adm, std::string&& key, EventStatus* existing, int64_t now,
-                             const std::optional<FinishedStore::Hit>* probed);
+  // `map_key`: `key` with its hash, built before the lock (the map's copy);
+  // `spare`: an entry allocated before the lock, used if the key is new.
+  Reservation reserve_locked(Admission& adm, std::string&& key, HashedKey&& map_key, EventStatus* existing,
+                             int64_t now, const std::optional<FinishedStore::Hit>* probed,
+                             std::unique_ptr<EventEntry>& spare);
   void apply_staged(Admission& adm);  // mutex_ held
 
   void settle(const std::vector<std::string>& keys, const std::vector<EventEntry*>& entries, bool ok);
@@ -238,6 +275,12 @@ class Journal final : public DeliveryLedger {
   void request_flush();
   // Appends a just-finished, committed entry to pending_run_; mutex_ held.
   void note_finished(std::string_view key, const EventEntry& e);
+  // The entry as pending_run_ holds it (varint key size, key, varint
+  // accepted_ms, packed bytes), appended to `out`; needs no lock.
+  static void append_pending_run(std::string& out, std::string_view key, const EventEntry& e);
+  // `count` entries encoded by append_pending_run() join pending_run_ (a
+  // flush is asked for once it holds finished_in_memory); mutex_ held.
+  void add_pending_run(std::string_view encoded, size_t count);
   void encode_snapshot(RecordBatch& out, const EventEntry& e, std::string& scratch) const;
   void apply_packed_snapshot(std::string_view payload);
   bool expired(const EventEntry& e, int64_t now_ms) const { return expired(e.accepted_ms, now_ms); }
@@ -249,29 +292,8 @@ class Journal final : public DeliveryLedger {
   Logger& logger_;
   std::unique_ptr<SegmentLog> log_;
 
-  // A key with its hash, computed once: the table's rehashes (which Boost's
-  // anti-drift rule makes periodic under steady insert/erase churn) then
-  // never read a key's bytes, and the hash is seeded per process, so ids
-  // cannot be chosen to collide (boost::hash<std::string> is unseeded).
-  struct HashedKey {
-    std::string text;
-    uint64_t hash;
-  };
-  struct KeyHash {
-    using is_transparent = void;
-    using is_avalanching = void;
-    uint64_t seed;
-    size_t operator()(const HashedKey& k) const { return k.hash; }
-    size_t operator()(std::string_view k) const;
-  };
-  struct KeyEqual {
-    using is_transparent = void;
-    bool operator()(const HashedKey& a, const HashedKey& b) const { return a.hash == b.hash && a.text == b.text; }
-    bool operator()(const HashedKey& a, std::string_view b) const { return a.text == b; }
-    bool operator()(std::string_view a, const HashedKey& b) const { return a == b.text; }
-  };
-  HashedKey hashed(std::string k) const;
 
+  const KeyHash key_hash_;  // entries_'s hasher, usable without mutex_
   mutable std::mutex mutex_;  // guards entries_ and the order of state records
   // Open addressing (Boost 1.81's flat map): one probe, usually one cache
   // miss per lookup; with a million ids the chained std::unordered_map spent
