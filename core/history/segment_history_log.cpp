@@ -12,63 +12,80 @@ namespace {
 
 constexpr uint8_t kHistoryRecord = 1;
 
-// `,"key":"value"`: one resize and two copies when the value needs no
-// escaping (nearly always: ids, types, timestamps). Every received event
-// writes some fifteen of these (ingest hot path).
-template <size_t N>
-void field(std::string& out, const char (&key)[N], std::string_view v) {
-  if (v.empty()) return;
-  constexpr size_t k = N - 1;
-  const bool plain = json_plain_prefix(v) == v.size();
-  const size_t at = out.size();
-  out.resize(at + k + 5 + (plain ? v.size() + 1 : 0));
-  char* p = out.data() + at;
-  *p++ = ',';
-  *p++ = '"';
-  std::memcpy(p, key, k);
-  p += k;
-  *p++ = '"';
-  *p++ = ':';
-  *p++ = '"';
-  if (plain) {
-    std::memcpy(p, v.data(), v.size());
-    p[v.size()] = '"';
-    return;
-  }
-  append_json_escaped(out, v);
-  out += '"';
-}
-
 }  // namespace
 
 void encode_history_record(std::string& out, const HistoryFields& r, std::string_view id,
                            std::string_view recorded_at) {
-  out += "{\"id\":\"";
-  append_json_escaped(out, id);
-  out += '"';
-  field(out, "at", r.at.empty() ? recorded_at : r.at);
-  field(out, "recorded_at", recorded_at);
-  field(out, "kind", r.kind);
-  field(out, "direction", r.direction);
-  field(out, "tenant", r.tenant);
-  field(out, "partner", r.partner);
-  field(out, "contact", r.contact);
-  field(out, "document", r.document);
-  field(out, "actor", r.actor);
-  field(out, "on_behalf_of", r.on_behalf_of);
-  field(out, "event_id", r.event_id);
-  field(out, "event_type", r.event_type);
-  field(out, "message_id", r.message_id);
-  field(out, "template", r.template_id);
-  field(out, "recipient", r.recipient);
-  field(out, "transport", r.transport);
-  field(out, "subject", r.subject);
-  field(out, "status", r.status);
-  field(out, "error", r.error);
-  if (r.attempt) {
-    char num[16];
+  const std::pair<std::string_view, std::string_view> fields[] = {
+      {"at", r.at.empty() ? recorded_at : r.at},
+      {"recorded_at", recorded_at},
+      {"kind", r.kind},
+      {"direction", r.direction},
+      {"tenant", r.tenant},
+      {"partner", r.partner},
+      {"contact", r.contact},
+      {"document", r.document},
+      {"actor", r.actor},
+      {"on_behalf_of", r.on_behalf_of},
+      {"event_id", r.event_id},
+      {"event_type", r.event_type},
+      {"message_id", r.message_id},
+      {"template", r.template_id},
+      {"recipient", r.recipient},
+      {"transport", r.transport},
+      {"subject", r.subject},
+      {"status", r.status},
+      {"error", r.error},
+  };
+  char attempt[16];
+  const size_t attempt_len =
+      r.attempt ? static_cast<size_t>(std::to_chars(attempt, attempt + sizeof attempt, r.attempt).ptr - attempt) : 0;
+  // Nearly every value needs no escaping (ids, types, timestamps): then the
+  // record's size is known, and it is written with one resize and a memcpy
+  // per piece. This runs for every received event (ingest hot path), where
+  // ~20 appends of checked, growing std::string cost about twice as much.
+  size_t size = 7 + id.size() + 1;  // {"id":"…"
+  bool plain = json_plain_prefix(id) == id.size();
+  for (const auto& [key, value] : fields) {
+    if (value.empty()) continue;
+    size += key.size() + 6 + value.size();  // ,"key":"value"
+    plain = plain && json_plain_prefix(value) == value.size();
+  }
+  if (!plain) {
+    out += "{\"id\":\"";
+    append_json_escaped(out, id);
+    out += '"';
+    for (const auto& [key, value] : fields) {
+      if (value.empty()) continue;
+      out += ",\"";
+      out += key;
+      out += "\":\"";
+      append_json_escaped(out, value);
+      out += '"';
+    }
+  } else {
+    const size_t at = out.size();
+    out.resize(at + size);
+    char* p = out.data() + at;
+    auto put = [&p](std::string_view s) {
+      std::memcpy(p, s.data(), s.size());
+      p += s.size();
+    };
+    put("{\"id\":\"");
+    put(id);
+    *p++ = '"';
+    for (const auto& [key, value] : fields) {
+      if (value.empty()) continue;
+      put(",\"");
+      put(key);
+      put("\":\"");
+      put(value);
+      *p++ = '"';
+    }
+  }
+  if (attempt_len) {
     out += ",\"attempt\":";
-    out.append(num, std::to_chars(num, num + sizeof num, r.attempt).ptr);
+    out.append(attempt, attempt_len);
   }
   out += '}';
 }

@@ -185,6 +185,30 @@ TEST_F(JournalTest, RecoveryReturnsUnfinishedWorkWithItsRetryState) {
   EXPECT_TRUE(existing.done);
 }
 
+TEST_F(JournalTest, AcceptedHeadersReplayWithPlainAndEscapedIds) {
+  // Event ids may hold any printable ASCII, '"' and '\\' included: those
+  // headers take the escaping path, the others the one-copy path.
+  const std::vector<std::string> ids = {"plain-1", "q\"uote", "back\\slash", "plain-2"};
+  {
+    auto j = open_journal();
+    for (const auto& id : ids) ASSERT_FALSE(accept(*j, make_event(id), {{"m-" + id, "email"}, {"s-" + id, "sms"}}));
+    j->close();
+  }
+  std::vector<PendingEvent> pending;
+  auto j = open_journal(&pending);
+  ASSERT_EQ(pending.size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto st = j->status(Journal::key("default", ids[i]));
+    ASSERT_TRUE(st) << ids[i];
+    EXPECT_EQ(st->id, ids[i]);
+    EXPECT_EQ(st->type, "invoice.posted");
+    EXPECT_EQ(st->source, "http");
+    ASSERT_EQ(st->messages.size(), 2u);
+    EXPECT_EQ(st->messages[0].id, "m-" + ids[i]);
+    EXPECT_EQ(st->messages[1].channel, "sms");
+  }
+}
+
 TEST_F(JournalTest, FinalStateIsStickyOnReplay) {
   auto e = make_event("sticky");
   {

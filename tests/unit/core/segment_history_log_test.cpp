@@ -40,6 +40,35 @@ TEST(SegmentHistoryLogTest, RecordsAreDurableJsonWithIdsAndRecordedAt) {
   EXPECT_NE(o0.at("id"), recs[1].as_object().at("id"));
 }
 
+TEST(SegmentHistoryLogTest, EncodesPlainValuesExactlyAndEscapesTheOthers) {
+  HistoryFields f;
+  f.kind = "event";
+  f.direction = "inbound";
+  f.tenant = "default";
+  f.partner = "P-1";
+  f.event_id = "ev-1";
+  f.status = "received";
+  std::string out = "prefix";
+  encode_history_record(out, f, "h1-7", "2026-12-04T10:00:00Z");
+  EXPECT_EQ(out,
+            "prefix{\"id\":\"h1-7\",\"at\":\"2026-12-04T10:00:00Z\",\"recorded_at\":\"2026-12-04T10:00:00Z\","
+            "\"kind\":\"event\",\"direction\":\"inbound\",\"tenant\":\"default\",\"partner\":\"P-1\","
+            "\"event_id\":\"ev-1\",\"status\":\"received\"}");
+
+  // One value that needs escaping (a quote, a control character, a byte
+  // that is not UTF-8) sends the whole record down the escaping path.
+  f.at = "2026-01-02T03:04:05+01:00";
+  f.partner = "P \"quoted\"\x01\xff";
+  f.attempt = 3;
+  out.clear();
+  encode_history_record(out, f, "h1-8", "2026-12-04T10:00:00Z");
+  const auto o = boost::json::parse(out).as_object();
+  EXPECT_EQ(o.at("partner").as_string(), "P \"quoted\"\x01\xef\xbf\xbd");
+  EXPECT_EQ(o.at("at").as_string(), "2026-01-02T03:04:05+01:00");
+  EXPECT_EQ(o.at("attempt").as_int64(), 3);
+  EXPECT_EQ(o.size(), 10u);
+}
+
 TEST(SegmentHistoryLogTest, RetentionBySizeRemovesOldestSegmentsOnly) {
   TempDir dir;
   Logger log{nullptr};
