@@ -34,12 +34,13 @@ now() { date +%s.%N; }
 
 # heraldd_toml DIR RESOURCES_DIR [EXTRA_TOML]: writes DIR/heraldd.toml, the
 # benchmarks' config (2 threads, HTTP on $hport, storage in DIR/var).
-# HERALD_STORAGE_TOML adds keys to its [storage] table.
+# HERALD_STORAGE_TOML adds keys to its [storage] table; HERALD_THREADS sets
+# [daemon] threads (3 puts HTTP on two threads beside the delivery thread).
 heraldd_toml() {
   mkdir -p "$1"
   cat >"$1/heraldd.toml" <<TOML
 [daemon]
-threads = 2
+threads = ${HERALD_THREADS:-2}
 log_level = "warn"
 [http]
 listen = "127.0.0.1:$hport"

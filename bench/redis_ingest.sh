@@ -45,7 +45,7 @@ raw=$($BENCH raw --port "$port" --group raw --count 1000 | last)
 
 cat >"$work/heraldd.toml" <<TOML
 [daemon]
-threads = 2
+threads = ${HERALD_THREADS:-2}
 log_level = "warn"
 [http]
 listen = "127.0.0.1:0"
