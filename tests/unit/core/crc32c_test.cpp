@@ -18,7 +18,8 @@ TEST(Crc32cTest, MatchesKnownVectors) {
 
 TEST(Crc32cTest, HardwareAndPortablePathsAgreeAndExtendIncrementally) {
   std::mt19937 rng(7);
-  for (size_t len : {1u, 7u, 8u, 9u, 63u, 64u, 1000u, 4097u}) {
+  // Around the three-stream groups of 3 × 64 bytes, and well past them.
+  for (size_t len : {1u, 7u, 8u, 9u, 63u, 64u, 191u, 192u, 193u, 200u, 383u, 384u, 385u, 490u, 1000u, 4097u}) {
     std::string data(len, '\0');
     for (auto& c : data) c = static_cast<char>(rng());
     const uint32_t whole = crc32c(data);
