@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/util/log.hpp"
+#include "core/util/presized_appender.hpp"
 #include "core/util/threads.hpp"
 #include "core/util/time_format.hpp"
 
@@ -64,23 +65,17 @@ void encode_history_record(std::string& out, const HistoryFields& r, std::string
       out += '"';
     }
   } else {
-    const size_t at = out.size();
-    out.resize(at + size);
-    char* p = out.data() + at;
-    auto put = [&p](std::string_view s) {
-      std::memcpy(p, s.data(), s.size());
-      p += s.size();
-    };
-    put("{\"id\":\"");
-    put(id);
-    *p++ = '"';
+    PresizedAppender w(out, size);
+    w.put("{\"id\":\"");
+    w.put(id);
+    w.put('"');
     for (const auto& [key, value] : fields) {
       if (value.empty()) continue;
-      put(",\"");
-      put(key);
-      put("\":\"");
-      put(value);
-      *p++ = '"';
+      w.put(",\"");
+      w.put(key);
+      w.put("\":\"");
+      w.put(value);
+      w.put('"');
     }
   }
   if (attempt_len) {

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/util/hash.hpp"
+#include "core/util/presized_appender.hpp"
 #include "core/util/threads.hpp"
 #include "core/util/varint.hpp"
 
@@ -188,19 +189,13 @@ void append_accepted_header(std::string& out, std::string_view tenant, std::stri
     out += "]}\n";
     return;
   }
-  const size_t start = out.size();
-  out.resize(start + size);
-  char* p = out.data() + start;
-  auto put = [&p](std::string_view s) {
-    std::memcpy(p, s.data(), s.size());
-    p += s.size();
-  };
-  for (std::string_view piece : {kT, tenant, kId, id, kTy, type, kSrc, source, kAt, at_text, kM}) put(piece);
+  PresizedAppender w(out, size);
+  for (std::string_view piece : {kT, tenant, kId, id, kTy, type, kSrc, source, kAt, at_text, kM}) w.put(piece);
   for (size_t i = 0; i < messages.size(); ++i)
     for (std::string_view piece : {i ? kNext : kFirst, std::string_view(messages[i].id), kSep,
                                    std::string_view(messages[i].channel), kClose})
-      put(piece);
-  put(kEnd);
+      w.put(piece);
+  w.put(kEnd);
 }
 
 }  // namespace
