@@ -123,6 +123,20 @@ TEST(EventDecoderTest, UnknownAndDuplicateFieldsAreRejected) {
   EXPECT_TRUE(has_error(decode(with(R"("tenant": "acme",)", R"("tenant": "acme", "tenant": "evil",)")), "tenant"));
 }
 
+TEST(EventDecoderTest, RepeatedKeysInsideObjectsKeepTheLastValue) {
+  // Top-level keys may not repeat (above); inside a party or `data` the last
+  // one wins, as in most JSON parsers, and values never run together.
+  auto r = decode(with(R"("id": "u17", "name": "Jana Nová")", R"("id": "u16", "name": "Jana Nová", "id": "u17")"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.events[0].actor->id, "u17");
+  r = decode(with(R"("data": {"any")", R"("data": {"k": 1, "k": {"n": [2]}, "any")"));
+  ASSERT_TRUE(r.ok());
+  const auto& data = r.events[0].data;
+  EXPECT_EQ(data.size(), 2u);
+  EXPECT_EQ(data.at("k").at("n").at(0).as_int64(), 2);
+  EXPECT_EQ(data.at("any").at(5).at("x").as_string(), "y");
+}
+
 TEST(EventDecoderTest, BadUtf8IsMalformed) {
   std::string body = with("Jana Nová", "Jana \xC3\x28");
   auto r = decode(body);
