@@ -41,10 +41,12 @@ void encode_history_record(std::string& out, const HistoryFields& r, std::string
   char attempt[16];
   const size_t attempt_len =
       r.attempt ? static_cast<size_t>(std::to_chars(attempt, attempt + sizeof attempt, r.attempt).ptr - attempt) : 0;
-  // Nearly every value needs no escaping (ids, types, timestamps): then the
-  // record's size is known, and it is written with one resize and a memcpy
-  // per piece. This runs for every received event (ingest hot path), where
-  // ~20 appends of checked, growing std::string cost about twice as much.
+  // Most values need no escaping (ids, types, timestamps; a received record
+  // always). Then every piece's size is known and the record is written with
+  // one resize and a memcpy per piece: this runs for every received event
+  // and delivery outcome, where ~20 appends of checked, growing std::string
+  // cost about twice as much. The few values that need escaping (a subject
+  // or name with non-ASCII letters) are escaped into `escaped` first.
   size_t size = 7 + id.size() + 1;  // {"id":"…"
   bool plain = json_plain_prefix(id) == id.size();
   for (const auto& [key, value] : fields) {
@@ -52,31 +54,41 @@ void encode_history_record(std::string& out, const HistoryFields& r, std::string
     size += key.size() + 6 + value.size();  // ,"key":"value"
     plain = plain && json_plain_prefix(value) == value.size();
   }
-  if (!plain) {
-    out += "{\"id\":\"";
-    append_json_escaped(out, id);
-    out += '"';
-    for (const auto& [key, value] : fields) {
-      if (value.empty()) continue;
-      out += ",\"";
-      out += key;
-      out += "\":\"";
-      append_json_escaped(out, value);
-      out += '"';
-    }
-  } else {
+  auto write = [&](auto piece) {  // piece(value, i): its text; i 0 is the id, i + 1 field i
     PresizedAppender w(out, size);
     w.put("{\"id\":\"");
-    w.put(id);
+    w.put(piece(id, 0));
     w.put('"');
-    for (const auto& [key, value] : fields) {
-      if (value.empty()) continue;
+    for (size_t i = 0; i < std::size(fields); ++i) {
+      if (fields[i].second.empty()) continue;
       w.put(",\"");
-      w.put(key);
+      w.put(fields[i].first);
       w.put("\":\"");
-      w.put(value);
+      w.put(piece(fields[i].second, i + 1));
       w.put('"');
     }
+  };
+  if (plain) {
+    write([](std::string_view value, size_t) { return value; });
+  } else {
+    std::string escaped;
+    size_t offset[std::size(fields) + 1], length[std::size(fields) + 1];  // in `escaped`; npos: as is
+    auto measure = [&](std::string_view value, size_t i) {
+      if (json_plain_prefix(value) == value.size()) {
+        offset[i] = std::string::npos;
+        return value.size();
+      }
+      offset[i] = escaped.size();
+      append_json_escaped(escaped, value);
+      length[i] = escaped.size() - offset[i];
+      return length[i];
+    };
+    size = 7 + measure(id, 0) + 1;
+    for (size_t i = 0; i < std::size(fields); ++i)
+      if (!fields[i].second.empty()) size += fields[i].first.size() + 6 + measure(fields[i].second, i + 1);
+    write([&](std::string_view value, size_t i) {
+      return offset[i] == std::string::npos ? value : std::string_view(escaped).substr(offset[i], length[i]);
+    });
   }
   if (attempt_len) {
     out += ",\"attempt\":";
