@@ -67,6 +67,24 @@ TEST(SegmentHistoryLogTest, EncodesPlainValuesExactlyAndEscapesTheOthers) {
   EXPECT_EQ(o.at("at").as_string(), "2026-01-02T03:04:05+01:00");
   EXPECT_EQ(o.at("attempt").as_int64(), 3);
   EXPECT_EQ(o.size(), 10u);
+
+  // Several escaped values among plain ones, the id among them: each keeps
+  // its own text (the escaped ones are written from a scratch buffer).
+  HistoryFields m;
+  m.kind = "email";
+  m.subject = "Faktúra FV-1 – Bench";
+  m.recipient = "a@b.example";
+  m.error = "550 \"no\"\r\nsuch user";
+  m.status = "failed";
+  out.clear();
+  encode_history_record(out, m, "h\\1", "2026-12-04T10:00:00Z");
+  const auto e = boost::json::parse(out).as_object();
+  EXPECT_EQ(e.at("id").as_string(), "h\\1");
+  EXPECT_EQ(e.at("subject").as_string(), "Faktúra FV-1 – Bench");
+  EXPECT_EQ(e.at("recipient").as_string(), "a@b.example");
+  EXPECT_EQ(e.at("error").as_string(), "550 \"no\"\r\nsuch user");
+  EXPECT_EQ(e.at("status").as_string(), "failed");
+  EXPECT_EQ(e.size(), 8u);  // id, at, recorded_at, kind, recipient, subject, status, error
 }
 
 TEST(SegmentHistoryLogTest, RetentionBySizeRemovesOldestSegmentsOnly) {
