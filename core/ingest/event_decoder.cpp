@@ -155,6 +155,8 @@ bool is_valid_locale(std::string_view s) {
   return run > 0;
 }
 
+static_assert(kDecoderPadding >= simdjson::SIMDJSON_PADDING);
+
 struct EventDecoder::Impl {
   simdjson::dom::parser parser;
   // simdjson reads up to SIMDJSON_PADDING bytes past the end, which a
@@ -494,13 +496,13 @@ EventDecoder::EventDecoder(DecoderLimits limits) : limits_(limits), impl_(std::m
 
 EventDecoder::~EventDecoder() = default;
 
-DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format) {
+DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format, bool padded) {
   DecodeResult result;
-  decode_append(body, format, result);
+  decode_append(body, format, result, padded);
   return result;
 }
 
-bool EventDecoder::decode_append(std::string_view body, BodyFormat format, DecodeResult& result) {
+bool EventDecoder::decode_append(std::string_view body, BodyFormat format, DecodeResult& result, bool padded_body) {
   const size_t start = result.events.size();
   result.malformed = false;
   result.malformed_reason.clear();
@@ -524,7 +526,7 @@ bool EventDecoder::decode_append(std::string_view body, BodyFormat format, Decod
     return true;
   };
 
-  const std::string_view padded = impl_->pad(body);
+  const std::string_view padded = padded_body ? body : impl_->pad(body);
 
   if (format == BodyFormat::json) {
     element root;

@@ -18,6 +18,11 @@ namespace herald {
 
 enum class BodyFormat { json, ndjson };
 
+// Readable bytes past a body's end that let decode() parse it in place
+// (simdjson reads up to this many past a document; at least its
+// SIMDJSON_PADDING, checked where simdjson is included).
+inline constexpr size_t kDecoderPadding = 64;
+
 struct DecoderLimits {
   size_t max_batch_events = 10000;
   size_t max_id_bytes = 128;
@@ -50,13 +55,15 @@ class EventDecoder final {
   EventDecoder& operator=(const EventDecoder&) = delete;
 
   // `body` holds one JSON object or a JSON array of objects (json), or one
-  // object per line (ndjson).
-  DecodeResult decode(std::string_view body, BodyFormat format);
+  // object per line (ndjson). `padded`: kDecoderPadding readable bytes follow
+  // it (their values do not matter), so it is parsed where it is; otherwise
+  // it is first copied into a padded buffer.
+  DecodeResult decode(std::string_view body, BodyFormat format, bool padded = false);
   // decode() appending to `out.events`, which may already hold events (a
   // Redis batch decodes entry by entry into one vector). `out`'s malformed
   // flag and errors describe this body only; an invalid body appends nothing.
   // Returns out.ok().
-  bool decode_append(std::string_view body, BodyFormat format, DecodeResult& out);
+  bool decode_append(std::string_view body, BodyFormat format, DecodeResult& out, bool padded = false);
 
   const DecoderLimits& limits() const { return limits_; }
 

@@ -365,7 +365,7 @@ boost::asio::awaitable<HttpResponse> ApiRoutes::post_events(HttpRequest& req, Ev
                                   "use Content-Type application/json or application/x-ndjson");
   }
 
-  DecodeResult result = decoder.decode(req.body(), format);
+  DecodeResult result = decoder.decode(req.body(), format, has_decoder_padding(req.body()));
   if (result.malformed) {
     rejected_.inc();
     co_return make_error_response(HttpStatus::bad_request, v, "malformed_json", result.malformed_reason);

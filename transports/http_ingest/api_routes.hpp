@@ -17,10 +17,11 @@
 #include "core/resources/resource_store.hpp"
 #include "core/util/log.hpp"
 #include "core/util/metrics.hpp"
+#include "transports/http_ingest/padded_string_body.hpp"
 
 namespace herald {
 
-using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HttpRequest = boost::beast::http::request<PaddedStringBody>;
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
 using HttpStatus = boost::beast::http::status;
 

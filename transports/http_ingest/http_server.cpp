@@ -84,7 +84,7 @@ struct HttpServer::Session {
   beast::flat_buffer buffer;
   std::string out;  // the serialized response, reused
   EventDecoder decoder;
-  std::optional<http::request_parser<http::string_body>> parser;
+  std::optional<http::request_parser<PaddedStringBody>> parser;
   SteadyClock::time_point deadline = SteadyClock::time_point::max();
   bool reading = false;    // waiting for or reading a request: stop() cancels it
   bool timed_out = false;  // set by the sweep; the socket was cancelled

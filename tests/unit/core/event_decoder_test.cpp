@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace herald {
 namespace {
@@ -215,6 +217,45 @@ TEST(EventDecoderTest, DecodeAppendKeepsEarlierEventsAndReportsOnlyThisBody) {
   // A bad NDJSON line drops only that body's events.
   EXPECT_FALSE(d.decode_append(one + "\n{\"id\":\n", BodyFormat::ndjson, batch));
   EXPECT_EQ(batch.events.size(), 2u);
+}
+
+// A body decoded in place (`padded`) decodes exactly as a copied one,
+// whatever the bytes after its end hold: simdjson reads them, but they must
+// not change a verdict (a truncated document stays truncated even when a
+// quote or brace follows it in memory).
+TEST(EventDecoderTest, PaddedBodiesDecodeAsCopiedOnesWhateverFollowsThem) {
+  std::string one = R"({"id":"a","type":"t.x","occurred_at":"2026-11-20T09:14:03Z"})";
+  const std::vector<std::pair<std::string, BodyFormat>> bodies = {
+      {kGood, BodyFormat::json},
+      {"[" + one + "," + kGood + "]", BodyFormat::json},
+      {one + "\n" + one, BodyFormat::ndjson},
+      {one + "\n" + R"({"id":"b","type":"t.x"})", BodyFormat::ndjson},
+      {R"({"id":"a","type":"t.x","occurred_at":"2026-11-20T09:14:03Z)", BodyFormat::json},
+      {R"({"id":"a","type":"t.x","occurred_at":"2026-11-20T09:14:03Z")", BodyFormat::json},
+      {one + "\n{\"id\":", BodyFormat::ndjson},
+      {"[" + one + ",", BodyFormat::json},
+      {"12", BodyFormat::json},
+      {"", BodyFormat::ndjson},
+  };
+  for (const std::string& tail : {std::string(kDecoderPadding, '\0'), std::string(kDecoderPadding, '"'),
+                                 std::string(kDecoderPadding, '}'), std::string(kDecoderPadding, '9')}) {
+    for (const auto& [body, format] : bodies) {
+      // The body with `tail` in its spare capacity, as PaddedStringBody leaves it.
+      std::string padded = body + tail;
+      padded.resize(body.size());
+      ASSERT_GE(padded.capacity() - padded.size(), kDecoderPadding);
+      EventDecoder d;
+      DecodeResult copied = d.decode(body, format);
+      DecodeResult in_place = d.decode(padded, format, true);
+      SCOPED_TRACE(body + " followed by " + tail.substr(0, 1));
+      EXPECT_EQ(in_place.malformed, copied.malformed);
+      EXPECT_EQ(in_place.malformed_reason, copied.malformed_reason);
+      ASSERT_EQ(in_place.errors.size(), copied.errors.size());
+      for (size_t i = 0; i < copied.errors.size(); ++i) EXPECT_EQ(in_place.errors[i].field, copied.errors[i].field);
+      ASSERT_EQ(in_place.events.size(), copied.events.size());
+      for (size_t i = 0; i < copied.events.size(); ++i) EXPECT_EQ(in_place.events[i].json, copied.events[i].json);
+    }
+  }
 }
 
 TEST(EventDecoderTest, BatchLimitIsEnforced) {
