@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # End to end: HTTP → journal (fdatasync) → match → render → SMTP into Postfix's
 # smtp-sink, with history on, one e-mail per event (bench/resources-e2e).
-#   1. throughput: wrk posts events for SECONDS (closed loop, 64 connections),
-#      one event per request; e-mails/s = events accepted ÷ time until the
-#      sink has received them all, beside smtp-source's rate into the same
-#      sink (the delivery ceiling; heraldd relays over as many connections)
-#   2. the same with NDJSON batches of BATCH events per request (upstream
-#      systems that post in bulk): delivery, not per-request ingest, bounds it
+#   1. throughput: wrk posts events for SECONDS (closed loop, E2E_CONNECTIONS
+#      connections, default 256 as in bench/http.sh), one event per request;
+#      e-mails/s = events accepted ÷ time until the sink has received them
+#      all, beside smtp-source's rate into the same sink (the delivery
+#      ceiling; heraldd relays over as many connections). A closed loop
+#      offers at most connections ÷ accept latency: with 64 connections and
+#      a durable ack of 3-10 ms that was 6-20k events/s, and heraldd's
+#      delivery queue stayed nearly empty (median depth 16-33 of 10 000)
+#   2. the same with NDJSON batches of BATCH events per request over 64
+#      connections (upstream systems that post in bulk; 6 400 events in
+#      flight keep delivery busy): delivery, not per-request ingest, bounds it
 #   3. latency: herald-http-load offers RATE events/s at a constant rate (open
 #      loop, no coordinated omission) and reports accept latency p50/p99,
 #      beside the same load on herald-http-ceiling --durable (answers 202 after
@@ -66,7 +71,7 @@ grep -q ' non2xx=0 errors=0 ' <<<"$lat_ceiling" || { echo "durable ceiling: $lat
 
 start_heraldd "$work" "$PWD/bench/resources-e2e" "$(relay_toml)"
 
-# run_throughput EVENTS_PER_REQUEST → sets e2e (e-mails/s) and accepted, after
+# run_throughput EVENTS_PER_REQUEST CONNECTIONS → sets e2e (e-mails/s) and accepted, after
 # checking that every accepted event's e-mail reached the sink.
 run_throughput() {
   local before out w_req w_bad w_err w_sec sent_before received_before delivered t0 t1
@@ -74,7 +79,7 @@ run_throughput() {
   sent_before=$(metric 'herald_messages_sent_total{transport="relay",status="delivered"}')
   received_before=$(metric 'herald_events_received_total{source="http"}')
   t0=$(now)
-  out=$(PARTNER=P-BENCH EVENTS_PER_REQUEST=$1 wrk -t2 -c64 -d"${SECONDS_}s" --timeout 10s -s bench/wrk/events.lua \
+  out=$(PARTNER=P-BENCH EVENTS_PER_REQUEST=$1 wrk -t2 -c"$2" -d"${SECONDS_}s" --timeout 10s -s bench/wrk/events.lua \
     "http://127.0.0.1:$hport/v1/events" | grep '^requests=')
   read -r w_req w_bad w_err w_sec <<<"$(sed -E 's/[a-z0-9]+=//g' <<<"$out")"
   (( w_bad == 0 )) || { echo "wrk: $w_bad non-2xx answers" >&2; exit 1; }
@@ -89,10 +94,11 @@ run_throughput() {
   e2e=$(python3 -c "print($accepted/($t1-$t0))")
 }
 # 1. Throughput, one event per request.
-run_throughput 1
+CONNECTIONS=${E2E_CONNECTIONS:-256}
+run_throughput 1 "$CONNECTIONS"
 single=$e2e; single_events=$accepted
 # 2. Throughput, NDJSON batches.
-run_throughput "$BATCH"
+run_throughput "$BATCH" 64
 batched=$e2e; batched_events=$accepted
 ceiling_after=$(run_ceiling)
 ceiling=$(python3 -c "print(($ceiling_before + $ceiling_after) / 2)")
@@ -104,7 +110,7 @@ grep -q ' non2xx=0 errors=0 ' <<<"$lat" || { echo "heraldd latency run: $lat" >&
 sent=$(grep -o 'ok=[0-9]*' <<<"$lat" | cut -d= -f2)
 wait_sink $(( before + sent ))
 
-MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$single" "$ceiling" "$single_events" "$lat" "$RATE" "$batched" "$batched_events" "$BATCH" "$lat_ceiling" "$INTERVAL_US" "$ceiling_before" "$ceiling_after" <<'PY'
+MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$single" "$ceiling" "$single_events" "$lat" "$RATE" "$batched" "$batched_events" "$BATCH" "$lat_ceiling" "$INTERVAL_US" "$ceiling_before" "$ceiling_after" "$CONNECTIONS" <<'PY'
 import json, os, platform, sys
 results, e2e, ceiling, accepted, lat, rate = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], float(sys.argv[6])
 batched, batched_events, batch = float(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9])
@@ -112,12 +118,13 @@ l = dict(kv.split("=") for kv in lat.split())
 lc = dict(kv.split("=") for kv in sys.argv[10].split())
 interval_us = int(sys.argv[11])
 ceiling_runs = [round(float(sys.argv[12])), round(float(sys.argv[13]))]
+connections = int(sys.argv[14])
 print(f"\n## End to end: HTTP → journal → match → render → SMTP smtp-sink (history on)\n")
 print("| | e-mails/s | ratio |")
 print("|---|---:|---:|")
 print(f"| smtp-source -s 20 into the same sink (delivery ceiling: mean of {ceiling_runs[0]:,} before and {ceiling_runs[1]:,} after) | {ceiling:,.0f} | 1.00 |")
-print(f"| **heraldd**, {accepted:,} events, one per request, 1 e-mail each | **{e2e:,.0f}** | **{e2e / ceiling:.2f}** |")
-print(f"| **heraldd**, {batched_events:,} events in NDJSON batches of {batch}, 1 e-mail each | **{batched:,.0f}** | **{batched / ceiling:.2f}** |")
+print(f"| **heraldd**, {accepted:,} events, one per request ({connections} connections), 1 e-mail each | **{e2e:,.0f}** | **{e2e / ceiling:.2f}** |")
+print(f"| **heraldd**, {batched_events:,} events in NDJSON batches of {batch} (64 connections), 1 e-mail each | **{batched:,.0f}** | **{batched / ceiling:.2f}** |")
 print(f"\nAccept latency at {rate:,.0f} events/s offered (open loop, {l['measured']} requests measured after "
       f"{int(l['sent']) - int(l['measured'])} of warm-up, achieved "
       f"{float(l['achieved_rate']):,.0f}/s): p50 **{float(l['p50_ms']):.2f} ms**, p90 {float(l['p90_ms']):.2f} ms, "
@@ -129,9 +136,10 @@ for name, d in ((f"herald-http-ceiling --durable (write + fdatasync only, commit
 machine = eval(os.environ["MACHINE_PY"])
 with open(os.path.join(results, "e2e.json"), "w") as f:
     json.dump({"e2e": {"herald": round(e2e), "ceiling": round(ceiling), "ratio": round(e2e / ceiling, 3),
-                       "unit": "e-mails/s", "events": accepted, "events_per_request": 1, "ceiling_runs": ceiling_runs},
+                       "unit": "e-mails/s", "events": accepted, "events_per_request": 1, "connections": connections,
+                       "ceiling_runs": ceiling_runs},
                "e2e_batched": {"herald": round(batched), "ceiling": round(ceiling), "ratio": round(batched / ceiling, 3),
-                               "unit": "e-mails/s", "events": batched_events, "events_per_request": batch,
+                               "unit": "e-mails/s", "events": batched_events, "events_per_request": batch, "connections": 64,
                                "ceiling_runs": ceiling_runs},
                "e2e_latency": {"offered_rate": rate, **{k: float(v) for k, v in l.items()}},
                "e2e_latency_ceiling": {"offered_rate": rate, "commit_interval_us": interval_us,

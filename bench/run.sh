@@ -61,7 +61,7 @@ results=$HERALD_RESULTS
       bench/http.sh 1 8 50
       HERALD_NODEMAILER=0 bench/smtp.sh 2000 2048 4
       bench/redis_ingest.sh 20000
-      E2E_CEILING_MESSAGES=2000 bench/e2e.sh 1 500 20
+      E2E_CEILING_MESSAGES=2000 E2E_CONNECTIONS=64 bench/e2e.sh 1 500 20
       bench/rss.sh 1000 10
     else
       bench/http.sh
