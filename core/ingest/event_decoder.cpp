@@ -159,9 +159,10 @@ static_assert(kDecoderPadding >= simdjson::SIMDJSON_PADDING);
 
 struct EventDecoder::Impl {
   simdjson::dom::parser parser;
-  // simdjson reads up to SIMDJSON_PADDING bytes past the end, which a
-  // request body does not guarantee: bodies are copied here, into a buffer
-  // reused across requests (a padded_string allocated per body before).
+  // simdjson reads up to SIMDJSON_PADDING bytes past the end, which a body
+  // without `padded` (a Redis entry, a replayed event) does not guarantee:
+  // such bodies are copied here, into a buffer reused across calls (a
+  // padded_string allocated per body before). HTTP bodies come padded.
   std::vector<char> padded;
   std::string_view pad(std::string_view body) {
     // One huge body must not pin its buffer for the connection's lifetime.
