@@ -48,11 +48,11 @@ void encode_history_record(std::string& out, const HistoryFields& r, std::string
   // cost about twice as much. The few values that need escaping (a subject
   // or name with non-ASCII letters) are escaped into `escaped` first.
   size_t size = 7 + id.size() + 1;  // {"id":"…"
-  bool plain = json_plain_prefix(id) == id.size();
+  bool plain = json_is_plain(id);
   for (const auto& [key, value] : fields) {
     if (value.empty()) continue;
     size += key.size() + 6 + value.size();  // ,"key":"value"
-    plain = plain && json_plain_prefix(value) == value.size();
+    plain = plain && json_is_plain(value);
   }
   auto write = [&](auto piece) {  // piece(value, i): its text; i 0 is the id, i + 1 field i
     PresizedAppender w(out, size);
@@ -74,7 +74,7 @@ void encode_history_record(std::string& out, const HistoryFields& r, std::string
     std::string escaped;
     size_t offset[std::size(fields) + 1], length[std::size(fields) + 1];  // in `escaped`; npos: as is
     auto measure = [&](std::string_view value, size_t i) {
-      if (json_plain_prefix(value) == value.size()) {
+      if (json_is_plain(value)) {
         offset[i] = std::string::npos;
         return value.size();
       }

@@ -162,15 +162,14 @@ void append_accepted_header(std::string& out, std::string_view tenant, std::stri
                             std::string_view source, int64_t at, const std::vector<PlannedMessage>& messages) {
   char digits[24];
   const std::string_view at_text(digits, static_cast<size_t>(std::to_chars(digits, digits + sizeof digits, at).ptr - digits));
-  auto plain = [](std::string_view v) { return json_plain_prefix(v) == v.size(); };
-  bool all_plain = plain(tenant) && plain(id) && plain(type) && plain(source);
+  bool all_plain = json_is_plain(tenant) && json_is_plain(id) && json_is_plain(type) && json_is_plain(source);
   static constexpr std::string_view kT = "{\"t\":\"", kId = "\",\"id\":\"", kTy = "\",\"ty\":\"",
                                     kSrc = "\",\"src\":\"", kAt = "\",\"at\":", kM = ",\"m\":[", kEnd = "]}\n",
                                     kFirst = "[\"", kNext = ",[\"", kSep = "\",\"", kClose = "\"]";
   size_t size = kT.size() + kId.size() + kTy.size() + kSrc.size() + kAt.size() + kM.size() + kEnd.size() +
                 tenant.size() + id.size() + type.size() + source.size() + at_text.size();
   for (size_t i = 0; i < messages.size(); ++i) {
-    all_plain = all_plain && plain(messages[i].id) && plain(messages[i].channel);
+    all_plain = all_plain && json_is_plain(messages[i].id) && json_is_plain(messages[i].channel);
     size += (i ? kNext : kFirst).size() + messages[i].id.size() + kSep.size() + messages[i].channel.size() + kClose.size();
   }
   if (!all_plain) {

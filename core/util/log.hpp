@@ -61,6 +61,8 @@ void append_json_escaped(std::string& out, std::string_view s);
 // (printable ASCII other than '"' and '\\'); s.size() when nothing needs
 // escaping.
 size_t json_plain_prefix(std::string_view s) noexcept;
+// True when `s` goes into a JSON string as is (no byte needs escaping).
+inline bool json_is_plain(std::string_view s) noexcept { return json_plain_prefix(s) == s.size(); }
 
 // Parses "debug|info|warn|error"; returns false on anything else.
 bool parse_log_level(std::string_view s, LogLevel& out);

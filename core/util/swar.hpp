@@ -69,6 +69,9 @@ template <char... Extra>
 size_t first_special(std::string_view s) noexcept {
   const char* p = s.data();
   const size_t n = s.size();
+  // The byte-at-a-time form of the test (short strings, and after the
+  // first dirty word without SSE2).
+  auto special = [](unsigned char c) { return c < 0x20 || c >= 0x7f || ((c == static_cast<unsigned char>(Extra)) || ...); };
 #if defined(__SSE2__)
   auto mask = [](__m128i v) -> unsigned {
     __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v),   // <= 0x1F
@@ -97,10 +100,8 @@ size_t first_special(std::string_view s) noexcept {
       if (m & 0xf) return static_cast<size_t>(__builtin_ctz(m));
       return m ? n - 4 + static_cast<size_t>(__builtin_ctz(m >> 4)) : n;
     }
-    for (size_t i = 0; i < n; ++i) {
-      const auto c = static_cast<unsigned char>(p[i]);
-      if (c < 0x20 || c >= 0x7f || ((c == static_cast<unsigned char>(Extra)) || ...)) return i;
-    }
+    for (size_t i = 0; i < n; ++i)
+      if (special(static_cast<unsigned char>(p[i]))) return i;
     return n;
   }
   size_t i = 0;
@@ -112,7 +113,6 @@ size_t first_special(std::string_view s) noexcept {
   const unsigned m = mask(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + n - 16))) >> (i - (n - 16));
   return m ? i + static_cast<size_t>(__builtin_ctz(m)) : n;
 #else
-  auto special = [](unsigned char c) { return c < 0x20 || c >= 0x7f || ((c == static_cast<unsigned char>(Extra)) || ...); };
   size_t i = swar::first_dirty_word(s, [](uint64_t w) {
     return swar::any_outside_printable_ascii(w) || (swar::any_equal(w, static_cast<unsigned char>(Extra)) || ...);
   });
