@@ -42,7 +42,7 @@ class ApiRoutes final {
   ApiRoutes(EventPipeline& pipeline, const Journal& journal, MetricsRegistry& metrics, Logger& log,
             ResourceStore* store = nullptr, std::vector<AccessToken> tokens = {});
 
-  // `decoder` belongs to the calling session (reused parse buffers).
+  // `decoder` belongs to the calling thread (reused parse buffers).
   boost::asio::awaitable<HttpResponse> handle(HttpRequest& req, EventDecoder& decoder);
 
  private:
