@@ -79,6 +79,8 @@ run_throughput() {
   sent_before=$(metric 'herald_messages_sent_total{transport="relay",status="delivered"}')
   received_before=$(metric 'herald_events_received_total{source="http"}')
   t0=$(now)
+  cpu_snapshot "$hpid" "$work/cpu.h$1.0"
+  cpu_snapshot "$spid" "$work/cpu.s$1.0"
   out=$(PARTNER=P-BENCH EVENTS_PER_REQUEST=$1 wrk -t2 -c"$2" -d"${SECONDS_}s" --timeout 10s -s bench/wrk/events.lua \
     "http://127.0.0.1:$hport/v1/events" | grep '^requests=')
   read -r w_req w_bad w_err w_sec <<<"$(sed -E 's/[a-z0-9]+=//g' <<<"$out")"
@@ -88,6 +90,10 @@ run_throughput() {
   (( accepted >= w_req * $1 )) || { echo "heraldd accepted $accepted events, wrk sent $((w_req * $1))" >&2; exit 1; }
   wait_sink $(( before + accepted ))
   t1=$(now)
+  cpu_snapshot "$hpid" "$work/cpu.h$1.1"
+  cpu_snapshot "$spid" "$work/cpu.s$1.1"
+  cpu_herald=$(python3 bench/cpu_usage.py "$work/cpu.h$1.0" "$work/cpu.h$1.1" "$accepted")
+  cpu_sink=$(python3 bench/cpu_usage.py "$work/cpu.s$1.0" "$work/cpu.s$1.1" "$accepted")
   delivered=$(metric 'herald_messages_sent_total{transport="relay",status="delivered"}')
   delivered=$(( ${delivered%.*} - ${sent_before%.*} ))
   (( delivered == accepted )) || { echo "heraldd delivered $delivered e-mails for $accepted events" >&2; exit 1; }
@@ -96,10 +102,10 @@ run_throughput() {
 # 1. Throughput, one event per request.
 CONNECTIONS=${E2E_CONNECTIONS:-256}
 run_throughput 1 "$CONNECTIONS"
-single=$e2e; single_events=$accepted
+single=$e2e; single_events=$accepted; cpu_single=$cpu_herald; cpu_single_sink=$cpu_sink
 # 2. Throughput, NDJSON batches.
 run_throughput "$BATCH" 64
-batched=$e2e; batched_events=$accepted
+batched=$e2e; batched_events=$accepted; cpu_batched=$cpu_herald; cpu_batched_sink=$cpu_sink
 ceiling_after=$(run_ceiling)
 ceiling=$(python3 -c "print(($ceiling_before + $ceiling_after) / 2)")
 
@@ -110,8 +116,11 @@ grep -q ' non2xx=0 errors=0 ' <<<"$lat" || { echo "heraldd latency run: $lat" >&
 sent=$(grep -o 'ok=[0-9]*' <<<"$lat" | cut -d= -f2)
 wait_sink $(( before + sent ))
 
-MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$single" "$ceiling" "$single_events" "$lat" "$RATE" "$batched" "$batched_events" "$BATCH" "$lat_ceiling" "$INTERVAL_US" "$ceiling_before" "$ceiling_after" "$CONNECTIONS" <<'PY'
+MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$single" "$ceiling" "$single_events" "$lat" "$RATE" "$batched" "$batched_events" "$BATCH" "$lat_ceiling" "$INTERVAL_US" "$ceiling_before" "$ceiling_after" "$CONNECTIONS" \
+  "$cpu_single" "$cpu_single_sink" "$cpu_batched" "$cpu_batched_sink" <<'PY'
 import json, os, platform, sys
+sys.path.insert(0, "bench")
+from cpu_usage import cpu_line, cpu_json
 results, e2e, ceiling, accepted, lat, rate = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], float(sys.argv[6])
 batched, batched_events, batch = float(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9])
 l = dict(kv.split("=") for kv in lat.split())
@@ -119,12 +128,15 @@ lc = dict(kv.split("=") for kv in sys.argv[10].split())
 interval_us = int(sys.argv[11])
 ceiling_runs = [round(float(sys.argv[12])), round(float(sys.argv[13]))]
 connections = int(sys.argv[14])
+cpu_single, cpu_single_sink, cpu_batched, cpu_batched_sink = (json.loads(x) for x in sys.argv[15:19])
 print(f"\n## End to end: HTTP → journal → match → render → SMTP smtp-sink (history on)\n")
 print("| | e-mails/s | ratio |")
 print("|---|---:|---:|")
 print(f"| smtp-source -s 20 into the same sink (delivery ceiling: mean of {ceiling_runs[0]:,} before and {ceiling_runs[1]:,} after) | {ceiling:,.0f} | 1.00 |")
 print(f"| **heraldd**, {accepted:,} events, one per request ({connections} connections), 1 e-mail each | **{e2e:,.0f}** | **{e2e / ceiling:.2f}** |")
 print(f"| **heraldd**, {batched_events:,} events in NDJSON batches of {batch} (64 connections), 1 e-mail each | **{batched:,.0f}** | **{batched / ceiling:.2f}** |")
+for what, h, s in (("one event per request", cpu_single, cpu_single_sink), (f"batches of {batch}", cpu_batched, cpu_batched_sink)):
+    print(cpu_line(f"e-mail, {what}", h) + f"; smtp-sink {s['us_per_unit']:g} µs")
 print(f"\nAccept latency at {rate:,.0f} events/s offered (open loop, {l['measured']} requests measured after "
       f"{int(l['sent']) - int(l['measured'])} of warm-up, achieved "
       f"{float(l['achieved_rate']):,.0f}/s): p50 **{float(l['p50_ms']):.2f} ms**, p90 {float(l['p90_ms']):.2f} ms, "
@@ -137,10 +149,12 @@ machine = eval(os.environ["MACHINE_PY"])
 with open(os.path.join(results, "e2e.json"), "w") as f:
     json.dump({"e2e": {"herald": round(e2e), "ceiling": round(ceiling), "ratio": round(e2e / ceiling, 3),
                        "unit": "e-mails/s", "events": accepted, "events_per_request": 1, "connections": connections,
-                       "ceiling_runs": ceiling_runs},
+                       "ceiling_runs": ceiling_runs,
+                       "cpu": {**cpu_json(cpu_single), "sink_us": cpu_single_sink["us_per_unit"]}},
                "e2e_batched": {"herald": round(batched), "ceiling": round(ceiling), "ratio": round(batched / ceiling, 3),
                                "unit": "e-mails/s", "events": batched_events, "events_per_request": batch, "connections": 64,
-                               "ceiling_runs": ceiling_runs},
+                               "ceiling_runs": ceiling_runs,
+                               "cpu": {**cpu_json(cpu_batched), "sink_us": cpu_batched_sink["us_per_unit"]}},
                "e2e_latency": {"offered_rate": rate, **{k: float(v) for k, v in l.items()}},
                "e2e_latency_ceiling": {"offered_rate": rate, "commit_interval_us": interval_us,
                                        **{k: float(v) for k, v in lc.items()}},

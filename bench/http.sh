@@ -59,15 +59,21 @@ check() {  # name requests non2xx errors [errors_allowed]
 $CEILING --threads 2 >"$work/ceiling.out" &
 pids+=($!)
 cport=$(wait_port_line "$work/ceiling.out")
+# Each run between two cpu_snapshots of its server: CPU per event beside events/s.
+cpu_snapshot "${pids[0]}" "$work/cpu.c0"
 read -r c_req c_bad c_err c_sec <<<"$(run_wrk "http://127.0.0.1:$cport/v1/events" 1 "$CONNECTIONS")"
+cpu_snapshot "${pids[0]}" "$work/cpu.c1"
 check ceiling "$c_req" "$c_bad" "$c_err" errors_allowed
 bulk=$(run_bulk "$cport")  # an assignment: a failing run_bulk stops the script
+cpu_snapshot "${pids[0]}" "$work/cpu.nc1"
 read -r nc_req nc_bad nc_err nc_sec <<<"$bulk"
 check "ndjson ceiling" "$nc_req" "$nc_bad" "$nc_err"
 kill "${pids[0]}"
 
 start_heraldd "$work/single" "$PWD/bench/resources-empty"
+cpu_snapshot "$hpid" "$work/cpu.h0"
 read -r h_req h_bad h_err h_sec <<<"$(run_wrk "http://127.0.0.1:$hport/v1/events" 1 "$CONNECTIONS")"
+cpu_snapshot "$hpid" "$work/cpu.h1"
 check heraldd "$h_req" "$h_bad" "$h_err" errors_allowed
 accepted=$(metric 'herald_events_received_total{source="http"}')
 (( ${accepted%.*} >= h_req )) || { echo "heraldd accepted ${accepted} events, wrk counted $h_req" >&2; exit 1; }
@@ -75,18 +81,29 @@ kill "$hpid"
 
 start_heraldd "$work/ndjson" "$PWD/bench/resources-empty"
 nport=$hport
+cpu_snapshot "$hpid" "$work/cpu.n0"
 bulk=$(run_bulk "$nport")
+cpu_snapshot "$hpid" "$work/cpu.n1"
 read -r n_req n_bad n_err n_sec <<<"$bulk"
 check ndjson "$n_req" "$n_bad" "$n_err"
 n_accepted=$(metric 'herald_events_received_total{source="http"}')
 (( ${n_accepted%.*} >= n_req * BATCH )) || { echo "heraldd accepted ${n_accepted} events, herald-http-bulk counted $((n_req * BATCH))" >&2; exit 1; }
+cpu() { python3 bench/cpu_usage.py "$work/cpu.$1" "$work/cpu.$2" "$3"; }
+cpu_c=$(cpu c0 c1 "$c_req")
+cpu_nc=$(cpu c1 nc1 $((nc_req * BATCH)))
+cpu_h=$(cpu h0 h1 "$h_req")
+cpu_n=$(cpu n0 n1 $((n_req * BATCH)))
 
-MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$c_req" "$c_sec" "$h_req" "$h_sec" "$n_req" "$n_sec" "$BATCH" "$CONNECTIONS" "$NDJSON_CONNECTIONS" "$nc_req" "$nc_sec" <<'PY'
+MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$c_req" "$c_sec" "$h_req" "$h_sec" "$n_req" "$n_sec" "$BATCH" "$CONNECTIONS" "$NDJSON_CONNECTIONS" "$nc_req" "$nc_sec" \
+  "$cpu_c" "$cpu_h" "$cpu_nc" "$cpu_n" <<'PY'
 import json, os, platform, sys
+sys.path.insert(0, "bench")
+from cpu_usage import cpu_line, cpu_json
 results = sys.argv[1]
 c_req, c_sec, h_req, h_sec, n_req, n_sec = (float(x) for x in sys.argv[2:8])
 batch, conns, n_conns = int(sys.argv[8]), int(sys.argv[9]), int(sys.argv[10])
 nc_req, nc_sec = float(sys.argv[11]), float(sys.argv[12])
+cpu_c, cpu_h, cpu_nc, cpu_n = (json.loads(x) for x in sys.argv[13:17])
 ceiling, herald, ndjson = c_req / c_sec, h_req / h_sec, n_req * batch / n_sec
 n_ceiling = nc_req * batch / nc_sec
 print(f"\n## HTTP ingest (wrk -t2 -c{conns}, keep-alive; heraldd journals with fdatasync)\n")
@@ -94,17 +111,20 @@ print("| server | events/s | ratio |")
 print("|---|---:|---:|")
 print(f"| herald-http-ceiling (Beast, answers 202, no work) | {ceiling:,.0f} | 1.00 |")
 print(f"| **heraldd**, one event per request | **{herald:,.0f}** | **{herald / ceiling:.2f}** |")
+print(cpu_line("event", cpu_h, cpu_c))
 print(f"\n## NDJSON bulk ingest ({batch} events per request, herald-http-bulk, {n_conns} connections)\n")
 print("| server | events/s | ratio |")
 print("|---|---:|---:|")
 print(f"| herald-http-ceiling (reads each body, answers 202, no work) | {n_ceiling:,.0f} | 1.00 |")
 print(f"| **heraldd** ({n_req / n_sec:,.0f} requests/s) | **{ndjson:,.0f}** | **{ndjson / n_ceiling:.2f}** |")
+print(cpu_line("event", cpu_n, cpu_nc))
 machine = eval(os.environ["MACHINE_PY"])
 with open(os.path.join(results, "http.json"), "w") as f:
     json.dump({"http": {"herald": round(herald), "ceiling": round(ceiling), "ratio": round(herald / ceiling, 3),
-                        "unit": "events/s", "connections": conns},
+                        "unit": "events/s", "connections": conns, "cpu": cpu_json(cpu_h, cpu_c)},
                "ndjson": {"herald": round(ndjson), "ceiling": round(n_ceiling), "ratio": round(ndjson / n_ceiling, 3),
                           "unit": "events/s",
-                          "batch": batch, "requests_per_s": round(n_req / n_sec), "connections": n_conns},
+                          "batch": batch, "requests_per_s": round(n_req / n_sec), "connections": n_conns,
+                          "cpu": cpu_json(cpu_n, cpu_nc)},
                "machine": machine}, f, indent=2)
 PY

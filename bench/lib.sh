@@ -29,6 +29,21 @@ wait_port_line() {  # file → the port a bench server printed there (port=N)
   done
   echo "no port in $1" >&2; exit 1
 }
+# cpu_snapshot PID FILE: the machine's and PID's CPU ticks so far, for
+# bench/cpu_usage.py (CPU per event between two snapshots). Thread names
+# have no spaces here, so /proc's stat fields 14-15 (utime, stime) are where
+# awk counts them; io_uring workers are named iou-wrk-TID, counted as one.
+cpu_snapshot() {
+  {
+    echo "machine $(awk '/^cpu /{$1 = ""; print substr($0, 2); exit}' /proc/stat)"
+    echo "process $1 $(awk '{print $14 + $15}' "/proc/$1/stat")"
+    local t
+    for t in /proc/"$1"/task/*; do
+      awk -v tid="${t##*/}" '{gsub(/[()]/, "", $2); sub(/^iou-wrk-.*/, "iou-wrk", $2); print "thread", tid, $2, $14 + $15}' \
+        "$t/stat" 2>/dev/null || true
+    done
+  } >"$2"
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 
@@ -73,13 +88,14 @@ metric() {  # name → its value (summed over matching lines) from heraldd's /me
   curl -s "http://127.0.0.1:$hport/metrics" | awk -v n="$1" '$1 == n {s += $2} END {print s + 0}'
 }
 
-# start_sink: Postfix's smtp-sink on a free port (sets sport); sink_count
+# start_sink: Postfix's smtp-sink on a free port (sets sport, spid); sink_count
 # prints how many messages it has received (its running "mesg=" counter).
 start_sink() {
   sport=$(free_port)
   local user_flag=(); [[ $(id -u) == 0 ]] && user_flag=(-u nobody)
   smtp-sink "${user_flag[@]}" -c "127.0.0.1:$sport" 1024 >"$work/sink.out" 2>&1 &
-  pids+=($!)
+  spid=$!
+  pids+=("$spid")
   for _ in $(seq 100); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$sport))" 2>/dev/null && break; sleep 0.05; done
 }
 sink_count() { tr '\r' '\n' <"$work/sink.out" | grep -o 'mesg=[0-9]*' | tail -1 | cut -d= -f2; }

@@ -32,6 +32,17 @@ class BenchSmokeTest(unittest.TestCase):
                 self.assertGreater(s["herald"], 0)
                 self.assertGreater(s["ceiling"], 0)
                 self.assertAlmostEqual(s["ratio"], s["herald"] / s["ceiling"], places=2)
+            # CPU per event beside events/s: heraldd's by thread, the ceiling's, the machine's idle share.
+            for scenario in ("http", "ndjson", "e2e", "e2e_batched"):
+                cpu = latest[scenario]["cpu"]
+                self.assertGreater(cpu["herald_us"], 0, scenario)
+                self.assertTrue(cpu["herald_threads"], scenario)
+                self.assertLessEqual(0, cpu["machine_idle"])
+                self.assertLessEqual(cpu["machine_idle"], 1)
+            for scenario in ("http", "ndjson"):
+                self.assertGreater(latest[scenario]["cpu"]["ceiling_us"], 0)
+            for scenario in ("e2e", "e2e_batched"):
+                self.assertGreater(latest[scenario]["cpu"]["sink_us"], 0)
             self.assertGreater(latest["e2e_p99_ms"], 0)
             # The delivery ceiling was measured before and after heraldd's runs.
             runs = latest["e2e"]["ceiling_runs"]

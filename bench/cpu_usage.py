@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""CPU time a process spent per unit of work between two snapshots.
+
+    bench/cpu_usage.py BEFORE AFTER UNITS
+
+BEFORE and AFTER are files written by cpu_snapshot (bench/lib.sh): the
+machine's /proc/stat "cpu" line, the process's own user+sys ticks (threads
+that exited included) and each live thread's, by name. Prints one JSON
+object:
+
+    {"us_per_unit": 42.6,        the process's user+sys µs per unit
+     "cores": 0.93,              its CPU time ÷ wall time
+     "threads": {"io-1": 35.1, ...},  µs per unit by thread name (threads of
+                                 one name summed; io_uring workers, which come
+                                 and go, as "iou-wrk"; the first thread as
+                                 "main"; "exited" is what threads gone by AFTER
+                                 spent)
+     "machine_idle": 0.14}       idle + iowait share of all cores over the run
+
+Why CPU per unit beside units/s: on a shared machine the load generator, the
+peers and other tenants take cores from the server, which moves events/s
+from run to run; the CPU the server itself spent on each event moves less,
+and the per-thread split says where it went.
+"""
+import json
+import os
+import sys
+
+
+def read(path):
+    snap = {"machine": None, "pid": None, "process": 0, "threads": {}}
+    with open(path) as f:
+        for line in f:
+            kind, _, rest = line.rstrip("\n").partition(" ")
+            if kind == "machine":
+                snap["machine"] = [int(x) for x in rest.split()]
+            elif kind == "process":  # PID TICKS
+                pid, ticks = rest.split(" ")
+                snap["pid"], snap["process"] = pid, int(ticks)
+            elif kind == "thread":  # TID NAME TICKS
+                tid, name, ticks = rest.split(" ")
+                snap["threads"][tid] = (name, int(ticks))
+    return snap
+
+
+def cpu_line(unit, herald, ceiling=None, ceiling_name="the ceiling"):
+    """A Markdown line: heraldd's CPU per unit by thread, beside a ceiling's."""
+    top = ", ".join(f"{name} {us:g}" for name, us in list(herald["threads"].items())[:6])
+    line = (f"\nCPU per {unit}: heraldd **{herald['us_per_unit']:g} µs** ({top}; {herald['cores']:g} cores busy, "
+            f"machine {herald['machine_idle']:.0%} idle)")
+    if ceiling:
+        line += f"; {ceiling_name} {ceiling['us_per_unit']:g} µs ({ceiling['cores']:g} cores)"
+        if herald["us_per_unit"] > 0:  # a smoke run may not last one clock tick
+            line += f": ratio **{ceiling['us_per_unit'] / herald['us_per_unit']:.2f}**"
+    return line
+
+
+def cpu_json(herald, ceiling=None):
+    """The stable JSON form of cpu_line: µs per unit, cores, idle, ratio."""
+    out = {"herald_us": herald["us_per_unit"], "herald_cores": herald["cores"],
+           "herald_threads": herald["threads"], "machine_idle": herald["machine_idle"]}
+    if ceiling:
+        out.update({"ceiling_us": ceiling["us_per_unit"], "ceiling_cores": ceiling["cores"],
+                    "ratio": round(ceiling["us_per_unit"] / herald["us_per_unit"], 3)
+                    if herald["us_per_unit"] > 0 else None})
+    return out
+
+
+def main():
+    before, after, units = read(sys.argv[1]), read(sys.argv[2]), float(sys.argv[3])
+    if units <= 0:
+        sys.exit("cpu_usage.py: no units of work")
+    print(json.dumps(usage(before, after, units)))
+
+
+def usage(before, after, units):
+    hz = os.sysconf("SC_CLK_TCK")
+    per_unit = lambda ticks: round(ticks / hz / units * 1e6, 2)
+    machine = [b - a for a, b in zip(before["machine"], after["machine"])]
+    total = sum(machine)
+    wall = total / hz / os.cpu_count()  # every core's ticks: the run's length
+    process = after["process"] - before["process"]
+    by_name = {}
+    for tid, (name, ticks) in after["threads"].items():
+        spent = ticks - before["threads"].get(tid, (name, 0))[1]
+        if tid == after["pid"]:
+            name = "main"  # it carries the process's name; heraldd's delivers
+        by_name[name] = by_name.get(name, 0) + spent
+    # The process's count keeps what its exited threads spent.
+    by_name["exited"] = process - sum(by_name.values())
+    threads = {name: per_unit(ticks) for name, ticks in by_name.items() if ticks > 0}
+    return {
+        "us_per_unit": per_unit(process),
+        "cores": round(process / hz / wall, 2) if wall > 0 else 0.0,
+        "threads": dict(sorted(threads.items(), key=lambda kv: -kv[1])),
+        # fields 4 and 5 of /proc/stat's cpu line: idle and iowait
+        "machine_idle": round((machine[3] + machine[4]) / total, 3) if total > 0 else 0.0,
+    }
+
+
+if __name__ == "__main__":
+    main()
