@@ -9,7 +9,8 @@ round the scenarios are copied as they are. With several, each throughput
 scenario (a dict with herald, ceiling and ratio) is taken whole from the round
 with the median ratio, so its herald and ceiling figures always come from the
 same side-by-side run, and gains "ratios" and "herald_runs": every round's
-figures in round order. The latency keys (e2e_latency, e2e_latency_ceiling,
+figures in round order (and "herald_us_runs", heraldd's CPU µs per unit,
+where the scenario has "cpu"). The latency keys (e2e_latency, e2e_latency_ceiling,
 e2e_p99_ms, e2e_p99_ceiling_ms) come together from the round with the median
 e2e_p99_ms, plus "e2e_p99_ms_runs". Shared machines are noisy (README,
 Performance): the median of a few rounds moves far less than one run.
@@ -57,6 +58,8 @@ def merge(round_dirs, smoke):
             chosen = dict(rounds[median_index(ratios)][key])
             chosen["ratios"] = ratios
             chosen["herald_runs"] = [r[key]["herald"] for r in rounds]
+            if all("cpu" in r[key] for r in rounds):
+                chosen["herald_us_runs"] = [r[key]["cpu"]["herald_us"] for r in rounds]
             out[key] = chosen
         else:
             out[key] = value
@@ -78,17 +81,19 @@ def merge(round_dirs, smoke):
 def summary_table(merged):
     """Markdown: each scenario's median round beside every round's ratio."""
     lines = [f"\n## Median of {merged['rounds']} rounds\n",
-             "| scenario | herald | ceiling | ratio (median round) | ratios, round by round |",
-             "|---|---:|---:|---:|---|"]
+             "| scenario | herald | ceiling | ratio (median round) | ratios, round by round "
+             "| heraldd CPU µs per unit, round by round |",
+             "|---|---:|---:|---:|---|---|"]
     for key, value in merged.items():
         if is_scenario(value) and "ratios" in value:
             runs = ", ".join(f"{r:.2f}" for r in value["ratios"])
+            cpu = ", ".join(f"{us:g}" for us in value.get("herald_us_runs", []))
             lines.append(f"| {key} | {value['herald']:,.0f} {value['unit']} | {value['ceiling']:,.0f} | "
-                         f"**{value['ratio']:.2f}** | {runs} |")
+                         f"**{value['ratio']:.2f}** | {runs} | {cpu} |")
     if "e2e_p99_ms_runs" in merged:
         runs = ", ".join(f"{p:.2f}" for p in merged["e2e_p99_ms_runs"])
         lines.append(f"| accept p99 at {int(merged['e2e_latency']['offered_rate']):,}/s | "
-                     f"**{merged['e2e_p99_ms']:.2f} ms** | {merged['e2e_p99_ceiling_ms']:.2f} ms | | {runs} ms |")
+                     f"**{merged['e2e_p99_ms']:.2f} ms** | {merged['e2e_p99_ceiling_ms']:.2f} ms | | {runs} ms | |")
     return "\n".join(lines) + "\n"
 
 

@@ -28,7 +28,7 @@ def latency(p99):
 def write_round(directory, http, e2e_batched, p99, rss=None):
     os.makedirs(directory, exist_ok=True)
     files = {
-        "http": {"http": scenario(http, 60000, connections=256),
+        "http": {"http": scenario(http, 60000, connections=256, cpu={"herald_us": 2e6 / http, "ceiling_us": 15.0}),
                  "ndjson": scenario(300000, 700000, batch=500), "machine": MACHINE},
         "smtp": {"smtp": scenario(20000, 10000, unit="messages/s"), "machine": MACHINE},
         "redis": {"redis": scenario(200000, 400000), "machine": MACHINE},
@@ -61,7 +61,8 @@ class BenchMergeTest(unittest.TestCase):
         write_round(self.dir, 40000, 19000, 4.0, rss=103.0)
         merged = self.merge(self.dir)
         self.assertEqual(merged["rounds"], 1)
-        self.assertEqual(merged["http"], scenario(40000, 60000, connections=256))
+        self.assertEqual(merged["http"], scenario(40000, 60000, connections=256,
+                                                  cpu={"herald_us": 50.0, "ceiling_us": 15.0}))
         self.assertNotIn("ratios", merged["http"])
         self.assertEqual(merged["e2e_p99_ms"], 4.0)
         self.assertEqual(merged["rss_mb"], 103.0)
@@ -82,6 +83,9 @@ class BenchMergeTest(unittest.TestCase):
         self.assertEqual(merged["http"]["herald_runs"], [30000, 50000, 40000])
         self.assertEqual(merged["http"]["ratios"], [0.5, 0.833, 0.667])
         self.assertEqual(merged["http"]["connections"], 256)  # the round's other fields stay
+        self.assertEqual(merged["http"]["cpu"]["herald_us"], 50.0)  # CPU per event from the same round
+        self.assertEqual(merged["http"]["herald_us_runs"], [2e6 / 30000, 40.0, 50.0])
+        self.assertNotIn("herald_us_runs", merged["ndjson"])  # no "cpu" in these made-up rounds
         # e2e_batched: 21000, 18000, 20000 → round 3 again.
         self.assertEqual(merged["e2e_batched"]["herald"], 20000)
         # Latency: p99 9.0, 3.0, 4.5 → round 3, every latency key from it.
@@ -95,8 +99,9 @@ class BenchMergeTest(unittest.TestCase):
         with open(md) as f:
             table = f.read()
         self.assertIn("## Median of 3 rounds", table)
-        self.assertIn("| http | 40,000 events/s | 60,000 | **0.67** | 0.50, 0.83, 0.67 |", table)
-        self.assertIn("| accept p99 at 5,000/s | **4.50 ms** | 2.25 ms | | 9.00, 3.00, 4.50 ms |", table)
+        self.assertIn("| http | 40,000 events/s | 60,000 | **0.67** | 0.50, 0.83, 0.67 | 66.6667, 40, 50 |", table)
+        self.assertIn("| ndjson | 300,000 events/s | 700,000 | **0.43** | 0.43, 0.43, 0.43 |  |", table)
+        self.assertIn("| accept p99 at 5,000/s | **4.50 ms** | 2.25 ms | | 9.00, 3.00, 4.50 ms | |", table)
 
     def test_an_even_number_of_rounds_takes_the_lower_middle(self):
         rounds = [os.path.join(self.dir, f"round-{r}") for r in (1, 2)]
