@@ -110,15 +110,19 @@ ceiling_after=$(run_ceiling)
 ceiling=$(python3 -c "print(($ceiling_before + $ceiling_after) / 2)")
 
 # 3. Accept latency at a constant offered rate.
+# heraldd's group-commit histogram around it: a tail as long as its slowest
+# fdatasyncs is the disk's, not heraldd's.
 before=$(sink_count)
+curl -s "http://127.0.0.1:$hport/metrics" >"$work/metrics.lat0"
 lat=$($LOAD --port "$hport" --rate "$RATE" --seconds "$SECONDS_" --warmup "$WARMUP" --connections 64 --partner P-BENCH)
+curl -s "http://127.0.0.1:$hport/metrics" >"$work/metrics.lat1"
 grep -q ' non2xx=0 errors=0 ' <<<"$lat" || { echo "heraldd latency run: $lat" >&2; exit 1; }
 sent=$(grep -o 'ok=[0-9]*' <<<"$lat" | cut -d= -f2)
 wait_sink $(( before + sent ))
 
 MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$single" "$ceiling" "$single_events" "$lat" "$RATE" "$batched" "$batched_events" "$BATCH" "$lat_ceiling" "$INTERVAL_US" "$ceiling_before" "$ceiling_after" "$CONNECTIONS" \
-  "$cpu_single" "$cpu_single_sink" "$cpu_batched" "$cpu_batched_sink" <<'PY'
-import json, os, platform, sys
+  "$cpu_single" "$cpu_single_sink" "$cpu_batched" "$cpu_batched_sink" "$work/metrics.lat0" "$work/metrics.lat1" <<'PY'
+import json, os, platform, re, sys
 sys.path.insert(0, "bench")
 from cpu_usage import cpu_line, cpu_json
 results, e2e, ceiling, accepted, lat, rate = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], float(sys.argv[6])
@@ -129,6 +133,30 @@ interval_us = int(sys.argv[11])
 ceiling_runs = [round(float(sys.argv[12])), round(float(sys.argv[13]))]
 connections = int(sys.argv[14])
 cpu_single, cpu_single_sink, cpu_batched, cpu_batched_sink = (json.loads(x) for x in sys.argv[15:19])
+
+
+def commit_histogram(path, log="journal"):
+    """herald_journal_fsync_seconds of one log from a /metrics dump: {le: cumulative count}, sum, count."""
+    buckets, total = {}, {}
+    with open(path) as f:
+        for line in f:
+            m = re.match(r'herald_journal_fsync_seconds_(bucket|sum|count)\{log="(\w+)"(?:,le="([^"]+)")?\} (\S+)', line)
+            if m and m.group(2) == log:
+                if m.group(1) == "bucket":
+                    buckets[m.group(3)] = float(m.group(4))
+                else:
+                    total[m.group(1)] = float(m.group(4))
+    return buckets, total
+
+
+(b0, t0), (b1, t1) = commit_histogram(sys.argv[19]), commit_histogram(sys.argv[20])
+commits = int(t1["count"] - t0["count"])
+over = lambda le: int((t1["count"] - b1[le]) - (t0["count"] - b0[le]))  # commits slower than le seconds
+bounds = [le for le in b1 if le != "+Inf"]
+slowest = next((le for le in bounds if over(le) == 0), "+Inf")  # every commit took at most this
+journal_commits = {"commits": commits, "mean_ms": round((t1["sum"] - t0["sum"]) / commits * 1e3, 3) if commits else 0.0,
+                   "over_5ms": over("0.005"), "over_10ms": over("0.01"), "over_50ms": over("0.05"),
+                   "slowest_at_most_ms": float(slowest) * 1e3 if slowest != "+Inf" else None}
 print(f"\n## End to end: HTTP → journal → match → render → SMTP smtp-sink (history on)\n")
 print("| | e-mails/s | ratio |")
 print("|---|---:|---:|")
@@ -145,6 +173,12 @@ print(f"\n| accept latency at {rate:,.0f}/s | p50 ms | p90 ms | p99 ms | p99.9 m
 for name, d in ((f"herald-http-ceiling --durable (write + fdatasync only, commit interval {interval_us} µs)", lc),
                 ("**heraldd** (journal, history, deliveries)", l)):
     print(f"| {name} | {float(d['p50_ms']):.2f} | {float(d['p90_ms']):.2f} | {float(d['p99_ms']):.2f} | {float(d['p999_ms']):.2f} |")
+jc = journal_commits
+slowest_text = f"{jc['slowest_at_most_ms']:g} ms" if jc["slowest_at_most_ms"] is not None else "over 100 s"
+print(f"\nheraldd's journal group commits during its latency run (warm-up included): {jc['commits']:,}, "
+      f"mean {jc['mean_ms']:.2f} ms; {jc['over_5ms']} took over 5 ms, {jc['over_10ms']} over 10 ms, "
+      f"{jc['over_50ms']} over 50 ms; "
+      f"the slowest at most {slowest_text} (histogram bucket)")
 machine = eval(os.environ["MACHINE_PY"])
 with open(os.path.join(results, "e2e.json"), "w") as f:
     json.dump({"e2e": {"herald": round(e2e), "ceiling": round(ceiling), "ratio": round(e2e / ceiling, 3),
@@ -155,7 +189,8 @@ with open(os.path.join(results, "e2e.json"), "w") as f:
                                "unit": "e-mails/s", "events": batched_events, "events_per_request": batch, "connections": 64,
                                "ceiling_runs": ceiling_runs,
                                "cpu": {**cpu_json(cpu_batched), "sink_us": cpu_batched_sink["us_per_unit"]}},
-               "e2e_latency": {"offered_rate": rate, **{k: float(v) for k, v in l.items()}},
+               "e2e_latency": {"offered_rate": rate, **{k: float(v) for k, v in l.items()},
+                               "journal_commits": journal_commits},
                "e2e_latency_ceiling": {"offered_rate": rate, "commit_interval_us": interval_us,
                                        **{k: float(v) for k, v in lc.items()}},
                "e2e_p99_ms": float(l["p99_ms"]), "e2e_p99_ceiling_ms": float(lc["p99_ms"]),

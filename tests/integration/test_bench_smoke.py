@@ -44,6 +44,12 @@ class BenchSmokeTest(unittest.TestCase):
             for scenario in ("e2e", "e2e_batched"):
                 self.assertGreater(latest[scenario]["cpu"]["sink_us"], 0)
             self.assertGreater(latest["e2e_p99_ms"], 0)
+            # heraldd's journal group commits during its latency run, from its fsync histogram.
+            commits = latest["e2e_latency"]["journal_commits"]
+            self.assertGreater(commits["commits"], 0)
+            self.assertGreater(commits["mean_ms"], 0)
+            self.assertGreaterEqual(commits["over_5ms"], commits["over_10ms"])
+            self.assertGreaterEqual(commits["over_10ms"], commits["over_50ms"])
             # The delivery ceiling was measured before and after heraldd's runs.
             runs = latest["e2e"]["ceiling_runs"]
             self.assertEqual(len(runs), 2)
