@@ -71,6 +71,13 @@ class JournalRecoveryTest(unittest.TestCase):
         self.assertEqual(status, 202, body)
         ids = sorted(body["events"][0]["messages"])
         wait_until(lambda: d.metric('herald_retries_total{transport="relay"}') >= 2, what="deferrals")
+        # A deferral is journaled with the next group commit, after the retry
+        # is counted: wait until the accepted record and every deferral counted
+        # so far are durable, or the kill below may lose the last one (that
+        # message would then resume with no attempt on record).
+        retries = d.metric('herald_retries_total{transport="relay"}')
+        wait_until(lambda: d.metric('herald_log_records_total{log="journal"}') >= 1 + retries,
+                   what="deferrals journaled")
         st = __import__("json").loads(d.request("GET", "/v1/events/erp-crash-1")[1])
         self.assertEqual(st["status"], "pending")
         d.kill()  # SIGKILL: no drain, no clean close
