@@ -92,8 +92,8 @@ run_throughput() {
   t1=$(now)
   cpu_snapshot "$hpid" "$work/cpu.h$1.1"
   cpu_snapshot "$spid" "$work/cpu.s$1.1"
-  cpu_herald=$(python3 bench/cpu_usage.py "$work/cpu.h$1.0" "$work/cpu.h$1.1" "$accepted")
-  cpu_sink=$(python3 bench/cpu_usage.py "$work/cpu.s$1.0" "$work/cpu.s$1.1" "$accepted")
+  cpu_herald=$(cpu_usage "$work/cpu.h$1.0" "$work/cpu.h$1.1" "$accepted")
+  cpu_sink=$(cpu_usage "$work/cpu.s$1.0" "$work/cpu.s$1.1" "$accepted")
   delivered=$(metric 'herald_messages_sent_total{transport="relay",status="delivered"}')
   delivered=$(( ${delivered%.*} - ${sent_before%.*} ))
   (( delivered == accepted )) || { echo "heraldd delivered $delivered e-mails for $accepted events" >&2; exit 1; }

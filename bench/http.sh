@@ -88,11 +88,10 @@ read -r n_req n_bad n_err n_sec <<<"$bulk"
 check ndjson "$n_req" "$n_bad" "$n_err"
 n_accepted=$(metric 'herald_events_received_total{source="http"}')
 (( ${n_accepted%.*} >= n_req * BATCH )) || { echo "heraldd accepted ${n_accepted} events, herald-http-bulk counted $((n_req * BATCH))" >&2; exit 1; }
-cpu() { python3 bench/cpu_usage.py "$work/cpu.$1" "$work/cpu.$2" "$3"; }
-cpu_c=$(cpu c0 c1 "$c_req")
-cpu_nc=$(cpu c1 nc1 $((nc_req * BATCH)))
-cpu_h=$(cpu h0 h1 "$h_req")
-cpu_n=$(cpu n0 n1 $((n_req * BATCH)))
+cpu_c=$(cpu_usage "$work/cpu.c0" "$work/cpu.c1" "$c_req")
+cpu_nc=$(cpu_usage "$work/cpu.c1" "$work/cpu.nc1" $((nc_req * BATCH)))
+cpu_h=$(cpu_usage "$work/cpu.h0" "$work/cpu.h1" "$h_req")
+cpu_n=$(cpu_usage "$work/cpu.n0" "$work/cpu.n1" $((n_req * BATCH)))
 
 MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$c_req" "$c_sec" "$h_req" "$h_sec" "$n_req" "$n_sec" "$BATCH" "$CONNECTIONS" "$NDJSON_CONNECTIONS" "$nc_req" "$nc_sec" \
   "$cpu_c" "$cpu_h" "$cpu_nc" "$cpu_n" <<'PY'

@@ -44,6 +44,8 @@ cpu_snapshot() {
     done
   } >"$2"
 }
+# cpu_usage BEFORE AFTER UNITS: the JSON of bench/cpu_usage.py for two snapshots.
+cpu_usage() { python3 bench/cpu_usage.py "$1" "$2" "$3"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 

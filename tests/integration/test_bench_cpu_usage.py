@@ -30,13 +30,17 @@ class CpuUsageTest(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def run_usage(self, before, after, units):
+    def cpu_usage(self, before, after, units):
+        """Runs bench/cpu_usage.py on two snapshot texts; the finished process."""
         paths = []
         for name, text in (("a", before), ("b", after)):
             paths.append(os.path.join(self.dir, name))
             with open(paths[-1], "w") as f:
                 f.write(text)
-        proc = subprocess.run([sys.executable, CPU_USAGE, *paths, str(units)], capture_output=True, text=True)
+        return subprocess.run([sys.executable, CPU_USAGE, *paths, str(units)], capture_output=True, text=True)
+
+    def run_usage(self, before, after, units):
+        proc = self.cpu_usage(before, after, units)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         return json.loads(proc.stdout)
 
@@ -63,12 +67,7 @@ class CpuUsageTest(unittest.TestCase):
 
     def test_no_units_is_an_error(self):
         text = snapshot([1] * 10, 1, [])
-        paths = []
-        for name in ("a", "b"):
-            paths.append(os.path.join(self.dir, name))
-            with open(paths[-1], "w") as f:
-                f.write(text)
-        proc = subprocess.run([sys.executable, CPU_USAGE, *paths, "0"], capture_output=True, text=True)
+        proc = self.cpu_usage(text, text, 0)
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn("no units", proc.stderr)
 
