@@ -5,6 +5,7 @@
 // A seam: SegmentHistoryLog stores records in the CRC-framed segment log;
 // tests use an in-memory log. append() is thread-safe and never throws; an
 // I/O error is logged and counted, never propagated into delivery.
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,7 +64,7 @@ class HistoryLog {
     for (const auto& r : records) append(r);
   }
   // The received-event records of an accepted batch.
-  virtual void append_received(const std::vector<const DocumentEvent*>& events, std::string_view source) {
+  virtual void append_received(std::span<const DocumentEvent* const> events, std::string_view source) {
     std::vector<HistoryRecord> records;
     records.reserve(events.size());
     for (const DocumentEvent* e : events) records.push_back(to_record(received_fields(*e, source)));

@@ -139,7 +139,7 @@ void SegmentHistoryLog::append_all(const std::vector<HistoryRecord>& records) {
   append_encoded(records.size(), [&](size_t i) { return fields_of(records[i]); });
 }
 
-void SegmentHistoryLog::append_received(const std::vector<const DocumentEvent*>& events, std::string_view source) {
+void SegmentHistoryLog::append_received(std::span<const DocumentEvent* const> events, std::string_view source) {
   append_encoded(events.size(), [&](size_t i) { return received_fields(*events[i], source); });
 }
 
@@ -151,6 +151,9 @@ void SegmentHistoryLog::append_encoded(size_t n, FieldsAt fields_at) {
   // Every record of the batch encoded straight into one buffer (this runs
   // per ingest batch).
   RecordBatch batch;
+  // Room for a typical record up front (a received event's is ~300 B), so a
+  // batch of one (a single-event request) is allocated once, not grown.
+  batch.reserve(512);
   std::string id = id_prefix_;
   for (size_t i = 0; i < n; ++i) {
     char seq[24];

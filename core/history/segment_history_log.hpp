@@ -43,7 +43,7 @@ class SegmentHistoryLog final : public HistoryLog {
 
   void append(const HistoryRecord& record) override;
   void append_all(const std::vector<HistoryRecord>& records) override;
-  void append_received(const std::vector<const DocumentEvent*>& events, std::string_view source) override;
+  void append_received(std::span<const DocumentEvent* const> events, std::string_view source) override;
   // Waits until everything appended so far is durable.
   void flush() override;
 

@@ -1,6 +1,9 @@
 #include "core/journal/finished_store.hpp"
 
+#include <boost/container/small_vector.hpp>
+
 #include <algorithm>
+#include <cassert>
 #include <cstdio>
 #include <map>
 #include <random>
@@ -82,13 +85,13 @@ std::optional<FinishedStore::Hit> FinishedStore::find_in(const std::vector<RunPt
   return find_hashed(runs, key, h);
 }
 
-void FinishedStore::find_all_in(const std::vector<RunPtr>& runs, const std::vector<std::string>& keys,
-                                std::vector<std::optional<Hit>>& out) const {
+void FinishedStore::find_all_in(const std::vector<RunPtr>& runs, std::span<const std::string> keys,
+                                std::span<std::optional<Hit>> out) const {
   // The filter blocks of the key kAhead places on are fetched while this
   // one is tested, so the misses of a batch overlap instead of adding up.
   constexpr size_t kAhead = 8;
-  out.resize(keys.size());
-  std::vector<uint64_t> h(keys.size());
+  assert(out.size() == keys.size());
+  boost::container::small_vector<uint64_t, 16> h(keys.size());
   for (size_t i = 0; i < keys.size(); ++i) h[i] = hash(keys[i]);
   auto prefetch = [&](size_t i) {
     for (const auto& run : runs) run->prefetch(run_hash(*run, keys[i], h[i]));

@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -61,9 +62,10 @@ class FinishedStore {
   RunList snapshot() const { return runs_; }
   // find() on a snapshot; thread-safe.
   std::optional<Hit> find_in(const std::vector<RunPtr>& runs, std::string_view key) const;
-  // find_in() for every key of a batch: out[i] answers keys[i].
-  void find_all_in(const std::vector<RunPtr>& runs, const std::vector<std::string>& keys,
-                   std::vector<std::optional<Hit>>& out) const;
+  // find_in() for every key of a batch: out[i] answers keys[i] (out is as
+  // long as keys).
+  void find_all_in(const std::vector<RunPtr>& runs, std::span<const std::string> keys,
+                   std::span<std::optional<Hit>> out) const;
 
   // A batch for write(): records in any order; keys and values point into
   // storage the caller keeps alive until write() returns.

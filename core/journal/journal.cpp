@@ -1,10 +1,12 @@
 #include "core/journal/journal.hpp"
 
 #include <boost/asio/post.hpp>
+#include <boost/container/small_vector.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <cassert>
 #include <charconv>
 #include <cstring>
 
@@ -59,27 +61,32 @@ std::string get_text(const char*& p) {
   return s;
 }
 
-// Packs into one exact-size buffer. `scratch` is reused by the caller (one
-// pack per accepted event on the ingest path).
-std::unique_ptr<char[]> pack_into(std::string& scratch, std::string_view tenant, std::string_view id,
-                                  std::string_view type, std::string_view source,
-                                  const std::vector<MessageStatus>& messages) {
-  scratch.clear();
-  for (std::string_view f : {tenant, id, type, source}) put_text(scratch, f);
-  put_varint(scratch, messages.size());
+// Packs into one exact-size buffer, sized first and written in place: this
+// runs for every accepted event, where building it in a growing string and
+// copying that cost two or three more allocations.
+std::unique_ptr<char[]> pack_into(std::string_view tenant, std::string_view id, std::string_view type,
+                                  std::string_view source, const std::vector<MessageStatus>& messages) {
+  const auto attempts = [](const MessageStatus& m) { return static_cast<uint64_t>(std::max(m.attempts, 0)); };
+  const auto next = [](const MessageStatus& m) { return static_cast<uint64_t>(std::max<int64_t>(m.next_attempt_ms, 0)); };
+  size_t body = text_size(tenant) + text_size(id) + text_size(type) + text_size(source) + varint_size(messages.size());
+  for (const auto& m : messages)
+    body += text_size(m.id) + text_size(m.channel) + varint_size(static_cast<uint64_t>(m.state)) +
+            varint_size(attempts(m)) + varint_size(next(m)) + text_size(m.detail);
+  const size_t total = varint_size(body) + body;
+  auto buf = std::make_unique_for_overwrite<char[]>(total);
+  char* p = buf.get();
+  put_varint(p, body);
+  for (std::string_view f : {tenant, id, type, source}) put_text(p, f);
+  put_varint(p, messages.size());
   for (const auto& m : messages) {
-    put_text(scratch, m.id);
-    put_text(scratch, m.channel);
-    put_varint(scratch, static_cast<uint64_t>(m.state));
-    put_varint(scratch, static_cast<uint64_t>(std::max(m.attempts, 0)));
-    put_varint(scratch, static_cast<uint64_t>(std::max<int64_t>(m.next_attempt_ms, 0)));
-    put_text(scratch, m.detail);
+    put_text(p, m.id);
+    put_text(p, m.channel);
+    put_varint(p, static_cast<uint64_t>(m.state));
+    put_varint(p, attempts(m));
+    put_varint(p, next(m));
+    put_text(p, m.detail);
   }
-  std::string len;
-  put_varint(len, scratch.size());
-  auto buf = std::make_unique_for_overwrite<char[]>(len.size() + scratch.size());
-  std::memcpy(buf.get(), len.data(), len.size());
-  std::memcpy(buf.get() + len.size(), scratch.data(), scratch.size());
+  assert(p == buf.get() + total);
   return buf;
 }
 
@@ -117,8 +124,7 @@ bool packed_well_formed(std::string_view packed) {
 }
 
 std::unique_ptr<char[]> pack(const JournalEntry::Live& l) {
-  std::string scratch;
-  return pack_into(scratch, l.tenant, l.id, l.type, l.source, l.messages);
+  return pack_into(l.tenant, l.id, l.type, l.source, l.messages);
 }
 
 JournalEntry::Live unpack(const char* p) {
@@ -464,10 +470,9 @@ Reservation Journal::reserve(Admission& adm, const std::string& k, EventStatus* 
   return reserve_locked(adm, std::string(k), std::move(hk), existing, now_ms(), nullptr, spare);
 }
 
-void Journal::reserve_all(Admission& adm, std::vector<std::string>& keys, std::vector<Reservation>& out,
-                          std::vector<EventStatus>& existing) {
-  out.resize(keys.size());
-  existing.resize(keys.size());
+void Journal::reserve_all(Admission& adm, std::span<std::string> keys, std::span<Reservation> out,
+                          std::span<EventStatus> existing) {
+  assert(out.size() == keys.size() && existing.size() == keys.size());
   adm.keys_.reserve(adm.keys_.size() + keys.size());
   adm.entries_.reserve(adm.entries_.size() + keys.size());
   adm.staged_.reserve(adm.staged_.size() + keys.size());
@@ -483,17 +488,19 @@ void Journal::reserve_all(Admission& adm, std::vector<std::string>& keys, std::v
     std::lock_guard lock(mutex_);
     runs = finished_->snapshot();
   }
-  std::vector<std::optional<FinishedStore::Hit>> probed(keys.size());
+  // Inline for small batches (a single-event request is most of them):
+  // these temporaries were three allocations of every such request.
+  boost::container::small_vector<std::optional<FinishedStore::Hit>, 4> probed(keys.size());
   if (!runs->empty()) {
     finished_->find_all_in(*runs, keys, probed);
     for (auto& p : probed) p = unexpired(std::move(p), now);
   }
   // Hashed and allocated before the lock too: under it, each key is one
   // probe of the map. (Duplicates leave their spare entry unused.)
-  std::vector<HashedKey> hashed_keys;
+  boost::container::small_vector<HashedKey, 4> hashed_keys;
   hashed_keys.reserve(keys.size());
   for (const auto& k : keys) hashed_keys.push_back(hashed(k));
-  std::vector<std::unique_ptr<EventEntry>> spares(keys.size());
+  boost::container::small_vector<std::unique_ptr<EventEntry>, 4> spares(keys.size());
   for (auto& e : spares) e = std::make_unique<EventEntry>();
   std::lock_guard lock(mutex_);
   const bool valid = finished_->snapshot() == runs;
@@ -541,8 +548,9 @@ void Journal::stage(Admission& adm, const DocumentEvent& event, const std::strin
   if (event.json.empty()) serialized = json::serialize(to_json(event, true));
   const std::string& event_json = event.json.empty() ? serialized : event.json;
   const int64_t at = now_ms();
-  // Sized once for the whole admission, by its first event.
-  if (slot == 0 && adm.keys_.size() > 1)
+  // Sized once for the whole admission, by its first event (for a single
+  // event too: grown from empty, its buffer was allocated twice).
+  if (slot == 0)
     adm.batch_.reserve(adm.batch_.bytes() + adm.keys_.size() * (event_json.size() + 64 * messages.size() + 192));
   // The header by hand, written straight into the batch: this runs once per
   // accepted event (ingest hot path); building a json::object for six fields,
@@ -558,7 +566,7 @@ void Journal::stage(Admission& adm, const DocumentEvent& event, const std::strin
   if (messages.empty()) {
     // Nothing to send (most ingest): packed at once, without a Live.
     static const std::vector<MessageStatus> kNone;
-    entry.packed = pack_into(adm.scratch_, event.tenant, event.id, event.type, source, kNone);
+    entry.packed = pack_into(event.tenant, event.id, event.type, source, kNone);
     return;
   }
   JournalEntry::Live& e = live(entry);
@@ -577,19 +585,25 @@ void Journal::apply_staged(Admission& adm) {
   adm.staged_.clear();
 }
 
-void Journal::settle(const std::vector<std::string>& keys, const std::vector<EventEntry*>& entries, bool ok) {
+void Journal::settle(std::span<const std::string> keys, std::span<EventEntry* const> entries, bool ok) {
   // The entries of events with nothing to send are finished at once; their
   // pending-run bytes are encoded before the lock. Until `committed` is set
   // below, no other thread changes an entry it reserved (a duplicate sees
   // it in flight), so reading them here is safe.
   std::string finished;
   size_t finished_count = 0;
-  if (ok)
+  if (ok) {
+    auto done = [&](size_t i) { return !entries[i]->unfinished && entries[i]->packed; };
+    size_t bytes = 0;  // sized first: grown append by append, it was reallocated two or three times
     for (size_t i = 0; i < entries.size(); ++i)
-      if (!entries[i]->unfinished && entries[i]->packed) {
+      if (done(i)) bytes += pending_run_size(keys[i], *entries[i]);
+    finished.reserve(bytes);
+    for (size_t i = 0; i < entries.size(); ++i)
+      if (done(i)) {
         append_pending_run(finished, keys[i], *entries[i]);
         ++finished_count;
       }
+  }
   std::lock_guard lock(mutex_);
   int64_t added = 0;
   if (ok) {
@@ -612,6 +626,11 @@ void Journal::note_finished(std::string_view key, const EventEntry& e) {
   if (!e.packed) return;
   append_pending_run(pending_run_, key, e);
   add_pending_run({}, 1);
+}
+
+size_t Journal::pending_run_size(std::string_view key, const EventEntry& e) {
+  return text_size(key) + varint_size(static_cast<uint64_t>(std::max<int64_t>(e.accepted_ms, 0))) +
+         packed_bytes(e.packed.get()).size();
 }
 
 void Journal::append_pending_run(std::string& out, std::string_view key, const EventEntry& e) {

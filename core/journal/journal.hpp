@@ -29,6 +29,7 @@
 // monotonically (a final state is sticky, otherwise more attempts win), so
 // records racing with a checkpoint are harmless.
 #include <boost/asio/async_result.hpp>
+#include <boost/container/small_vector.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
 
 #include <atomic>
@@ -37,6 +38,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -127,12 +129,16 @@ class Admission {
   // Reserved by this admission, in order: the key (to release it if the
   // commit fails) and the map's entry, which stays put until settled, so
   // stage, commit and settle never look a key up again.
-  std::vector<std::string> keys_;
+  // (Inline for one event, the most common admission: an HTTP request.)
+  template <class T>
+  using Slots = boost::container::small_vector<T, 1>;
+  Slots<std::string> keys_;
+  // (A vector: GCC 12 reports a false -Wstringop-overread when a
+  // small_vector of pointers is moved into the commit's callback.)
   std::vector<JournalEntry*> entries_;
   // Built by stage() without the journal lock; applied in one go by
   // async_commit(), so concurrent batches do not contend per event.
-  std::vector<JournalEntry> staged_;
-  std::string scratch_;  // stage()'s packing buffer
+  Slots<JournalEntry> staged_;
 };
 
 enum class Reservation { fresh, duplicate, in_flight };
@@ -152,10 +158,11 @@ class Journal final : public DeliveryLedger {
   // duplicate: known and durable; `existing` holds its status.
   // in_flight: another admission is committing it; ask status() after commit.
   Reservation reserve(Admission& adm, const std::string& key, EventStatus* existing);
-  // reserve() for a whole batch under one lock. `existing[i]` is filled for
-  // duplicates. Fresh keys are moved into the admission; the others are left.
-  void reserve_all(Admission& adm, std::vector<std::string>& keys, std::vector<Reservation>& out,
-                   std::vector<EventStatus>& existing);
+  // reserve() for a whole batch under one lock: out[i] answers keys[i], and
+  // `existing[i]` is filled for duplicates (both as long as keys). Fresh keys
+  // are moved into the admission; the others are left.
+  void reserve_all(Admission& adm, std::span<std::string> keys, std::span<Reservation> out,
+                   std::span<EventStatus> existing);
 
   // Records the event and its planned messages for commit(). Fresh
   // reservations are staged in the order they were reserved, each once.
@@ -256,7 +263,7 @@ class Journal final : public DeliveryLedger {
                              std::unique_ptr<EventEntry>& spare);
   void apply_staged(Admission& adm);  // mutex_ held
 
-  void settle(const std::vector<std::string>& keys, const std::vector<EventEntry*>& entries, bool ok);
+  void settle(std::span<const std::string> keys, std::span<EventEntry* const> entries, bool ok);
   EventEntry& entry(const std::string& key);  // created if missing; mutex_ held
   void apply_record(uint8_t type, std::string_view payload);
   void merge_message(EventEntry& e, MessageStatus m);
@@ -278,6 +285,7 @@ class Journal final : public DeliveryLedger {
   // The entry as pending_run_ holds it (varint key size, key, varint
   // accepted_ms, packed bytes), appended to `out`; needs no lock.
   static void append_pending_run(std::string& out, std::string_view key, const EventEntry& e);
+  static size_t pending_run_size(std::string_view key, const EventEntry& e);  // what it appends
   // `count` entries encoded by append_pending_run() join pending_run_ (a
   // flush is asked for once it holds finished_in_memory); mutex_ held.
   void add_pending_run(std::string_view encoded, size_t count);

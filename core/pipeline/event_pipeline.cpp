@@ -2,6 +2,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/container/small_vector.hpp>
 
 namespace herald {
 
@@ -71,6 +72,13 @@ std::vector<std::shared_ptr<RenderedMessage>> EventPipeline::render_matches(
   return out;
 }
 
+namespace {
+// accept()'s per-event arrays, inline for a single-event request (most
+// requests): in vectors they were five allocations of each.
+template <class T>
+using PerEvent = boost::container::small_vector<T, 1>;
+}  // namespace
+
 net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> events, std::string source) {
   auto snapshot = snapshots_.get();
   AcceptResult result;
@@ -82,7 +90,7 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
     std::shared_ptr<const DocumentEvent> owned;
     std::vector<std::shared_ptr<RenderedMessage>> messages;
   };
-  std::vector<Prepared> prepared;
+  PerEvent<Prepared> prepared;
   std::vector<MatchedAction> matches;
   std::vector<std::pair<size_t, std::string>> in_flight;
   std::vector<PlannedMessage> planned;
@@ -90,11 +98,11 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
 
   // One journal lock for the whole batch's reservations (two threads
   // ingesting batches contended per event before).
-  std::vector<std::string> keys;
+  PerEvent<std::string> keys;
   keys.reserve(events.size());
   for (const auto& e : events) keys.push_back(Journal::key(e.tenant, e.id));
-  std::vector<Reservation> reservations;
-  std::vector<EventStatus> existing;
+  PerEvent<Reservation> reservations(events.size());
+  PerEvent<EventStatus> existing(events.size());
   journal_.reserve_all(admission, keys, reservations, existing);
 
   prepared.reserve(events.size());
@@ -155,7 +163,7 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
   }
 
   received(source).inc(prepared.size());
-  std::vector<const DocumentEvent*> received;
+  PerEvent<const DocumentEvent*> received;
   received.reserve(prepared.size());
   for (const auto& p : prepared) received.push_back(p.event);
   history_.append_received(received, source);

@@ -202,7 +202,7 @@ void SegmentLog::append_detached(RecordBatch& batch) {
   enqueue(batch, false, Waiter{});
 }
 
-void SegmentLog::append_callback(RecordBatch& batch, std::function<void(const AppendResult&)> done) {
+void SegmentLog::append_callback(RecordBatch& batch, std::unique_ptr<AppendCompletion> done) {
   enqueue(batch, false, Waiter{std::move(done)});
 }
 
@@ -216,8 +216,8 @@ std::future<AppendResult> SegmentLog::append_future(RecordBatch& batch, bool rot
 void SegmentLog::complete(Waiter& w, const AppendResult& r) {
   if (auto* p = std::get_if<std::shared_ptr<Promise>>(&w.target)) {
     (*p)->set_value(r);
-  } else if (auto* f = std::get_if<std::function<void(const AppendResult&)>>(&w.target)) {
-    (*f)(r);
+  } else if (auto* c = std::get_if<std::unique_ptr<AppendCompletion>>(&w.target)) {
+    (*c)->done(r);
   }
 }
 

@@ -128,18 +128,37 @@ struct AppendResult {
   uint64_t segment = 0;  // segment the batch's first record went to
 };
 
-// Wraps an Asio completion handler into a flusher callback that posts the
+// What a batch's appender is told, once, on the flusher thread, as soon as
+// the batch's fate is known (before any later batch completes). It must be
+// quick and must not append.
+class AppendCompletion {
+ public:
+  virtual ~AppendCompletion() = default;
+  virtual void done(const AppendResult& r) = 0;
+};
+
+// Wraps an Asio completion handler into an AppendCompletion that posts the
 // handler to its associated executor (never runs it on the flusher thread).
 // `before` (optional) runs first, on the flusher thread. Boost 1.81's
 // any_completion_handler cannot be posted, hence the concrete type here.
+// One allocation per waiter (each HTTP request's group commit), where a
+// shared handler inside a std::function took two.
 template <class Handler, class Before = std::nullptr_t>
-std::function<void(const AppendResult&)> post_to_handler(Handler handler, Before before = nullptr) {
-  auto ex = boost::asio::get_associated_executor(handler);
-  auto h = std::make_shared<Handler>(std::move(handler));
-  return [ex, h, before = std::move(before)](const AppendResult& r) {
-    if constexpr (!std::is_same_v<Before, std::nullptr_t>) before(r);
-    boost::asio::post(ex, [h, ec = r.ec]() mutable { std::move (*h)(ec); });
+std::unique_ptr<AppendCompletion> post_to_handler(Handler handler, Before before = nullptr) {
+  class Posting final : public AppendCompletion {
+   public:
+    Posting(Handler&& h, Before&& b) : handler_(std::move(h)), before_(std::move(b)) {}
+    void done(const AppendResult& r) override {
+      if constexpr (!std::is_same_v<Before, std::nullptr_t>) before_(r);
+      auto ex = boost::asio::get_associated_executor(handler_);
+      boost::asio::post(ex, [h = std::move(handler_), ec = r.ec]() mutable { std::move(h)(ec); });
+    }
+
+   private:
+    Handler handler_;
+    Before before_;
   };
+  return std::make_unique<Posting>(std::move(handler), std::move(before));
 }
 
 // Visitor for replay: record type, payload, segment number.
@@ -176,9 +195,8 @@ class SegmentLog final {
   // means redoing work (delivery outcomes, history).
   void append_detached(RecordBatch& batch);
 
-  // `done` runs on the flusher thread as soon as the batch's fate is known,
-  // before any later batch completes. It must be quick and must not append.
-  void append_callback(RecordBatch& batch, std::function<void(const AppendResult&)> done);
+  // `done` is told on the flusher thread (see AppendCompletion).
+  void append_callback(RecordBatch& batch, std::unique_ptr<AppendCompletion> done);
 
   // For threads that may block (maintenance, tools, tests). With
   // `rotate_first` the records start a new segment.
@@ -203,7 +221,7 @@ class SegmentLog final {
  private:
   using Promise = std::promise<AppendResult>;
   struct Waiter {
-    std::variant<std::monostate, std::shared_ptr<Promise>, std::function<void(const AppendResult&)>> target;
+    std::variant<std::monostate, std::shared_ptr<Promise>, std::unique_ptr<AppendCompletion>> target;
     size_t chunk = 0;  // index into the pending chunks
   };
   struct Chunk {

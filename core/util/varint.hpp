@@ -2,6 +2,7 @@
 // LEB128 varints, the length and number encoding of the journal's packed
 // entries and of the finished-event runs on disk.
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,29 @@ inline void put_varint(std::string& out, uint64_t v) {
 inline void put_text(std::string& out, std::string_view s) {
   put_varint(out, s.size());
   out.append(s);
+}
+
+// The same encodings into a buffer already sized with varint_size() /
+// text_size(): for records built in one exact allocation.
+constexpr size_t varint_size(uint64_t v) {
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7) ++n;
+  return n;
+}
+constexpr size_t text_size(std::string_view s) { return varint_size(s.size()) + s.size(); }
+
+inline void put_varint(char*& p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+}
+
+inline void put_text(char*& p, std::string_view s) {
+  put_varint(p, s.size());
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
+  p += s.size();
 }
 
 // For bytes already validated (in memory, written by this process).

@@ -1,5 +1,6 @@
 #include "transports/http_ingest/api_routes.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -354,12 +355,13 @@ boost::asio::awaitable<HttpResponse> ApiRoutes::post_events(HttpRequest& req, Ev
                                                            const AccessToken* token) {
   const unsigned v = req.version();
   BodyFormat format = BodyFormat::json;
-  std::string ctype = lower(trim(req[http::field::content_type]));
-  std::string_view media = ctype;
+  // Compared case-insensitively in place: lowering a copy was an
+  // allocation on every request.
+  std::string_view media = trim(req[http::field::content_type]);
   if (auto semi = media.find(';'); semi != std::string_view::npos) media = trim(media.substr(0, semi));
-  if (media == "application/x-ndjson" || media == "application/ndjson") {
+  if (boost::beast::iequals(media, "application/x-ndjson") || boost::beast::iequals(media, "application/ndjson")) {
     format = BodyFormat::ndjson;
-  } else if (!media.empty() && media != "application/json") {
+  } else if (!media.empty() && !boost::beast::iequals(media, "application/json")) {
     rejected_.inc();
     co_return make_error_response(HttpStatus::unsupported_media_type, v, "unsupported_media_type",
                                   "use Content-Type application/json or application/x-ndjson");

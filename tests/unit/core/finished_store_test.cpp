@@ -107,7 +107,7 @@ TEST_F(FinishedStoreTest, BatchLookupAnswersEachKeyAsASingleLookupDoes) {
     std::vector<std::string> keys;
     for (size_t i = 0; i < n; ++i) keys.push_back((i % 3 == 0 ? "a-" : i % 3 == 1 ? "b-" : "none-") + std::to_string(i));
     if (n) keys.back() = "a-7";
-    std::vector<std::optional<FinishedStore::Hit>> out;
+    std::vector<std::optional<FinishedStore::Hit>> out(n);
     s->find_all_in(*runs, keys, out);
     ASSERT_EQ(out.size(), n);
     for (size_t i = 0; i < n; ++i) {
