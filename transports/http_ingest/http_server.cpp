@@ -87,6 +87,7 @@ struct HttpServer::Session {
   tcp::socket socket;
   beast::flat_buffer buffer;
   std::string out;  // the serialized response, reused
+  size_t out_sent = 0;  // bytes of `out` written
   std::optional<http::request_parser<PaddedStringBody>> parser;
   SteadyClock::time_point deadline = SteadyClock::time_point::max();
   bool reading = false;    // waiting for or reading a request: stop() cancels it
@@ -214,28 +215,37 @@ net::awaitable<void> HttpServer::run_sweep(Worker& w) {
   }
 }
 
-net::awaitable<bool> HttpServer::send(Session& s, HttpResponse& res) {
-  // The response is serialized into one buffer and written with a
-  // non-blocking send first: a small answer leaves in one syscall without a
-  // trip through the scheduler; only what the socket did not take is
-  // written asynchronously.
+// The response is serialized into one buffer and written with a
+// non-blocking send first: a small answer leaves in one syscall without a
+// trip through the scheduler, and without a coroutine of its own (a frame
+// per request); only what the socket did not take is written by
+// send_rest(). False: the connection failed.
+bool HttpServer::send_now(Session& s, const HttpResponse& res) {
   s.out.clear();
+  s.out_sent = 0;
   serialize_response(res, s.out);
   beast::error_code ec;
   s.expires_after(settings_.body_timeout);
-  size_t sent = s.socket.write_some(net::buffer(s.out), ec);
-  if (ec == net::error::would_block || ec == net::error::try_again) {
-    sent = 0;
-    ec = {};
-  }
-  if (!ec && sent < s.out.size() && !s.timed_out) {
-    auto [wec, n] = co_await net::async_write(s.socket, net::buffer(s.out.data() + sent, s.out.size() - sent),
-                                              net::as_tuple(use_awaitable));
-    (void)n;
-    ec = wec;
-  }
+  const size_t sent = s.socket.write_some(net::buffer(s.out), ec);
+  if (ec == net::error::would_block || ec == net::error::try_again) return true;
+  if (ec) return false;
+  s.out_sent = sent;
+  if (sent == s.out.size()) s.no_deadline();
+  return true;
+}
+
+net::awaitable<bool> HttpServer::send_rest(Session& s) {
+  if (s.out_sent == s.out.size()) co_return true;
+  if (s.timed_out) co_return false;
+  auto [ec, n] = co_await net::async_write(s.socket, net::buffer(s.out.data() + s.out_sent, s.out.size() - s.out_sent),
+                                           net::as_tuple(use_awaitable));
+  s.out_sent += n;
   s.no_deadline();
   co_return !ec && !s.timed_out;
+}
+
+net::awaitable<bool> HttpServer::send(Session& s, const HttpResponse& res) {
+  co_return send_now(s, res) && co_await send_rest(s);
 }
 
 // Reads one request into s.parser, driving Beast's parser directly over the
@@ -328,7 +338,9 @@ net::awaitable<void> HttpServer::run_session(Worker& worker, tcp::socket socket)
       const bool keep_alive = req.keep_alive() && !stopping_;
       HttpResponse res = co_await routes_.handle(req, s.worker.decoder);
       res.keep_alive(keep_alive);
-      if (!co_await send(s, res) || !keep_alive) break;
+      if (!send_now(s, res)) break;
+      if (s.out_sent < s.out.size() && !co_await send_rest(s)) break;
+      if (!keep_alive) break;
     }
     s.socket.shutdown(tcp::socket::shutdown_send, ec);
     s.socket.close(ec);
