@@ -30,8 +30,11 @@ constexpr size_t kKeepBufferBytes = 16384;  // idle sessions give larger buffers
 // By hand rather than with Beast's serializer, which walks a concatenated
 // buffer view of every field (about 5k instructions for a small 202, a
 // tenth of a single-event request): here one pass of appends. Every
-// response is framed by Content-Length (ApiRoutes prepares payloads).
-void serialize_response(const HttpResponse& res, std::string& out) {
+// response is framed by Content-Length (ApiRoutes prepares payloads). The
+// answer to a HEAD request carries the GET answer's header, Content-Length
+// included, and no body (RFC 9110 §9.3.2): a body there would be read as
+// the start of the next response on the connection.
+void serialize_response(const HttpResponse& res, std::string& out, bool head) {
   const unsigned status = res.result_int();
   out.append(res.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
   const char code[4] = {char('0' + status / 100 % 10), char('0' + status / 10 % 10), char('0' + status % 10), ' '};
@@ -51,7 +54,7 @@ void serialize_response(const HttpResponse& res, std::string& out) {
     out.append("\r\n");
   }
   out.append("\r\n");
-  out.append(res.body());
+  if (!head) out.append(res.body());
 }
 }  // namespace
 
@@ -220,10 +223,10 @@ net::awaitable<void> HttpServer::run_sweep(Worker& w) {
 // trip through the scheduler, and without a coroutine of its own (a frame
 // per request); only what the socket did not take is written by
 // send_rest(). False: the connection failed.
-bool HttpServer::send_now(Session& s, const HttpResponse& res) {
+bool HttpServer::send_now(Session& s, const HttpResponse& res, bool head) {
   s.out.clear();
   s.out_sent = 0;
-  serialize_response(res, s.out);
+  serialize_response(res, s.out, head);
   beast::error_code ec;
   s.expires_after(settings_.body_timeout);
   const size_t sent = s.socket.write_some(net::buffer(s.out), ec);
@@ -245,7 +248,7 @@ net::awaitable<bool> HttpServer::send_rest(Session& s) {
 }
 
 net::awaitable<bool> HttpServer::send(Session& s, const HttpResponse& res) {
-  co_return send_now(s, res) && co_await send_rest(s);
+  co_return send_now(s, res, false) && co_await send_rest(s);
 }
 
 // Reads one request into s.parser, driving Beast's parser directly over the
@@ -337,8 +340,11 @@ net::awaitable<void> HttpServer::run_session(Worker& worker, tcp::socket socket)
       HttpRequest req = s.parser->release();
       const bool keep_alive = req.keep_alive() && !stopping_;
       HttpResponse res = co_await routes_.handle(req, s.worker.decoder);
-      res.keep_alive(keep_alive);
-      if (!send_now(s, res)) break;
+      // HTTP/1.1 keeps the connection by default, and no answer of ours
+      // has a Connection field, so then there is nothing to set (Beast's
+      // keep_alive() looks the field up on every response).
+      if (!keep_alive || res.version() != 11) res.keep_alive(keep_alive);
+      if (!send_now(s, res, req.method() == http::verb::head)) break;
       if (s.out_sent < s.out.size() && !co_await send_rest(s)) break;
       if (!keep_alive) break;
     }

@@ -60,7 +60,7 @@ class HttpServer final {
   boost::asio::awaitable<void> run_sweep(Worker& worker);
   boost::asio::awaitable<bool> read_request(Session& s);
   boost::asio::awaitable<bool> send(Session& s, const HttpResponse& res);
-  bool send_now(Session& s, const HttpResponse& res);
+  bool send_now(Session& s, const HttpResponse& res, bool head);
   boost::asio::awaitable<bool> send_rest(Session& s);
   void task_ended();
   void log_failure(const char* what, std::exception_ptr e);

@@ -343,6 +343,23 @@ TEST_F(HttpServerTest, AnswerCarriesContentLengthAndItsHeaders) {
   EXPECT_EQ(res[http::field::content_length], std::to_string(res.body().size()));
 }
 
+// RFC 9110 §9.3.2: a HEAD answer has the GET answer's header and no body; a
+// body would be read as the start of the next response on the connection.
+TEST_F(HttpServerTest, HeadAnswerHasTheHeaderWithoutABody) {
+  start(quick());
+  Client c(port);
+  c.send("HEAD /healthz HTTP/1.1\r\nHost: t\r\n\r\nGET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  const std::string raw = c.read_to_end();
+  const auto second = raw.find("HTTP/1.1 200", 1);
+  ASSERT_NE(second, std::string::npos) << raw;
+  const std::string head = raw.substr(0, second), get = raw.substr(second);
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 200 OK\r\n")) << head;
+  EXPECT_TRUE(head.ends_with("\r\n\r\n")) << head;  // the header, then at once the next answer
+  const std::string body = get.substr(get.find("\r\n\r\n") + 4);
+  EXPECT_EQ(body, R"({"status":"ok"})");
+  EXPECT_NE(head.find("Content-Length: " + std::to_string(body.size()) + "\r\n"), std::string::npos) << head;
+}
+
 TEST_F(HttpServerTest, ConnectionsAboveTheLimitAreClosed) {
   auto s = quick();
   s.max_connections = 2;
