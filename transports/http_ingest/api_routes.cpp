@@ -98,8 +98,7 @@ HttpResponse make_json_response(HttpStatus status, unsigned version, std::string
   res.set(http::field::content_type, "application/json");
   res.set(http::field::cache_control, "no-store");
   res.body() = std::move(body);
-  res.prepare_payload();
-  return res;
+  return res;  // framed by HttpServer (Content-Length from the body)
 }
 
 HttpResponse make_error_response(HttpStatus status, unsigned version, std::string_view code, std::string_view reason) {
@@ -152,7 +151,6 @@ boost::asio::awaitable<HttpResponse> ApiRoutes::handle(HttpRequest& req, EventDe
     HttpResponse res{HttpStatus::ok, v};
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     res.body() = metrics_.render();
-    res.prepare_payload();
     co_return res;
   }
   if (store_ && target == "/v1/preview") {
@@ -233,9 +231,7 @@ HttpResponse ApiRoutes::admin(const HttpRequest& req, ResourceKind kind, std::st
   auto answer = [&](const ResourceStore::Answer& a) {
     if (a.status >= 400) return make_error_response(static_cast<HttpStatus>(a.status), v, a.error, a.reason);
     if (a.status == 204) {
-      HttpResponse res{HttpStatus::no_content, v};
-      res.prepare_payload();
-      return res;
+      return HttpResponse{HttpStatus::no_content, v};
     }
     return make_json_response(static_cast<HttpStatus>(a.status), v, json::serialize(a.body));
   };
