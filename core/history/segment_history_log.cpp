@@ -17,26 +17,28 @@ constexpr uint8_t kHistoryRecord = 1;
 
 void encode_history_record(std::string& out, const HistoryFields& r, std::string_view id,
                            std::string_view recorded_at) {
+  // Each value with the text that comes before it, ,"key":" (two copies
+  // per field instead of four).
   const std::pair<std::string_view, std::string_view> fields[] = {
-      {"at", r.at.empty() ? recorded_at : r.at},
-      {"recorded_at", recorded_at},
-      {"kind", r.kind},
-      {"direction", r.direction},
-      {"tenant", r.tenant},
-      {"partner", r.partner},
-      {"contact", r.contact},
-      {"document", r.document},
-      {"actor", r.actor},
-      {"on_behalf_of", r.on_behalf_of},
-      {"event_id", r.event_id},
-      {"event_type", r.event_type},
-      {"message_id", r.message_id},
-      {"template", r.template_id},
-      {"recipient", r.recipient},
-      {"transport", r.transport},
-      {"subject", r.subject},
-      {"status", r.status},
-      {"error", r.error},
+      {",\"at\":\"", r.at.empty() ? recorded_at : r.at},
+      {",\"recorded_at\":\"", recorded_at},
+      {",\"kind\":\"", r.kind},
+      {",\"direction\":\"", r.direction},
+      {",\"tenant\":\"", r.tenant},
+      {",\"partner\":\"", r.partner},
+      {",\"contact\":\"", r.contact},
+      {",\"document\":\"", r.document},
+      {",\"actor\":\"", r.actor},
+      {",\"on_behalf_of\":\"", r.on_behalf_of},
+      {",\"event_id\":\"", r.event_id},
+      {",\"event_type\":\"", r.event_type},
+      {",\"message_id\":\"", r.message_id},
+      {",\"template\":\"", r.template_id},
+      {",\"recipient\":\"", r.recipient},
+      {",\"transport\":\"", r.transport},
+      {",\"subject\":\"", r.subject},
+      {",\"status\":\"", r.status},
+      {",\"error\":\"", r.error},
   };
   char attempt[16];
   const size_t attempt_len =
@@ -49,9 +51,9 @@ void encode_history_record(std::string& out, const HistoryFields& r, std::string
   // or name with non-ASCII letters) are escaped into `escaped` first.
   size_t size = 7 + id.size() + 1;  // {"id":"…"
   bool plain = json_is_plain(id);
-  for (const auto& [key, value] : fields) {
+  for (const auto& [before, value] : fields) {
     if (value.empty()) continue;
-    size += key.size() + 6 + value.size();  // ,"key":"value"
+    size += before.size() + value.size() + 1;  // ,"key":"value"
     plain = plain && json_is_plain(value);
   }
   auto write = [&](auto piece) {  // piece(value, i): its text; i 0 is the id, i + 1 field i
@@ -61,9 +63,7 @@ void encode_history_record(std::string& out, const HistoryFields& r, std::string
     w.put('"');
     for (size_t i = 0; i < std::size(fields); ++i) {
       if (fields[i].second.empty()) continue;
-      w.put(",\"");
       w.put(fields[i].first);
-      w.put("\":\"");
       w.put(piece(fields[i].second, i + 1));
       w.put('"');
     }
@@ -85,7 +85,7 @@ void encode_history_record(std::string& out, const HistoryFields& r, std::string
     };
     size = 7 + measure(id, 0) + 1;
     for (size_t i = 0; i < std::size(fields); ++i)
-      if (!fields[i].second.empty()) size += fields[i].first.size() + 6 + measure(fields[i].second, i + 1);
+      if (!fields[i].second.empty()) size += fields[i].first.size() + measure(fields[i].second, i + 1) + 1;
     write([&](std::string_view value, size_t i) {
       return offset[i] == std::string::npos ? value : std::string_view(escaped).substr(offset[i], length[i]);
     });
