@@ -31,8 +31,8 @@ constexpr size_t kKeepBufferBytes = 16384;  // idle sessions give larger buffers
 // buffer view of every field (about 5k instructions for a small 202, a
 // tenth of a single-event request): here one pass of appends. Every
 // response is framed here, by a Content-Length from its body (ApiRoutes
-// does not call prepare_payload(): its lookups and field insertions cost
-// ~500 instructions a request), except those that may not have one. The
+// does not call prepare_payload(): its lookups and field insertion cost
+// ~800 instructions a request), except those that may not have one. The
 // answer to a HEAD request carries the GET answer's header, Content-Length
 // included, and no body (RFC 9110 §9.3.2): a body there would be read as
 // the start of the next response on the connection.
