@@ -47,6 +47,9 @@ class ApiRoutes final {
 
  private:
   boost::asio::awaitable<HttpResponse> post_events(HttpRequest& req, EventDecoder& decoder, const AccessToken* token);
+  // Every answer but an authorized event post, which is left to
+  // post_events() (nullopt; `token` is the one it was authorized with).
+  std::optional<HttpResponse> answer_now(HttpRequest& req, EventDecoder& decoder, const AccessToken*& token);
   HttpResponse get_event(const HttpRequest& req, std::string_view id, const AccessToken* token) const;
   HttpResponse readiness(unsigned version) const;
   HttpResponse admin(const HttpRequest& req, ResourceKind kind, std::string_view id, const AccessToken* token);
