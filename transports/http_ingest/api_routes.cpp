@@ -7,7 +7,6 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-#include <algorithm>
 
 #include "core/render/sms_text.hpp"
 #include "core/util/log.hpp"
@@ -20,12 +19,6 @@ namespace http = boost::beast::http;
 namespace json = boost::json;
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -88,7 +81,7 @@ std::optional<std::string> check_request_framing(const http::request_header<>& h
   if (te_count == 1) {
     if (cl_count) return std::string("both Transfer-Encoding and Content-Length");
     if (h.version() < 11) return std::string("Transfer-Encoding on HTTP/1.0");
-    if (lower(trim(te)) != "chunked") return std::string("unsupported Transfer-Encoding (only chunked)");
+    if (!boost::beast::iequals(trim(te), "chunked")) return std::string("unsupported Transfer-Encoding (only chunked)");
   }
   return std::nullopt;
 }
@@ -194,7 +187,7 @@ std::optional<HttpResponse> ApiRoutes::authorize(const HttpRequest& req, uint32_
   std::string_view auth = req[http::field::authorization];
   constexpr std::string_view bearer = "Bearer ";
   const AccessToken* found = nullptr;
-  if (auth.size() > bearer.size() && lower(auth.substr(0, bearer.size())) == "bearer ") {
+  if (auth.size() > bearer.size() && boost::beast::iequals(auth.substr(0, bearer.size()), bearer)) {
     std::string_view secret = trim(auth.substr(bearer.size()));
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), digest);
