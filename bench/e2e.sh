@@ -85,6 +85,7 @@ run_throughput() {
     "http://127.0.0.1:$hport/v1/events" | grep '^requests=')
   read -r w_req w_bad w_err w_sec <<<"$(sed -E 's/[a-z0-9]+=//g' <<<"$out")"
   (( w_bad == 0 )) || { echo "wrk: $w_bad non-2xx answers" >&2; exit 1; }
+  wait_http_idle
   accepted=$(metric 'herald_events_received_total{source="http"}')
   accepted=$(( ${accepted%.*} - ${received_before%.*} ))
   (( accepted >= w_req * $1 )) || { echo "heraldd accepted $accepted events, wrk sent $((w_req * $1))" >&2; exit 1; }
@@ -94,6 +95,9 @@ run_throughput() {
   cpu_snapshot "$spid" "$work/cpu.s$1.1"
   cpu_herald=$(cpu_usage "$work/cpu.h$1.0" "$work/cpu.h$1.1" "$accepted")
   cpu_sink=$(cpu_usage "$work/cpu.s$1.0" "$work/cpu.s$1.1" "$accepted")
+  # heraldd counts an e-mail once it has read the sink's reply, which may
+  # come after the sink counted it.
+  wait_metric 'herald_messages_sent_total{transport="relay",status="delivered"}' -ge $(( ${sent_before%.*} + accepted ))
   delivered=$(metric 'herald_messages_sent_total{transport="relay",status="delivered"}')
   delivered=$(( ${delivered%.*} - ${sent_before%.*} ))
   (( delivered == accepted )) || { echo "heraldd delivered $delivered e-mails for $accepted events" >&2; exit 1; }

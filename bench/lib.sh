@@ -89,6 +89,21 @@ start_heraldd() {
 metric() {  # name → its value (summed over matching lines) from heraldd's /metrics
   curl -s "http://127.0.0.1:$hport/metrics" | awk -v n="$1" '$1 == n {s += $2} END {print s + 0}'
 }
+wait_metric() {  # NAME TEST VALUE [TIMEOUT_S=30]: until `[ metric TEST VALUE ]` holds (-eq, -ge, …), or fail
+  local deadline=$(( SECONDS + ${4:-30} )) v
+  while (( SECONDS < deadline )); do
+    v=$(metric "$1"); v=${v%.*}
+    [ "$v" "$2" "$3" ] && return 0
+    sleep 0.1
+  done
+  echo "heraldd's $1 is $(metric "$1"), expected $2 $3" >&2; exit 1
+}
+# wait_http_idle: until heraldd has finished every request it read. A load
+# generator stopping at its deadline closes connections whose requests
+# heraldd is still committing; those events are accepted (and their e-mails
+# sent) after it exits. The asking /metrics request is the one connection
+# left.
+wait_http_idle() { wait_metric herald_http_connections -eq 1; }
 
 # start_sink: Postfix's smtp-sink on a free port (sets sport, spid); sink_count
 # prints how many messages it has received (its running "mesg=" counter).
