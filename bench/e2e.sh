@@ -32,9 +32,9 @@ source bench/lib.sh
 LOAD=$BUILD/bench/herald-http-load
 CEILING=$BUILD/bench/herald-http-ceiling
 need "$HERALDD" "$LOAD" "$CEILING"
-# heraldd's [storage] group_commit_interval_us (default 1000), for the ceiling too.
+# heraldd's [storage] group_commit_interval_us (default 2000), for the ceiling too.
 INTERVAL_US=$(grep -o -E 'group_commit_interval_us *= *[0-9]+' <<<"${HERALD_STORAGE_TOML:-}" | grep -o -E '[0-9]+$' || true)
-INTERVAL_US=${INTERVAL_US:-1000}
+INTERVAL_US=${INTERVAL_US:-2000}
 # The latency runs offer the same rate for WARMUP s first, unmeasured (a fresh
 # heraldd's first requests connect its SMTP pool and fill its first segment).
 WARMUP=${E2E_WARMUP:-1}

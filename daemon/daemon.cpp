@@ -122,6 +122,7 @@ int Daemon::run() {
   HistorySettings hs;
   hs.log = log_options(settings_.storage, "history", settings_.history.segment_bytes);
   hs.log.max_batch_delay = settings_.history.group_commit_delay;
+  hs.log.sync_interval = settings_.history.sync_interval;
   hs.max_age = settings_.history.max_age;
   hs.max_bytes = settings_.history.max_bytes;
   SegmentHistoryLog history(hs, open_log_io(settings_.storage.io, log_), log_, metrics);

@@ -214,6 +214,7 @@ void parse_history(const toml::table& t, const std::string& file, HistoryRetenti
   if (auto v = r.integer("max_age_days", 0, 36'500)) h.max_age = std::chrono::seconds(*v * 86'400);
   if (auto v = r.integer("max_bytes", 0, int64_t(1) << 50)) h.max_bytes = uint64_t(*v);
   if (auto v = r.integer("group_commit_delay_us", 0, 1'000'000)) h.group_commit_delay = std::chrono::microseconds(*v);
+  if (auto v = r.integer("sync_interval_ms", 0, 60'000)) h.sync_interval = std::chrono::milliseconds(*v);
   r.finish();
 }
 

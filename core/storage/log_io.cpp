@@ -17,21 +17,8 @@ class PwriteLogIo final : public LogIo {
 
   LogWriteResult write_and_sync(int fd, std::string_view data, off_t offset) override {
     LogWriteResult r;
-    size_t done = 0;
-    while (done < data.size()) {
-      ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, offset + off_t(done));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        r.write = errno_code(errno);
-        return r;
-      }
-      if (n == 0) {
-        r.write = errno_code(EIO);
-        return r;
-      }
-      done += size_t(n);
-    }
-    r.sync = sync(fd);
+    r.write = pwrite_all(fd, data, offset);
+    if (!r.write) r.sync = sync(fd);
     return r;
   }
 
@@ -133,6 +120,22 @@ class UringLogIo final : public LogIo {
 };
 
 }  // namespace
+
+std::error_code pwrite_all(int fd, std::string_view data, off_t offset) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, offset + off_t(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_code(errno);
+    }
+    if (n == 0) return errno_code(EIO);
+    done += size_t(n);
+  }
+  return {};
+}
+
+std::error_code LogIo::write(int fd, std::string_view data, off_t offset) { return pwrite_all(fd, data, offset); }
 
 std::unique_ptr<LogIo> make_pwrite_log_io() { return std::make_unique<PwriteLogIo>(); }
 

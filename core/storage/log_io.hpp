@@ -28,9 +28,16 @@ class LogIo {
   // Writes all of `data` at `offset` of `fd`, then fdatasyncs `fd`. The sync
   // is skipped (and `sync` left clear) when the write fails.
   virtual LogWriteResult write_and_sync(int fd, std::string_view data, off_t offset) = 0;
-  // fdatasync alone (rotation, header writes).
+  // fdatasync alone (rotation, header writes, a deferred sync).
   virtual std::error_code sync(int fd) = 0;
+  // Writes all of `data` at `offset` without syncing (a log whose syncs are
+  // deferred, see SegmentLogOptions::sync_interval). A buffered write only
+  // copies into the page cache, so both backends use pwrite().
+  virtual std::error_code write(int fd, std::string_view data, off_t offset);
 };
+
+// pwrite() until all of `data` is written; EINTR is retried.
+std::error_code pwrite_all(int fd, std::string_view data, off_t offset);
 
 enum class LogIoMode { automatic, uring, pwrite };
 

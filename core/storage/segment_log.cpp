@@ -226,13 +226,23 @@ void SegmentLog::run_flusher() {
   std::vector<Waiter> waiters;
   std::vector<AppendResult> results;
   for (;;) {
+    bool sync = true;
     {
       std::unique_lock lock(mutex_);
       auto has_work = [&] { return !waiters_.empty(); };
       flusher_idle_ = true;
-      cv_.wait(lock, [&] { return stopping_ || has_work(); });
+      if (unsynced_)
+        cv_.wait_until(lock, last_sync_ + options_.sync_interval, [&] { return stopping_ || has_work(); });
+      else
+        cv_.wait(lock, [&] { return stopping_ || has_work(); });
       flusher_idle_ = false;
-      if (!has_work()) return;  // stopping with nothing left
+      if (!has_work()) {  // stopping, or written records are due for their sync
+        const bool stop = stopping_;
+        lock.unlock();
+        if (unsynced_) sync_written();
+        if (stop) return;
+        continue;
+      }
       if (options_.max_batch_delay.count() > 0 && pending_bytes_ < options_.max_batch_bytes && !stopping_)
         cv_.wait_for(lock, options_.max_batch_delay,
                      [&] { return stopping_ || pending_bytes_ >= options_.max_batch_bytes; });
@@ -246,9 +256,12 @@ void SegmentLog::run_flusher() {
       // `chunks` came back from the last round holding one emptied chunk:
       // its buffer capacity is reused by the writers.
       pending_.resize(1);
+      if (options_.sync_interval.count() > 0 && !stopping_ && last_commit_ < last_sync_ + options_.sync_interval)
+        sync = std::any_of(waiters.begin(), waiters.end(),
+                           [](const Waiter& w) { return !std::holds_alternative<std::monostate>(w.target); });
     }
     results.assign(chunks.size(), AppendResult{});
-    write_chunks(chunks, results);
+    write_chunks(chunks, results, sync);
     for (auto& w : waiters) {
       const AppendResult& r = results[w.chunk];
       if (r.ec && std::holds_alternative<std::monostate>(w.target)) detached_lost_.inc();
@@ -262,7 +275,20 @@ void SegmentLog::run_flusher() {
   }
 }
 
-void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResult>& results) {
+void SegmentLog::sync_written() {
+  unsynced_ = false;
+  if (fenced()) return;
+  const auto started = std::chrono::steady_clock::now();
+  last_sync_ = started;
+  if (auto ec = io_->sync(cur_fd_)) {
+    write_errors_.inc();
+    fence("fdatasync failed: " + ec.message());
+    return;
+  }
+  sync_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
+void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResult>& results, bool sync) {
   sys::error_code failed;
   for (size_t i = 0; i < chunks.size(); ++i) {
     Chunk& c = chunks[i];
@@ -273,6 +299,13 @@ void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResu
     }
     const bool full = cur_size_ > kSegmentHeaderSize && cur_size_ + c.bytes.size() > options_.segment_bytes;
     if (c.rotate_before || full) {
+      // The old segment's records must be durable before it is closed:
+      // recovery reads a bad frame in an older segment as corruption.
+      if (unsynced_) sync_written();
+      if (fenced()) {
+        results[i].ec = failed = make_error_code(sys::errc::state_not_recoverable);
+        continue;
+      }
       if (auto ec = rotate()) {
         results[i].ec = failed = ec;
         write_errors_.inc();
@@ -283,7 +316,11 @@ void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResu
     if (c.bytes.empty()) continue;
     auto started = std::chrono::steady_clock::now();
     if (cur_size_ + c.bytes.size() > filled_end_) fill_ahead(cur_size_ + c.bytes.size());
-    LogWriteResult r = io_->write_and_sync(cur_fd_, c.bytes, off_t(cur_size_));
+    LogWriteResult r;
+    if (sync)
+      r = io_->write_and_sync(cur_fd_, c.bytes, off_t(cur_size_));
+    else
+      r.write = io_->write(cur_fd_, c.bytes, off_t(cur_size_));
     if (r.write) {
       write_errors_.inc();
       filled_end_ = cur_size_;  // the cut below takes the zeros too
@@ -305,7 +342,13 @@ void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResu
       results[i].ec = failed = make_error_code(sys::errc::state_not_recoverable);
       continue;
     }
-    sync_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (sync) {
+      sync_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      unsynced_ = false;
+      last_sync_ = started;
+    } else {
+      unsynced_ = true;
+    }
     {
       std::lock_guard lock(mutex_);  // segments() reads it
       cur_size_ += c.bytes.size();

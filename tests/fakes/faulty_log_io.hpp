@@ -30,11 +30,29 @@ class FaultyLogIo final : public LogIo {
     ++writes;
     return r;
   }
-  std::error_code sync(int fd) override { return inner_->sync(fd); }
+  std::error_code sync(int fd) override {
+    if (fail_syncs > 0) {
+      --fail_syncs;
+      return std::error_code(EIO, std::generic_category());
+    }
+    ++syncs;
+    return inner_->sync(fd);
+  }
+  std::error_code write(int fd, std::string_view data, off_t offset) override {
+    if (fail_writes > 0) {
+      --fail_writes;
+      inner_->write(fd, data.substr(0, data.size() / 2), offset);
+      return std::error_code(ENOSPC, std::generic_category());
+    }
+    ++writes_only;
+    return inner_->write(fd, data, offset);
+  }
 
   std::atomic<int> fail_writes{0};
   std::atomic<int> fail_syncs{0};
-  std::atomic<int> writes{0};
+  std::atomic<int> writes{0};       // write_and_sync calls that wrote
+  std::atomic<int> writes_only{0};  // write calls (deferred sync)
+  std::atomic<int> syncs{0};        // sync calls (deferred sync, rotation)
 
  private:
   std::unique_ptr<LogIo> inner_;

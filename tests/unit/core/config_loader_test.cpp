@@ -130,9 +130,17 @@ TEST(ConfigLoaderTest, HistoryGroupCommitDelay) {
             std::string::npos);
 }
 
+TEST(ConfigLoaderTest, HistorySyncInterval) {
+  TempDir dir;
+  EXPECT_EQ(load(dir, "").history.sync_interval, std::chrono::milliseconds(100));
+  EXPECT_EQ(load(dir, "[history]\nsync_interval_ms = 0\n").history.sync_interval, std::chrono::milliseconds(0));
+  EXPECT_NE(error_of(dir, "[history]\nsync_interval_ms = 60001\n").find("history.sync_interval_ms"),
+            std::string::npos);
+}
+
 TEST(ConfigLoaderTest, GroupCommitInterval) {
   TempDir dir;
-  EXPECT_EQ(load(dir, "").storage.group_commit_interval, std::chrono::microseconds(1000));
+  EXPECT_EQ(load(dir, "").storage.group_commit_interval, std::chrono::microseconds(2000));
   EXPECT_EQ(load(dir, "[storage]\ngroup_commit_interval_us = 0\n").storage.group_commit_interval,
             std::chrono::microseconds(0));
   EXPECT_EQ(load(dir, "[storage]\ngroup_commit_interval_us = 2500\n").storage.group_commit_interval,

@@ -32,11 +32,13 @@ class SegmentLogTest : public ::testing::TestWithParam<LogIoMode> {
     return make_pwrite_log_io();
   }
   std::unique_ptr<SegmentLog> make_log(uint64_t segment_bytes = 1 << 20, std::unique_ptr<LogIo> io = nullptr,
-                                       std::chrono::microseconds commit_interval = {}) {
+                                       std::chrono::microseconds commit_interval = {},
+                                       std::chrono::microseconds sync_interval = {}) {
     SegmentLogOptions o;
     o.dir = dir.path() / "log";
     o.segment_bytes = segment_bytes;
     o.min_commit_interval = commit_interval;
+    o.sync_interval = sync_interval;
     return std::make_unique<SegmentLog>(o, io ? std::move(io) : make_io(), log, metrics);
   }
   std::vector<std::string> replay(SegmentLog& l, RecoveryReport* report = nullptr) {
@@ -49,6 +51,31 @@ class SegmentLogTest : public ::testing::TestWithParam<LogIoMode> {
     RecordBatch b;
     b.add(1, payload);
     return l.append_wait(b, rotate);
+  }
+  static void append_detached(SegmentLog& l, std::string_view payload) {
+    RecordBatch b;
+    b.add(1, payload);
+    l.append_detached(b);
+  }
+  // Polls `done` for up to 10 s (the flusher works on its own thread).
+  template <class Pred>
+  static bool eventually(Pred done) {
+    for (int i = 0; i < 1000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return done();
+  }
+  // A log whose detached group commits are synced at most every `interval`,
+  // after its first record ("first", synced: no sync happened before it).
+  std::unique_ptr<SegmentLog> deferred_sync_log(FaultyLogIo*& io, std::chrono::milliseconds interval,
+                                                uint64_t segment_bytes = 1 << 20) {
+    auto faulty = std::make_unique<FaultyLogIo>(make_io());
+    io = faulty.get();
+    auto l = make_log(segment_bytes, std::move(faulty), {}, interval);
+    replay(*l);
+    const int writes = io->writes;  // the segment header's too
+    append_detached(*l, "first");
+    EXPECT_TRUE(eventually([&] { return io->writes == writes + 1; }));
+    io->writes = 0;
+    return l;
   }
 
   TempDir dir;
@@ -279,6 +306,73 @@ TEST_P(SegmentLogTest, FailedSyncFencesTheLogForGood) {
   const int writes = io->writes;
   EXPECT_TRUE(append(*l, "after fence").ec);
   EXPECT_EQ(io->writes, writes);
+}
+
+TEST_P(SegmentLogTest, DeferredSyncWritesDetachedRecordsAtOnceAndSyncsThemWhenDue) {
+  FaultyLogIo* io = nullptr;
+  auto l = deferred_sync_log(io, std::chrono::milliseconds(1000));
+  append_detached(*l, "second");
+  ASSERT_TRUE(eventually([&] { return io->writes_only == 1; }));
+  EXPECT_EQ(io->syncs, 0);  // written into the page cache, not yet synced
+  // Nothing more arrives: the flusher syncs it once the interval is over.
+  EXPECT_TRUE(eventually([&] { return io->syncs == 1; }));
+  EXPECT_EQ(io->writes, 0);
+  l.reset();
+  auto again = make_log();
+  EXPECT_EQ(replay(*again), (std::vector<std::string>{"first", "second"}));
+}
+
+TEST_P(SegmentLogTest, DeferredSyncStillSyncsAWaitedBatchAtOnce) {
+  FaultyLogIo* io = nullptr;
+  auto l = deferred_sync_log(io, std::chrono::hours(1));
+  append_detached(*l, "detached");
+  ASSERT_TRUE(eventually([&] { return io->writes_only == 1; }));
+  EXPECT_FALSE(append(*l, "waited for").ec);  // answered only once durable
+  EXPECT_EQ(io->writes, 1);
+  EXPECT_EQ(io->syncs, 0);
+}
+
+TEST_P(SegmentLogTest, DeferredSyncSyncsBeforeCloseAndBeforeRotation) {
+  FaultyLogIo* io = nullptr;
+  auto l = deferred_sync_log(io, std::chrono::hours(1), 4096);
+  append_detached(*l, "in segment 1");
+  ASSERT_TRUE(eventually([&] { return io->writes_only == 1; }));
+  EXPECT_EQ(io->syncs, 0);
+  // Too big for what is left of segment 1: that segment is synced, then closed.
+  append_detached(*l, std::string(4050, 'x'));
+  ASSERT_TRUE(eventually([&] { return io->writes_only == 2; }));
+  EXPECT_EQ(io->syncs, 1);
+  EXPECT_EQ(l->segments().size(), 2u);
+  l->close();
+  EXPECT_EQ(io->syncs, 2);
+  l.reset();
+  auto again = make_log(4096);
+  EXPECT_EQ(replay(*again).size(), 3u);
+}
+
+TEST_P(SegmentLogTest, FailedDeferredSyncFencesTheLog) {
+  FaultyLogIo* io = nullptr;
+  auto l = deferred_sync_log(io, std::chrono::milliseconds(200));
+  io->fail_syncs = 1;
+  append_detached(*l, "written, its sync fails");
+  EXPECT_TRUE(eventually([&] { return l->fenced(); }));
+  EXPECT_EQ(append(*l, "after fence").ec, boost::system::errc::state_not_recoverable);
+}
+
+TEST_P(SegmentLogTest, FailedDeferredWriteLosesOnlyItsBatch) {
+  FaultyLogIo* io = nullptr;
+  auto l = deferred_sync_log(io, std::chrono::hours(1));
+  const uint64_t lost_before = metrics.counter("herald_log_detached_failed_total", "", {{"log", "journal"}}).value();
+  io->fail_writes = 1;
+  append_detached(*l, "lost to ENOSPC");
+  ASSERT_TRUE(eventually([&] {
+    return metrics.counter("herald_log_detached_failed_total", "", {{"log", "journal"}}).value() == lost_before + 1;
+  }));
+  EXPECT_FALSE(l->fenced());
+  ASSERT_FALSE(append(*l, "after space returned").ec);
+  l.reset();
+  auto again = make_log();
+  EXPECT_EQ(replay(*again), (std::vector<std::string>{"first", "after space returned"}));
 }
 
 TEST_P(SegmentLogTest, SecondOpenOfTheSameDirectoryIsRefused) {
