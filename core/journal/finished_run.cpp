@@ -5,9 +5,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "core/storage/crc32c.hpp"
+#include "core/storage/log_io.hpp"
 #include "core/util/fixed_width.hpp"
 #include "core/util/hash.hpp"
 #include "core/util/varint.hpp"
@@ -23,6 +26,14 @@ constexpr size_t kFooterSize = 7 * 8 + 4 + 4;
 constexpr char kFooterMagic[4] = {'H', 'R', 'U', 'N'};
 constexpr size_t kBlockTarget = 4096;
 constexpr size_t kWriteBuffer = 1u << 20;
+// Runs and merges are megabytes written at once. Handed to the disk whole and
+// then fdatasynced, a 9 MB merge held this VM's disk for 20-30 ms, and the
+// journal's group commits (the 202s) waited behind it. So a run goes out in
+// pieces, each written back (sync_file_range) before the next, with a pause
+// between them that lets commits through; the final fdatasync finds little
+// left to write. A 2.4 MB run takes ~20 ms longer, on the maintenance thread.
+constexpr size_t kWritebackPiece = 256u << 10;
+constexpr auto kWritebackPause = std::chrono::milliseconds(2);
 constexpr uint64_t kBloomBitsPerKey = 12;
 constexpr int kBloomProbes = 6;
 
@@ -90,10 +101,14 @@ FinishedRunWriter::~FinishedRunWriter() {
 
 std::error_code FinishedRunWriter::write_out(std::string_view data) {
   while (!data.empty()) {
-    const ssize_t n = ::write(fd_, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_code();
-    data.remove_prefix(static_cast<size_t>(n));
+    const size_t piece = std::min(data.size(), kWritebackPiece);
+    if (auto ec = pwrite_all(fd_, data.substr(0, piece), off_t(written_))) return ec;
+    if (::sync_file_range(fd_, off_t(written_), off_t(piece),
+                          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0)
+      return errno_code();
+    written_ += piece;
+    data.remove_prefix(piece);
+    if (!data.empty()) std::this_thread::sleep_for(kWritebackPause);
   }
   return {};
 }

@@ -62,7 +62,8 @@ class FinishedRunWriter {
   bool done_ = false;
   std::error_code error_;  // first failure; later calls return it
   uint64_t seed_;
-  uint64_t offset_ = 0;  // bytes written so far
+  uint64_t offset_ = 0;   // bytes of blocks so far
+  uint64_t written_ = 0;  // bytes in the file so far
   uint64_t records_ = 0;
   int64_t min_at_ = INT64_MAX, max_at_ = INT64_MIN;
   uint64_t last_hash_ = 0;

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <cassert>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <random>
+#include <thread>
 
+#include "core/storage/gradual_removal.hpp"
 #include "core/util/hash.hpp"
 
 namespace herald {
@@ -47,7 +50,7 @@ void FinishedStore::open() {
   std::vector<std::pair<uint64_t, fs::path>> found;
   for (const auto& entry : fs::directory_iterator(dir_)) {
     const std::string name = entry.path().filename().string();
-    if (name.ends_with(".run.tmp")) {  // a write or merge cut short
+    if (name.ends_with(".run.tmp") || name.ends_with(".removing")) {  // a write, merge or removal cut short
       fs::remove(entry.path());
       continue;
     }
@@ -245,8 +248,16 @@ void FinishedStore::publish(RunPtr added, const std::vector<RunPtr>& removed) {
 
 void FinishedStore::remove_files(const std::vector<RunPtr>& removed) {
   for (const auto& r : removed) {
+    // Shrinking it under a reader (an admission probing an older snapshot
+    // of the runs) would cut its reads short: wait, briefly, until only
+    // `removed` holds it. Else it is unlinked at once (its readers keep
+    // their open file).
+    for (int i = 0; i < 1000 && r.use_count() > 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     std::error_code ec;
-    fs::remove(r->path(), ec);
+    if (r.use_count() == 1)
+      ec = remove_file_gradually(r->path());  // small discards (gradual_removal.hpp)
+    else
+      fs::remove(r->path(), ec);
     if (ec) log_.warn("cannot remove a finished-event run", {{"file", r->path().string()}, {"error", ec.message()}});
   }
 }

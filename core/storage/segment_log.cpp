@@ -11,6 +11,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "core/storage/gradual_removal.hpp"
 #include "core/util/threads.hpp"
 
 namespace herald {
@@ -64,6 +65,7 @@ RecoveryReport SegmentLog::open(const ReplayVisitor& visit) {
   // Two daemons appending to one log would interleave records.
   if (::flock(dir_fd_, LOCK_EX | LOCK_NB) != 0)
     throw std::runtime_error(options_.dir.string() + " is in use by another heraldd process");
+  remove_leftovers(options_.dir);  // segments whose removal a crash cut short
 
   std::vector<uint64_t> numbers;
   for (const auto& entry : fs::directory_iterator(options_.dir)) {
@@ -448,8 +450,9 @@ size_t SegmentLog::remove_segments_before(uint64_t segment) {
     segments_gauge_.set(int64_t(closed_.size() + 1));
   }
   for (auto n : doomed) {
-    std::error_code ec;
-    fs::remove(segment_path(n), ec);
+    // Gradually: a whole segment at once is one big discard that the
+    // journal's commits would queue behind (see gradual_removal.hpp).
+    const std::error_code ec = remove_file_gradually(segment_path(n));
     if (ec) log_.warn("cannot remove segment", {{"log", options_.name}, {"segment", segment_path(n).string()},
                                                 {"error", ec.message()}});
   }

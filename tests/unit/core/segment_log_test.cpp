@@ -375,6 +375,24 @@ TEST_P(SegmentLogTest, FailedDeferredWriteLosesOnlyItsBatch) {
   EXPECT_EQ(replay(*again), (std::vector<std::string>{"first", "after space returned"}));
 }
 
+TEST_P(SegmentLogTest, ASegmentWhoseRemovalWasCutShortIsDeletedAtOpenNotReplayed) {
+  {
+    auto l = make_log();
+    replay(*l);
+    ASSERT_FALSE(append(*l, "old").ec);
+    ASSERT_FALSE(append(*l, "kept", true).ec);
+  }
+  // A crash while segment 1 was being shrunk (gradual_removal.hpp).
+  const fs::path seg1 = dir.path() / "log" / segment_file_name(1);
+  fs::rename(seg1, fs::path(seg1).concat(".removing"));
+  fs::resize_file(fs::path(seg1).concat(".removing"), kSegmentHeaderSize + 5);
+  auto l = make_log();
+  RecoveryReport report;
+  EXPECT_EQ(replay(*l, &report), std::vector<std::string>{"kept"});
+  EXPECT_EQ(report.corrupt_segments, 0u);
+  EXPECT_FALSE(fs::exists(fs::path(seg1).concat(".removing")));
+}
+
 TEST_P(SegmentLogTest, SecondOpenOfTheSameDirectoryIsRefused) {
   auto l = make_log();
   replay(*l);
