@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "core/storage/crc32c.hpp"
-#include "core/storage/log_io.hpp"
+#include "core/storage/file_io.hpp"
 #include "core/util/fixed_width.hpp"
 #include "core/util/hash.hpp"
 #include "core/util/varint.hpp"
@@ -177,13 +177,7 @@ std::error_code FinishedRunWriter::finish() {
   if (::rename(tmp_.c_str(), path_.c_str()) != 0) return error_ = errno_code();
   done_ = true;
   // The rename is durable only once the directory is.
-  const int dir = ::open(path_.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return error_ = errno_code();
-  const int rc = ::fsync(dir);
-  const int err = errno;
-  ::close(dir);
-  if (rc != 0) return error_ = std::error_code(err, std::generic_category());
-  return {};
+  return error_ = fsync_directory(path_.parent_path());
 }
 
 // ---------------------------------------------------------------- reader

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/config/toml_reader.hpp"
+#include "core/storage/file_io.hpp"
 #include "core/util/memory.hpp"
 #include "core/util/percent_encoding.hpp"
 
@@ -111,14 +112,6 @@ std::string encode_name(std::string_view s) {
   return out;
 }
 
-bool fsync_path(const fs::path& p, int flags) {
-  int fd = ::open(p.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
-}
-
 // Atomic, durable replace of `path` by `data`; returns the error text or "".
 std::string write_file(const fs::path& path, const std::string& data) {
   fs::path tmp = path;
@@ -144,7 +137,7 @@ std::string write_file(const fs::path& path, const std::string& data) {
     ::unlink(tmp.c_str());
     return "write " + path.string() + ": " + why;
   }
-  if (!fsync_path(path.parent_path(), O_RDONLY | O_DIRECTORY)) return "fsync " + path.parent_path().string();
+  if (fsync_directory(path.parent_path())) return "fsync " + path.parent_path().string();
   return "";
 }
 
@@ -388,7 +381,7 @@ ResourceStore::Answer ResourceStore::remove(ResourceKind kind, std::string_view 
   }
   if (::unlink(name.c_str()) != 0 && errno != ENOENT)
     return failure(500, "write_failed", "unlink " + name + ": " + std::strerror(errno));
-  fsync_path(api_dir_, O_RDONLY | O_DIRECTORY);
+  fsync_directory(api_dir_);
   api_files_ = std::move(candidate);
   publish(std::move(set), std::move(origins));
   Answer a;

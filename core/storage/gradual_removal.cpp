@@ -8,6 +8,8 @@
 #include <chrono>
 #include <thread>
 
+#include "core/storage/file_io.hpp"
+
 namespace herald {
 namespace {
 
@@ -19,15 +21,6 @@ constexpr auto kPause = std::chrono::milliseconds(5);
 constexpr std::string_view kSuffix = ".removing";
 
 std::error_code errno_code() { return {errno, std::generic_category()}; }
-
-std::error_code sync_dir(const fs::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errno_code();
-  const int rc = ::fsync(fd);
-  std::error_code ec = rc != 0 ? errno_code() : std::error_code{};
-  ::close(fd);
-  return ec;
-}
 
 std::error_code shrink(const fs::path& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
@@ -50,7 +43,7 @@ std::error_code remove_file_gradually(const fs::path& path) {
   fs::path doomed = path;
   doomed += kSuffix;
   if (::rename(path.c_str(), doomed.c_str()) != 0) return errno_code();
-  std::error_code ec = sync_dir(path.parent_path());
+  std::error_code ec = fsync_directory(path.parent_path());
   if (!ec) ec = shrink(doomed);
   if (::unlink(doomed.c_str()) != 0 && !ec) ec = errno_code();
   return ec;

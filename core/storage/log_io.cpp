@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <stdexcept>
 
+#include "core/storage/file_io.hpp"
+
 namespace herald {
 namespace {
 
@@ -120,20 +122,6 @@ class UringLogIo final : public LogIo {
 };
 
 }  // namespace
-
-std::error_code pwrite_all(int fd, std::string_view data, off_t offset) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, offset + off_t(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_code(errno);
-    }
-    if (n == 0) return errno_code(EIO);
-    done += size_t(n);
-  }
-  return {};
-}
 
 std::error_code LogIo::write(int fd, std::string_view data, off_t offset) { return pwrite_all(fd, data, offset); }
 

@@ -36,9 +36,6 @@ class LogIo {
   virtual std::error_code write(int fd, std::string_view data, off_t offset);
 };
 
-// pwrite() until all of `data` is written; EINTR is retried.
-std::error_code pwrite_all(int fd, std::string_view data, off_t offset);
-
 enum class LogIoMode { automatic, uring, pwrite };
 
 std::unique_ptr<LogIo> make_pwrite_log_io();

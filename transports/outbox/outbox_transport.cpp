@@ -11,6 +11,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "core/render/sms_text.hpp"
+#include "core/storage/file_io.hpp"
 #include "transports/mime/mime_builder.hpp"
 
 namespace herald {
@@ -31,14 +32,6 @@ bool write_all(int fd, std::string_view data) {
     data.remove_prefix(static_cast<size_t>(n));
   }
   return true;
-}
-
-bool fsync_dir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
 }
 
 }  // namespace
@@ -102,7 +95,7 @@ void OutboxTransport::write_batch(std::span<const RenderedMessage* const> batch,
     renamed.push_back(i);
   }
   // One directory fsync makes every rename of the batch durable.
-  if (settings_.fsync && !renamed.empty() && !fsync_dir(settings_.dir)) {
+  if (settings_.fsync && !renamed.empty() && fsync_directory(settings_.dir)) {
     std::string why = "fsync " + settings_.dir.string() + ": " + std::strerror(errno);
     for (size_t i : renamed) outcomes[i] = {DeliveryStatus::transient_failure, why};
   }
