@@ -47,10 +47,11 @@ FinishedStore::FinishedStore(fs::path dir, uint64_t base_records, Logger& log)
 
 void FinishedStore::open() {
   fs::create_directories(dir_);
+  remove_leftovers(dir_);  // runs whose removal a crash cut short
   std::vector<std::pair<uint64_t, fs::path>> found;
   for (const auto& entry : fs::directory_iterator(dir_)) {
     const std::string name = entry.path().filename().string();
-    if (name.ends_with(".run.tmp") || name.ends_with(".removing")) {  // a write, merge or removal cut short
+    if (name.ends_with(".run.tmp")) {  // a write or merge cut short
       fs::remove(entry.path());
       continue;
     }

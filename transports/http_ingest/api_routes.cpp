@@ -7,7 +7,6 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-
 #include "core/render/sms_text.hpp"
 #include "core/util/log.hpp"
 #include "core/util/percent_encoding.hpp"
