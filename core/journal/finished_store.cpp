@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <map>
 #include <random>
-#include <thread>
 
 #include "core/storage/gradual_removal.hpp"
 #include "core/util/hash.hpp"
@@ -41,7 +40,10 @@ unsigned tier_of(uint64_t records, uint64_t base) {
 }  // namespace
 
 FinishedStore::FinishedStore(fs::path dir, uint64_t base_records, Logger& log)
-    : dir_(std::move(dir)), base_records_(std::max<uint64_t>(base_records, 1)), log_(log) {
+    : dir_(std::move(dir)),
+      base_records_(std::max<uint64_t>(base_records, 1)),
+      log_(log),
+      remover_("finished-rm", "finished-event run", log) {
   seed_ = random_seed();
 }
 
@@ -249,17 +251,10 @@ void FinishedStore::publish(RunPtr added, const std::vector<RunPtr>& removed) {
 
 void FinishedStore::remove_files(const std::vector<RunPtr>& removed) {
   for (const auto& r : removed) {
-    // Shrinking it under a reader (an admission probing an older snapshot
-    // of the runs) would cut its reads short: wait, briefly, until only
-    // `removed` holds it. Else it is unlinked at once (its readers keep
-    // their open file).
-    for (int i = 0; i < 1000 && r.use_count() > 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    std::error_code ec;
-    if (r.use_count() == 1)
-      ec = remove_file_gradually(r->path());  // small discards (gradual_removal.hpp)
-    else
-      fs::remove(r->path(), ec);
-    if (ec) log_.warn("cannot remove a finished-event run", {{"file", r->path().string()}, {"error", ec.message()}});
+    // The run goes along: shrinking it under a reader (an admission probing
+    // an older snapshot of the runs) would cut its reads short.
+    if (auto ec = remover_.remove(r->path(), r))
+      log_.warn("cannot remove a finished-event run", {{"file", r->path().string()}, {"error", ec.message()}});
   }
 }
 

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/journal/finished_run.hpp"
+#include "core/storage/gradual_removal.hpp"
 #include "core/util/log.hpp"
 
 namespace herald {
@@ -86,8 +87,12 @@ class FinishedStore {
   // Under the owner's lock: `added` (may be null) becomes visible and
   // `removed` disappears from lookups.
   void publish(RunPtr added, const std::vector<RunPtr>& removed);
-  // After publish(), outside the lock: deletes the removed runs' files.
+  // After publish(), outside the lock: deletes the removed runs' files (gone
+  // under their names on return, their space freed in the background once
+  // no reader holds them; gradual_removal.hpp).
   void remove_files(const std::vector<RunPtr>& removed);
+  // Until the removed runs' space is freed (tests).
+  void wait_removals() { remover_.wait_idle(); }
 
   size_t runs() const { return runs_->size(); }
   uint64_t records() const;       // on disk, counting a key once per run
@@ -112,6 +117,7 @@ class FinishedStore {
   // Runs (by path) whose damage was logged; lookups on several threads add to it.
   mutable std::mutex damaged_mutex_;
   mutable std::vector<std::filesystem::path> damaged_logged_;
+  GradualRemover remover_;
 };
 
 }  // namespace herald

@@ -50,7 +50,8 @@ SegmentLog::SegmentLog(SegmentLogOptions options, std::unique_ptr<LogIo> io, Log
                                      "Fire-and-forget records whose batch failed", {{"log", options_.name}})),
       fenced_gauge_(metrics.gauge("herald_log_fenced", "1 when the log is fenced after a failed fdatasync",
                                   {{"log", options_.name}})),
-      segments_gauge_(metrics.gauge("herald_log_segments", "Segment files on disk", {{"log", options_.name}})) {
+      segments_gauge_(metrics.gauge("herald_log_segments", "Segment files on disk", {{"log", options_.name}})),
+      remover_(options_.name + "-rm", options_.name + " segment", log_) {
   pending_.emplace_back();
 }
 
@@ -452,13 +453,13 @@ size_t SegmentLog::remove_segments_before(uint64_t segment) {
     segments_gauge_.set(int64_t(closed_.size() + 1));
   }
   for (auto n : doomed) {
-    // Gradually: a whole segment at once is one big discard that the
-    // journal's commits would queue behind (see gradual_removal.hpp).
-    const std::error_code ec = remove_file_gradually(segment_path(n));
+    // Gradually, on the remover's thread: a whole segment at once is one big
+    // discard that the journal's commits would queue behind, and shrinking
+    // it here would hold up the caller (gradual_removal.hpp).
+    const std::error_code ec = remover_.remove(segment_path(n));
     if (ec) log_.warn("cannot remove segment", {{"log", options_.name}, {"segment", segment_path(n).string()},
                                                 {"error", ec.message()}});
   }
-  if (!doomed.empty()) ::fsync(dir_fd_);
   return doomed.size();
 }
 

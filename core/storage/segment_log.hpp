@@ -36,6 +36,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/storage/gradual_removal.hpp"
 #include "core/storage/log_format.hpp"
 #include "core/storage/log_io.hpp"
 #include "core/util/log.hpp"
@@ -214,8 +215,11 @@ class SegmentLog final {
     return append_future(batch, rotate_first).get();
   }
 
-  // Deletes every whole segment numbered below `segment` (never the current).
+  // Deletes every whole segment numbered below `segment` (never the current):
+  // gone under their names on return, their space freed in the background.
   size_t remove_segments_before(uint64_t segment);
+  // Until the removed segments' space is freed (tests).
+  void wait_removals() { remover_.wait_idle(); }
   std::vector<SegmentInfo> segments() const;
   uint64_t current_segment() const;
 
@@ -264,7 +268,9 @@ class SegmentLog final {
   uint64_t cur_size_ = 0;    // end of the last record
   uint64_t filled_end_ = 0;  // the file's size: zeros from cur_size_ up to here
   bool unsynced_ = false;    // records written since the last sync
-  std::chrono::steady_clock::time_point last_sync_{};
+  // min(), not the clock's epoch (boot): within sync_interval of boot, the
+  // first records would otherwise count as synced just now.
+  std::chrono::steady_clock::time_point last_sync_ = std::chrono::steady_clock::time_point::min();
   // Replay: the end of the records of segments whose rest was filled ahead.
   std::unordered_map<uint64_t, uint64_t> record_end_;
 
@@ -292,6 +298,8 @@ class SegmentLog final {
   Counter& detached_lost_;
   Gauge& fenced_gauge_;
   Gauge& segments_gauge_;
+  // Segments removed by a checkpoint or by retention (gradual_removal.hpp).
+  GradualRemover remover_;
 };
 
 }  // namespace herald

@@ -549,6 +549,7 @@ TEST_F(JournalTest, RunsOutsideTheWindowAreForgottenAndDeleted) {
   EXPECT_EQ(j->finished_runs(), 1u);
   j->compact_finished();
   EXPECT_EQ(j->finished_runs(), 0u);
+  j->wait_removals();
   size_t files = 0;
   for (const auto& f : std::filesystem::directory_iterator(dir.path() / "journal" / "finished")) {
     (void)f;
