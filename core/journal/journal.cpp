@@ -296,6 +296,7 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
     if (entry->unfinished > 0) {
       const JournalEntry::Live& e = *entry->live;
       ++unfinished;
+      open_.insert(entry.get());
       PendingEvent p{e.tenant, e.id, e.event_json, e.source, {}};
       for (const auto& m : e.messages)
         if (!is_final(m.state)) p.messages.push_back(m);
@@ -581,7 +582,10 @@ void Journal::stage(Admission& adm, const DocumentEvent& event, const std::strin
 }
 
 void Journal::apply_staged(Admission& adm) {
-  for (size_t i = 0; i < adm.staged_.size(); ++i) *adm.entries_[i] = std::move(adm.staged_[i]);
+  for (size_t i = 0; i < adm.staged_.size(); ++i) {
+    *adm.entries_[i] = std::move(adm.staged_[i]);
+    open_.insert(adm.entries_[i]);  // until committed and finished
+  }
   adm.staged_.clear();
 }
 
@@ -610,13 +614,17 @@ void Journal::settle(std::span<const std::string> keys, std::span<EventEntry* co
     for (EventEntry* e : entries) {
       e->committed = true;
       if (e->unfinished) ++added;
+      else if (e->packed) open_.erase(e);  // its record joins pending_run_ below
     }
     if (finished_count) add_pending_run(std::move(finished), finished_count);
   } else {
     // Rare (a failed write): by key, releasing the reservations.
     for (const auto& k : keys) {
       auto it = entries_.find(k);
-      if (it != entries_.end() && !it->second->committed) entries_.erase(it);
+      if (it != entries_.end() && !it->second->committed) {
+        open_.erase(it->second.get());
+        entries_.erase(it);
+      }
     }
   }
   pending_events_.add(added);
@@ -753,6 +761,7 @@ void Journal::record_attempt(const RenderedMessage& msg, MessageState state, std
     recount(e);
     if (before > 0 && e.unfinished == 0 && e.committed) {
       pending_events_.add(-1);
+      open_.erase(&e);
       note_finished(k, e);
     }
   }
@@ -795,28 +804,31 @@ size_t Journal::checkpoint() {
   RecordBatch snapshot;
   std::future<AppendResult> done;
   std::string scratch;
-  size_t live = 0, dropped = 0;
+  std::vector<std::string> finished;
+  size_t finished_count = 0, live = 0;
   // Sized from the last snapshot (plus growth) before taking the lock.
   snapshot.prepare(last_snapshot_bytes_ + last_snapshot_bytes_ / 2 + (1u << 20));
   const auto started = std::chrono::steady_clock::now();
   std::chrono::steady_clock::duration locked{};
   {
     std::lock_guard lock(mutex_);
-    const int64_t now = now_ms();
-    dropped = boost::unordered::erase_if(entries_, [&](const auto& kv) {
-      const EventEntry& e = *kv.second;
-      return e.committed && e.unfinished == 0 && expired(e, now);
-    });
-    for (const auto& [k, e] : entries_) {
-      // Reserved-but-unstaged keys have no record yet; theirs will follow.
-      if (e->staged) {
-        encode_snapshot(snapshot, *e, scratch);
-        ++live;
-      }
-    }
+    // Only the open entries are rewritten; the finished ones (by far the
+    // most, under bulk ingest) go to a run below, taken at the same instant.
+    // Walking the whole map here held the lock every accept needs for up to
+    // 93 ms at 300k events/s (0.4 us per entry, in cache misses).
+    for (const EventEntry* e : open_) encode_snapshot(snapshot, *e, scratch);
+    live = open_.size();
+    finished = take_pending_run(finished_count);
     last_snapshot_bytes_ = snapshot.bytes();
     done = log_->append_future(snapshot, true);
     locked = std::chrono::steady_clock::now() - started;
+  }
+  // Their records are in the segments about to go: durable in a run first.
+  size_t moved = 0;
+  if (!move_to_run(finished, finished_count, locked, moved)) {
+    done.get();
+    logger_.error("journal checkpoint: finished events not in a run; keeping old segments");
+    return 0;
   }
   AppendResult r = done.get();
   if (r.ec) {
@@ -826,7 +838,7 @@ size_t Journal::checkpoint() {
   size_t removed = log_->remove_segments_before(r.segment);
   checkpoints_.inc();
   logger_.info("journal checkpoint", {{"live_events", static_cast<unsigned long>(live)},
-                                      {"expired_events", static_cast<unsigned long>(dropped)},
+                                      {"finished_to_run", static_cast<unsigned long>(moved)},
                                       {"segments_removed", static_cast<unsigned long>(removed)},
                                       {"first_segment", static_cast<unsigned long long>(r.segment)},
                                       // ingest waits for the journal lock while the snapshot is taken
@@ -837,22 +849,36 @@ size_t Journal::checkpoint() {
   return removed;
 }
 
+std::vector<std::string> Journal::take_pending_run(size_t& count) {
+  std::vector<std::string> batch;
+  pending_run_.swap(batch);
+  count = pending_run_count_;
+  pending_run_count_ = 0;
+  flush_requested_ = false;  // requests made before this swap are answered by it
+  return batch;
+}
+
 size_t Journal::flush_finished() {
   std::lock_guard work(work_mutex_);
-  using Steady = std::chrono::steady_clock;
   std::vector<std::string> batch;
-  Steady::duration locked{}, longest{};
   size_t count = 0;
+  const auto t0 = std::chrono::steady_clock::now();
   {
-    const auto t0 = Steady::now();
     std::lock_guard lock(mutex_);
-    pending_run_.swap(batch);
-    count = pending_run_count_;
-    pending_run_count_ = 0;
-    flush_requested_ = false;  // requests made before this swap are answered by it
-    locked += Steady::now() - t0;
+    batch = take_pending_run(count);
   }
-  if (batch.empty()) return 0;
+  const auto locked = std::chrono::steady_clock::now() - t0;
+  size_t moved = 0;
+  move_to_run(batch, count, locked, moved);
+  return moved;
+}
+
+bool Journal::move_to_run(std::vector<std::string>& batch, size_t count, std::chrono::steady_clock::duration locked,
+                          size_t& moved) {
+  using Steady = std::chrono::steady_clock;
+  Steady::duration longest = locked;
+  moved = 0;
+  if (batch.empty()) return true;
 
   // Decode (bytes this process wrote), drop expired entries and keep the
   // newest of an id that finished twice (used again after its window).
@@ -896,7 +922,7 @@ size_t Journal::flush_finished() {
     pending_run_count_ += records.size();  // the next finished event asks again
     logger_.error("journal: cannot write finished events to a run; they stay in memory",
                   {{"error", ec.message()}, {"events", static_cast<unsigned long>(fresh.size())}});
-    return 0;
+    return false;
   }
   if (run) publish_runs(run, {});
   // Out of memory in chunks, so ingest never waits long. An entry used
@@ -935,7 +961,8 @@ size_t Journal::flush_finished() {
                  // ingest waits for the journal lock this long in all, in chunks
                  {"locked_ms", std::chrono::duration<double, std::milli>(locked).count()},
                  {"longest_lock_ms", std::chrono::duration<double, std::milli>(longest).count()}});
-  return fresh.size();
+  moved = fresh.size();
+  return true;
 }
 
 void Journal::publish_runs(FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed) {
@@ -994,14 +1021,7 @@ void Journal::run_maintenance() {
     // Also wait until the log has grown by at least the last snapshot's size
     // (as Redis's auto-aof-rewrite-percentage 100): checkpointing again at
     // once would rewrite the same entries every interval.
-    if (due && all_bytes >= 2 * last_snapshot_bytes_ && !log_->fenced()) {
-      // The events that finished since this round's flush (during its run's
-      // write and the merges: at 300k events/s NDJSON, 100-300k of them) go
-      // to a run first: the snapshot, taken under the lock every accept
-      // needs, then holds few more than the unfinished ones.
-      flush_finished();
-      checkpoint();
-    }
+    if (due && all_bytes >= 2 * last_snapshot_bytes_ && !log_->fenced()) checkpoint();
     lock.lock();
   }
 }

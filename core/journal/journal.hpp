@@ -23,14 +23,16 @@
 // map ask the runs (a Bloom filter per run, one block read on a hit).
 //
 // Checkpoint: when closed segments exceed `checkpoint_bytes`, or after a
-// flush once the log holds 64 MB, the entries still in memory are rewritten as snapshot records at
-// the start of a fresh segment and every older segment is deleted (flushed
-// entries are durable in their run first). Replay merges records
+// flush once the log holds 64 MB, the open entries (unfinished, or with
+// their commit in flight) are rewritten as snapshot records at the start of
+// a fresh segment, the finished ones still in memory go to a run, and once
+// both are durable every older segment is deleted. Replay merges records
 // monotonically (a final state is sticky, otherwise more attempts win), so
 // records racing with a checkpoint are harmless.
 #include <boost/asio/async_result.hpp>
 #include <boost/container/small_vector.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -294,6 +296,14 @@ class Journal final : public DeliveryLedger {
   // `count` entries encoded by append_pending_run() join pending_run_ (a
   // flush is asked for once it holds finished_in_memory); mutex_ held.
   void add_pending_run(std::string&& encoded, size_t count);
+  // pending_run_, emptied, and how many entries it held; mutex_ held.
+  std::vector<std::string> take_pending_run(size_t& count);
+  // Writes the taken entries to a run, publishes it and drops them from
+  // memory (maintenance; takes mutex_ in short chunks). `locked`: the lock
+  // time so far, for the log line. False when the run cannot be written:
+  // the entries are then back in pending_run_.
+  bool move_to_run(std::vector<std::string>& batch, size_t count, std::chrono::steady_clock::duration locked,
+                   size_t& moved);
   // The piece of pending_run_ to append `bytes` to; mutex_ held.
   std::string& pending_run_tail(size_t bytes);
   void encode_snapshot(RecordBatch& out, const EventEntry& e, std::string& scratch) const;
@@ -315,6 +325,10 @@ class Journal final : public DeliveryLedger {
   // 10% of Redis ingest walking buckets. Entries live behind pointers so
   // references stay valid across rehashes. Lookups take a string_view.
   boost::unordered_flat_map<HashedKey, std::unique_ptr<EventEntry>, KeyHash, KeyEqual> entries_;
+  // The entries a checkpoint rewrites: staged and not both committed and
+  // finished (those are in pending_run_ or a run). Kept apart so that a
+  // checkpoint walks these few, not the map. mutex_
+  boost::unordered_flat_set<const EventEntry*> open_;
 
   std::unique_ptr<FinishedStore> finished_;  // lookups under mutex_; written by maintenance
   // Every entry that finished since the last flush, as it will go into the
