@@ -47,8 +47,6 @@ std::unique_ptr<Transport> make_transport(const TransportSettings& t, net::any_i
   throw ConfigError("unknown transport kind");
 }
 
-
-
 SegmentLogOptions log_options(const StorageSettings& st, const std::string& name, uint64_t segment_bytes) {
   SegmentLogOptions o;
   o.dir = st.dir / name;

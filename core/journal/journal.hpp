@@ -317,7 +317,6 @@ class Journal final : public DeliveryLedger {
   Logger& logger_;
   std::unique_ptr<SegmentLog> log_;
 
-
   const KeyHash key_hash_;  // entries_'s hasher, usable without mutex_
   mutable std::mutex mutex_;  // guards entries_ and the order of state records
   // Open addressing (Boost 1.81's flat map): one probe, usually one cache
