@@ -19,23 +19,6 @@ namespace herald {
 namespace net = boost::asio;
 namespace fs = std::filesystem;
 
-namespace {
-
-// Writes the whole buffer, retrying on EINTR and short writes.
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-}  // namespace
-
 void OutboxTransport::build_sms_json(const RenderedMessage& msg, std::string& out) {
   SmsInfo info = analyze_sms(msg.text);
   boost::json::object o;
@@ -78,12 +61,12 @@ void OutboxTransport::write_batch(std::span<const RenderedMessage* const> batch,
       outcomes[i] = {DeliveryStatus::transient_failure, "open " + tmp.string() + ": " + std::strerror(errno)};
       continue;
     }
-    bool ok = write_all(fd, buf_) && (!settings_.fsync || ::fdatasync(fd) == 0);
-    int err = errno;
+    std::error_code ec = pwrite_all(fd, buf_, 0);  // a fresh file (O_TRUNC)
+    if (!ec && settings_.fsync && ::fdatasync(fd) != 0) ec = {errno, std::generic_category()};
     ::close(fd);
-    if (!ok) {
+    if (ec) {
       ::unlink(tmp.c_str());
-      outcomes[i] = {DeliveryStatus::transient_failure, "write " + tmp.string() + ": " + std::strerror(err)};
+      outcomes[i] = {DeliveryStatus::transient_failure, "write " + tmp.string() + ": " + ec.message()};
       continue;
     }
     if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
@@ -95,8 +78,10 @@ void OutboxTransport::write_batch(std::span<const RenderedMessage* const> batch,
     renamed.push_back(i);
   }
   // One directory fsync makes every rename of the batch durable.
-  if (settings_.fsync && !renamed.empty() && fsync_directory(settings_.dir)) {
-    std::string why = "fsync " + settings_.dir.string() + ": " + std::strerror(errno);
+  if (!settings_.fsync || renamed.empty()) return;
+  if (auto ec = fsync_directory(settings_.dir)) {
+    // The code fsync_directory returns: errno may be close()'s by now.
+    std::string why = "fsync " + settings_.dir.string() + ": " + ec.message();
     for (size_t i : renamed) outcomes[i] = {DeliveryStatus::transient_failure, why};
   }
 }
