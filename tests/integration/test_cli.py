@@ -1,10 +1,11 @@
 """heraldd's command line: --version, --check-config, graceful SIGTERM."""
+import glob
 import os
 import subprocess
 import tempfile
 import unittest
 
-from harness import HERALDD, RESOURCES, SOURCE_DIR, Heraldd
+from harness import HERALDD, RESOURCES, SOURCE_DIR, Heraldd, wait_until
 
 
 def run(*args):
@@ -61,6 +62,31 @@ class CliTest(unittest.TestCase):
             self.assertEqual(d.non_json_lines, [])
             msgs = [l for l in d.log_lines if '"msg":"stopped"' in l]
             self.assertEqual(len(msgs), 1)
+        finally:
+            d.cleanup()
+
+    def test_jemalloc_purges_on_a_background_thread(self):
+        # daemon/jemalloc_options.cpp: without a background thread an idle
+        # heraldd kept the RSS of its last burst for good.
+        d = Heraldd()
+        try:
+            pid = d.proc.pid
+            with open(f"/proc/{pid}/maps") as f:
+                if "libjemalloc" not in f.read():
+                    self.skipTest("heraldd is not linked with jemalloc (sanitizer builds)")
+
+            def thread_names():
+                names = []
+                for comm in glob.glob(f"/proc/{pid}/task/*/comm"):
+                    try:
+                        with open(comm) as f:
+                            names.append(f.read().strip())
+                    except OSError:  # a thread that just ended
+                        pass
+                return names
+
+            wait_until(lambda: thread_names().count("jemalloc_bg_thd") == 1, what="one jemalloc background thread")
+            self.assertEqual(d.terminate(), 0)
         finally:
             d.cleanup()
 
