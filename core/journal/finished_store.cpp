@@ -62,7 +62,7 @@ void FinishedStore::open() {
   std::sort(found.begin(), found.end());
   std::vector<RunPtr> loaded;
   for (auto& [n, path] : found) {
-    next_number_ = std::max(next_number_, n + 1);
+    next_number_ = std::max(next_number_.load(), n + 1);
     std::string why;
     auto run = FinishedRun::open(path, why);
     if (!run) {
@@ -166,9 +166,9 @@ FinishedStore::RunPtr FinishedStore::finish(FinishedRunWriter& w, const fs::path
   return run;
 }
 
-std::vector<FinishedStore::RunPtr> FinishedStore::pick_merge() const {
+std::vector<FinishedStore::RunPtr> FinishedStore::pick_merge(const std::vector<RunPtr>& runs) const {
   std::map<std::pair<uint64_t, unsigned>, std::vector<RunPtr>> tiers;  // (seed, tier) → runs, oldest first
-  for (const auto& run : *runs_) {
+  for (const auto& run : runs) {
     auto& v = tiers[{run->seed(), tier_of(run->records(), base_records_)}];
     v.push_back(run);
     if (v.size() == kMergeWidth) return v;
@@ -231,9 +231,10 @@ FinishedStore::RunPtr FinishedStore::merge(const std::vector<RunPtr>& inputs, in
   return finish(w, path, ec);
 }
 
-std::vector<FinishedStore::RunPtr> FinishedStore::expired(int64_t expire_before_ms) const {
+std::vector<FinishedStore::RunPtr> FinishedStore::expired(const std::vector<RunPtr>& runs,
+                                                          int64_t expire_before_ms) const {
   std::vector<RunPtr> out;
-  for (const auto& run : *runs_)
+  for (const auto& run : runs)
     if (run->max_accepted_ms() < expire_before_ms) out.push_back(run);
   return out;
 }

@@ -13,9 +13,12 @@
 // Concurrency: the run list is copy-on-write. snapshot() and publish() run
 // under the owner's lock; find_in() on a snapshot needs no lock (runs are
 // immutable), so the journal asks the runs about a whole batch outside its
-// lock. Everything else (writing runs, merging, picking expired runs) is done
-// by the owner's one maintenance thread, the only caller of publish(), so it
-// may read the run list without that lock.
+// lock. The owner writes runs on one thread (flushes, checkpoints) and
+// merges and retires them on another: pick_merge() and expired() look at a
+// snapshot, publish() applies a change (runs added, runs removed) to the
+// list as it is then, and only the merging thread removes runs.
+
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -74,15 +77,16 @@ class FinishedStore {
   // Writes a new run from records sorted by sort_by_hash(); not visible until publish().
   RunPtr write(const std::vector<FinishedRecord>& sorted, std::error_code& ec);
 
-  // Up to four runs of one size tier, oldest first, to merge; empty if no
-  // tier has four.
-  std::vector<RunPtr> pick_merge() const;
+  // Up to four runs of `runs` (a snapshot) of one size tier, oldest first,
+  // to merge; empty if no tier has four.
+  std::vector<RunPtr> pick_merge(const std::vector<RunPtr>& runs) const;
   // One run with the newest record of every key in `inputs`, leaving out
   // records accepted before `expire_before_ms`. nullptr (ec clear) when
   // nothing is left.
   RunPtr merge(const std::vector<RunPtr>& inputs, int64_t expire_before_ms, std::error_code& ec);
-  // Runs whose newest record was accepted before `expire_before_ms`.
-  std::vector<RunPtr> expired(int64_t expire_before_ms) const;
+  // Runs of `runs` (a snapshot) whose newest record was accepted before
+  // `expire_before_ms`.
+  std::vector<RunPtr> expired(const std::vector<RunPtr>& runs, int64_t expire_before_ms) const;
 
   // Under the owner's lock: `added` (may be null) becomes visible and
   // `removed` disappears from lookups.
@@ -112,7 +116,7 @@ class FinishedStore {
   uint64_t base_records_;
   Logger& log_;
   uint64_t seed_ = 0;
-  uint64_t next_number_ = 1;
+  std::atomic<uint64_t> next_number_{1};  // runs are written on two threads
   RunList runs_ = std::make_shared<const std::vector<RunPtr>>();  // oldest first
   // Runs (by path) whose damage was logged; lookups on several threads add to it.
   mutable std::mutex damaged_mutex_;

@@ -240,7 +240,9 @@ Journal::Journal(JournalSettings settings, std::unique_ptr<LogIo> io, Logger& lo
                                         "Batches of finished events moved from memory to a run on disk")),
       finished_runs_(metrics.gauge("herald_journal_finished_runs", "Run files holding finished events")),
       finished_on_disk_(metrics.gauge("herald_journal_finished_events_on_disk",
-                                      "Finished events in run files (a key counted once per run)")) {
+                                      "Finished events in run files (a key counted once per run)")),
+      in_memory_(metrics.gauge("herald_journal_events_in_memory",
+                               "Events the journal holds in memory: unfinished, and finished ones not yet in a run")) {
   finished_ = std::make_unique<FinishedStore>(settings_.log.dir / "finished", settings_.finished_in_memory, log);
 }
 
@@ -311,6 +313,10 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
     name_this_thread("journal-maint");
     run_maintenance();
   });
+  merges_ = std::thread([this] {
+    name_this_thread("journal-merge");
+    run_merges();
+  });
   return report;
 }
 
@@ -320,7 +326,9 @@ void Journal::close() {
     stopping_ = true;
   }
   maint_cv_.notify_all();
+  merge_cv_.notify_all();
   if (maintenance_.joinable()) maintenance_.join();
+  if (merges_.joinable()) merges_.join();
   log_->close();
 }
 
@@ -508,6 +516,7 @@ void Journal::reserve_all(Admission& adm, std::span<std::string> keys, std::span
   for (size_t i = 0; i < keys.size(); ++i)
     out[i] = reserve_locked(adm, std::move(keys[i]), std::move(hashed_keys[i]), &existing[i], now,
                             valid ? &probed[i] : nullptr, spares[i]);
+  in_memory_.set(int64_t(entries_.size()));
 }
 
 Reservation Journal::reserve_locked(Admission& adm, std::string&& k, HashedKey&& map_key, EventStatus* existing,
@@ -948,6 +957,7 @@ bool Journal::move_to_run(std::vector<std::string>& batch, size_t count, std::ch
         doomed.push_back(std::move(it->second));
         entries_.erase(it);
       }
+      in_memory_.set(int64_t(entries_.size()));
     }
     locked += Steady::now() - t0;
     longest = std::max(longest, Steady::now() - t0);
@@ -966,6 +976,7 @@ bool Journal::move_to_run(std::vector<std::string>& batch, size_t count, std::ch
 }
 
 void Journal::publish_runs(FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed) {
+  const bool merge_may_be_due = added != nullptr;
   {
     std::lock_guard lock(mutex_);
     finished_->publish(std::move(added), removed);
@@ -973,16 +984,48 @@ void Journal::publish_runs(FinishedStore::RunPtr added, const std::vector<Finish
     finished_on_disk_.set(int64_t(finished_->records()));
   }
   finished_->remove_files(removed);
+  if (merge_may_be_due) request_merge();
+}
+
+void Journal::request_merge() {
+  {
+    std::lock_guard lock(maint_mutex_);
+    merge_requested_ = true;
+  }
+  merge_cv_.notify_one();
+}
+
+bool Journal::stopping() const {
+  std::lock_guard lock(maint_mutex_);
+  return stopping_;
+}
+
+void Journal::run_merges() {
+  std::unique_lock lock(maint_mutex_);
+  while (!stopping_) {
+    // Woken by each new run; the interval only retires expired runs.
+    merge_cv_.wait_for(lock, settings_.maintenance_interval, [&] { return stopping_ || merge_requested_; });
+    if (stopping_) break;
+    merge_requested_ = false;
+    lock.unlock();  // never held while taking mutex_
+    compact_finished();
+    lock.lock();
+  }
 }
 
 void Journal::compact_finished() {
-  std::lock_guard work(work_mutex_);
+  std::lock_guard work(merge_mutex_);
   const int64_t expire_before =
       now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(settings_.idempotency_window).count();
-  if (auto gone = finished_->expired(expire_before); !gone.empty()) publish_runs(nullptr, gone);
-  // A few merges per call at most; the rest wait for the next tick.
-  for (int i = 0; i < 4; ++i) {
-    auto inputs = finished_->pick_merge();
+  // The run list as published (flushes and checkpoints add runs meanwhile,
+  // from journal-maint); only this thread removes runs.
+  auto runs = [&] {
+    std::lock_guard lock(mutex_);
+    return finished_->snapshot();
+  };
+  if (auto gone = finished_->expired(*runs(), expire_before); !gone.empty()) publish_runs(nullptr, gone);
+  while (!stopping()) {
+    auto inputs = finished_->pick_merge(*runs());
     if (inputs.empty()) break;
     std::error_code ec;
     FinishedStore::RunPtr merged = finished_->merge(inputs, expire_before, ec);
@@ -1003,7 +1046,6 @@ void Journal::run_maintenance() {
     const bool flush = flush_requested_.exchange(false);
     lock.unlock();  // never held while taking mutex_ (request_flush() nests them the other way)
     const size_t flushed = flush ? flush_finished() : 0;
-    compact_finished();
     uint64_t closed_bytes = 0, all_bytes = 0;
     auto segs = log_->segments();
     for (size_t i = 0; i < segs.size(); ++i) {

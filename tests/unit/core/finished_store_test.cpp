@@ -286,7 +286,7 @@ TEST_F(FinishedStoreTest, MergeKeepsTheNewestOfEachKeyAndDropsExpired) {
     add_run(*s, recs);
   }
   EXPECT_EQ(s->find("dup-3")->value, "gen3");  // the newest across runs
-  auto inputs = s->pick_merge();
+  auto inputs = s->pick_merge(*s->snapshot());
   ASSERT_EQ(inputs.size(), 4u);
   std::error_code ec;
   // Everything accepted before 2000 leaves the window: all of run 0.
@@ -302,11 +302,11 @@ TEST_F(FinishedStoreTest, MergeKeepsTheNewestOfEachKeyAndDropsExpired) {
   EXPECT_EQ(s->find("dup-7")->value, "gen3");
   EXPECT_FALSE(s->find("run0-5"));
   EXPECT_EQ(s->find("run2-79")->accepted_ms, 3079);
-  EXPECT_TRUE(s->pick_merge().empty());
+  EXPECT_TRUE(s->pick_merge(*s->snapshot()).empty());
   // Whole runs leave once their newest record is out of the window.
   EXPECT_EQ(merged->max_accepted_ms(), 4500);
-  EXPECT_TRUE(s->expired(4500).empty());
-  EXPECT_EQ(s->expired(4501).size(), 1u);
+  EXPECT_TRUE(s->expired(*s->snapshot(), 4500).empty());
+  EXPECT_EQ(s->expired(*s->snapshot(), 4501).size(), 1u);
   // Reopened: same answers, and the seed carries on into new runs.
   const uint64_t seed = merged->seed();
   s.reset();
@@ -319,7 +319,7 @@ TEST_F(FinishedStoreTest, MergeKeepsTheNewestOfEachKeyAndDropsExpired) {
 TEST_F(FinishedStoreTest, MergeOfOnlyExpiredRecordsLeavesNoFile) {
   auto s = open_store(10);
   for (int r = 0; r < 4; ++r) add_run(*s, make_records("x" + std::to_string(r) + "-", 5, 100));
-  auto inputs = s->pick_merge();
+  auto inputs = s->pick_merge(*s->snapshot());
   ASSERT_EQ(inputs.size(), 4u);
   std::error_code ec;
   EXPECT_FALSE(s->merge(inputs, 1'000'000, ec));

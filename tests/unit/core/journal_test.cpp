@@ -463,17 +463,18 @@ TEST_F(JournalTest, FinishedEventsMovedToARunStillAnswerDuplicatesAndStatus) {
 }
 
 // reserve_all() asks the runs about a batch before it takes the lock. While
-// another thread moves the same events to runs and merges those runs, every
-// answer must stay "duplicate": an event leaves memory only after its run is
-// published, and a batch probed against an older run list is asked again.
+// one thread moves the same events to runs and another merges those runs
+// (as journal-maint and journal-merge do), every answer must stay
+// "duplicate": an event leaves memory only after its run is published, and
+// a batch probed against an older run list is asked again.
 TEST_F(JournalTest, BatchLookupsRacingFlushesAndMergesStillFindEveryDuplicate) {
   auto j = open_journal();
   std::atomic<bool> stop{false};
-  std::thread maintenance([&] {
-    while (!stop.load()) {
-      j->flush_finished();
-      j->compact_finished();
-    }
+  std::thread flusher([&] {
+    while (!stop.load()) j->flush_finished();
+  });
+  std::thread merger([&] {
+    while (!stop.load()) j->compact_finished();
   });
   std::vector<std::string> accepted;
   for (int round = 0; round < 150; ++round) {
@@ -497,7 +498,8 @@ TEST_F(JournalTest, BatchLookupsRacingFlushesAndMergesStillFindEveryDuplicate) {
     EXPECT_EQ(adm.reserved(), 0u);
   }
   stop = true;
-  maintenance.join();
+  flusher.join();
+  merger.join();
   EXPECT_GE(j->finished_runs(), 1u);
   EXPECT_LT(j->entries_in_memory(), accepted.size());
 }
@@ -540,6 +542,26 @@ TEST_F(JournalTest, MaintenanceFlushesFinishedEventsPastTheThreshold) {
   for (int i = 0; i < 500; i += 11)
     EXPECT_EQ(j->reserve(adm, Journal::key("default", "auto-" + std::to_string(i)), &existing),
               Reservation::duplicate);
+}
+
+// Merges run on their own thread, woken by each new run (the maintenance
+// interval is an hour here): four runs of one tier become one without
+// compact_finished() being called, and every event is still a duplicate.
+TEST_F(JournalTest, MergeThreadMergesFourRunsOfATierOnItsOwn) {
+  auto j = open_journal();
+  for (int r = 0; r < 4; ++r) {
+    for (int i = 0; i < 10; ++i) ASSERT_FALSE(accept(*j, make_event("m-" + std::to_string(r * 10 + i)), {}));
+    ASSERT_EQ(j->flush_finished(), 10u);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (j->finished_runs() != 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(j->finished_runs(), 1u);
+  EXPECT_EQ(j->entries_in_memory(), 0u);
+  Admission adm;
+  EventStatus existing;
+  for (int i = 0; i < 40; ++i)
+    EXPECT_EQ(j->reserve(adm, Journal::key("default", "m-" + std::to_string(i)), &existing), Reservation::duplicate);
 }
 
 // Events that finish by delivery (no new admissions) also count: after an
