@@ -306,6 +306,7 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
     }
   }
   pending_events_.set(unfinished);
+  in_memory_.set(int64_t(entries_.size()));
   for (auto& [k, entry] : entries_)
     if (entry->unfinished == 0 && entry->committed) note_finished(k.text, *entry);
   if (pending_run_count_ >= settings_.finished_in_memory) flush_requested_ = true;  // a long replay
