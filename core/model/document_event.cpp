@@ -12,8 +12,8 @@ void put_if(boost::json::object& o, const char* key, const std::string& v) {
   if (!v.empty()) o.emplace(key, v);
 }
 
-boost::json::object party_json(const Party& p) {
-  boost::json::object o(5);
+boost::json::object party_json(const Party& p, const boost::json::storage_ptr& sp) {
+  boost::json::object o(5, sp);
   o.emplace("id", p.id);
   put_if(o, "name", p.name);
   put_if(o, "email", p.email);
@@ -24,18 +24,18 @@ boost::json::object party_json(const Party& p) {
 
 }  // namespace
 
-boost::json::object to_json(const DocumentEvent& e, bool with_content) {
-  boost::json::object o(12);  // with room for what rendering adds (contact, locale)
+boost::json::object to_json(const DocumentEvent& e, bool with_content, boost::json::storage_ptr sp) {
+  boost::json::object o(12, sp);  // with room for what rendering adds (contact, locale)
   o.emplace("id", e.id);
   o.emplace("type", e.type);
   o.emplace("occurred_at", e.occurred_at);
   o.emplace("tenant", e.tenant);
-  if (e.actor) o.emplace("actor", party_json(*e.actor));
-  if (e.on_behalf_of) o.emplace("on_behalf_of", party_json(*e.on_behalf_of));
-  if (e.partner) o.emplace("partner", party_json(*e.partner));
+  if (e.actor) o.emplace("actor", party_json(*e.actor, sp));
+  if (e.on_behalf_of) o.emplace("on_behalf_of", party_json(*e.on_behalf_of, sp));
+  if (e.partner) o.emplace("partner", party_json(*e.partner, sp));
   if (e.document) {
     const auto& d = *e.document;
-    boost::json::object doc(9);
+    boost::json::object doc(9, sp);
     put_if(doc, "id", d.id);
     put_if(doc, "kind", d.kind);
     put_if(doc, "number", d.number);
@@ -45,9 +45,9 @@ boost::json::object to_json(const DocumentEvent& e, bool with_content) {
     put_if(doc, "currency", d.currency);
     put_if(doc, "due_date", d.due_date);
     if (!d.attachments.empty()) {
-      boost::json::array atts;
+      boost::json::array atts(sp);
       for (const auto& a : d.attachments) {
-        boost::json::object ao(3);
+        boost::json::object ao(3, sp);
         ao.emplace("filename", a.filename);
         ao.emplace("content_type", a.content_type);
         // The journal form must decode again with EventDecoder (strict about

@@ -58,7 +58,8 @@ struct DocumentEvent {
 
 // The event as a JSON object, in the shape of the API. Attachments carry their
 // metadata and size; with `with_content`, `content_base64` instead of the size
-// (the journal form, which EventDecoder accepts again).
-boost::json::object to_json(const DocumentEvent& event, bool with_content = false);
+// (the journal form, which EventDecoder accepts again). Every part is
+// allocated from `sp` (default: the heap).
+boost::json::object to_json(const DocumentEvent& event, bool with_content = false, boost::json::storage_ptr sp = {});
 
 }  // namespace herald

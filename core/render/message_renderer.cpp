@@ -52,7 +52,7 @@ std::string MessageRenderer::message_id(const DocumentEvent& event, const Matche
 RenderedMessage MessageRenderer::render(const std::shared_ptr<const DocumentEvent>& event, const MatchedAction& m,
                                         const ResourceSet& set, EventContext& context) const {
   json::object& ctx = context.mutable_json().as_object();
-  json::object contact(5);
+  json::object contact(5, context.storage());
   contact.emplace("id", m.contact ? m.contact.id() : std::string_view());
   contact.emplace("kind", to_string(m.to.kind));
   contact.emplace("value", m.to.value);
@@ -61,7 +61,7 @@ RenderedMessage MessageRenderer::render(const std::shared_ptr<const DocumentEven
   ctx["contact"] = std::move(contact);
   // Resource data fills what the event left out (e.g. the partner's name).
   auto& partner = ctx["partner"];
-  if (!partner.is_object()) partner = json::object{};
+  if (!partner.is_object()) partner = json::object(context.storage());
   auto& po = partner.get_object();
   if (m.partner) {
     if (!po.contains("id")) po["id"] = m.partner.id();

@@ -83,7 +83,11 @@ std::string MimeBuilder::message_id_header(const RenderedMessage& msg) {
 // of at most 76 characters and appends straight into a reused buffer.
 void MimeBuilder::build(const RenderedMessage& msg, std::string& out) {
   out.clear();
-  out.reserve(1024 + (msg.text.size() + msg.html.size()) * 3 / 2);
+  append(msg, out);
+}
+
+void MimeBuilder::append(const RenderedMessage& msg, std::string& out) {
+  out.reserve(out.size() + 1024 + (msg.text.size() + msg.html.size()) * 3 / 2);
   out += "Date: ";
   out += format_rfc5322_date(msg.created_at);
   out += "\r\n";

@@ -18,6 +18,10 @@ class MimeBuilder final {
  public:
   // Builds the message into `out` (cleared first; capacity is reused).
   static void build(const RenderedMessage& msg, std::string& out);
+  // Appends the message to `out`. Its lines end in CRLF only, and those of
+  // its bodies are quoted-printable or base64, so it is nearly always SMTP
+  // data as it stands (encode_smtp_data_in_place).
+  static void append(const RenderedMessage& msg, std::string& out);
   static std::string build(const RenderedMessage& msg) {
     std::string s;
     build(msg, s);

@@ -36,4 +36,35 @@ bool encode_smtp_data(std::string_view msg, std::string& out) {
   return eight_bit;
 }
 
+bool encode_smtp_data_in_place(std::string& buf, size_t start) {
+  const std::string_view msg(buf.data() + start, buf.size() - start);
+  const size_t n = msg.size();
+  bool eight_bit = false;
+  bool clean = n == 0 || msg[0] != '.';
+  // The same 16-byte steps as encode_smtp_data, looking only: a CR must be
+  // followed by LF, an LF must follow a CR, and no line may start with '.'.
+  for (size_t i = 0; clean && i < n;) {
+    i += eight_bit ? bytescan::first_of<'\r', '\n'>(msg.substr(i)) : bytescan::first_special<>(msg.substr(i));
+    if (i >= n) break;
+    const char c = msg[i];
+    if (c == '\r') {
+      clean = i + 1 < n && msg[i + 1] == '\n' && (i + 2 == n || msg[i + 2] != '.');
+      i += 2;
+    } else if (c == '\n') {
+      clean = false;
+    } else {
+      eight_bit = eight_bit || static_cast<unsigned char>(c) >= 0x80;
+      ++i;
+    }
+  }
+  if (!clean) {
+    const std::string copy(msg);
+    buf.resize(start);
+    return encode_smtp_data(copy, buf);
+  }
+  if (n > 0 && !msg.ends_with("\r\n")) buf += "\r\n";
+  buf += ".\r\n";
+  return eight_bit;
+}
+
 }  // namespace herald

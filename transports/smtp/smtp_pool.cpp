@@ -52,9 +52,9 @@ net::awaitable<void> SmtpPool::send_batch(size_t lane_index, std::span<const Ren
   lane.jobs.resize(batch.size());
   std::vector<std::pair<size_t, size_t>> spans(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
-    MimeBuilder::build(*batch[i], lane.mime);
     size_t start = lane.data.size();
-    bool eight_bit = encode_smtp_data(lane.mime, lane.data);
+    MimeBuilder::append(*batch[i], lane.data);
+    bool eight_bit = encode_smtp_data_in_place(lane.data, start);
     spans[i] = {start, lane.data.size() - start};
     lane.jobs[i] = SmtpJob{batch[i], {}, eight_bit, &outcomes[i]};
   }

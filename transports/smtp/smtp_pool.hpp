@@ -41,7 +41,6 @@ class SmtpPool final : public Transport {
   struct Lane {
     std::unique_ptr<SmtpSession> session;
     bool busy = false;
-    std::string mime;  // reused across batches
     std::string data;  // the batch's DATA payloads, back to back
     std::vector<SmtpJob> jobs;
   };
