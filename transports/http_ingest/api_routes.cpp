@@ -61,28 +61,32 @@ HttpResponse method_not_allowed(unsigned version, const char* allow) {
 
 }  // namespace
 
-std::optional<std::string> check_request_framing(const http::request_header<>& h) {
-  size_t te_count = 0, cl_count = 0;
-  std::string_view te;
-  for (const auto& f : h) {
-    if (f.name() == http::field::transfer_encoding) {
-      ++te_count;
-      te = f.value();
-    } else if (f.name() == http::field::content_length) {
-      ++cl_count;
-      auto v = f.value();
-      if (v.empty() || v.find_first_not_of("0123456789") != std::string_view::npos)
-        return std::string("invalid Content-Length");
-    }
+void RequestFraming::add(http::field name, std::string_view value) {
+  if (name == http::field::transfer_encoding) {
+    ++te_count;
+    te = value;
+  } else if (name == http::field::content_length) {
+    ++cl_count;
+    cl_invalid = cl_invalid || value.empty() || value.find_first_not_of("0123456789") != std::string_view::npos;
   }
-  if (cl_count > 1) return std::string("more than one Content-Length header");
-  if (te_count > 1) return std::string("more than one Transfer-Encoding header");
-  if (te_count == 1) {
-    if (cl_count) return std::string("both Transfer-Encoding and Content-Length");
-    if (h.version() < 11) return std::string("Transfer-Encoding on HTTP/1.0");
-    if (!boost::beast::iequals(trim(te), "chunked")) return std::string("unsupported Transfer-Encoding (only chunked)");
+}
+
+std::optional<std::string> check_request_framing(const RequestFraming& f, unsigned version) {
+  if (f.cl_invalid) return std::string("invalid Content-Length");
+  if (f.cl_count > 1) return std::string("more than one Content-Length header");
+  if (f.te_count > 1) return std::string("more than one Transfer-Encoding header");
+  if (f.te_count == 1) {
+    if (f.cl_count) return std::string("both Transfer-Encoding and Content-Length");
+    if (version < 11) return std::string("Transfer-Encoding on HTTP/1.0");
+    if (!boost::beast::iequals(trim(f.te), "chunked")) return std::string("unsupported Transfer-Encoding (only chunked)");
   }
   return std::nullopt;
+}
+
+std::optional<std::string> check_request_framing(const http::request_header<>& h) {
+  RequestFraming framing;
+  for (const auto& f : h) framing.add(f.name(), f.value());
+  return check_request_framing(framing, h.version());
 }
 
 HttpResponse make_json_response(HttpStatus status, unsigned version, std::string body) {

@@ -25,8 +25,20 @@ using HttpRequest = boost::beast::http::request<PaddedStringBody>;
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
 using HttpStatus = boost::beast::http::status;
 
+// What a request header says about its framing: its Transfer-Encoding and
+// Content-Length fields, counted as they arrive (HttpServer's parser keeps
+// no other copy of them).
+struct RequestFraming {
+  unsigned te_count = 0;
+  unsigned cl_count = 0;
+  bool cl_invalid = false;  // a Content-Length that is not all digits
+  std::string te;           // the last Transfer-Encoding value
+  void add(boost::beast::http::field name, std::string_view value);
+};
+
 // Request framing checks Beast 1.81 does not do (RELIABILITY.md §2.7): returns
 // the reason to answer 400 and close, or nullopt when framing is unambiguous.
+std::optional<std::string> check_request_framing(const RequestFraming& framing, unsigned version);
 std::optional<std::string> check_request_framing(const boost::beast::http::request_header<>& header);
 
 // {"error": code, "reason": reason}
