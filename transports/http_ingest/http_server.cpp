@@ -385,6 +385,12 @@ net::awaitable<void> HttpServer::run_session(Worker& worker, tcp::socket socket)
       if (!send_now(s, res, req.method() == http::verb::head)) break;
       if (s.out_sent < s.out.size() && !co_await send_rest(s)) break;
       if (!keep_alive) break;
+      // Asio tries a read before it waits for epoll, and right after an
+      // answer the client has not sent its next request yet: under wrk half
+      // of all reads found nothing, a syscall each. Running the other
+      // connections' ready handlers first gives the client that time
+      // (recvfrom per request 2.0 -> 1.05-1.17, perf stat under wrk).
+      if (s.buffer.size() == 0) co_await net::post(s.socket.get_executor(), use_awaitable);
     }
     s.socket.shutdown(tcp::socket::shutdown_send, ec);
     s.socket.close(ec);
