@@ -32,15 +32,15 @@ end
 function init(args)
   math.randomseed(os.time() * 1000 + tid)
   local prefix = string.format("w%d-%d-", tid, math.random(1, 1000000000))
-  -- A template request whose ids are placeholders of the final width, split
-  -- at the placeholders.
-  local placeholder = prefix .. string.rep("0", ID_DIGITS)
+  -- A template request with ID_MARK where each id goes, split there; its
+  -- Content-Length counts each id at its final width.
+  local id_width = #prefix + ID_DIGITS
   local events = {}
   for i = 1, per do
     events[i] = string.format(event, ID_MARK)
   end
   local body = table.concat(events, "\n")
-  local length = #body + per * (#placeholder - #ID_MARK)
+  local length = #body + per * (id_width - #ID_MARK)
   local template = wrk.format("POST", "/v1/events", {["Content-Type"] = ctype}, body)
   template = template:gsub("Content%-Length: %d+", "Content-Length: " .. length, 1)
   local from = 1
