@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Merges the scenario files of one or more benchmark rounds into latest.json.
 
-    bench/merge_results.py [--smoke] [--markdown MD] ROUND_DIR [ROUND_DIR ...] > latest.json
+    bench/merge_results.py [--smoke] [--probe FILE] [--markdown MD] ROUND_DIR [ROUND_DIR ...] > latest.json
 
 Each ROUND_DIR holds one round's http.json, smtp.json, redis.json and e2e.json
 (and rss.json in at least one round; the first one found is used). With one
@@ -15,6 +15,7 @@ e2e_p99_ms, e2e_p99_ceiling_ms) come together from the round with the median
 e2e_p99_ms, plus "e2e_p99_ms_runs". Shared machines are noisy (README,
 Performance): the median of a few rounds moves far less than one run.
 With several rounds and --markdown, a summary table is appended to MD.
+--probe FILE (herald-machine-probe's output) becomes "machine_probe".
 """
 import datetime
 import json
@@ -35,7 +36,7 @@ def is_scenario(value):
     return isinstance(value, dict) and {"herald", "ceiling", "ratio"} <= value.keys()
 
 
-def merge(round_dirs, smoke):
+def merge(round_dirs, smoke, probe=None):
     rounds = []
     for d in round_dirs:
         data = {}
@@ -74,6 +75,8 @@ def merge(round_dirs, smoke):
             out["rss_mb"], out["rss"] = r["rss_mb"], r["rss"]
             break
     out["machine"] = first["machine"]
+    if probe is not None:
+        out["machine_probe"] = probe
     out["not_measured"] = []  # the soak has its own mode and file (soak.json)
     return out
 
@@ -98,19 +101,22 @@ def summary_table(merged):
 
 
 def main(argv):
-    smoke, markdown, dirs = False, None, []
+    smoke, markdown, probe, dirs = False, None, None, []
     args = iter(argv)
     for a in args:
         if a == "--smoke":
             smoke = True
         elif a == "--markdown":
             markdown = next(args, None)
+        elif a == "--probe":
+            with open(next(args)) as f:
+                probe = json.load(f)
         else:
             dirs.append(a)
     if not dirs:
         print(__doc__, file=sys.stderr)
         return 2
-    merged = merge(dirs, smoke)
+    merged = merge(dirs, smoke, probe)
     print(json.dumps(merged, indent=2))
     if markdown and len(dirs) > 1:
         with open(markdown, "a") as f:

@@ -15,7 +15,9 @@
 # smtp-source, nodemailer), redis (bench/redis_ingest.sh: herald vs a raw
 # read loop, XADD), e2e (bench/e2e.sh: HTTP → SMTP smtp-sink e-mails/s vs
 # smtp-source, accept latency p50/p99 at 5k/s open loop), rss (bench/rss.sh:
-# memory with 100k partners × 10 contacts). Micro benchmarks:
+# memory with 100k partners × 10 contacts). Before them herald-machine-probe
+# records what the machine charges per system call, loopback round trip and
+# fdatasync ("machine_probe"; README, Performance). Micro benchmarks:
 # build/release/bench/herald-micro-bench.
 # Each scenario script fails when a count is off, and so does this one:
 # figures never come from a run that lost messages.
@@ -45,8 +47,23 @@ fi
 
 md="$HERALD_RESULTS/latest.md"
 results=$HERALD_RESULTS
+probe=$results/machine_probe.json
+# In a directory like the scenarios' own (bench/lib.sh), so fdatasync is timed on their disk.
+probe_dir=$(mktemp -d /tmp/herald-probe.XXXXXX)
+probe_args=()
+(( SMOKE )) && probe_args=(--syncs 20 --round-trips 500)
+"${HERALD_BUILD:-build/release}/bench/herald-machine-probe" --dir "$probe_dir" "${probe_args[@]}" >"$probe"
+rmdir "$probe_dir"
 {
   echo "# herald benchmarks ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -srm))"
+  python3 - "$probe" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+print(f"\nMachine: {p['cpu_model']}, {p['cpus']} cpus{', virtual' if p['hypervisor'] else ''}; "
+      f"a system call {p['syscall_ns']:.0f} ns, a loopback TCP round trip {p['loopback_rtt_us']['p50']:.1f} µs "
+      f"(p99 {p['loopback_rtt_us']['p99']:.1f}), a 4 KB write + fdatasync {p['fdatasync_ms']['p50']:.2f} ms "
+      f"(p99 {p['fdatasync_ms']['p99']:.2f}) (herald-machine-probe)")
+PY
   for (( r = 1; r <= ROUNDS; r++ )); do
     # One round's scenario files; a single round writes them where they always were.
     dir=$results
@@ -80,6 +97,6 @@ else
 fi
 smoke_flag=()
 (( SMOKE )) && smoke_flag=(--smoke)
-bench/merge_results.py "${smoke_flag[@]}" --markdown "$md" "${round_dirs[@]}" >"$results/latest.json"
+bench/merge_results.py "${smoke_flag[@]}" --probe "$probe" --markdown "$md" "${round_dirs[@]}" >"$results/latest.json"
 (( ROUNDS == 1 )) || tail -n +$(( $(grep -n '^## Median of' "$md" | tail -1 | cut -d: -f1) - 1 )) "$md"
 echo "wrote $results/latest.json and $md" >&2

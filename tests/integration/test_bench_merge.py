@@ -51,8 +51,9 @@ class BenchMergeTest(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def merge(self, *rounds, markdown=None):
-        args = [sys.executable, MERGE] + (["--markdown", markdown] if markdown else []) + list(rounds)
+    def merge(self, *rounds, markdown=None, probe=None):
+        args = [sys.executable, MERGE] + (["--markdown", markdown] if markdown else []) + \
+            (["--probe", probe] if probe else []) + list(rounds)
         proc = subprocess.run(args, capture_output=True, text=True, timeout=30)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         return json.loads(proc.stdout)
@@ -68,6 +69,19 @@ class BenchMergeTest(unittest.TestCase):
         self.assertEqual(merged["rss_mb"], 103.0)
         self.assertEqual(merged["machine"], MACHINE)
         self.assertFalse(merged["smoke"])
+        self.assertNotIn("machine_probe", merged)
+
+    def test_the_machine_probe_is_kept_as_it_is(self):
+        write_round(self.dir, 40000, 19000, 4.0, rss=103.0)
+        probe = {"cpu_model": "test", "cpus": 2, "hypervisor": True, "syscall_ns": 1000,
+                 "loopback_rtt_us": {"p50": 30.0, "p99": 70.0, "samples": 500},
+                 "fdatasync_ms": {"p50": 0.4, "p99": 2.3, "max": 4.8, "samples": 20, "dir": "/tmp"}}
+        path = os.path.join(self.dir, "machine_probe.json")
+        with open(path, "w") as f:
+            json.dump(probe, f)
+        merged = self.merge(self.dir, probe=path)
+        self.assertEqual(merged["machine_probe"], probe)
+        self.assertEqual(merged["machine"], MACHINE)
 
     def test_each_figure_comes_whole_from_its_median_round(self):
         rounds = [os.path.join(self.dir, f"round-{r}") for r in (1, 2, 3)]

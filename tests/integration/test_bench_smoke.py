@@ -71,6 +71,16 @@ class BenchSmokeTest(unittest.TestCase):
             self.assertEqual(ceiling["commit_interval_us"], interval)
             self.assertGreater(latest["rss_mb"], 0)
             self.assertIn("cpus", latest["machine"])
+            # What the machine charges per system call, loopback round trip and fdatasync.
+            probe = latest["machine_probe"]
+            self.assertGreater(probe["syscall_ns"], 0)
+            self.assertGreater(probe["cpus"], 0)
+            for key, samples in (("loopback_rtt_us", 500), ("fdatasync_ms", 20)):
+                self.assertEqual(probe[key]["samples"], samples)
+                self.assertGreater(probe[key]["p50"], 0)
+                self.assertLessEqual(probe[key]["p50"], probe[key]["p99"])
+            self.assertLessEqual(probe["fdatasync_ms"]["p99"], probe["fdatasync_ms"]["max"])
+            self.assertIn("a system call", open(os.path.join(results, "latest.md")).read())
             self.assertIn("| **herald-smtp-bench**", open(os.path.join(results, "latest.md")).read())
         finally:
             shutil.rmtree(results, ignore_errors=True)
