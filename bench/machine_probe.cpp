@@ -106,12 +106,17 @@ std::vector<double> loopback_rtt_us(int round_trips) {
   int one = 1;
   for (int fd : {client.get(), server.get()})
     if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) fail("TCP_NODELAY");
-  // The echo side ends when the client closes its end (recv returns 0).
+  // The echo side ends when the client shuts its end down (recv returns 0);
+  // `stop` does that before `echo` is joined, also when a send or recv fails.
   std::jthread echo([fd = server.get()] {
     char c;
     while (::recv(fd, &c, 1, MSG_WAITALL) == 1)
       if (::send(fd, &c, 1, 0) != 1) return;
   });
+  struct ShutdownOnExit {
+    int fd;
+    ~ShutdownOnExit() { ::shutdown(fd, SHUT_RDWR); }
+  } stop{client.get()};
   for (int i = 0; i < round_trips / 10; ++i) exchange_byte(client.get(), true);  // warm-up
   std::vector<double> us;
   us.reserve(static_cast<size_t>(round_trips));
@@ -120,7 +125,6 @@ std::vector<double> loopback_rtt_us(int round_trips) {
     exchange_byte(client.get(), true);
     us.push_back(seconds_since(t0) * 1e6);
   }
-  ::shutdown(client.get(), SHUT_RDWR);
   return us;
 }
 
