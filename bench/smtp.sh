@@ -5,8 +5,9 @@
 #
 #   bench/smtp.sh [MESSAGES] [SIZE] [CONNECTIONS]     (defaults 100000 2048 20; needs a release build)
 #
-# HERALD_NODEMAILER=0 skips nodemailer; it sends min(MESSAGES, NODE_MESSAGES=10000): at its rate (a few
-# hundred messages/s here) 100k would take minutes; a rate is a rate.
+# HERALD_NODEMAILER=0 skips nodemailer; it sends min(MESSAGES, NODE_MESSAGES=10000) twice: as it
+# comes (Nagle's algorithm on: a few hundred messages/s here) and with TCP_NODELAY on its sockets
+# (its best, ~5x that here); 100k would take minutes, and a rate is a rate.
 #
 # Each client's count is checked against the sink's own message counter;
 # a run where the sink saw fewer messages than a client claims fails.
@@ -64,32 +65,44 @@ if [[ ${HERALD_NODEMAILER:-1} != 0 ]] && command -v node >/dev/null && command -
     (cd bench/nodemailer && npm install --silent --no-audit --no-fund >/dev/null 2>&1) || echo "npm install failed; skipping nodemailer" >&2
   fi
   if [[ -d bench/nodemailer/node_modules/nodemailer ]]; then
-    before=$after
-    node_out=$(node bench/nodemailer/bench.js 127.0.0.1 "$port" "$NODE_MESSAGES" "$SIZE" "$CONNECTIONS")
-    after=$(sink_count)
-    check nodemailer "$before" "$after" "$NODE_MESSAGES"
-    node_rate=$(tail -n1 <<<"$node_out" | cut -d= -f2)
+    node_run() {  # [nodelay] → its messages/s, checked against the sink
+      before=$after
+      node_out=$(node bench/nodemailer/bench.js 127.0.0.1 "$port" "$NODE_MESSAGES" "$SIZE" "$CONNECTIONS" "$@")
+      after=$(sink_count)
+      check "nodemailer $*" "$before" "$after" "$NODE_MESSAGES"
+      tail -n1 <<<"$node_out" | cut -d= -f2
+    }
+    node_rate=$(node_run)
+    node_nodelay_rate=$(node_run nodelay)
   fi
 fi
 
 printf '\n| SMTP into one smtp-sink (%s messages, %s B, %s connections) | messages/s | herald ÷ it |\n|---|---:|---:|\n' \
   "$MESSAGES" "$SIZE" "$CONNECTIONS"
 printf '| Postfix smtp-source (-d) | %.0f | %.2f |\n' "$source_rate" "$(python3 -c "print($herald_rate/$source_rate)")"
-[[ -n $node_rate ]] && printf '| nodemailer %s pool (%s messages) | %.0f | %.2f |\n' \
-  "$(node -p 'require("./bench/nodemailer/node_modules/nodemailer/package.json").version')" "$NODE_MESSAGES" "$node_rate" "$(python3 -c "print($herald_rate/$node_rate)")"
+if [[ -n $node_rate ]]; then
+  node_version=$(node -p 'require("./bench/nodemailer/node_modules/nodemailer/package.json").version')
+  printf '| nodemailer %s pool (%s messages, as it comes) | %.0f | %.2f |\n' \
+    "$node_version" "$NODE_MESSAGES" "$node_rate" "$(python3 -c "print($herald_rate/$node_rate)")"
+  printf '| nodemailer %s pool (%s messages, TCP_NODELAY) | %.0f | %.2f |\n' \
+    "$node_version" "$NODE_MESSAGES" "$node_nodelay_rate" "$(python3 -c "print($herald_rate/$node_nodelay_rate)")"
+fi
 printf '| **herald-smtp-bench** (%s cores) | %.0f | 1.00 |\n' "$herald_cores" "$herald_rate"
 RESULTS=${HERALD_RESULTS:-bench/results}
 mkdir -p "$RESULTS"
-python3 - "$herald_rate" "$source_rate" "${node_rate:-0}" "$herald_cores" "$MESSAGES" "$SIZE" "$CONNECTIONS" \
+python3 - "$herald_rate" "$source_rate" "${node_rate:-0}" "$herald_cores" "$MESSAGES" "$SIZE" "$CONNECTIONS" "${node_nodelay_rate:-0}" \
   >"$RESULTS/smtp.json" <<'PY'
 import json, sys, platform, os
 h, src, node, cores = map(float, sys.argv[1:5])
 n, size, conns = map(int, sys.argv[5:8])
+node_nodelay = float(sys.argv[8])
 out = {"smtp": {"herald": h, "ceiling": src, "ratio": round(h / src, 3), "unit": "messages/s",
                 "herald_cores": cores, "messages": n, "size": size, "connections": conns},
        "machine": f"{platform.machine()} {os.cpu_count()} cpus {platform.platform()}"}
 if node:
     out["smtp"]["nodemailer"] = node
     out["smtp"]["ratio_nodemailer"] = round(h / node, 3)
+    out["smtp"]["nodemailer_nodelay"] = node_nodelay
+    out["smtp"]["ratio_nodemailer_nodelay"] = round(h / node_nodelay, 3)
 print(json.dumps(out, indent=2))
 PY
