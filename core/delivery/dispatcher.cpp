@@ -98,11 +98,12 @@ net::awaitable<void> Dispatcher::drain() {
 }
 
 void Dispatcher::record(const RenderedMessage& msg, const DeliveryOutcome& outcome) {
-  HistoryRecord r = outbound_record(msg);
-  r.transport = transport_->name();
-  r.status = history_status(outcome.status);
-  if (outcome.status != DeliveryStatus::delivered) r.error = outcome.detail;
-  history_.append(r);
+  std::string recipients;
+  HistoryFields f = outbound_fields(msg, recipients);
+  f.transport = transport_->name();
+  f.status = history_status(outcome.status);
+  if (outcome.status != DeliveryStatus::delivered) f.error = outcome.detail;
+  history_.append_fields(f);
   Counter*& sent = sent_[static_cast<size_t>(outcome.status)];
   if (!sent)
     sent = &metrics_.counter("herald_messages_sent_total", "Delivery outcomes by transport and status",

@@ -2,26 +2,40 @@
 
 namespace herald {
 
-HistoryRecord outbound_record(const RenderedMessage& msg) {
-  HistoryRecord r;
-  r.kind = msg.channel;
-  r.direction = "outbound";
-  r.tenant = msg.tenant;
-  r.partner = msg.partner_id;
-  r.contact = msg.contact_id;
+HistoryFields outbound_fields(const RenderedMessage& msg, std::string& recipients) {
+  HistoryFields f;
+  f.kind = msg.channel;
+  f.direction = "outbound";
+  f.tenant = msg.tenant;
+  f.partner = msg.partner_id;
+  f.contact = msg.contact_id;
   if (msg.event) {
-    r.event_id = msg.event->id;
-    r.event_type = msg.event->type;
-    if (msg.event->document) r.document = msg.event->document->number;
-    if (msg.event->actor) r.actor = msg.event->actor->id;
-    if (msg.event->on_behalf_of) r.on_behalf_of = msg.event->on_behalf_of->id;
+    f.event_id = msg.event->id;
+    f.event_type = msg.event->type;
+    if (msg.event->document) f.document = msg.event->document->number;
+    if (msg.event->actor) f.actor = msg.event->actor->id;
+    if (msg.event->on_behalf_of) f.on_behalf_of = msg.event->on_behalf_of->id;
   }
-  r.message_id = msg.message_id;
-  r.template_id = msg.template_id;
-  for (const auto& to : msg.to) r.recipient += (r.recipient.empty() ? "" : ",") + to.address;
-  r.subject = msg.subject;
-  r.attempt = msg.attempt;
-  return r;
+  f.message_id = msg.message_id;
+  f.template_id = msg.template_id;
+  if (msg.to.size() == 1) {
+    f.recipient = msg.to.front().address;
+  } else {
+    recipients.clear();
+    for (const auto& to : msg.to) {
+      if (!recipients.empty()) recipients += ',';
+      recipients += to.address;
+    }
+    f.recipient = recipients;
+  }
+  f.subject = msg.subject;
+  f.attempt = msg.attempt;
+  return f;
+}
+
+HistoryRecord outbound_record(const RenderedMessage& msg) {
+  std::string recipients;
+  return to_record(outbound_fields(msg, recipients));
 }
 
 HistoryFields fields_of(const HistoryRecord& r) {

@@ -49,6 +49,10 @@ struct HistoryFields {
   int attempt = 0;
 };
 HistoryFields fields_of(const HistoryRecord& r);
+// outbound_record's fields as views of `msg` (one per delivery attempt: no
+// dozen strings copied and freed for it). Several recipients are joined
+// into `recipients`, which must outlive the fields.
+HistoryFields outbound_fields(const RenderedMessage& msg, std::string& recipients);
 // The record of an accepted event: kind "event", inbound, status
 // "received", the transport being the source it came by (http, redis).
 HistoryFields received_fields(const DocumentEvent& e, std::string_view source);
@@ -58,6 +62,8 @@ class HistoryLog {
  public:
   virtual ~HistoryLog() = default;
   virtual void append(const HistoryRecord& record) = 0;
+  // One record from views (outbound_fields, received_fields).
+  virtual void append_fields(const HistoryFields& fields) { append(to_record(fields)); }
   // Several records at once (an ingest batch): one write request instead of
   // one per record.
   virtual void append_all(const std::vector<HistoryRecord>& records) {

@@ -135,6 +135,10 @@ void SegmentHistoryLog::append(const HistoryRecord& r) {
   append_encoded(1, [&](size_t) { return fields_of(r); });
 }
 
+void SegmentHistoryLog::append_fields(const HistoryFields& f) {
+  append_encoded(1, [&](size_t) { return f; });
+}
+
 void SegmentHistoryLog::append_all(const std::vector<HistoryRecord>& records) {
   append_encoded(records.size(), [&](size_t i) { return fields_of(records[i]); });
 }

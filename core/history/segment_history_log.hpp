@@ -42,6 +42,7 @@ class SegmentHistoryLog final : public HistoryLog {
   void close();
 
   void append(const HistoryRecord& record) override;
+  void append_fields(const HistoryFields& fields) override;
   void append_all(const std::vector<HistoryRecord>& records) override;
   void append_received(std::span<const DocumentEvent* const> events, std::string_view source) override;
   // Waits until everything appended so far is durable.

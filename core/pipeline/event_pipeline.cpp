@@ -26,10 +26,11 @@ EventPipeline::EventPipeline(const SnapshotHolder& snapshots, const MessageRende
 void EventPipeline::record_unroutable(const RenderedMessage& msg) {
   unroutable_.inc();
   std::string reason = std::string("no transport configured for channel ") + msg.channel;
-  HistoryRecord r = outbound_record(msg);
-  r.status = "failed";
-  r.error = reason;
-  history_.append(r);
+  std::string recipients;
+  HistoryFields f = outbound_fields(msg, recipients);
+  f.status = "failed";
+  f.error = reason;
+  history_.append_fields(f);
   journal_.record_attempt(msg, MessageState::failed, reason, Clock::now());
   log_.warn("message not routable", {{"message_id", msg.message_id}, {"channel", msg.channel}});
 }

@@ -87,6 +87,46 @@ TEST(SegmentHistoryLogTest, EncodesPlainValuesExactlyAndEscapesTheOthers) {
   EXPECT_EQ(e.size(), 8u);  // id, at, recorded_at, kind, recipient, subject, status, error
 }
 
+// The delivery path appends views of the message (outbound_fields): the
+// same record, byte for byte, as the owning HistoryRecord it replaced, with
+// one recipient or several joined.
+TEST(SegmentHistoryLogTest, OutboundFieldsEncodeLikeTheOutboundRecord) {
+  auto event = std::make_shared<DocumentEvent>();
+  event->id = "ev-42";
+  event->type = "invoice.posted";
+  event->document = Document{};
+  event->document->number = "FV-2026-0042";
+  event->actor = Party{};
+  event->actor->id = "u17";
+  RenderedMessage msg;
+  msg.message_id = "0123456789abcdef0123456789abcdef";
+  msg.channel = "email";
+  msg.template_id = "invoice";
+  msg.tenant = "default";
+  msg.partner_id = "P-1";
+  msg.contact_id = "sales";
+  msg.subject = "Faktúra \"FV\"";
+  msg.event = event;
+  msg.attempt = 2;
+  for (auto to : {std::vector<std::string>{"a@b.example"}, std::vector<std::string>{"a@b.example", "c@d.example"}}) {
+    msg.to.clear();
+    for (auto& address : to) msg.to.push_back({address, ""});
+    HistoryRecord r = outbound_record(msg);
+    r.transport = "relay";
+    r.status = "delivered";
+    std::string recipients;
+    HistoryFields f = outbound_fields(msg, recipients);
+    f.transport = "relay";
+    f.status = "delivered";
+    std::string owned, viewed;
+    encode_history_record(owned, fields_of(r), "h1-1", "2026-12-05T08:00:00Z");
+    encode_history_record(viewed, f, "h1-1", "2026-12-05T08:00:00Z");
+    EXPECT_EQ(viewed, owned);
+    EXPECT_EQ(f.recipient, to.size() == 1 ? "a@b.example" : "a@b.example,c@d.example");
+    EXPECT_EQ(boost::json::parse(viewed).as_object().at("document").as_string(), "FV-2026-0042");
+  }
+}
+
 TEST(SegmentHistoryLogTest, RetentionBySizeRemovesOldestSegmentsOnly) {
   TempDir dir;
   Logger log{nullptr};
