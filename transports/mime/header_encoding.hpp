@@ -24,7 +24,9 @@ void append_unstructured_header(std::string& out, std::string_view name, std::st
 // Appends "Name: display <addr>\r\n" (display name quoted or encoded as needed).
 void append_address_header(std::string& out, std::string_view name, const Mailbox& mailbox);
 
-// The display name alone in header form (atom, quoted-string or encoded words).
+// The display name alone in header form (atom, quoted-string or encoded
+// words), appended to `out` (nothing for an empty or blank name).
+void append_display_name(std::string& out, std::string_view name);
 std::string encode_display_name(std::string_view name);
 
 // RFC 2231 extended parameter value: utf-8''percent-encoded.

@@ -9,9 +9,35 @@
 namespace herald {
 namespace {
 
-std::string sender_domain(const RenderedMessage& msg) {
-  auto at = msg.from.address.rfind('@');
-  return at == std::string::npos ? std::string("herald.invalid") : msg.from.address.substr(at + 1);
+std::string_view sender_domain(const RenderedMessage& msg) {
+  std::string_view from = msg.from.address;
+  auto at = from.rfind('@');
+  return at == std::string_view::npos ? std::string_view("herald.invalid") : from.substr(at + 1);
+}
+
+// "<id@domain>", appended.
+void append_message_id(std::string& out, const RenderedMessage& msg) {
+  out += '<';
+  out += msg.message_id;
+  out += '@';
+  out += sender_domain(msg);
+  out += '>';
+}
+
+// "--" boundary [the closing "--"] CRLF, appended.
+void append_delimiter(std::string& out, std::string_view boundary, bool close = false) {
+  out += "--";
+  out += boundary;
+  out += close ? "--\r\n" : "\r\n";
+}
+
+// A multipart Content-Type with its boundary parameter and the blank line, appended.
+void append_multipart_header(std::string& out, std::string_view subtype, std::string_view boundary) {
+  out += "Content-Type: multipart/";
+  out += subtype;
+  out += ";\r\n boundary=\"";
+  out += boundary;
+  out += "\"\r\n\r\n";
 }
 
 // Quoted-printable keeps Latin text (Slovak, Czech, Polish, German)
@@ -73,7 +99,9 @@ void append_attachment(std::string& out, const Attachment& a) {
 }  // namespace
 
 std::string MimeBuilder::message_id_header(const RenderedMessage& msg) {
-  return "<" + msg.message_id + "@" + sender_domain(msg) + ">";
+  std::string out;
+  append_message_id(out, msg);
+  return out;
 }
 
 // Hand-written rather than built with mimetic: mimetic 0.9.8 passes CR/LF
@@ -95,7 +123,9 @@ void MimeBuilder::append(const RenderedMessage& msg, std::string& out) {
   if (msg.reply_to) append_address_header(out, "Reply-To", *msg.reply_to);
   for (const auto& to : msg.to) append_address_header(out, "To", to);
   append_unstructured_header(out, "Subject", msg.subject);
-  out += "Message-ID: " + message_id_header(msg) + "\r\n";
+  out += "Message-ID: ";
+  append_message_id(out, msg);
+  out += "\r\n";
   out += "MIME-Version: 1.0\r\n";
   if (msg.event) append_unstructured_header(out, "X-Herald-Event", msg.event->id);
 
@@ -107,33 +137,39 @@ void MimeBuilder::append(const RenderedMessage& msg, std::string& out) {
 
   // Boundaries derive from the message id: unique per message, and they can
   // never occur in QP or base64 output because they contain "=_".
-  const std::string alt_boundary = "=_herald_alt_" + msg.message_id;
+  // Both boundaries in one small buffer: "=_herald_alt_<id>" then "=_herald_<id>".
+  std::string boundaries;
+  boundaries.reserve(2 * msg.message_id.size() + 22);
+  boundaries.append("=_herald_alt_").append(msg.message_id);
+  const size_t alt_size = boundaries.size();
+  boundaries.append("=_herald_").append(msg.message_id);
+  const std::string_view alt_boundary = std::string_view(boundaries).substr(0, alt_size);
+  const std::string_view boundary = std::string_view(boundaries).substr(alt_size);
   auto append_content = [&] {
     if (!alternative) {
       append_body_part(out, html ? "html" : "plain", html ? msg.html : msg.text, attachments != nullptr);
       return;
     }
-    out += "Content-Type: multipart/alternative;\r\n boundary=\"" + alt_boundary + "\"\r\n\r\n";
-    out += "--" + alt_boundary + "\r\n";
+    append_multipart_header(out, "alternative", alt_boundary);
+    append_delimiter(out, alt_boundary);
     append_body_part(out, "plain", msg.text, true);
-    out += "--" + alt_boundary + "\r\n";
+    append_delimiter(out, alt_boundary);
     append_body_part(out, "html", msg.html, true);
-    out += "--" + alt_boundary + "--\r\n";
+    append_delimiter(out, alt_boundary, true);
   };
   if (!attachments) {
     append_content();
     return;
   }
-  const std::string boundary = "=_herald_" + msg.message_id;
-  out += "Content-Type: multipart/mixed;\r\n boundary=\"" + boundary + "\"\r\n\r\n";
+  append_multipart_header(out, "mixed", boundary);
   out += "This is a multi-part message in MIME format.\r\n";
-  out += "--" + boundary + "\r\n";
+  append_delimiter(out, boundary);
   append_content();
   for (const auto& a : *attachments) {
-    out += "--" + boundary + "\r\n";
+    append_delimiter(out, boundary);
     append_attachment(out, a);
   }
-  out += "--" + boundary + "--\r\n";
+  append_delimiter(out, boundary, true);
 }
 
 }  // namespace herald
