@@ -43,10 +43,10 @@ bool places_signature(const mustache::Template& t) {
 
 std::string MessageRenderer::message_id(const DocumentEvent& event, const MatchedAction& m) {
   if (m.rule)
-    return sha256_hex({event.tenant, event.id, "rule", m.rule->id, m.tmpl->id, m.to.value}).substr(0, 32);
+    return sha256_hex({event.tenant, event.id, "rule", m.rule->id, m.tmpl->id, m.to.value}, 32);
   return sha256_hex({event.tenant, event.id, m.partner.id(), m.contact.id(), m.action.on(), m.action.template_id(),
-                     m.contact.value()})
-      .substr(0, 32);
+                     m.contact.value()},
+                    32);
 }
 
 RenderedMessage MessageRenderer::render(const std::shared_ptr<const DocumentEvent>& event, const MatchedAction& m,

@@ -8,28 +8,33 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstdint>
 
 namespace herald {
 
-std::string sha256_hex(std::initializer_list<std::string_view> parts) {
-  SHA256_CTX ctx;
-  SHA256_Init(&ctx);
+std::string sha256_hex(std::initializer_list<std::string_view> parts, size_t hex_chars) {
+  // The framed parts are gathered first and hashed in one call: the same
+  // bytes, so the same digest (message ids stay stable across versions), at
+  // one update instead of two per part.
+  std::string framed;
+  size_t total = 0;
+  for (auto p : parts) total += 8 + p.size();
+  framed.reserve(total);
   for (auto p : parts) {
     uint64_t n = p.size();
-    unsigned char len[8];
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(n >> (8 * i));
-    SHA256_Update(&ctx, len, sizeof len);
-    SHA256_Update(&ctx, p.data(), p.size());
+    for (int i = 0; i < 8; ++i) framed += static_cast<char>(static_cast<unsigned char>(n >> (8 * i)));
+    framed.append(p);
   }
+  // Not the one-shot SHA256(): in OpenSSL 3 it goes through EVP_Q_digest.
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, framed.data(), framed.size());
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256_Final(md, &ctx);
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(2 * SHA256_DIGEST_LENGTH, '0');
-  for (size_t i = 0; i < SHA256_DIGEST_LENGTH; ++i) {
-    out[2 * i] = kHex[md[i] >> 4];
-    out[2 * i + 1] = kHex[md[i] & 15];
-  }
+  std::string out(std::min<size_t>(hex_chars, 2 * SHA256_DIGEST_LENGTH), '0');
+  for (size_t i = 0; i < out.size(); ++i) out[i] = kHex[i % 2 ? md[i / 2] & 15 : md[i / 2] >> 4];
   return out;
 }
 

@@ -53,6 +53,12 @@ TEST(DigestTest, Sha256OfLengthPrefixedParts) {
   EXPECT_EQ(sha256_hex({"a", ""}), "49a1af1b982d48d444434b4fdd5a935bad437b5e211cfd8c9f18b975e2cc1e31");
   EXPECT_EQ(sha256_hex({""}), "af5570f5a1810b7af78caf4bc70a660f0df51e42baf91d4de5b2328de0e83dfc");
   EXPECT_NE(sha256_hex({"a", ""}), sha256_hex({"", "a"}));
+  // A prefix of the digits (message ids take 32), and longer parts than one block.
+  EXPECT_EQ(sha256_hex({"abc"}, 32), "ce91dc5eec0139adf091900d225971d6");
+  EXPECT_EQ(sha256_hex({"abc"}, 0), "");
+  const std::string long_part(200, 'x');
+  EXPECT_EQ(sha256_hex({long_part, "tail"}).size(), 64u);
+  EXPECT_EQ(sha256_hex({long_part, "tail"}, 32), sha256_hex({long_part, "tail"}).substr(0, 32));
 }
 
 TEST(Base64Test, RoundTripsAllLengths) {
