@@ -43,18 +43,19 @@ void encode_history_record(std::string& out, const HistoryFields& r, std::string
   char attempt[16];
   const size_t attempt_len =
       r.attempt ? static_cast<size_t>(std::to_chars(attempt, attempt + sizeof attempt, r.attempt).ptr - attempt) : 0;
-  // Most values need no escaping (ids, types, timestamps; a received record
-  // always). Then every piece's size is known and the record is written with
+  // Most values need no escaping (ids, types, timestamps, and subjects or
+  // names whose accented letters are valid UTF-8, which JSON holds as they
+  // are). Then every piece's size is known and the record is written with
   // one resize and a memcpy per piece: this runs for every received event
   // and delivery outcome, where ~20 appends of checked, growing std::string
-  // cost about twice as much. The few values that need escaping (a subject
-  // or name with non-ASCII letters) are escaped into `escaped` first.
+  // cost about twice as much. The few values that need escaping (quotes,
+  // control characters, broken UTF-8) are escaped into `escaped` first.
   size_t size = 7 + id.size() + 1;  // {"id":"…"
-  bool plain = json_is_plain(id);
+  bool plain = json_is_plain_utf8(id);
   for (const auto& [before, value] : fields) {
     if (value.empty()) continue;
     size += before.size() + value.size() + 1;  // ,"key":"value"
-    plain = plain && json_is_plain(value);
+    plain = plain && json_is_plain_utf8(value);
   }
   auto write = [&](auto piece) {  // piece(value, i): its text; i 0 is the id, i + 1 field i
     PresizedAppender w(out, size);
@@ -74,7 +75,7 @@ void encode_history_record(std::string& out, const HistoryFields& r, std::string
     std::string escaped;
     size_t offset[std::size(fields) + 1], length[std::size(fields) + 1];  // in `escaped`; npos: as is
     auto measure = [&](std::string_view value, size_t i) {
-      if (json_is_plain(value)) {
+      if (json_is_plain_utf8(value)) {
         offset[i] = std::string::npos;
         return value.size();
       }

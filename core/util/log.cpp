@@ -24,6 +24,17 @@ const char* level_name(LogLevel l) {
 
 size_t json_plain_prefix(std::string_view s) noexcept { return bytescan::first_special<'"', '\\'>(s); }
 
+bool json_is_plain_utf8(std::string_view s) noexcept {
+  size_t i = 0;
+  while ((i += json_plain_prefix(s.substr(i))) < s.size()) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) return false;  // a control character, DEL, '"' or '\\'
+    const size_t n = utf8_sequence_length(s.substr(i));
+    if (n == 0) return false;  // escaped as U+FFFD
+    i += n;
+  }
+  return true;
+}
+
 void append_json_escaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   // Runs of plain printable ASCII are appended in one go: this encodes every

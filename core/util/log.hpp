@@ -63,6 +63,9 @@ void append_json_escaped(std::string& out, std::string_view s);
 size_t json_plain_prefix(std::string_view s) noexcept;
 // True when `s` goes into a JSON string as is (no byte needs escaping).
 inline bool json_is_plain(std::string_view s) noexcept { return json_plain_prefix(s) == s.size(); }
+// True when append_json_escaped would copy `s` unchanged: plain ASCII and
+// valid UTF-8 sequences only (names and subjects with accented letters).
+bool json_is_plain_utf8(std::string_view s) noexcept;
 
 // Parses "debug|info|warn|error"; returns false on anything else.
 bool parse_log_level(std::string_view s, LogLevel& out);

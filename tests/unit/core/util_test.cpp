@@ -227,5 +227,33 @@ TEST(JsonEscapeTest, EscapesQuotesControlsAndBadUtf8) {
   EXPECT_EQ(out, "abcdefghij\\\"k\\\\l\\n\\u0001\\u007fKováč\\ufffdend-of-a-long-plain-tail");
 }
 
+// json_is_plain_utf8 is true exactly when escaping would change nothing:
+// random mixes of ASCII, accented letters, quotes, controls and broken
+// UTF-8 (history records copy such values as they are).
+TEST(JsonEscapeTest, PlainUtf8IsWhatEscapingLeavesAsItIs) {
+  EXPECT_TRUE(json_is_plain_utf8(""));
+  EXPECT_TRUE(json_is_plain_utf8("Faktúra FV-2026-0042 – Bench s.r.o."));
+  EXPECT_FALSE(json_is_plain_utf8("Faktúra \"FV\""));
+  EXPECT_FALSE(json_is_plain_utf8("Kováč\xff"));
+  EXPECT_FALSE(json_is_plain_utf8("\xc3"));  // a sequence cut short
+  const std::string pieces[] = {"a", "Z", " ", "á", "č", "–", "😀", "\"", "\\", "\n", "\x7f", "\x01", "\xff", "\xc3", "\xe2\x80"};
+  std::mt19937 rng(11);
+  int plain = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string s;
+    const size_t parts = rng() % 40;
+    for (size_t i = 0; i < parts; ++i) {
+      const size_t k = rng() % 100;
+      s += pieces[k < 70 ? k % 7 : k % std::size(pieces)];  // mostly clean text
+    }
+    std::string escaped;
+    append_json_escaped(escaped, s);
+    EXPECT_EQ(json_is_plain_utf8(s), escaped == s) << s;
+    plain += escaped == s;
+  }
+  EXPECT_GT(plain, 1000);  // both outcomes were tried often
+  EXPECT_LT(plain, 19000);
+}
+
 }  // namespace
 }  // namespace herald
