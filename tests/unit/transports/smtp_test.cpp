@@ -122,7 +122,7 @@ TEST(SmtpDataTest, InPlaceEncodingMatchesTheCopyingOne) {
   for (int round = 0; round < 5000; ++round) {
     const bool crlf_only = round % 2 == 0;
     std::string in;
-    for (size_t i = rng() % 120; i > 0; --i) {
+    for (size_t i = rng() % 300; i > 0; --i) {
       const unsigned pick = rng() % 8;
       if (pick == 0) in += crlf_only ? "\r\n" : (rng() % 2 ? "\n" : "\r");
       else if (pick == 1) in += alphabet[rng() % alphabet.size()];
@@ -139,6 +139,28 @@ TEST(SmtpDataTest, InPlaceEncodingMatchesTheCopyingOne) {
   std::string empty = "x";
   EXPECT_FALSE(encode_smtp_data_in_place(empty, 1));
   EXPECT_EQ(empty, "x.\r\n");
+}
+
+// The in-place check looks at 16 bytes at a time: each kind of line break
+// (and a '.' after it, and an 8-bit byte) at every offset across three
+// blocks, in text that is otherwise SMTP data as it stands.
+TEST(SmtpDataTest, InPlaceCheckAtEveryBlockBoundary) {
+  const std::string pieces[] = {"\r\n", "\r\n.", "\r", "\n", "\r\r\n", "\n\r", "\xC3\xA1", ".", "\r\n\r\n", "\n."};
+  size_t untouched = 0;
+  for (const auto& piece : pieces) {
+    for (size_t at = 0; at <= 48; ++at) {
+      for (size_t tail = 0; tail <= 20; tail += 4) {
+        std::string in = std::string(at, 'a') + piece + std::string(tail, 'b');
+        std::string want = "head\r\n";
+        const bool high = encode_smtp_data(in, want);
+        std::string buf = "head\r\n" + in;
+        ASSERT_EQ(encode_smtp_data_in_place(buf, 6), high) << "piece " << (&piece - pieces) << " at " << at;
+        ASSERT_EQ(buf, want) << "piece " << (&piece - pieces) << " at " << at << " tail " << tail;
+        untouched += buf.size() == 6 + in.size() + (in.ends_with("\r\n") ? 3 : 5);
+      }
+    }
+  }
+  EXPECT_GT(untouched, 200u);  // clean inputs (no byte to add or change) were among them
 }
 
 // Every ending from hannob/smtpsmug: the encoded data must contain exactly one
