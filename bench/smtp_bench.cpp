@@ -104,6 +104,7 @@ class CountingLedger final : public DeliveryLedger {
 class NullHistory final : public HistoryLog {
  public:
   void append(const HistoryRecord&) override {}
+  void append_fields(const HistoryFields&) override {}  // not even the conversion to a record
   void flush() override {}
 };
 
