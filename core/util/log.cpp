@@ -24,9 +24,9 @@ const char* level_name(LogLevel l) {
 
 size_t json_plain_prefix(std::string_view s) noexcept { return bytescan::first_special<'"', '\\'>(s); }
 
-bool json_is_plain_utf8(std::string_view s) noexcept {
-  size_t i = 0;
-  while ((i += json_plain_prefix(s.substr(i))) < s.size()) {
+// From `i`, the first byte that is not plain ASCII.
+bool json_is_plain_utf8_from(std::string_view s, size_t i) noexcept {
+  for (; i < s.size(); i += json_plain_prefix(s.substr(i))) {
     if (static_cast<unsigned char>(s[i]) < 0x80) return false;  // a control character, DEL, '"' or '\\'
     const size_t n = utf8_sequence_length(s.substr(i));
     if (n == 0) return false;  // escaped as U+FFFD

@@ -65,7 +65,12 @@ size_t json_plain_prefix(std::string_view s) noexcept;
 inline bool json_is_plain(std::string_view s) noexcept { return json_plain_prefix(s) == s.size(); }
 // True when append_json_escaped would copy `s` unchanged: plain ASCII and
 // valid UTF-8 sequences only (names and subjects with accented letters).
-bool json_is_plain_utf8(std::string_view s) noexcept;
+// Inline for the common all-ASCII value: one scan, as json_is_plain.
+bool json_is_plain_utf8_from(std::string_view s, size_t i) noexcept;
+inline bool json_is_plain_utf8(std::string_view s) noexcept {
+  const size_t i = json_plain_prefix(s);
+  return i == s.size() || json_is_plain_utf8_from(s, i);
+}
 
 // Parses "debug|info|warn|error"; returns false on anything else.
 bool parse_log_level(std::string_view s, LogLevel& out);
