@@ -17,6 +17,7 @@
 //  - a failed *sync* fences the log: the kernel may have dropped the dirty
 //    pages, so no later sync can prove them durable. Every waiter from then on
 //    fails, and the owner must restart and replay from disk.
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
@@ -30,6 +31,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -140,19 +142,24 @@ struct AppendResult {
 
 // What a batch's appender is told, once, on the flusher thread, as soon as
 // the batch's fate is known (before any later batch completes). It must be
-// quick and must not append.
+// quick and must not append. A completion that has more to do elsewhere
+// names the executor for it; the flusher then hands the completions of one
+// group commit to each such executor in one post, where resume() runs,
+// in commit order.
 class AppendCompletion {
  public:
   virtual ~AppendCompletion() = default;
   virtual void done(const AppendResult& r) = 0;
+  virtual std::optional<boost::asio::any_io_executor> executor() const { return std::nullopt; }
+  virtual void resume() {}
 };
 
-// Wraps an Asio completion handler into an AppendCompletion that posts the
-// handler to its associated executor (never runs it on the flusher thread).
+// Wraps an Asio completion handler into an AppendCompletion that runs the
+// handler on its associated executor (never on the flusher thread).
 // `before` (optional) runs first, on the flusher thread. Boost 1.81's
 // any_completion_handler cannot be posted, hence the concrete type here.
-// One allocation per waiter (each HTTP request's group commit), where a
-// shared handler inside a std::function took two.
+// One allocation per waiter (each HTTP request's group commit), made and
+// freed on the waiter's own thread.
 template <class Handler, class Before = std::nullptr_t>
 std::unique_ptr<AppendCompletion> post_to_handler(Handler handler, Before before = nullptr) {
   class Posting final : public AppendCompletion {
@@ -160,13 +167,17 @@ std::unique_ptr<AppendCompletion> post_to_handler(Handler handler, Before before
     Posting(Handler&& h, Before&& b) : handler_(std::move(h)), before_(std::move(b)) {}
     void done(const AppendResult& r) override {
       if constexpr (!std::is_same_v<Before, std::nullptr_t>) before_(r);
-      auto ex = boost::asio::get_associated_executor(handler_);
-      boost::asio::post(ex, [h = std::move(handler_), ec = r.ec]() mutable { std::move(h)(ec); });
+      ec_ = r.ec;
     }
+    std::optional<boost::asio::any_io_executor> executor() const override {
+      return boost::asio::any_io_executor(boost::asio::get_associated_executor(handler_));
+    }
+    void resume() override { std::move(handler_)(ec_); }
 
    private:
     Handler handler_;
     Before before_;
+    boost::system::error_code ec_;
   };
   return std::make_unique<Posting>(std::move(handler), std::move(before));
 }
@@ -254,7 +265,10 @@ class SegmentLog final {
   void fence(const std::string& reason);
   // Writes zeros after the records up to fill_ahead_bytes beyond `end`.
   void fill_ahead(uint64_t end);
-  static void complete(Waiter& w, const AppendResult& r);
+  // The completions of one group commit to resume, by executor.
+  using Resumes = std::vector<std::pair<boost::asio::any_io_executor, std::vector<std::unique_ptr<AppendCompletion>>>>;
+  static void complete(Waiter& w, const AppendResult& r, Resumes& resumes);
+  static void post_resumes(Resumes& resumes);
   void replay_segment(uint64_t number, bool last, const ReplayVisitor& visit, RecoveryReport& report);
   std::filesystem::path segment_path(uint64_t n) const { return options_.dir / segment_file_name(n); }
 

@@ -174,6 +174,52 @@ TEST_P(SegmentLogTest, AsyncAppendCompletesOnTheCallersExecutor) {
   EXPECT_EQ(done, 50);
 }
 
+// The completions of one group commit reach each caller's executor in one
+// post (SegmentLog::post_resumes): each still resumes on its own thread, in
+// the order its appends were made.
+TEST_P(SegmentLogTest, CompletionsOfOneCommitResumeOnEachCallersExecutorInOrder) {
+  using namespace std::chrono_literals;
+  boost::asio::io_context first_ctx, second_ctx;  // before the log: they outlive the flusher
+  auto l = make_log(1 << 20, nullptr, 300ms);
+  replay(*l);
+  ASSERT_FALSE(append(*l, "first").ec);  // the next commit waits for the interval: the appends below share it
+  auto& commits = metrics.counter("herald_log_group_commits_total", "", {{"log", "journal"}});
+  const auto before = commits.value();
+  struct Resumed {
+    int index;
+    std::thread::id thread;
+  };
+  std::vector<Resumed> first_resumed, second_resumed;
+  auto spawn = [&](boost::asio::io_context& ctx, std::vector<Resumed>& resumed, std::string name) {
+    for (int i = 0; i < 20; ++i)
+      boost::asio::co_spawn(
+          ctx,
+          [&, i, name]() -> boost::asio::awaitable<void> {
+            RecordBatch b;
+            b.add(2, name + std::to_string(i));
+            auto [ec] = co_await l->async_append(b, boost::asio::as_tuple(boost::asio::use_awaitable));
+            EXPECT_FALSE(ec);
+            resumed.push_back({i, std::this_thread::get_id()});  // only this context's thread touches it
+          },
+          boost::asio::detached);
+  };
+  spawn(first_ctx, first_resumed, "a");
+  spawn(second_ctx, second_resumed, "b");
+  std::thread first_thread([&] { first_ctx.run(); });
+  std::thread second_thread([&] { second_ctx.run(); });
+  const auto first_id = first_thread.get_id(), second_id = second_thread.get_id();
+  first_thread.join();
+  second_thread.join();
+  EXPECT_EQ(commits.value() - before, 1u);
+  for (auto* resumed : {&first_resumed, &second_resumed}) {
+    ASSERT_EQ(resumed->size(), 20u);
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_EQ((*resumed)[i].index, i);
+      EXPECT_EQ((*resumed)[i].thread, resumed == &first_resumed ? first_id : second_id);
+    }
+  }
+}
+
 TEST_P(SegmentLogTest, RotatesAtSegmentSizeAndRemovesOldSegments) {
   auto l = make_log(64 * 1024);
   replay(*l);
