@@ -15,7 +15,7 @@ std::string_view sender_domain(const RenderedMessage& msg) {
   return at == std::string_view::npos ? std::string_view("herald.invalid") : from.substr(at + 1);
 }
 
-// "<id@domain>", appended.
+// "<id@domain>", the domain being the sender's, appended.
 void append_message_id(std::string& out, const RenderedMessage& msg) {
   out += '<';
   out += msg.message_id;
@@ -97,12 +97,6 @@ void append_attachment(std::string& out, const Attachment& a) {
 }
 
 }  // namespace
-
-std::string MimeBuilder::message_id_header(const RenderedMessage& msg) {
-  std::string out;
-  append_message_id(out, msg);
-  return out;
-}
 
 // Hand-written rather than built with mimetic: mimetic 0.9.8 passes CR/LF
 // inside header values and bare-LF "." lines straight through

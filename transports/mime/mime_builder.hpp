@@ -27,8 +27,6 @@ class MimeBuilder final {
     build(msg, s);
     return s;
   }
-  // "<id@domain>" where domain is the sender's domain.
-  static std::string message_id_header(const RenderedMessage& msg);
 };
 
 }  // namespace herald
