@@ -19,7 +19,10 @@ namespace herald {
 
 namespace {
 
-constexpr char kMagic[8] = {'H', 'R', 'L', 'D', 'R', 'U', 'N', '1'};
+// The magic's last character is the format version, which fixes the
+// filter's probes: version 1 (12 bits, 6 probes per key) is still read;
+// version 2 (16 bits, 7 probes) is written (finished_run.hpp).
+constexpr char kMagic[7] = {'H', 'R', 'L', 'D', 'R', 'U', 'N'};
 constexpr size_t kHeaderSize = 16;
 constexpr size_t kIndexEntrySize = 24;
 constexpr size_t kFooterSize = 7 * 8 + 4 + 4;
@@ -34,21 +37,26 @@ constexpr size_t kWriteBuffer = 1u << 20;
 // left to write. A 2.4 MB run takes ~20 ms longer, on the maintenance thread.
 constexpr size_t kWritebackPiece = 256u << 10;
 constexpr auto kWritebackPause = std::chrono::milliseconds(2);
-constexpr uint64_t kBloomBitsPerKey = 12;
-constexpr int kBloomProbes = 6;
+struct BloomShape {
+  uint64_t bits_per_key;
+  int probes;  // at most 7: each takes 9 bits of one 64-bit mix
+};
+constexpr BloomShape bloom_shape(FinishedRunFormat f) {
+  return f == FinishedRunFormat::v1 ? BloomShape{12, 6} : BloomShape{16, 7};
+}
 
-size_t bloom_words_for(uint64_t records) {
-  const uint64_t blocks = std::max<uint64_t>(1, (records * kBloomBitsPerKey + 511) / 512);
+size_t bloom_words_for(uint64_t records, FinishedRunFormat f) {
+  const uint64_t blocks = std::max<uint64_t>(1, (records * bloom_shape(f).bits_per_key + 511) / 512);
   return static_cast<size_t>(blocks * 8);
 }
 
 // Blocked Bloom filter: all probes of a key fall in one 64-byte block.
 template <class F>
-void bloom_probe(size_t words, uint64_t hash, F&& f) {
+void bloom_probe(size_t words, int probes, uint64_t hash, F&& f) {
   const size_t blocks = words / 8;
   const auto block = static_cast<size_t>((static_cast<__uint128_t>(hash) * blocks) >> 64);
   const uint64_t g = hash_mix(hash, 0x9E3779B97F4A7C15ull);
-  for (int i = 0; i < kBloomProbes; ++i) {
+  for (int i = 0; i < probes; ++i) {
     const unsigned bit = static_cast<unsigned>(g >> (i * 9)) & 511u;
     if (!f(block * 8 + bit / 64, uint64_t(1) << (bit % 64))) return;
   }
@@ -80,16 +88,18 @@ bool decode_finished_record(const char*& p, const char* end, FinishedRecord& r) 
 
 // ---------------------------------------------------------------- writer
 
-FinishedRunWriter::FinishedRunWriter(std::filesystem::path path, uint64_t seed, uint64_t expected_records)
-    : path_(std::move(path)), tmp_(path_.string() + ".tmp"), seed_(seed) {
-  bloom_.assign(bloom_words_for(expected_records), 0);
+FinishedRunWriter::FinishedRunWriter(std::filesystem::path path, uint64_t seed, uint64_t expected_records,
+                                     FinishedRunFormat format)
+    : path_(std::move(path)), tmp_(path_.string() + ".tmp"), seed_(seed), probes_(bloom_shape(format).probes) {
+  bloom_.assign(bloom_words_for(expected_records, format), 0);
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) {
     error_ = errno_code();
     return;
   }
   out_.reserve(kWriteBuffer + kBlockTarget * 2);
-  out_.append(kMagic, 8);
+  out_.append(kMagic, sizeof kMagic);
+  out_ += format == FinishedRunFormat::v1 ? '1' : '2';
   out_.append(8, '\0');
   offset_ = kHeaderSize;
 }
@@ -143,7 +153,7 @@ std::error_code FinishedRunWriter::add(const FinishedRecord& r) {
   put_varint(block_, static_cast<uint64_t>(std::max<int64_t>(r.accepted_ms, 0)));
   put_text(block_, r.value);
   const size_t words = bloom_.size();
-  bloom_probe(words, r.hash, [&](size_t w, uint64_t bit) {
+  bloom_probe(words, probes_, r.hash, [&](size_t w, uint64_t bit) {
     bloom_[w] |= bit;
     return true;
   });
@@ -198,13 +208,14 @@ std::unique_ptr<FinishedRun> FinishedRun::open(const std::filesystem::path& path
   char head[kHeaderSize];
   char foot[kFooterSize];
   if (size < off_t(kHeaderSize + kFooterSize) || !pread_all(run->fd_, head, kHeaderSize, 0) ||
-      std::memcmp(head, kMagic, 8) != 0 ||
+      std::memcmp(head, kMagic, sizeof kMagic) != 0 || (head[7] != '1' && head[7] != '2') ||
       !pread_all(run->fd_, foot, kFooterSize, static_cast<uint64_t>(size) - kFooterSize) ||
       std::memcmp(foot + kFooterSize - 4, kFooterMagic, 4) != 0) {
     error = "not a finished-event run (bad header or footer)";
     return nullptr;
   }
   const uint64_t index_offset = get_u64(foot), blocks = get_u64(foot + 8), bloom_words = get_u64(foot + 16);
+  run->probes_ = bloom_shape(head[7] == '1' ? FinishedRunFormat::v1 : FinishedRunFormat::v2).probes;
   run->records_ = get_u64(foot + 24);
   run->seed_ = get_u64(foot + 32);
   run->min_at_ = static_cast<int64_t>(get_u64(foot + 40));
@@ -247,7 +258,7 @@ std::unique_ptr<FinishedRun> FinishedRun::open(const std::filesystem::path& path
 
 void FinishedRun::prefetch(uint64_t hash) const {
   if (bloom_.empty()) return;
-  bloom_probe(bloom_.size(), hash, [&](size_t w, uint64_t) {
+  bloom_probe(bloom_.size(), probes_, hash, [&](size_t w, uint64_t) {
     __builtin_prefetch(&bloom_[w]);
     return false;  // one probe: all of a key's bits share a 64-byte block
   });
@@ -255,7 +266,7 @@ void FinishedRun::prefetch(uint64_t hash) const {
 
 bool FinishedRun::may_contain(uint64_t hash) const {
   bool all = true;
-  bloom_probe(bloom_.size(), hash, [&](size_t w, uint64_t bit) { return all = (bloom_[w] & bit) != 0; });
+  bloom_probe(bloom_.size(), probes_, hash, [&](size_t w, uint64_t bit) { return all = (bloom_[w] & bit) != 0; });
   return all;
 }
 
