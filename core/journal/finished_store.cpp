@@ -166,10 +166,15 @@ FinishedStore::RunPtr FinishedStore::finish(FinishedRunWriter& w, const fs::path
   return run;
 }
 
-std::vector<FinishedStore::RunPtr> FinishedStore::pick_merge(const std::vector<RunPtr>& runs) const {
+unsigned FinishedStore::tier(const FinishedRun& run) const { return tier_of(run.records(), base_records_); }
+
+std::vector<FinishedStore::RunPtr> FinishedStore::pick_merge(const std::vector<RunPtr>& runs,
+                                                             unsigned below_tier) const {
   std::map<std::pair<uint64_t, unsigned>, std::vector<RunPtr>> tiers;  // (seed, tier) → runs, oldest first
   for (const auto& run : runs) {
-    auto& v = tiers[{run->seed(), tier_of(run->records(), base_records_)}];
+    const unsigned t = tier(*run);
+    if (t >= below_tier) continue;
+    auto& v = tiers[{run->seed(), t}];
     v.push_back(run);
     if (v.size() == kMergeWidth) return v;
   }
@@ -177,7 +182,7 @@ std::vector<FinishedStore::RunPtr> FinishedStore::pick_merge(const std::vector<R
 }
 
 FinishedStore::RunPtr FinishedStore::merge(const std::vector<RunPtr>& inputs, int64_t expire_before_ms,
-                                           std::error_code& ec) {
+                                           std::error_code& ec, const std::function<void()>& between) {
   if (inputs.empty()) return nullptr;
   uint64_t upper = 0;
   for (const auto& in : inputs) upper += in->records();
@@ -200,7 +205,8 @@ FinishedStore::RunPtr FinishedStore::merge(const std::vector<RunPtr>& inputs, in
   };
   // A k-way merge over at most four cursors: a linear scan for the least
   // beats a heap at this width.
-  for (;;) {
+  for (uint64_t taken = 1;; ++taken) {
+    if (between && taken % kMergeYieldRecords == 0) between();
     Source* least = nullptr;
     for (auto& s : src)
       if (s.live && (!least || less(s.rec, least->rec))) least = &s;
@@ -229,6 +235,23 @@ FinishedStore::RunPtr FinishedStore::merge(const std::vector<RunPtr>& inputs, in
                  {{"file", inputs[i]->path().string()}});
   if (w.records() == 0) return nullptr;  // everything expired; the writer removes its file
   return finish(w, path, ec);
+}
+
+void FinishedStore::merge_tiers(const std::function<RunList()>& runs, const PublishFn& publish,
+                                const std::function<bool()>& keep_going, int64_t expire_before_ms,
+                                std::error_code& ec, unsigned below_tier) {
+  while (!ec && keep_going()) {
+    auto inputs = pick_merge(*runs(), below_tier);
+    if (inputs.empty()) return;
+    const unsigned t = tier(*inputs.front());
+    std::error_code nested;  // a failed lower merge stops those, not this one
+    RunPtr merged = merge(inputs, expire_before_ms, ec, [&] {
+      if (!nested) merge_tiers(runs, publish, keep_going, expire_before_ms, nested, t);
+    });
+    if (ec) return;
+    publish(std::move(merged), inputs);
+    if ((ec = nested)) return;
+  }
 }
 
 std::vector<FinishedStore::RunPtr> FinishedStore::expired(const std::vector<RunPtr>& runs,

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -77,13 +78,34 @@ class FinishedStore {
   // Writes a new run from records sorted by sort_by_hash(); not visible until publish().
   RunPtr write(const std::vector<FinishedRecord>& sorted, std::error_code& ec);
 
-  // Up to four runs of `runs` (a snapshot) of one size tier, oldest first,
-  // to merge; empty if no tier has four.
-  std::vector<RunPtr> pick_merge(const std::vector<RunPtr>& runs) const;
+  // Up to four runs of `runs` (a snapshot) of one size tier below
+  // `below_tier`, oldest first, to merge; empty if no such tier has four.
+  std::vector<RunPtr> pick_merge(const std::vector<RunPtr>& runs, unsigned below_tier = kNoTierLimit) const;
+  static constexpr unsigned kNoTierLimit = ~0u;
+  unsigned tier(const FinishedRun& run) const;  // 0: up to base_records; each tier up, four times more
   // One run with the newest record of every key in `inputs`, leaving out
   // records accepted before `expire_before_ms`. nullptr (ec clear) when
-  // nothing is left.
-  RunPtr merge(const std::vector<RunPtr>& inputs, int64_t expire_before_ms, std::error_code& ec);
+  // nothing is left. `between`, when set, is called every kMergeYieldRecords
+  // records: a merge of large runs takes seconds, and the journal merges
+  // the smaller runs that came meanwhile there (each run is one more filter
+  // every new id is tested against).
+  RunPtr merge(const std::vector<RunPtr>& inputs, int64_t expire_before_ms, std::error_code& ec,
+               const std::function<void()>& between = {});
+  static constexpr uint64_t kMergeYieldRecords = 4096;
+  // Merges runs of one tier, four at a time, until no tier below
+  // `below_tier` has four; within each merge, at every kMergeYieldRecords
+  // records, the tiers below it are merged the same way. Under NDJSON
+  // ingest a merge of four 256k-event runs took ~2 s, and the runs flushed
+  // meanwhile piled up to 30, a filter test each for every new id; merged
+  // in those pauses they stay a handful. They are of lower tiers, so never
+  // inputs of the merge that pauses. `runs` returns the list as it is now
+  // (flushes add runs meanwhile); `publish(added, removed)` makes a merge
+  // visible; `keep_going` false stops between merges. Stops at the first
+  // failed merge, with `ec` set.
+  using PublishFn = std::function<void(RunPtr added, const std::vector<RunPtr>& removed)>;
+  void merge_tiers(const std::function<RunList()>& runs, const PublishFn& publish,
+                   const std::function<bool()>& keep_going, int64_t expire_before_ms, std::error_code& ec,
+                   unsigned below_tier = kNoTierLimit);
   // Runs of `runs` (a snapshot) whose newest record was accepted before
   // `expire_before_ms`.
   std::vector<RunPtr> expired(const std::vector<RunPtr>& runs, int64_t expire_before_ms) const;

@@ -1018,24 +1018,21 @@ void Journal::compact_finished() {
   std::lock_guard work(merge_mutex_);
   const int64_t expire_before =
       now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(settings_.idempotency_window).count();
+  if (auto gone = finished_->expired(*finished_snapshot(), expire_before); !gone.empty()) publish_runs(nullptr, gone);
+  std::error_code ec;
+  finished_->merge_tiers([this] { return finished_snapshot(); },
+                         [this](FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed) {
+                           publish_runs(std::move(added), removed);
+                         },
+                         [this] { return !stopping(); }, expire_before, ec);
+  if (ec) logger_.error("journal: merging finished-event runs failed; keeping them", {{"error", ec.message()}});
+}
+
+FinishedStore::RunList Journal::finished_snapshot() const {
   // The run list as published (flushes and checkpoints add runs meanwhile,
-  // from journal-maint); only this thread removes runs.
-  auto runs = [&] {
-    std::lock_guard lock(mutex_);
-    return finished_->snapshot();
-  };
-  if (auto gone = finished_->expired(*runs(), expire_before); !gone.empty()) publish_runs(nullptr, gone);
-  while (!stopping()) {
-    auto inputs = finished_->pick_merge(*runs());
-    if (inputs.empty()) break;
-    std::error_code ec;
-    FinishedStore::RunPtr merged = finished_->merge(inputs, expire_before, ec);
-    if (ec) {
-      logger_.error("journal: merging finished-event runs failed; keeping them", {{"error", ec.message()}});
-      break;
-    }
-    publish_runs(std::move(merged), inputs);
-  }
+  // from journal-maint); only the merge thread removes runs.
+  std::lock_guard lock(mutex_);
+  return finished_->snapshot();
 }
 
 void Journal::run_maintenance() {

@@ -208,7 +208,8 @@ class Journal final : public DeliveryLedger {
   // Called by maintenance; public for tests.
   size_t flush_finished();
   // Deletes runs that left the window and merges runs of one size tier
-  // until no tier has four. Called by the merge thread; public for tests.
+  // until no tier has four (lower tiers also during a higher tier's merge).
+  // Called by the merge thread; public for tests.
   void compact_finished();
   // Until the files of removed runs and segments are gone (tests).
   void wait_removals() {
@@ -312,6 +313,7 @@ class Journal final : public DeliveryLedger {
   bool expired(const EventEntry& e, int64_t now_ms) const { return expired(e.accepted_ms, now_ms); }
   bool expired(int64_t accepted_ms, int64_t now_ms) const;
   void publish_runs(FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed);
+  FinishedStore::RunList finished_snapshot() const;  // takes mutex_
   void run_maintenance();
   void run_merges();
   void request_merge();

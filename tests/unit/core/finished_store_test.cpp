@@ -381,5 +381,54 @@ TEST_F(FinishedStoreTest, MergeOfOnlyExpiredRecordsLeavesNoFile) {
   EXPECT_EQ(files, 4);  // the inputs only; no empty run, no temporary
 }
 
+// While four large runs are merged, four small runs flushed meanwhile are
+// merged in its pauses (not after it), and every key stays findable.
+TEST_F(FinishedStoreTest, RunsFlushedDuringALargeMergeAreMergedInItsPauses) {
+  auto s = open_store(1000);
+  std::vector<Owned> all;
+  for (int r = 0; r < 4; ++r) {  // tier 1: 2100 records each, 8400 to merge
+    auto owned = make_records("big" + std::to_string(r) + "-", 2100, 1000);
+    add_run(*s, owned);
+    all.insert(all.end(), owned.begin(), owned.end());
+  }
+  std::vector<FinishedStore::RunPtr> later;  // tier 0, written but not yet published
+  for (int r = 0; r < 4; ++r) {
+    auto owned = make_records("small" + std::to_string(r) + "-", 500, 2000);
+    auto recs = views(owned);
+    std::error_code ec;
+    later.push_back(s->write(s->sort_by_hash(recs), ec));
+    ASSERT_TRUE(later.back()) << ec.message();
+    all.insert(all.end(), owned.begin(), owned.end());
+  }
+  int snapshots = 0;
+  std::vector<uint64_t> published;  // records of each merged run, in order
+  std::error_code ec;
+  s->merge_tiers(
+      [&] {
+        // The second look is the large merge's first pause: the small runs
+        // arrive as if a flush published them meanwhile.
+        if (++snapshots == 2)
+          for (auto& run : later) s->publish(run, {});
+        return s->snapshot();
+      },
+      [&](FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed) {
+        ASSERT_TRUE(added);
+        EXPECT_EQ(removed.size(), 4u);
+        published.push_back(added->records());
+        s->publish(added, removed);
+      },
+      [] { return true; }, 0, ec);
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_EQ(published, (std::vector<uint64_t>{2000, 8400}));  // the small merge first
+  EXPECT_EQ(s->runs(), 2u);
+  for (const auto& o : all) ASSERT_TRUE(s->find(o.key)) << o.key;
+
+  // keep_going false: nothing more is merged.
+  for (int r = 0; r < 4; ++r) add_run(*s, make_records("stop" + std::to_string(r) + "-", 10, 1));
+  s->merge_tiers([&] { return s->snapshot(); }, [&](auto, const auto&) { ADD_FAILURE() << "merged"; },
+                 [] { return false; }, 0, ec);
+  EXPECT_EQ(s->runs(), 6u);
+}
+
 }  // namespace
 }  // namespace herald
