@@ -7,7 +7,7 @@
 // similar size are merged four at a time (size-tiered compaction, as in
 // LevelDB's and RocksDB's universal style): with N events in the window a
 // lookup tests O(log N) Bloom filters and reads one 4 KB block per filter
-// hit (~0.5 % of fresh ids per run; every true duplicate). A run whose newest
+// hit (~0.1 % of fresh ids per run; every true duplicate). A run whose newest
 // event left the window is deleted whole; merges drop expired entries.
 //
 // Concurrency: the run list is copy-on-write. snapshot() and publish() run
