@@ -322,6 +322,24 @@ void BM_JournalAppend(benchmark::State& state) {
 }
 BENCHMARK(BM_JournalAppend)->UseRealTime();
 
+// Writes and publishes one run per entry of `sizes`, of ids "erp-0",
+// "erp-1", … in order, each with `value_bytes` of value; false if a write fails.
+bool add_finished_runs(FinishedStore& store, std::initializer_list<int> sizes, size_t value_bytes) {
+  const std::string value(value_bytes, 'p');
+  int next = 0;
+  for (int size : sizes) {
+    std::vector<std::string> keys;
+    for (int i = 0; i < size; ++i) keys.push_back(Journal::key("default", "erp-" + std::to_string(next++)));
+    std::vector<FinishedRecord> recs;
+    for (const auto& k : keys) recs.push_back({0, k, 1'700'000'000'000, value});
+    std::error_code ec;
+    auto run = store.write(store.sort_by_hash(recs), ec);
+    if (!run) return false;
+    store.publish(run, {});
+  }
+  return true;
+}
+
 // The journal asks the runs for every new id that misses its in-memory map
 // (under its lock), so the miss is the hot path; a hit is a duplicate.
 void BM_FinishedLookup(benchmark::State& state) {
@@ -330,20 +348,10 @@ void BM_FinishedLookup(benchmark::State& state) {
   FinishedStore store(dir.path() / "finished", 65'536, log);
   store.open();
   constexpr int kRuns = 8, kPerRun = 65'536;
-  const std::string value(120, 'p');  // about a packed entry with one message
-  std::vector<std::string> keys;
-  for (int r = 0; r < kRuns; ++r) {
-    keys.clear();
-    for (int i = 0; i < kPerRun; ++i) keys.push_back(Journal::key("default", "erp-" + std::to_string(r * kPerRun + i)));
-    std::vector<FinishedRecord> recs;
-    for (const auto& k : keys) recs.push_back({0, k, 1'700'000'000'000, value});
-    std::error_code ec;
-    auto run = store.write(store.sort_by_hash(recs), ec);
-    if (!run) {
-      state.SkipWithError("run write failed");
-      return;
-    }
-    store.publish(run, {});
+  // 120 B: about a packed entry with one message.
+  if (!add_finished_runs(store, {kPerRun, kPerRun, kPerRun, kPerRun, kPerRun, kPerRun, kPerRun, kPerRun}, 120)) {
+    state.SkipWithError("run write failed");
+    return;
   }
   const bool hit = state.range(0) == 1;
   uint64_t i = 0, found = 0;
@@ -366,19 +374,8 @@ void BM_FinishedBatchLookup(benchmark::State& state) {
   static FinishedStore store(dir.path() / "finished", 16'384, log);
   static bool built = [] {
     store.open();
-    const std::string value(40, 'p');
-    int next = 0;
-    for (int size : {1 << 20, 1 << 20, 1 << 18, 1 << 18, 1 << 18, 1 << 16, 1 << 16, 1 << 16, 1 << 14, 1 << 14, 1 << 14}) {
-      std::vector<std::string> keys;
-      for (int i = 0; i < size; ++i) keys.push_back(Journal::key("default", "erp-" + std::to_string(next++)));
-      std::vector<FinishedRecord> recs;
-      for (const auto& k : keys) recs.push_back({0, k, 1'700'000'000'000, value});
-      std::error_code ec;
-      auto run = store.write(store.sort_by_hash(recs), ec);
-      if (!run) return false;
-      store.publish(run, {});
-    }
-    return true;
+    return add_finished_runs(
+        store, {1 << 20, 1 << 20, 1 << 18, 1 << 18, 1 << 18, 1 << 16, 1 << 16, 1 << 16, 1 << 14, 1 << 14, 1 << 14}, 40);
   }();
   if (!built) {
     state.SkipWithError("run write failed");

@@ -493,11 +493,7 @@ void Journal::reserve_all(Admission& adm, std::span<std::string> keys, std::span
   // maintenance thread waited for them. The answers hold if no run came or
   // went meanwhile (entries leave memory only after their run is published),
   // else the keys are asked again under the lock.
-  FinishedStore::RunList runs;
-  {
-    std::lock_guard lock(mutex_);
-    runs = finished_->snapshot();
-  }
+  const FinishedStore::RunList runs = finished_snapshot();
   // Inline for small batches (a single-event request is most of them):
   // these temporaries were three allocations of every such request.
   boost::container::small_vector<std::optional<FinishedStore::Hit>, 4> probed(keys.size());
