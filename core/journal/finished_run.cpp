@@ -9,6 +9,7 @@
 #include <cstring>
 #include <thread>
 
+#include "core/journal/blocked_bloom.hpp"
 #include "core/storage/crc32c.hpp"
 #include "core/storage/file_io.hpp"
 #include "core/util/fixed_width.hpp"
@@ -37,29 +38,8 @@ constexpr size_t kWriteBuffer = 1u << 20;
 // left to write. A 2.4 MB run takes ~20 ms longer, on the maintenance thread.
 constexpr size_t kWritebackPiece = 256u << 10;
 constexpr auto kWritebackPause = std::chrono::milliseconds(2);
-struct BloomShape {
-  uint64_t bits_per_key;
-  int probes;  // at most 7: each takes 9 bits of one 64-bit mix
-};
 constexpr BloomShape bloom_shape(FinishedRunFormat f) {
   return f == FinishedRunFormat::v1 ? BloomShape{12, 6} : BloomShape{16, 7};
-}
-
-size_t bloom_words_for(uint64_t records, FinishedRunFormat f) {
-  const uint64_t blocks = std::max<uint64_t>(1, (records * bloom_shape(f).bits_per_key + 511) / 512);
-  return static_cast<size_t>(blocks * 8);
-}
-
-// Blocked Bloom filter: all probes of a key fall in one 64-byte block.
-template <class F>
-void bloom_probe(size_t words, int probes, uint64_t hash, F&& f) {
-  const size_t blocks = words / 8;
-  const auto block = static_cast<size_t>((static_cast<__uint128_t>(hash) * blocks) >> 64);
-  const uint64_t g = hash_mix(hash, 0x9E3779B97F4A7C15ull);
-  for (int i = 0; i < probes; ++i) {
-    const unsigned bit = static_cast<unsigned>(g >> (i * 9)) & 511u;
-    if (!f(block * 8 + bit / 64, uint64_t(1) << (bit % 64))) return;
-  }
 }
 
 std::error_code errno_code() { return {errno, std::generic_category()}; }
@@ -91,7 +71,7 @@ bool decode_finished_record(const char*& p, const char* end, FinishedRecord& r) 
 FinishedRunWriter::FinishedRunWriter(std::filesystem::path path, uint64_t seed, uint64_t expected_records,
                                      FinishedRunFormat format)
     : path_(std::move(path)), tmp_(path_.string() + ".tmp"), seed_(seed), probes_(bloom_shape(format).probes) {
-  bloom_.assign(bloom_words_for(expected_records, format), 0);
+  bloom_.assign(bloom_words_for(expected_records, bloom_shape(format)), 0);
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) {
     error_ = errno_code();

@@ -9,6 +9,8 @@
 // lookup tests O(log N) Bloom filters and reads one 4 KB block per filter
 // hit (~0.1 % of fresh ids per run; every true duplicate). A run whose newest
 // event left the window is deleted whole; merges drop expired entries.
+// The runs also share one filter (FinishedFilter), once one of them is
+// above tier 0: a new id is one test there, not one per run.
 //
 // Concurrency: the run list is copy-on-write. snapshot() and publish() run
 // under the owner's lock; find_in() on a snapshot needs no lock (runs are
@@ -16,8 +18,10 @@
 // lock. The owner writes runs on one thread (flushes, checkpoints) and
 // merges and retires them on another: pick_merge() and expired() look at a
 // snapshot, publish() applies a change (runs added, runs removed) to the
-// list as it is then, and only the merging thread removes runs.
+// list as it is then, and only the merging thread removes runs and builds
+// or adds to the shared filter.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
@@ -31,6 +35,7 @@
 #include <system_error>
 #include <vector>
 
+#include "core/journal/finished_filter.hpp"
 #include "core/journal/finished_run.hpp"
 #include "core/storage/gradual_removal.hpp"
 #include "core/util/log.hpp"
@@ -42,8 +47,10 @@ class FinishedStore {
   using RunPtr = std::shared_ptr<const FinishedRun>;
 
   // Runs of `base_records` or fewer are tier 0; each tier up is four times
-  // larger.
-  FinishedStore(std::filesystem::path dir, uint64_t base_records, Logger& log);
+  // larger. The shared filter is sized for at least `min_filter_keys`.
+  FinishedStore(std::filesystem::path dir, uint64_t base_records, Logger& log,
+                uint64_t min_filter_keys = kMinFilterKeys);
+  static constexpr uint64_t kMinFilterKeys = 1u << 18;
 
   // Loads the directory's runs (creating it if missing). Leftover temporary
   // files are removed; a run that fails its checks is renamed *.corrupt and
@@ -60,23 +67,31 @@ class FinishedStore {
     std::string value;
   };
   std::optional<Hit> find(std::string_view key) const { return find_in(*runs_, key); }
-  // The runs as they are now; publish() replaces the list, never changes it,
+  // The runs, and the filter they share.
+  struct RunSet {
+    std::vector<RunPtr> runs;  // oldest first
+    // covered[i]: every key of runs[i] is in `filter`, so a key the filter
+    // rules out is not tested against runs[i]'s own.
+    std::vector<char> covered;
+    std::shared_ptr<FinishedFilter> filter;  // null until built (build_filter)
+  };
+  // The runs as they are now; publish() replaces the set, never changes it,
   // so a snapshot stays valid (and comparable: the same pointer means no run
   // came or went) while the owner's lock is not held.
-  using RunList = std::shared_ptr<const std::vector<RunPtr>>;
+  using RunList = std::shared_ptr<const RunSet>;
   RunList snapshot() const { return runs_; }
   // find() on a snapshot; thread-safe.
-  std::optional<Hit> find_in(const std::vector<RunPtr>& runs, std::string_view key) const;
+  std::optional<Hit> find_in(const RunSet& runs, std::string_view key) const;
   // find_in() for every key of a batch: out[i] answers keys[i] (out is as
   // long as keys).
-  void find_all_in(const std::vector<RunPtr>& runs, std::span<const std::string> keys,
-                   std::span<std::optional<Hit>> out) const;
+  void find_all_in(const RunSet& runs, std::span<const std::string> keys, std::span<std::optional<Hit>> out) const;
 
   // A batch for write(): records in any order; keys and values point into
   // storage the caller keeps alive until write() returns.
   std::vector<FinishedRecord>& sort_by_hash(std::vector<FinishedRecord>& records) const;
-  // Writes a new run from records sorted by sort_by_hash(); not visible until publish().
-  RunPtr write(const std::vector<FinishedRecord>& sorted, std::error_code& ec);
+  // Writes a new run from records sorted by sort_by_hash(); not visible
+  // until publish(). `add_to`, when set, gets every key (so it covers the run).
+  RunPtr write(const std::vector<FinishedRecord>& sorted, std::error_code& ec, FinishedFilter* add_to = nullptr);
 
   // Up to four runs of `runs` (a snapshot) of one size tier below
   // `below_tier`, oldest first, to merge; empty if no such tier has four.
@@ -88,9 +103,10 @@ class FinishedStore {
   // nothing is left. `between`, when set, is called every kMergeYieldRecords
   // records: a merge of large runs takes seconds, and the journal merges
   // the smaller runs that came meanwhile there (each run is one more filter
-  // every new id is tested against).
+  // every new id is tested against). `add_to`, when set, gets the key of
+  // every record written (so it covers the new run).
   RunPtr merge(const std::vector<RunPtr>& inputs, int64_t expire_before_ms, std::error_code& ec,
-               const std::function<void()>& between = {});
+               const std::function<void()>& between = {}, FinishedFilter* add_to = nullptr);
   static constexpr uint64_t kMergeYieldRecords = 4096;
   // Merges runs of one tier, four at a time, until no tier below
   // `below_tier` has four; within each merge, at every kMergeYieldRecords
@@ -100,9 +116,13 @@ class FinishedStore {
   // in those pauses they stay a handful. They are of lower tiers, so never
   // inputs of the merge that pauses. `runs` returns the list as it is now
   // (flushes add runs meanwhile); `publish(added, removed)` makes a merge
-  // visible; `keep_going` false stops between merges. Stops at the first
-  // failed merge, with `ec` set.
-  using PublishFn = std::function<void(RunPtr added, const std::vector<RunPtr>& removed)>;
+  // visible (`covered_by`: the shared filter that holds its keys, or null);
+  // `keep_going` false stops between merges. Stops at the first failed
+  // merge, with `ec` set. A merge output is covered by the shared filter
+  // when there is one: its inputs were, or its keys are added to it as it
+  // is written.
+  using PublishFn =
+      std::function<void(RunPtr added, const std::vector<RunPtr>& removed, const FinishedFilter* covered_by)>;
   void merge_tiers(const std::function<RunList()>& runs, const PublishFn& publish,
                    const std::function<bool()>& keep_going, int64_t expire_before_ms, std::error_code& ec,
                    unsigned below_tier = kNoTierLimit);
@@ -110,9 +130,28 @@ class FinishedStore {
   // `expire_before_ms`.
   std::vector<RunPtr> expired(const std::vector<RunPtr>& runs, int64_t expire_before_ms) const;
 
+  // The shared filter, built anew from every record of the runs (a
+  // snapshot's) when it is due: there is none yet and a run is above tier 0
+  // (below, the runs' own filters are small); it took more keys than it
+  // was sized for (twice the keys it was built with: it cannot forget those
+  // of runs that expired or whose keys were added again); or runs it does
+  // not cover (loaded at start) hold over an eighth of the keys. Then
+  // `filter` is the new one (null: no run is left) and `covered` the runs
+  // it holds every key of; nullopt when none is due, or `keep_going` turned
+  // false. On the merging thread.
+  struct FilterBuild {
+    std::shared_ptr<FinishedFilter> filter;
+    std::vector<RunPtr> covered;
+  };
+  std::optional<FilterBuild> build_filter(const RunSet& runs, const std::function<bool()>& keep_going) const;
+
   // Under the owner's lock: `added` (may be null) becomes visible and
-  // `removed` disappears from lookups.
-  void publish(RunPtr added, const std::vector<RunPtr>& removed);
+  // `removed` disappears from lookups. `covered_by`: the shared filter
+  // holds every key of `added` (counted only if it is still the set's).
+  void publish(RunPtr added, const std::vector<RunPtr>& removed, const FinishedFilter* covered_by = nullptr);
+  // Under the owner's lock: the set's filter becomes `build.filter`,
+  // covering the runs of `build.covered`.
+  void publish_filter(FilterBuild build);
   // After publish(), outside the lock: deletes the removed runs' files (gone
   // under their names on return, their space freed in the background once
   // no reader holds them; gradual_removal.hpp).
@@ -120,16 +159,21 @@ class FinishedStore {
   // Until the removed runs' space is freed (tests).
   void wait_removals() { remover_.wait_idle(); }
 
-  size_t runs() const { return runs_->size(); }
+  size_t runs() const { return runs_->runs.size(); }
+  size_t covered_runs() const { return static_cast<size_t>(std::count(runs_->covered.begin(), runs_->covered.end(), 1)); }
   uint64_t records() const;       // on disk, counting a key once per run
-  size_t memory_bytes() const;    // filters and block indexes
+  size_t memory_bytes() const;    // filters (the shared one too) and block indexes
 
  private:
   // `key`'s hash in `run`, given `h`, its hash under the store's seed (a
   // run written under another seed keeps its own).
   uint64_t run_hash(const FinishedRun& run, std::string_view key, uint64_t h) const;
-  // find_in() with the key's hash under the store's seed already known.
-  std::optional<Hit> find_hashed(const std::vector<RunPtr>& runs, std::string_view key, uint64_t h) const;
+  // find_in() with the key's hash under the store's seed already known;
+  // `skip_covered`: the shared filter ruled the key out.
+  std::optional<Hit> find_hashed(const RunSet& runs, std::string_view key, uint64_t h, bool skip_covered) const;
+  // Starts loading the blocks of the runs' filters `key` (hash `h`) will be
+  // tested in.
+  void prefetch_runs(const RunSet& runs, std::string_view key, uint64_t h, bool skip_covered) const;
   std::filesystem::path next_path();
   // Completes `w` (written to `path`) and opens the run it wrote.
   RunPtr finish(FinishedRunWriter& w, const std::filesystem::path& path, std::error_code& ec);
@@ -137,9 +181,10 @@ class FinishedStore {
   std::filesystem::path dir_;
   uint64_t base_records_;
   Logger& log_;
+  uint64_t min_filter_keys_;
   uint64_t seed_ = 0;
   std::atomic<uint64_t> next_number_{1};  // runs are written on two threads
-  RunList runs_ = std::make_shared<const std::vector<RunPtr>>();  // oldest first
+  RunList runs_ = std::make_shared<const RunSet>();
   // Runs (by path) whose damage was logged; lookups on several threads add to it.
   mutable std::mutex damaged_mutex_;
   mutable std::vector<std::filesystem::path> damaged_logged_;

@@ -239,6 +239,8 @@ Journal::Journal(JournalSettings settings, std::unique_ptr<LogIo> io, Logger& lo
       finished_flushes_(metrics.counter("herald_journal_finished_flushes_total",
                                         "Batches of finished events moved from memory to a run on disk")),
       finished_runs_(metrics.gauge("herald_journal_finished_runs", "Run files holding finished events")),
+      finished_runs_filtered_(metrics.gauge("herald_journal_finished_runs_filtered",
+                                            "Run files whose events are all in the filter the large runs share")),
       finished_on_disk_(metrics.gauge("herald_journal_finished_events_on_disk",
                                       "Finished events in run files (a key counted once per run)")),
       in_memory_(metrics.gauge("herald_journal_events_in_memory",
@@ -497,7 +499,7 @@ void Journal::reserve_all(Admission& adm, std::span<std::string> keys, std::span
   // Inline for small batches (a single-event request is most of them):
   // these temporaries were three allocations of every such request.
   boost::container::small_vector<std::optional<FinishedStore::Hit>, 4> probed(keys.size());
-  if (!runs->empty()) {
+  if (!runs->runs.empty()) {
     finished_->find_all_in(*runs, keys, probed);
     for (auto& p : probed) p = unexpired(std::move(p), now);
   }
@@ -919,7 +921,10 @@ bool Journal::move_to_run(std::vector<std::string>& batch, size_t count, std::ch
   fresh.resize(kept);
   const auto started = Steady::now();
   std::error_code ec;
-  FinishedStore::RunPtr run = fresh.empty() ? nullptr : finished_->write(fresh, ec);
+  // The run's keys go into the filter the runs share, if there is one yet,
+  // so that new ids need not be tested against this run's own.
+  const std::shared_ptr<FinishedFilter> filter = finished_snapshot()->filter;
+  FinishedStore::RunPtr run = fresh.empty() ? nullptr : finished_->write(fresh, ec, filter.get());
   const auto written = Steady::now();
   if (ec) {
     // They stay in memory (and in the segments) until a later flush works.
@@ -930,7 +935,7 @@ bool Journal::move_to_run(std::vector<std::string>& batch, size_t count, std::ch
                   {{"error", ec.message()}, {"events", static_cast<unsigned long>(fresh.size())}});
     return false;
   }
-  if (run) publish_runs(run, {});
+  if (run) publish_runs(run, {}, filter.get());
   // Out of memory in chunks, so ingest never waits long. An entry used
   // again since (an expired id accepted anew) has another accepted_ms and
   // stays. Destroyed after each chunk's lock is released.
@@ -972,12 +977,14 @@ bool Journal::move_to_run(std::vector<std::string>& batch, size_t count, std::ch
   return true;
 }
 
-void Journal::publish_runs(FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed) {
+void Journal::publish_runs(FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed,
+                           const FinishedFilter* covered_by) {
   const bool merge_may_be_due = added != nullptr;
   {
     std::lock_guard lock(mutex_);
-    finished_->publish(std::move(added), removed);
+    finished_->publish(std::move(added), removed, covered_by);
     finished_runs_.set(int64_t(finished_->runs()));
+    finished_runs_filtered_.set(int64_t(finished_->covered_runs()));
     finished_on_disk_.set(int64_t(finished_->records()));
   }
   finished_->remove_files(removed);
@@ -1014,14 +1021,29 @@ void Journal::compact_finished() {
   std::lock_guard work(merge_mutex_);
   const int64_t expire_before =
       now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(settings_.idempotency_window).count();
-  if (auto gone = finished_->expired(*finished_snapshot(), expire_before); !gone.empty()) publish_runs(nullptr, gone);
+  if (auto gone = finished_->expired(finished_snapshot()->runs, expire_before); !gone.empty())
+    publish_runs(nullptr, gone);
   std::error_code ec;
+  auto keep_going = [this] { return !stopping(); };
   finished_->merge_tiers([this] { return finished_snapshot(); },
-                         [this](FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed) {
-                           publish_runs(std::move(added), removed);
-                         },
-                         [this] { return !stopping(); }, expire_before, ec);
+                         [this](FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed,
+                                const FinishedFilter* covered_by) { publish_runs(std::move(added), removed, covered_by); },
+                         keep_going, expire_before, ec);
   if (ec) logger_.error("journal: merging finished-event runs failed; keeping them", {{"error", ec.message()}});
+  const auto t0 = std::chrono::steady_clock::now();
+  if (auto build = finished_->build_filter(*finished_snapshot(), keep_going)) {
+    const uint64_t capacity = build->filter ? build->filter->capacity() : 0;
+    const size_t covered = build->covered.size();
+    {
+      std::lock_guard lock(mutex_);
+      finished_->publish_filter(std::move(*build));
+      finished_runs_filtered_.set(int64_t(finished_->covered_runs()));
+    }
+    logger_.debug("journal: shared filter of the finished-event runs built",
+                  {{"capacity", static_cast<unsigned long>(capacity)},
+                   {"runs", static_cast<unsigned long>(covered)},
+                   {"ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()}});
+  }
 }
 
 FinishedStore::RunList Journal::finished_snapshot() const {

@@ -207,9 +207,10 @@ class Journal final : public DeliveryLedger {
   // Moves the finished entries in memory to a new run; returns how many.
   // Called by maintenance; public for tests.
   size_t flush_finished();
-  // Deletes runs that left the window and merges runs of one size tier
-  // until no tier has four (lower tiers also during a higher tier's merge).
-  // Called by the merge thread; public for tests.
+  // Deletes runs that left the window, merges runs of one size tier until
+  // no tier has four (lower tiers also during a higher tier's merge), and
+  // builds the filter the large runs share when one is due
+  // (FinishedStore::build_filter). Called by the merge thread; public for tests.
   void compact_finished();
   // Until the files of removed runs and segments are gone (tests).
   void wait_removals() {
@@ -312,7 +313,8 @@ class Journal final : public DeliveryLedger {
   void apply_packed_snapshot(std::string_view payload);
   bool expired(const EventEntry& e, int64_t now_ms) const { return expired(e.accepted_ms, now_ms); }
   bool expired(int64_t accepted_ms, int64_t now_ms) const;
-  void publish_runs(FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed);
+  void publish_runs(FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed,
+                    const FinishedFilter* covered_by = nullptr);
   FinishedStore::RunList finished_snapshot() const;  // takes mutex_
   void run_maintenance();
   void run_merges();
@@ -368,6 +370,7 @@ class Journal final : public DeliveryLedger {
   Gauge& pending_events_;
   Counter& finished_flushes_;
   Gauge& finished_runs_;
+  Gauge& finished_runs_filtered_;
   Gauge& finished_on_disk_;
   Gauge& in_memory_;  // entries_.size(), set per batch
   uint64_t last_snapshot_bytes_ = 0;  // checkpoint() and maintenance only

@@ -153,21 +153,21 @@ TEST_F(FinishedStoreTest, FormatOneRunsAreReadAndMergedIntoTheCurrentFormat) {
   };
   auto s = open_store();
   ASSERT_EQ(s->runs(), 3u);
-  EXPECT_EQ(header_version(s->snapshot()->front()->path()), "HRLDRUN1");
+  EXPECT_EQ(header_version(s->snapshot()->runs.front()->path()), "HRLDRUN1");
   for (const auto& o : all) {
     auto hit = s->find(o.key);
     ASSERT_TRUE(hit) << o.key;
     EXPECT_EQ(hit->value, o.value);
   }
   int passes = 0;
-  const auto& v1 = *s->snapshot()->front();
+  const auto& v1 = *s->snapshot()->runs.front();
   for (int i = 0; i < 20'000; ++i) passes += v1.may_contain(hash_bytes("other-" + std::to_string(i), kSeed));
   EXPECT_LT(passes, 20'000 * 15 / 1000);  // ~0.45 %
 
   auto fresh = make_records("new-", 800, 9000);
   auto v2 = add_run(*s, fresh);  // the store continues the runs' seed: one tier, one merge
   EXPECT_EQ(header_version(v2->path()), "HRLDRUN2");
-  const auto inputs = s->pick_merge(*s->snapshot());
+  const auto inputs = s->pick_merge(s->snapshot()->runs);
   ASSERT_EQ(inputs.size(), 4u);
   std::error_code ec;
   auto merged = s->merge(inputs, 0, ec);
@@ -338,7 +338,7 @@ TEST_F(FinishedStoreTest, MergeKeepsTheNewestOfEachKeyAndDropsExpired) {
     add_run(*s, recs);
   }
   EXPECT_EQ(s->find("dup-3")->value, "gen3");  // the newest across runs
-  auto inputs = s->pick_merge(*s->snapshot());
+  auto inputs = s->pick_merge(s->snapshot()->runs);
   ASSERT_EQ(inputs.size(), 4u);
   std::error_code ec;
   // Everything accepted before 2000 leaves the window: all of run 0.
@@ -354,11 +354,11 @@ TEST_F(FinishedStoreTest, MergeKeepsTheNewestOfEachKeyAndDropsExpired) {
   EXPECT_EQ(s->find("dup-7")->value, "gen3");
   EXPECT_FALSE(s->find("run0-5"));
   EXPECT_EQ(s->find("run2-79")->accepted_ms, 3079);
-  EXPECT_TRUE(s->pick_merge(*s->snapshot()).empty());
+  EXPECT_TRUE(s->pick_merge(s->snapshot()->runs).empty());
   // Whole runs leave once their newest record is out of the window.
   EXPECT_EQ(merged->max_accepted_ms(), 4500);
-  EXPECT_TRUE(s->expired(*s->snapshot(), 4500).empty());
-  EXPECT_EQ(s->expired(*s->snapshot(), 4501).size(), 1u);
+  EXPECT_TRUE(s->expired(s->snapshot()->runs, 4500).empty());
+  EXPECT_EQ(s->expired(s->snapshot()->runs, 4501).size(), 1u);
   // Reopened: same answers, and the seed carries on into new runs.
   const uint64_t seed = merged->seed();
   s.reset();
@@ -371,7 +371,7 @@ TEST_F(FinishedStoreTest, MergeKeepsTheNewestOfEachKeyAndDropsExpired) {
 TEST_F(FinishedStoreTest, MergeOfOnlyExpiredRecordsLeavesNoFile) {
   auto s = open_store(10);
   for (int r = 0; r < 4; ++r) add_run(*s, make_records("x" + std::to_string(r) + "-", 5, 100));
-  auto inputs = s->pick_merge(*s->snapshot());
+  auto inputs = s->pick_merge(s->snapshot()->runs);
   ASSERT_EQ(inputs.size(), 4u);
   std::error_code ec;
   EXPECT_FALSE(s->merge(inputs, 1'000'000, ec));
@@ -411,11 +411,12 @@ TEST_F(FinishedStoreTest, RunsFlushedDuringALargeMergeAreMergedInItsPauses) {
           for (auto& run : later) s->publish(run, {});
         return s->snapshot();
       },
-      [&](FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed) {
+      [&](FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed,
+          const FinishedFilter* covered_by) {
         ASSERT_TRUE(added);
         EXPECT_EQ(removed.size(), 4u);
         published.push_back(added->records());
-        s->publish(added, removed);
+        s->publish(added, removed, covered_by);
       },
       [] { return true; }, 0, ec);
   EXPECT_FALSE(ec) << ec.message();
@@ -425,9 +426,172 @@ TEST_F(FinishedStoreTest, RunsFlushedDuringALargeMergeAreMergedInItsPauses) {
 
   // keep_going false: nothing more is merged.
   for (int r = 0; r < 4; ++r) add_run(*s, make_records("stop" + std::to_string(r) + "-", 10, 1));
-  s->merge_tiers([&] { return s->snapshot(); }, [&](auto, const auto&) { ADD_FAILURE() << "merged"; },
+  s->merge_tiers([&] { return s->snapshot(); }, [&](auto, const auto&, auto) { ADD_FAILURE() << "merged"; },
                  [] { return false; }, 0, ec);
   EXPECT_EQ(s->runs(), 6u);
+}
+
+
+TEST(FinishedFilterTest, HoldsEveryKeyAddedAndFewOthersAtCapacity) {
+  FinishedFilter f(50'000, 7);
+  std::mt19937_64 rng(42);
+  std::vector<uint64_t> in(50'000);
+  for (auto& h : in) {
+    h = rng();
+    f.add(h);
+  }
+  EXPECT_EQ(f.added(), 50'000u);
+  for (uint64_t h : in) ASSERT_TRUE(f.may_contain(h));
+  int passes = 0;
+  for (int i = 0; i < 200'000; ++i) passes += f.may_contain(rng());
+  EXPECT_LT(passes, 200'000 * 3 / 1000);  // ~0.1 % at capacity, as a format-2 run
+  EXPECT_EQ(f.memory_bytes(), 100'032u);  // 16 bits per key, whole 64-byte blocks
+}
+
+// The shared filter: built once a run above tier 0 exists; a run written
+// with it (a flush) adds its keys; a merge of runs it does not cover adds
+// its output's keys; a merge of covered runs needs none; a lookup finds
+// every key whatever the filter covers; rebuilt once it took more keys than
+// it was sized for; dropped when no run is left.
+TEST_F(FinishedStoreTest, TheLargeRunsShareOneFilterAndEveryKeyIsStillFound) {
+  auto s = std::make_unique<FinishedStore>(dir.path() / "finished", 100, log, 1000);
+  s->open();
+  std::vector<Owned> all;
+  // Four runs of tier 0, written as a flush does with `filter` (or none).
+  auto add_tier0 = [&](const std::string& prefix, FinishedFilter* filter = nullptr) {
+    for (int r = 0; r < 4; ++r) {
+      auto owned = make_records(prefix + std::to_string(r) + "-", 100, 1000);
+      auto recs = views(owned);
+      std::error_code ec;
+      auto run = s->write(s->sort_by_hash(recs), ec, filter);
+      ASSERT_TRUE(run) << ec.message();
+      s->publish(run, {}, filter);
+      all.insert(all.end(), owned.begin(), owned.end());
+    }
+  };
+  auto merge_all = [&] {
+    std::error_code ec;
+    s->merge_tiers([&] { return s->snapshot(); },
+                   [&](FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed,
+                       const FinishedFilter* covered_by) { s->publish(added, removed, covered_by); },
+                   [] { return true; }, 0, ec);
+    ASSERT_FALSE(ec) << ec.message();
+  };
+  auto covered = [&] {
+    const auto set = s->snapshot();
+    std::vector<int> out;
+    for (size_t j = 0; j < set->runs.size(); ++j) out.push_back(set->covered[j]);
+    return out;
+  };
+  auto expect_all_found = [&] {
+    const auto set = s->snapshot();
+    std::vector<std::string> keys;
+    for (const auto& o : all) keys.push_back(o.key);
+    for (int i = 0; i < 2000; ++i) keys.push_back("absent-" + std::to_string(i));
+    std::vector<std::optional<FinishedStore::Hit>> out(keys.size());
+    s->find_all_in(*set, keys, out);
+    for (size_t i = 0; i < all.size(); ++i) {
+      ASSERT_TRUE(out[i]) << keys[i];
+      EXPECT_EQ(out[i]->value, all[i].value);
+      ASSERT_TRUE(s->find_in(*set, keys[i])) << keys[i];
+    }
+    for (size_t i = all.size(); i < keys.size(); ++i) ASSERT_FALSE(out[i]) << keys[i];
+  };
+
+  // Only tier-0 runs: nothing to build.
+  add_tier0("a");
+  EXPECT_FALSE(s->build_filter(*s->snapshot(), [] { return true; }));
+  merge_all();  // one run of 400, tier 1; no filter yet, so not covered
+  EXPECT_EQ(covered(), (std::vector<int>{0}));
+  auto build = s->build_filter(*s->snapshot(), [] { return true; });
+  ASSERT_TRUE(build && build->filter);
+  EXPECT_EQ(build->covered.size(), 1u);
+  EXPECT_EQ(build->filter->capacity(), 1000u);  // the minimum (twice 400 is less)
+  s->publish_filter(std::move(*build));
+  EXPECT_EQ(covered(), (std::vector<int>{1}));
+  expect_all_found();
+  EXPECT_FALSE(s->build_filter(*s->snapshot(), [] { return true; }));  // not due
+
+  // Runs written without it stay out; their merge's output goes in as it
+  // is written.
+  add_tier0("b");
+  EXPECT_EQ(covered(), (std::vector<int>{1, 0, 0, 0, 0}));
+  expect_all_found();
+  FinishedFilter* filter = s->snapshot()->filter.get();
+  merge_all();
+  EXPECT_EQ(covered(), (std::vector<int>{1, 1}));
+  EXPECT_EQ(s->snapshot()->filter.get(), filter);
+  EXPECT_EQ(filter->added(), 800u);
+  expect_all_found();
+
+  // Runs written with it are covered, and so is their merge, which adds
+  // nothing.
+  add_tier0("c", filter);
+  EXPECT_EQ(covered(), (std::vector<int>{1, 1, 1, 1, 1, 1}));
+  EXPECT_EQ(filter->added(), 1200u);
+  expect_all_found();
+  merge_all();
+  EXPECT_EQ(covered(), (std::vector<int>{1, 1, 1}));
+  EXPECT_EQ(filter->added(), 1200u);
+
+  // The fourth tier-1 run: the four merge into one covered run of 1600
+  // without adding a key. The filter then holds 1600 keys, over its 1000.
+  add_tier0("d");
+  merge_all();
+  EXPECT_EQ(covered(), (std::vector<int>{1}));
+  EXPECT_EQ(s->snapshot()->runs.front()->records(), 1600u);
+  EXPECT_EQ(filter->added(), 1600u);
+  expect_all_found();
+  build = s->build_filter(*s->snapshot(), [] { return true; });
+  ASSERT_TRUE(build && build->filter);
+  EXPECT_EQ(build->filter->capacity(), 3200u);
+  EXPECT_EQ(build->filter->added(), 1600u);
+  // Stopped midway: no filter.
+  EXPECT_FALSE(s->build_filter(FinishedStore::RunSet{s->snapshot()->runs, {0}, nullptr}, [] { return false; }));
+  s->publish_filter(std::move(*build));
+  EXPECT_NE(s->snapshot()->filter.get(), filter);
+  EXPECT_EQ(covered(), (std::vector<int>{1}));
+  expect_all_found();
+
+  // The last run leaves the window: the filter goes with it.
+  const auto gone = s->expired(s->snapshot()->runs, 5000);
+  ASSERT_EQ(gone.size(), 1u);
+  s->publish(nullptr, gone);
+  build = s->build_filter(*s->snapshot(), [] { return true; });
+  ASSERT_TRUE(build);
+  EXPECT_FALSE(build->filter);
+  s->publish_filter(std::move(*build));
+  EXPECT_FALSE(s->snapshot()->filter);
+}
+
+// Runs of tier 1 and up loaded at start are covered by the first build; a
+// run with a damaged block is not (its keys are not all in the filter) and
+// keeps being tested on its own.
+TEST_F(FinishedStoreTest, TheFirstBuildCoversLoadedRunsButNotDamagedOnes) {
+  std::vector<Owned> good = make_records("good-", 3000, 1000), bad = make_records("bad-", 3000, 1000);
+  fs::path bad_path;
+  {
+    auto s = std::make_unique<FinishedStore>(dir.path() / "finished", 100, log, 1000);
+    s->open();
+    add_run(*s, good);
+    bad_path = add_run(*s, bad)->path();
+  }
+  flip_byte(bad_path, 40);  // inside the first block: its CRC no longer holds
+  auto s = std::make_unique<FinishedStore>(dir.path() / "finished", 100, log, 1000);
+  s->open();
+  ASSERT_EQ(s->runs(), 2u);
+  auto build = s->build_filter(*s->snapshot(), [] { return true; });
+  ASSERT_TRUE(build && build->filter);
+  ASSERT_EQ(build->covered.size(), 1u);
+  EXPECT_EQ(build->covered.front()->path().filename(), s->snapshot()->runs.front()->path().filename());
+  s->publish_filter(std::move(*build));
+  for (const auto& o : good) ASSERT_TRUE(s->find(o.key)) << o.key;
+  int found = 0;
+  for (const auto& o : bad) found += s->find(o.key).has_value();
+  EXPECT_GT(found, 2500);  // all but the damaged block's
+  EXPECT_LT(found, 3000);
+  // Due again only once uncovered runs hold over an eighth of the keys: here half.
+  EXPECT_TRUE(s->build_filter(*s->snapshot(), [] { return true; }));
 }
 
 }  // namespace

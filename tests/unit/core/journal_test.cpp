@@ -467,8 +467,15 @@ TEST_F(JournalTest, FinishedEventsMovedToARunStillAnswerDuplicatesAndStatus) {
 // (as journal-maint and journal-merge do), every answer must stay
 // "duplicate": an event leaves memory only after its run is published, and
 // a batch probed against an older run list is asked again.
-TEST_F(JournalTest, BatchLookupsRacingFlushesAndMergesStillFindEveryDuplicate) {
-  auto j = open_journal();
+// Batch lookups while one thread flushes finished events to runs and
+// another merges them (and builds the filter they share).
+class JournalRaceTest : public JournalTest {
+ protected:
+  void expect_duplicates_found_while_runs_change(Journal& journal);
+};
+
+void JournalRaceTest::expect_duplicates_found_while_runs_change(Journal& journal) {
+  Journal* j = &journal;
   std::atomic<bool> stop{false};
   std::thread flusher([&] {
     while (!stop.load()) j->flush_finished();
@@ -502,6 +509,21 @@ TEST_F(JournalTest, BatchLookupsRacingFlushesAndMergesStillFindEveryDuplicate) {
   merger.join();
   EXPECT_GE(j->finished_runs(), 1u);
   EXPECT_LT(j->entries_in_memory(), accepted.size());
+}
+
+TEST_F(JournalRaceTest, BatchLookupsRacingFlushesAndMergesStillFindEveryDuplicate) {
+  auto j = open_journal();
+  expect_duplicates_found_while_runs_change(*j);
+}
+
+// The same with runs of a few dozen events: merged up several tiers, and
+// the larger ones covered by the shared filter while lookups run.
+TEST_F(JournalRaceTest, BatchLookupsRacingMergesIntoTheSharedFilterStillFindEveryDuplicate) {
+  finished_in_memory = 50;
+  auto j = open_journal();
+  expect_duplicates_found_while_runs_change(*j);
+  j->compact_finished();
+  EXPECT_GE(metrics.gauge("herald_journal_finished_runs_filtered", "").value(), 1);
 }
 
 // Without the checkpoint after a flush (a crash in between), replay brings

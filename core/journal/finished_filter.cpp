@@ -1,0 +1,49 @@
+#include "core/journal/finished_filter.hpp"
+
+#include "core/journal/blocked_bloom.hpp"
+
+namespace herald {
+
+namespace {
+constexpr BloomShape kShape{16, 7};  // format 2's (finished_run.hpp)
+}
+
+FinishedFilter::FinishedFilter(uint64_t capacity, uint64_t seed)
+    : capacity_(capacity),
+      seed_(seed),
+      words_(bloom_words_for(capacity, kShape)),
+      bits_(std::make_unique<std::atomic<uint64_t>[]>(words_)) {}
+
+void FinishedFilter::add(uint64_t hash) {
+  bloom_probe(words_, kShape.probes, hash, [&](size_t w, uint64_t bit) {
+    bits_[w].fetch_or(bit, std::memory_order_relaxed);
+    return true;
+  });
+  added_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void FinishedFilter::add_unshared(uint64_t hash) {
+  // A load and a store, not a locked read-modify-write, for each of the
+  // millions of keys of a build.
+  bloom_probe(words_, kShape.probes, hash, [&](size_t w, uint64_t bit) {
+    bits_[w].store(bits_[w].load(std::memory_order_relaxed) | bit, std::memory_order_relaxed);
+    return true;
+  });
+  added_.store(added_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+bool FinishedFilter::may_contain(uint64_t hash) const {
+  bool all = true;
+  bloom_probe(words_, kShape.probes, hash,
+              [&](size_t w, uint64_t bit) { return all = (bits_[w].load(std::memory_order_relaxed) & bit) != 0; });
+  return all;
+}
+
+void FinishedFilter::prefetch(uint64_t hash) const {
+  bloom_probe(words_, kShape.probes, hash, [&](size_t w, uint64_t) {
+    __builtin_prefetch(&bits_[w]);
+    return false;  // one probe: all of a key's bits share a 64-byte block
+  });
+}
+
+}  // namespace herald
