@@ -14,22 +14,14 @@ FinishedFilter::FinishedFilter(uint64_t capacity, uint64_t seed)
       words_(bloom_words_for(capacity, kShape)),
       bits_(std::make_unique<std::atomic<uint64_t>[]>(words_)) {}
 
-void FinishedFilter::add(uint64_t hash) {
-  bloom_probe(words_, kShape.probes, hash, [&](size_t w, uint64_t bit) {
-    bits_[w].fetch_or(bit, std::memory_order_relaxed);
-    return true;
-  });
-  added_.fetch_add(1, std::memory_order_relaxed);
-}
-
-void FinishedFilter::add_unshared(uint64_t hash) {
-  // A load and a store, not a locked read-modify-write, for each of the
-  // millions of keys of a build.
-  bloom_probe(words_, kShape.probes, hash, [&](size_t w, uint64_t bit) {
-    bits_[w].store(bits_[w].load(std::memory_order_relaxed) | bit, std::memory_order_relaxed);
-    return true;
-  });
-  added_.store(added_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+void FinishedFilter::add(std::span<const uint64_t> hashes) {
+  std::lock_guard lock(writer_);
+  for (uint64_t hash : hashes)
+    bloom_probe(words_, kShape.probes, hash, [&](size_t w, uint64_t bit) {
+      bits_[w].store(bits_[w].load(std::memory_order_relaxed) | bit, std::memory_order_relaxed);
+      return true;
+    });
+  added_.store(added_.load(std::memory_order_relaxed) + hashes.size(), std::memory_order_relaxed);
 }
 
 bool FinishedFilter::may_contain(uint64_t hash) const {

@@ -176,9 +176,13 @@ FinishedStore::RunPtr FinishedStore::write(const std::vector<FinishedRecord>& so
                                            FinishedFilter* add_to) {
   const fs::path path = next_path();
   FinishedRunWriter w(path, seed_, sorted.size());
-  for (const auto& r : sorted) {
+  for (const auto& r : sorted)
     if ((ec = w.add(r))) return nullptr;
-    if (add_to) add_to->add(r.hash);
+  if (add_to) {
+    std::vector<uint64_t> hashes;
+    hashes.reserve(sorted.size());
+    for (const auto& r : sorted) hashes.push_back(r.hash);
+    add_to->add(hashes);
   }
   return finish(w, path, ec);
 }
@@ -215,6 +219,11 @@ FinishedStore::RunPtr FinishedStore::merge(const std::vector<RunPtr>& inputs, in
   const fs::path path = next_path();
   FinishedRunWriter w(path, inputs.front()->seed(), upper);
 
+  std::vector<uint64_t> added;  // keys for `add_to`, handed over a chunk at a time
+  auto hand_over = [&] {
+    if (add_to) add_to->add(added);
+    added.clear();
+  };
   struct Source {
     FinishedRun::Cursor cursor;
     FinishedRecord rec;
@@ -232,7 +241,10 @@ FinishedStore::RunPtr FinishedStore::merge(const std::vector<RunPtr>& inputs, in
   // A k-way merge over at most four cursors: a linear scan for the least
   // beats a heap at this width.
   for (uint64_t taken = 1;; ++taken) {
-    if (between && taken % kMergeYieldRecords == 0) between();
+    if (taken % kMergeYieldRecords == 0) {
+      hand_over();
+      if (between) between();
+    }
     Source* least = nullptr;
     for (auto& s : src)
       if (s.live && (!least || less(s.rec, least->rec))) least = &s;
@@ -254,13 +266,14 @@ FinishedStore::RunPtr FinishedStore::merge(const std::vector<RunPtr>& inputs, in
     }
     if (best.accepted_ms >= expire_before_ms) {
       if ((ec = w.add(best))) return nullptr;
-      if (add_to) add_to->add(best.hash);
+      if (add_to) added.push_back(best.hash);
     }
   }
   for (size_t i = 0; i < src.size(); ++i)
     if (src[i].cursor.damaged())
       log_.error("finished-event run has a damaged block; the merge leaves its remaining records out",
                  {{"file", inputs[i]->path().string()}});
+  hand_over();
   if (w.records() == 0) return nullptr;  // everything expired; the writer removes its file
   return finish(w, path, ec);
 }
@@ -323,15 +336,22 @@ std::optional<FinishedStore::FilterBuild> FinishedStore::build_filter(const RunS
   const bool due = set.filter ? set.filter->added() > set.filter->capacity() || uncovered * 8 > keys : large;
   if (!due) return std::nullopt;
   FilterBuild build{std::make_shared<FinishedFilter>(std::max(2 * keys, min_filter_keys_), seed_), {}};
-  uint64_t read = 0;
+  std::vector<uint64_t> chunk;
+  chunk.reserve(kMergeYieldRecords);
   for (const auto& run : eligible) {
     if (!keep_going()) return std::nullopt;
     FinishedRun::Cursor cursor(*run);
     FinishedRecord r;
     while (cursor.next(r)) {
-      build.filter->add_unshared(r.hash);
-      if (++read % kMergeYieldRecords == 0 && !keep_going()) return std::nullopt;
+      chunk.push_back(r.hash);
+      if (chunk.size() == kMergeYieldRecords) {
+        build.filter->add(chunk);
+        chunk.clear();
+        if (!keep_going()) return std::nullopt;
+      }
     }
+    build.filter->add(chunk);
+    chunk.clear();
     // A damaged block's keys are not all in: the run stays tested on its own.
     if (!cursor.damaged()) build.covered.push_back(run);
   }
