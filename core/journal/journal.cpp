@@ -281,6 +281,7 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
   // the checkpoint after their flush) only repeat what the run holds.
   finished_->open();
   finished_runs_.set(int64_t(finished_->runs()));
+  finished_runs_filtered_.set(int64_t(finished_->covered_runs()));
   finished_on_disk_.set(int64_t(finished_->records()));
   RecoveryReport report = log_->open([this](uint8_t type, std::string_view payload, uint64_t) {
     apply_record(type, payload);
@@ -312,6 +313,9 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
   for (auto& [k, entry] : entries_)
     if (entry->unfinished == 0 && entry->committed) note_finished(k.text, *entry);
   if (pending_run_count_ >= settings_.finished_in_memory) flush_requested_ = true;  // a long replay
+  // The merge thread starts at once: the runs loaded above are merged if
+  // due, and the filter they share is built (until then every run is tested).
+  if (finished_->runs() > 0) merge_requested_ = true;
   maintenance_ = std::thread([this] {
     name_this_thread("journal-maint");
     run_maintenance();
