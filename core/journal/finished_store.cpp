@@ -317,7 +317,13 @@ std::vector<FinishedStore::RunPtr> FinishedStore::expired(const std::vector<RunP
 }
 
 std::optional<FinishedStore::FilterBuild> FinishedStore::build_filter(const RunSet& set,
-                                                                       const std::function<bool()>& keep_going) const {
+                                                                       const std::function<bool()>& keep_going) {
+  std::erase_if(unfilterable_, [&](const fs::path& p) {
+    return std::none_of(set.runs.begin(), set.runs.end(), [&](const RunPtr& r) { return r->path() == p; });
+  });
+  auto unfilterable = [&](const FinishedRun& run) {
+    return std::find(unfilterable_.begin(), unfilterable_.end(), run.path()) != unfilterable_.end();
+  };
   uint64_t keys = 0, uncovered = 0;
   bool large = false;
   std::vector<RunPtr> eligible;  // under the store's seed (the filter's)
@@ -327,7 +333,7 @@ std::optional<FinishedStore::FilterBuild> FinishedStore::build_filter(const RunS
     eligible.push_back(run);
     large = large || tier(*run) > 0;
     keys += run->records();
-    if (!set.filter || !set.covered[j]) uncovered += run->records();
+    if ((!set.filter || !set.covered[j]) && !unfilterable(*run)) uncovered += run->records();
   }
   if (eligible.empty()) {
     if (!set.filter) return std::nullopt;
@@ -354,6 +360,7 @@ std::optional<FinishedStore::FilterBuild> FinishedStore::build_filter(const RunS
     chunk.clear();
     // A damaged block's keys are not all in: the run stays tested on its own.
     if (!cursor.damaged()) build.covered.push_back(run);
+    else if (!unfilterable(*run)) unfilterable_.push_back(run->path());
   }
   return build;
 }

@@ -135,15 +135,16 @@ class FinishedStore {
   // (below, the runs' own filters are small); it took more keys than it
   // was sized for (twice the keys it was built with: it cannot forget those
   // of runs that expired or whose keys were added again); or runs it does
-  // not cover (loaded at start) hold over an eighth of the keys. Then
-  // `filter` is the new one (null: no run is left) and `covered` the runs
-  // it holds every key of; nullopt when none is due, or `keep_going` turned
-  // false. On the merging thread.
+  // not cover (loaded at start) hold over an eighth of the keys; a run a
+  // build found damaged is not counted again (else every merge would
+  // rebuild the filter for it). Then `filter` is the new one (null: no run
+  // is left) and `covered` the runs it holds every key of; nullopt when
+  // none is due, or `keep_going` turned false. On the merging thread.
   struct FilterBuild {
     std::shared_ptr<FinishedFilter> filter;
     std::vector<RunPtr> covered;
   };
-  std::optional<FilterBuild> build_filter(const RunSet& runs, const std::function<bool()>& keep_going) const;
+  std::optional<FilterBuild> build_filter(const RunSet& runs, const std::function<bool()>& keep_going);
 
   // Under the owner's lock: `added` (may be null) becomes visible and
   // `removed` disappears from lookups. `covered_by`: the shared filter
@@ -182,6 +183,7 @@ class FinishedStore {
   uint64_t base_records_;
   Logger& log_;
   uint64_t min_filter_keys_;
+  std::vector<std::filesystem::path> unfilterable_;  // runs a build found damaged (build_filter's thread)
   uint64_t seed_ = 0;
   std::atomic<uint64_t> next_number_{1};  // runs are written on two threads
   RunList runs_ = std::make_shared<const RunSet>();
