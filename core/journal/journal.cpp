@@ -240,7 +240,7 @@ Journal::Journal(JournalSettings settings, std::unique_ptr<LogIo> io, Logger& lo
                                         "Batches of finished events moved from memory to a run on disk")),
       finished_runs_(metrics.gauge("herald_journal_finished_runs", "Run files holding finished events")),
       finished_runs_filtered_(metrics.gauge("herald_journal_finished_runs_filtered",
-                                            "Run files whose events are all in the filter the large runs share")),
+                                            "Run files whose events are all in the filter the runs share")),
       finished_on_disk_(metrics.gauge("herald_journal_finished_events_on_disk",
                                       "Finished events in run files (a key counted once per run)")),
       in_memory_(metrics.gauge("herald_journal_events_in_memory",

@@ -209,7 +209,7 @@ class Journal final : public DeliveryLedger {
   size_t flush_finished();
   // Deletes runs that left the window, merges runs of one size tier until
   // no tier has four (lower tiers also during a higher tier's merge), and
-  // builds the filter the large runs share when one is due
+  // builds the filter the runs share when one is due
   // (FinishedStore::build_filter). Called by the merge thread; public for tests.
   void compact_finished();
   // Until the files of removed runs and segments are gone (tests).
