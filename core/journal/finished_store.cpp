@@ -176,8 +176,18 @@ FinishedStore::RunPtr FinishedStore::write(const std::vector<FinishedRecord>& so
                                            FinishedFilter* add_to) {
   const fs::path path = next_path();
   FinishedRunWriter w(path, seed_, sorted.size());
-  for (const auto& r : sorted)
-    if ((ec = w.add(r))) return nullptr;
+  // In hash order the records' bytes are read at random from the batch
+  // they were encoded in (a flush's: a megabyte or two, arrival order), and
+  // copying them waited on the caches: 19 % of the flushing thread. So the
+  // record kAhead places on is fetched while this one is written.
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    if (i + kAhead < sorted.size()) {
+      __builtin_prefetch(sorted[i + kAhead].key.data());
+      __builtin_prefetch(sorted[i + kAhead].value.data());
+    }
+    if ((ec = w.add(sorted[i]))) return nullptr;
+  }
   if (add_to) {
     std::vector<uint64_t> hashes;
     hashes.reserve(sorted.size());
