@@ -394,14 +394,18 @@ void FinishedStore::publish(RunPtr added, const std::vector<RunPtr>& removed, co
   });
 }
 
+FinishedStore::RunSet FinishedStore::with_filter(const RunSet& set, FilterBuild build) {
+  RunSet next;
+  next.runs = set.runs;
+  for (const auto& run : next.runs)
+    next.covered.push_back(build.filter &&
+                           std::find(build.covered.begin(), build.covered.end(), run) != build.covered.end());
+  next.filter = std::move(build.filter);
+  return next;
+}
+
 void FinishedStore::publish_filter(FilterBuild build) {
-  auto next = std::make_shared<RunSet>();
-  next->runs = runs_->runs;
-  for (const auto& run : next->runs)
-    next->covered.push_back(build.filter &&
-                            std::find(build.covered.begin(), build.covered.end(), run) != build.covered.end());
-  next->filter = std::move(build.filter);
-  runs_ = std::move(next);
+  runs_ = std::make_shared<const RunSet>(with_filter(*runs_, std::move(build)));
 }
 
 void FinishedStore::remove_files(const std::vector<RunPtr>& removed) {

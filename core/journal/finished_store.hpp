@@ -19,7 +19,7 @@
 // merges and retires them on another: pick_merge() and expired() look at a
 // snapshot, publish() applies a change (runs added, runs removed) to the
 // list as it is then, and only the merging thread removes runs and builds
-// or adds to the shared filter.
+// the shared filter (both threads add the keys of the runs they write).
 
 #include <algorithm>
 #include <atomic>
@@ -150,8 +150,10 @@ class FinishedStore {
   // `removed` disappears from lookups. `covered_by`: the shared filter
   // holds every key of `added` (counted only if it is still the set's).
   void publish(RunPtr added, const std::vector<RunPtr>& removed, const FinishedFilter* covered_by = nullptr);
-  // Under the owner's lock: the set's filter becomes `build.filter`,
-  // covering the runs of `build.covered`.
+  // `set` with `build.filter` as its filter, covering the runs of
+  // `build.covered`.
+  static RunSet with_filter(const RunSet& set, FilterBuild build);
+  // Under the owner's lock: the set becomes with_filter(set, build).
   void publish_filter(FilterBuild build);
   // After publish(), outside the lock: deletes the removed runs' files (gone
   // under their names on return, their space freed in the background once
