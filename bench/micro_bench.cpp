@@ -368,7 +368,7 @@ BENCHMARK(BM_FinishedLookup)->Arg(0)->Arg(1);
 // finished events in their size tiers (3 of 16k, 64k and 256k events, 2 of
 // 1M), as under load. The filters (~6 MB) do not fit the caches, so this
 // measures the lookups' cache misses. Time per batch. Arg 0: each run's
-// filter tested; 1: the runs above tier 0 covered by the filter they share
+// filter tested; 1: the runs covered by the filter they share
 // (FinishedFilter), as the journal's merge thread builds it.
 void BM_FinishedBatchLookup(benchmark::State& state) {
   static TempDir dir;  // built once for all iterations and repetitions

@@ -22,17 +22,31 @@ inline size_t bloom_words_for(uint64_t keys, BloomShape shape) {
   return static_cast<size_t>(blocks * 8);
 }
 
+// The first word of the block `hash` falls in, in a filter of `words`
+// words: the top bits of the hash (so keys in hash order walk the filter
+// in order). Prefetching it loads every probe's word.
+inline size_t bloom_block_word(size_t words, uint64_t hash) {
+  return static_cast<size_t>((static_cast<__uint128_t>(hash) * (words / 8)) >> 64) * 8;
+}
+
 // Calls f(word index, bit mask) for each probe of `hash` in a filter of
 // `words` words, until f returns false.
 template <class F>
 void bloom_probe(size_t words, int probes, uint64_t hash, F&& f) {
-  const size_t blocks = words / 8;
-  const auto block = static_cast<size_t>((static_cast<__uint128_t>(hash) * blocks) >> 64);
+  const size_t first = bloom_block_word(words, hash);
   const uint64_t g = hash_mix(hash, 0x9E3779B97F4A7C15ull);
   for (int i = 0; i < probes; ++i) {
     const unsigned bit = static_cast<unsigned>(g >> (i * 9)) & 511u;
-    if (!f(block * 8 + bit / 64, uint64_t(1) << (bit % 64))) return;
+    if (!f(first + bit / 64, uint64_t(1) << (bit % 64))) return;
   }
+}
+
+// Whether every probe's bit of `hash` is set; word_at(i) reads word i.
+template <class WordAt>
+bool bloom_contains(size_t words, int probes, uint64_t hash, WordAt&& word_at) {
+  bool all = true;
+  bloom_probe(words, probes, hash, [&](size_t w, uint64_t bit) { return all = (word_at(w) & bit) != 0; });
+  return all;
 }
 
 }  // namespace herald

@@ -24,18 +24,17 @@ void FinishedFilter::add(std::span<const uint64_t> hashes) {
   added_.store(added_.load(std::memory_order_relaxed) + hashes.size(), std::memory_order_relaxed);
 }
 
-bool FinishedFilter::may_contain(uint64_t hash) const {
-  bool all = true;
-  bloom_probe(words_, kShape.probes, hash,
-              [&](size_t w, uint64_t bit) { return all = (bits_[w].load(std::memory_order_relaxed) & bit) != 0; });
-  return all;
+void FinishedFilter::Feed::flush() {
+  if (!filter_ || pending_.empty()) return;
+  filter_->add(pending_);
+  pending_.clear();
 }
 
-void FinishedFilter::prefetch(uint64_t hash) const {
-  bloom_probe(words_, kShape.probes, hash, [&](size_t w, uint64_t) {
-    __builtin_prefetch(&bits_[w]);
-    return false;  // one probe: all of a key's bits share a 64-byte block
-  });
+bool FinishedFilter::may_contain(uint64_t hash) const {
+  return bloom_contains(words_, kShape.probes, hash,
+                        [&](size_t w) { return bits_[w].load(std::memory_order_relaxed); });
 }
+
+void FinishedFilter::prefetch(uint64_t hash) const { __builtin_prefetch(&bits_[bloom_block_word(words_, hash)]); }
 
 }  // namespace herald

@@ -27,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <vector>
 
 namespace herald {
 
@@ -45,6 +46,28 @@ class FinishedFilter {
   uint64_t capacity() const { return capacity_; }
   uint64_t added() const { return added_.load(std::memory_order_relaxed); }  // counting repeats
   size_t memory_bytes() const { return words_ * sizeof(uint64_t); }
+
+  // Hands keys to a filter a batch at a time (one turn of the writers'
+  // mutex each), as a flush, a merge or a build produces them. A null
+  // filter takes nothing.
+  class Feed {
+   public:
+    static constexpr size_t kBatch = 4096;
+    explicit Feed(FinishedFilter* filter) : filter_(filter) {}
+    // True when this key completed a batch, which was handed over.
+    bool push(uint64_t hash) {
+      if (!filter_) return false;
+      pending_.push_back(hash);
+      if (pending_.size() < kBatch) return false;
+      flush();
+      return true;
+    }
+    void flush();  // hands over the keys pushed since the last batch
+
+   private:
+    FinishedFilter* filter_;
+    std::vector<uint64_t> pending_;
+  };
 
  private:
   uint64_t capacity_, seed_;

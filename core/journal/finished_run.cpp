@@ -237,17 +237,11 @@ std::unique_ptr<FinishedRun> FinishedRun::open(const std::filesystem::path& path
 }
 
 void FinishedRun::prefetch(uint64_t hash) const {
-  if (bloom_.empty()) return;
-  bloom_probe(bloom_.size(), probes_, hash, [&](size_t w, uint64_t) {
-    __builtin_prefetch(&bloom_[w]);
-    return false;  // one probe: all of a key's bits share a 64-byte block
-  });
+  if (!bloom_.empty()) __builtin_prefetch(&bloom_[bloom_block_word(bloom_.size(), hash)]);
 }
 
 bool FinishedRun::may_contain(uint64_t hash) const {
-  bool all = true;
-  bloom_probe(bloom_.size(), probes_, hash, [&](size_t w, uint64_t bit) { return all = (bloom_[w] & bit) != 0; });
-  return all;
+  return bloom_contains(bloom_.size(), probes_, hash, [&](size_t w) { return bloom_[w]; });
 }
 
 bool FinishedRun::read_block(uint64_t i, std::string& out) const {

@@ -181,19 +181,16 @@ FinishedStore::RunPtr FinishedStore::write(const std::vector<FinishedRecord>& so
   // copying them waited on the caches: 19 % of the flushing thread. So the
   // record kAhead places on is fetched while this one is written.
   constexpr size_t kAhead = 8;
+  FinishedFilter::Feed feed(add_to);
   for (size_t i = 0; i < sorted.size(); ++i) {
     if (i + kAhead < sorted.size()) {
       __builtin_prefetch(sorted[i + kAhead].key.data());
       __builtin_prefetch(sorted[i + kAhead].value.data());
     }
     if ((ec = w.add(sorted[i]))) return nullptr;
+    feed.push(sorted[i].hash);
   }
-  if (add_to) {
-    std::vector<uint64_t> hashes;
-    hashes.reserve(sorted.size());
-    for (const auto& r : sorted) hashes.push_back(r.hash);
-    add_to->add(hashes);
-  }
+  feed.flush();
   return finish(w, path, ec);
 }
 
@@ -229,11 +226,7 @@ FinishedStore::RunPtr FinishedStore::merge(const std::vector<RunPtr>& inputs, in
   const fs::path path = next_path();
   FinishedRunWriter w(path, inputs.front()->seed(), upper);
 
-  std::vector<uint64_t> added;  // keys for `add_to`, handed over a chunk at a time
-  auto hand_over = [&] {
-    if (add_to) add_to->add(added);
-    added.clear();
-  };
+  FinishedFilter::Feed feed(add_to);
   struct Source {
     FinishedRun::Cursor cursor;
     FinishedRecord rec;
@@ -251,10 +244,7 @@ FinishedStore::RunPtr FinishedStore::merge(const std::vector<RunPtr>& inputs, in
   // A k-way merge over at most four cursors: a linear scan for the least
   // beats a heap at this width.
   for (uint64_t taken = 1;; ++taken) {
-    if (taken % kMergeYieldRecords == 0) {
-      hand_over();
-      if (between) between();
-    }
+    if (between && taken % kMergeYieldRecords == 0) between();
     Source* least = nullptr;
     for (auto& s : src)
       if (s.live && (!least || less(s.rec, least->rec))) least = &s;
@@ -276,14 +266,14 @@ FinishedStore::RunPtr FinishedStore::merge(const std::vector<RunPtr>& inputs, in
     }
     if (best.accepted_ms >= expire_before_ms) {
       if ((ec = w.add(best))) return nullptr;
-      if (add_to) added.push_back(best.hash);
+      feed.push(best.hash);
     }
   }
   for (size_t i = 0; i < src.size(); ++i)
     if (src[i].cursor.damaged())
       log_.error("finished-event run has a damaged block; the merge leaves its remaining records out",
                  {{"file", inputs[i]->path().string()}});
-  hand_over();
+  feed.flush();
   if (w.records() == 0) return nullptr;  // everything expired; the writer removes its file
   return finish(w, path, ec);
 }
@@ -352,26 +342,18 @@ std::optional<FinishedStore::FilterBuild> FinishedStore::build_filter(const RunS
   const bool due = set.filter ? set.filter->added() > set.filter->capacity() || uncovered * 8 > keys : large;
   if (!due) return std::nullopt;
   FilterBuild build{std::make_shared<FinishedFilter>(std::max(2 * keys, min_filter_keys_), seed_), {}};
-  std::vector<uint64_t> chunk;
-  chunk.reserve(kMergeYieldRecords);
+  FinishedFilter::Feed feed(build.filter.get());
   for (const auto& run : eligible) {
     if (!keep_going()) return std::nullopt;
     FinishedRun::Cursor cursor(*run);
     FinishedRecord r;
-    while (cursor.next(r)) {
-      chunk.push_back(r.hash);
-      if (chunk.size() == kMergeYieldRecords) {
-        build.filter->add(chunk);
-        chunk.clear();
-        if (!keep_going()) return std::nullopt;
-      }
-    }
-    build.filter->add(chunk);
-    chunk.clear();
+    while (cursor.next(r))
+      if (feed.push(r.hash) && !keep_going()) return std::nullopt;
     // A damaged block's keys are not all in: the run stays tested on its own.
     if (!cursor.damaged()) build.covered.push_back(run);
     else if (!unfilterable(*run)) unfilterable_.push_back(run->path());
   }
+  feed.flush();
   return build;
 }
 
