@@ -71,6 +71,7 @@ void log_recovery(Logger& log, const char* name, const RecoveryReport& r) {
                              {"segments", static_cast<unsigned long>(r.segments)},
                              {"records", static_cast<unsigned long>(r.records)},
                              {"truncated_bytes", static_cast<unsigned long long>(r.truncated_bytes)},
+                             {"reused_bytes_cut", static_cast<unsigned long long>(r.reused_bytes_cut)},
                              {"corrupt_segments", static_cast<unsigned long>(r.corrupt_segments)}});
   for (const auto& note : r.notes) log.warn("log recovery", {{"log", name}, {"detail", note}});
 }
@@ -104,6 +105,7 @@ int Daemon::run() {
 
   JournalSettings js;
   js.log = log_options(settings_.storage, "journal", settings_.storage.segment_bytes);
+  js.log.spare_segments = settings_.storage.spare_segments;
   js.idempotency_window = settings_.storage.idempotency_window;
   js.checkpoint_bytes = settings_.storage.checkpoint_bytes;
   js.finished_in_memory = settings_.storage.finished_events_in_memory;

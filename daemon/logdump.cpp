@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
       rc = 1;
       continue;
     }
-    auto scan = scan_records(std::string_view(data).substr(kSegmentHeaderSize),
+    auto scan = scan_records(std::string_view(data).substr(kSegmentHeaderSize), *header,
                              [&](uint8_t type, std::string_view payload, size_t) {
                                if (!raw) {
                                  std::fwrite(payload.data(), 1, payload.size(), stdout);

@@ -61,6 +61,10 @@ struct StorageSettings {
   std::chrono::microseconds group_commit_interval{2'000};
   std::chrono::seconds idempotency_window{7 * 24 * 3600};
   uint64_t checkpoint_bytes = 256ull << 20;
+  // Journal segments a checkpoint removes that are kept for reuse
+  // (SegmentLogOptions::spare_segments): a checkpoint removes about
+  // checkpoint_bytes / segment_bytes of them.
+  size_t spare_segments = 4;
   // Finished events held in memory before they move to a run on disk
   // (journal/finished/): bounds the journal's memory however many events
   // the idempotency window holds.

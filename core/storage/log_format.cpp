@@ -27,17 +27,30 @@ void encode_segment_header(std::string& out, uint64_t segment) {
   put_u32(out, 0);
 }
 
-std::optional<uint64_t> decode_segment_header(std::string_view d) {
+std::optional<SegmentHeader> decode_segment_header(std::string_view d) {
   if (d.size() < kSegmentHeaderSize) return std::nullopt;
   if (d.substr(0, 8) != kSegmentMagic) return std::nullopt;
-  if (get_u32(d.data() + 8) != kSegmentVersion || get_u32(d.data() + 12) != kSegmentHeaderSize) return std::nullopt;
+  const uint32_t version = get_u32(d.data() + 8);
+  if (version < 1 || version > kSegmentVersion || get_u32(d.data() + 12) != kSegmentHeaderSize) return std::nullopt;
   if (get_u32(d.data() + 24) != crc32c(d.substr(0, 24))) return std::nullopt;
-  return get_u64(d.data() + 16);
+  return SegmentHeader{get_u64(d.data() + 16), version};
 }
+
+namespace {
+
+uint32_t frame_salt(const char* frame) {
+  return uint32_t(uint8_t(frame[9])) | uint32_t(uint8_t(frame[10])) << 8 | uint32_t(uint8_t(frame[11])) << 16;
+}
+
+uint32_t frame_crc(const char* frame, size_t payload) {
+  return crc32c_extend(crc32c_extend(0, frame, 4), frame + 8, 4 + payload);
+}
+
+}  // namespace
 
 size_t begin_record(std::string& out, uint8_t type) {
   const size_t start = out.size();
-  out.resize(start + kRecordHeaderSize);  // length and CRC filled by end_record
+  out.resize(start + kRecordHeaderSize);  // length by end_record, salt and CRC by seal_records
   char* frame = out.data() + start;
   std::memset(frame, 0, kRecordHeaderSize);
   frame[8] = static_cast<char>(type);
@@ -45,21 +58,37 @@ size_t begin_record(std::string& out, uint8_t type) {
 }
 
 void end_record(std::string& out, size_t frame_start) {
-  char* frame = out.data() + frame_start;
-  const size_t payload = out.size() - frame_start - kRecordHeaderSize;
-  store_u32(frame, static_cast<uint32_t>(payload));
-  const uint32_t crc = crc32c_extend(crc32c_extend(0, frame, 4), frame + 8, 4 + payload);
-  store_u32(frame + 4, crc);
+  store_u32(out.data() + frame_start, static_cast<uint32_t>(out.size() - frame_start - kRecordHeaderSize));
 }
 
-void encode_record(std::string& out, uint8_t type, std::string_view payload) {
+void seal_records(char* frames, size_t size, uint32_t salt) {
+  for (char* frame = frames; frame < frames + size;) {
+    const uint32_t payload = get_u32(frame);
+    frame[9] = static_cast<char>(salt);
+    frame[10] = static_cast<char>(salt >> 8);
+    frame[11] = static_cast<char>(salt >> 16);
+    store_u32(frame + 4, frame_crc(frame, payload));
+    frame += kRecordHeaderSize + payload;
+  }
+}
+
+void encode_record(std::string& out, uint8_t type, std::string_view payload, uint32_t salt) {
   const size_t start = begin_record(out, type);
   out.append(payload);
   end_record(out, start);
+  seal_records(out.data() + start, out.size() - start, salt);
 }
 
-ScanResult scan_records(std::string_view data, const RecordVisitor& visit) {
+ScanResult scan_records(std::string_view data, const SegmentHeader& header, const RecordVisitor& visit) {
   ScanResult r;
+  const uint32_t salt = header.salt();
+  const bool marked = header.version >= 2;  // an end marker follows the last record
+  // Version 2: the frame at `next` is one of this segment's (not an end
+  // marker, not an earlier use of the file's bytes).
+  auto ours = [&](std::string_view next) {
+    return next.size() >= kRecordHeaderSize && frame_salt(next.data()) == salt &&
+           !all_zero(next.substr(0, kRecordHeaderSize));
+  };
   size_t off = 0;
   while (off < data.size()) {
     std::string_view rest = data.substr(off);
@@ -70,12 +99,27 @@ ScanResult scan_records(std::string_view data, const RecordVisitor& visit) {
     }
     const uint32_t len = get_u32(rest.data());
     const uint8_t type = static_cast<uint8_t>(rest[8]);
-    if (type == 0 && len == 0 && all_zero(rest.substr(0, std::min<size_t>(rest.size(), 4096)))) {
+    if (marked && all_zero(rest.substr(0, kRecordHeaderSize))) {
+      // The end marker. Zeros up to the end: a new file's space filled
+      // ahead; anything else: a reused file's old bytes.
+      r.stop = all_zero(rest) ? ScanStop::preallocated : ScanStop::marked;
+      r.reason = r.stop == ScanStop::marked ? "bytes of an earlier use of the file after the end marker"
+                                            : "zero-filled space after the last record";
+      break;
+    }
+    if (!marked && type == 0 && len == 0 && all_zero(rest.substr(0, std::min<size_t>(rest.size(), 4096)))) {
       // Zeros up to the end: space filled ahead of the records. Zeros followed
       // by anything else: a tear (a write whose first pages never landed).
       const bool to_the_end = all_zero(rest);
       r.stop = to_the_end ? ScanStop::preallocated : ScanStop::torn;
       r.reason = to_the_end ? "zero-filled space after the last record" : "zero-filled tear";
+      break;
+    }
+    if (marked && frame_salt(rest.data()) != salt) {
+      // Not this segment's bytes: a write that never landed left the file's
+      // earlier contents here (a record from then may even be whole).
+      r.stop = ScanStop::torn;
+      r.reason = "bytes of an earlier use of the file";
       break;
     }
     if (len > kMaxRecordPayload) {
@@ -88,13 +132,14 @@ ScanResult scan_records(std::string_view data, const RecordVisitor& visit) {
       r.reason = "incomplete record payload";
       break;
     }
-    uint32_t crc = crc32c_extend(0, rest.data(), 4);
-    crc = crc32c_extend(crc, rest.data() + 8, 4 + len);
-    if (crc != get_u32(rest.data() + 4) || type == 0 || rest[9] || rest[10] || rest[11]) {
+    if (frame_crc(rest.data(), len) != get_u32(rest.data() + 4) || type == 0 || frame_salt(rest.data()) != salt) {
       // A bad frame that reaches exactly the end of the data (or is followed
-      // only by space filled ahead) is the classic torn write: the last write
-      // was cut. Anything before other records is corruption.
-      r.stop = all_zero(rest.substr(kRecordHeaderSize + len)) ? ScanStop::torn : ScanStop::corrupt;
+      // only by space filled ahead, or by bytes that are not this segment's)
+      // is the classic torn write: the last write was cut. Anything before
+      // other records is corruption.
+      const std::string_view after = rest.substr(kRecordHeaderSize + len);
+      const bool torn = marked ? !ours(after) : all_zero(after);
+      r.stop = torn ? ScanStop::torn : ScanStop::corrupt;
       r.reason = "record checksum mismatch";
       break;
     }

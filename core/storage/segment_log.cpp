@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
 
+#include "core/storage/file_io.hpp"
 #include "core/storage/gradual_removal.hpp"
 #include "core/util/threads.hpp"
 
@@ -28,6 +30,27 @@ std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + p.string() + ": " + std::strerror(errno));
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void cut_tail(const fs::path& path, uint64_t keep) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || ::ftruncate(fd, off_t(keep)) != 0 || ::fsync(fd) != 0) {
+    int e = errno;
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("cannot truncate the tail of " + path.string() + ": " + std::strerror(e));
+  }
+  ::close(fd);
+}
+
+// The header of a segment that replay found valid.
+SegmentHeader read_header(const fs::path& p) {
+  std::string head(kSegmentHeaderSize, '\0');
+  std::ifstream in(p, std::ios::binary);
+  if (!in.read(head.data(), std::streamsize(head.size())))
+    throw std::runtime_error("cannot read the header of " + p.string());
+  auto h = decode_segment_header(head);
+  if (!h) throw std::runtime_error("bad header in " + p.string());
+  return *h;
 }
 
 }  // namespace
@@ -51,6 +74,8 @@ SegmentLog::SegmentLog(SegmentLogOptions options, std::unique_ptr<LogIo> io, Log
       fenced_gauge_(metrics.gauge("herald_log_fenced", "1 when the log is fenced after a failed fdatasync",
                                   {{"log", options_.name}})),
       segments_gauge_(metrics.gauge("herald_log_segments", "Segment files on disk", {{"log", options_.name}})),
+      spares_gauge_(metrics.gauge("herald_log_spare_segments", "Removed segment files kept for reuse",
+                                  {{"log", options_.name}})),
       remover_(options_.name + "-rm", options_.name + " segment", log_) {
   pending_.emplace_back();
 }
@@ -69,6 +94,14 @@ RecoveryReport SegmentLog::open(const ReplayVisitor& visit) {
   if (::flock(dir_fd_, LOCK_EX | LOCK_NB) != 0)
     throw std::runtime_error(options_.dir.string() + " is in use by another heraldd process");
   remove_leftovers(options_.dir);  // segments whose removal a crash cut short
+  for (const auto& entry : fs::directory_iterator(options_.dir))
+    if (entry.is_regular_file() && entry.path().extension() == ".spare")
+      spares_.push_back({entry.path(), entry.file_size()});
+  std::sort(spares_.begin(), spares_.end(), [](const Spare& a, const Spare& b) { return a.bytes < b.bytes; });
+  const size_t extra = spares_.size() - std::min(spares_.size(), options_.spare_segments);
+  for (size_t i = 0; i < extra; ++i) (void)remover_.remove(spares_[i].path);  // the smallest
+  spares_.erase(spares_.begin(), spares_.begin() + ptrdiff_t(extra));
+  spares_gauge_.set(int64_t(spares_.size()));
 
   std::vector<uint64_t> numbers;
   for (const auto& entry : fs::directory_iterator(options_.dir)) {
@@ -103,6 +136,7 @@ RecoveryReport SegmentLog::open(const ReplayVisitor& visit) {
     cur_segment_ = last.number;
     cur_size_ = last.bytes;
     filled_end_ = fs::file_size(segment_path(last.number));
+    cur_salt_ = read_header(segment_path(last.number)).salt();
   }
   record_end_.clear();
   segments_gauge_.set(int64_t(closed_.size() + 1));
@@ -117,7 +151,7 @@ void SegmentLog::replay_segment(uint64_t number, bool last, const ReplayVisitor&
   const fs::path path = segment_path(number);
   std::string data = read_file(path);
   auto header = decode_segment_header(data);
-  if (!header || *header != number) {
+  if (!header || header->number != number) {
     // A newest segment without a complete header was cut while being created
     // (rotate() writes and syncs the header before any record goes in).
     bool blank = std::all_of(data.begin(), data.end(), [](char c) { return c == 0; });
@@ -133,15 +167,22 @@ void SegmentLog::replay_segment(uint64_t number, bool last, const ReplayVisitor&
     return;
   }
   ++report.segments;
-  auto scan = scan_records(std::string_view(data).substr(kSegmentHeaderSize),
+  auto scan = scan_records(std::string_view(data).substr(kSegmentHeaderSize), *header,
                            [&](uint8_t type, std::string_view payload, size_t) { visit(type, payload, number); });
   report.records += scan.records;
   if (scan.stop == ScanStop::end) return;
-  if (scan.stop == ScanStop::preallocated) {
-    record_end_[number] = kSegmentHeaderSize + scan.valid_bytes;
+  const uint64_t keep = kSegmentHeaderSize + scan.valid_bytes;
+  if (scan.stop == ScanStop::preallocated || (scan.stop == ScanStop::marked && !last)) {
+    record_end_[number] = keep;
     return;
   }
-  const uint64_t keep = kSegmentHeaderSize + scan.valid_bytes;
+  if (scan.stop == ScanStop::marked) {
+    // A reused file's old bytes after the newest records: clean, but cut, so
+    // that no later tear can ever join the new records to old ones.
+    cut_tail(path, keep);
+    report.reused_bytes_cut += data.size() - keep;
+    return;
+  }
   if (!last) {
     ++report.corrupt_segments;
     report.notes.push_back(path.filename().string() + ": " + scan.reason + " at offset " + std::to_string(keep) +
@@ -153,13 +194,7 @@ void SegmentLog::replay_segment(uint64_t number, bool last, const ReplayVisitor&
     std::ofstream(fs::path(path).concat(".tail-" + std::to_string(keep)), std::ios::binary)
         .write(data.data() + keep, std::streamsize(data.size() - keep));
   }
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0 || ::ftruncate(fd, off_t(keep)) != 0 || ::fsync(fd) != 0) {
-    int e = errno;
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error("cannot truncate the torn tail of " + path.string() + ": " + std::strerror(e));
-  }
-  ::close(fd);
+  cut_tail(path, keep);
   report.truncated_bytes += data.size() - keep;
   report.notes.push_back(path.filename().string() + ": " + scan.reason + "; cut " +
                          std::to_string(data.size() - keep) + " bytes at offset " + std::to_string(keep));
@@ -323,7 +358,8 @@ void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResu
       results[i].ec = failed;
       continue;
     }
-    const bool full = cur_size_ > kSegmentHeaderSize && cur_size_ + c.bytes.size() > options_.segment_bytes;
+    const bool full =
+        cur_size_ > kSegmentHeaderSize && cur_size_ + c.bytes.size() + kRecordHeaderSize > options_.segment_bytes;
     if (c.rotate_before || full) {
       // The old segment's records must be durable before it is closed:
       // recovery reads a bad frame in an older segment as corruption.
@@ -341,6 +377,11 @@ void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResu
     results[i].segment = cur_segment_;
     if (c.bytes.empty()) continue;
     auto started = std::chrono::steady_clock::now();
+    // Sealed here, once the segment is known (log_format.hpp), and followed
+    // by the end marker, which the next commit overwrites.
+    const size_t record_bytes = c.bytes.size();
+    seal_records(c.bytes.data(), record_bytes, cur_salt_);
+    c.bytes.append(kRecordHeaderSize, '\0');
     if (cur_size_ + c.bytes.size() > filled_end_) fill_ahead(cur_size_ + c.bytes.size());
     LogWriteResult r;
     if (sync)
@@ -377,11 +418,11 @@ void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResu
     }
     {
       std::lock_guard lock(mutex_);  // segments() reads it
-      cur_size_ += c.bytes.size();
+      cur_size_ += record_bytes;
     }
     batches_.inc();
     records_.inc(c.records);
-    bytes_.inc(c.bytes.size());
+    bytes_.inc(record_bytes);
   }
 }
 
@@ -411,15 +452,22 @@ sys::error_code SegmentLog::rotate() {
     next = cur_segment_ + 1;
   }
   const fs::path path = segment_path(next);
-  int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0640);
-  if (fd < 0) return errno_sys(errno);
-  std::string header;
-  encode_segment_header(header, next);
-  LogWriteResult r = io_->write_and_sync(fd, header, 0);
-  if (r.write || r.sync) {
-    ::close(fd);
-    ::unlink(path.c_str());
-    return to_sys(r.write ? r.write : r.sync);
+  uint64_t filled = kSegmentHeaderSize;
+  int fd = reuse_spare(next);
+  if (fd >= 0) {
+    struct stat st {};
+    if (::fstat(fd, &st) == 0) filled = std::max<uint64_t>(filled, uint64_t(st.st_size));
+  } else {
+    fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0640);
+    if (fd < 0) return errno_sys(errno);
+    std::string header;
+    encode_segment_header(header, next);
+    LogWriteResult r = io_->write_and_sync(fd, header, 0);
+    if (r.write || r.sync) {
+      ::close(fd);
+      ::unlink(path.c_str());
+      return to_sys(r.write ? r.write : r.sync);
+    }
   }
   // The new name must be durable before records in it are acknowledged.
   if (::fsync(dir_fd_) != 0) {
@@ -436,9 +484,53 @@ sys::error_code SegmentLog::rotate() {
   cur_fd_ = fd;
   cur_segment_ = next;
   cur_size_ = kSegmentHeaderSize;
-  filled_end_ = kSegmentHeaderSize;
+  filled_end_ = filled;
+  cur_salt_ = SegmentHeader{next}.salt();
   segments_gauge_.set(int64_t(closed_.size() + 1));
   return {};
+}
+
+int SegmentLog::reuse_spare(uint64_t next) {
+  fs::path spare;
+  {
+    std::lock_guard lock(mutex_);
+    if (spares_.empty()) return -1;
+    spare = std::move(spares_.back().path);  // the largest: the most space written already
+    spares_.pop_back();
+    spares_gauge_.set(int64_t(spares_.size()));
+  }
+  // The new header and an end marker (no records yet) are durable before
+  // the file takes the segment's name: a crash in between leaves a spare.
+  std::string head;
+  encode_segment_header(head, next);
+  head.append(kRecordHeaderSize, '\0');
+  const int fd = ::open(spare.c_str(), O_WRONLY | O_CLOEXEC);
+  std::string failed;
+  if (fd < 0) {
+    failed = std::string("open: ") + std::strerror(errno);
+  } else if (LogWriteResult r = io_->write_and_sync(fd, head, 0); r.write || r.sync) {
+    failed = "header: " + (r.write ? r.write : r.sync).message();
+  } else if (::renameat2(AT_FDCWD, spare.c_str(), AT_FDCWD, segment_path(next).c_str(), RENAME_NOREPLACE) != 0) {
+    failed = std::string("rename: ") + std::strerror(errno);
+  } else {
+    return fd;
+  }
+  if (fd >= 0) ::close(fd);
+  log_.warn("cannot reuse a spare segment; creating a new one",
+            {{"log", options_.name}, {"spare", spare.string()}, {"error", failed}});
+  (void)remover_.remove(spare);
+  return -1;
+}
+
+fs::path SegmentLog::spare_path(uint64_t n) const {
+  fs::path p = segment_path(n);
+  p.replace_extension(".spare");
+  return p;
+}
+
+size_t SegmentLog::spare_segments() const {
+  std::lock_guard lock(mutex_);
+  return spares_.size();
 }
 
 void SegmentLog::fence(const std::string& reason) {
@@ -466,20 +558,52 @@ std::string SegmentLog::fence_reason() const {
 
 size_t SegmentLog::remove_segments_before(uint64_t segment) {
   std::vector<uint64_t> doomed;
+  size_t room = 0;
   {
     std::lock_guard lock(mutex_);
     auto it = std::partition_point(closed_.begin(), closed_.end(), [&](auto& s) { return s.number < segment; });
     for (auto p = closed_.begin(); p != it; ++p) doomed.push_back(p->number);
     closed_.erase(closed_.begin(), it);
     segments_gauge_.set(int64_t(closed_.size() + 1));
+    room = options_.spare_segments - std::min(options_.spare_segments, spares_.size());
   }
+  // The largest are kept, none under half a segment: a checkpoint cuts its
+  // segment short, and a spare is worth keeping for the space it has.
+  std::vector<Spare> candidates;
   for (auto n : doomed) {
+    std::error_code ec;
+    const uint64_t bytes = fs::file_size(segment_path(n), ec);
+    if (!ec && bytes >= options_.segment_bytes / 2) candidates.push_back({segment_path(n), bytes});
+  }
+  std::sort(candidates.begin(), candidates.end(), [](const Spare& a, const Spare& b) { return a.bytes > b.bytes; });
+  candidates.resize(std::min(candidates.size(), room));
+  std::vector<Spare> kept;
+  for (auto n : doomed) {
+    auto c = std::find_if(candidates.begin(), candidates.end(), [&](const Spare& s) { return s.path == segment_path(n); });
+    if (c != candidates.end()) {
+      if (::rename(segment_path(n).c_str(), spare_path(n).c_str()) == 0) {
+        kept.push_back({spare_path(n), c->bytes});
+        continue;
+      }
+      log_.warn("cannot keep a segment as a spare", {{"log", options_.name}, {"segment", segment_path(n).string()},
+                                                      {"error", std::string(std::strerror(errno))}});
+    }
     // Gradually, on the remover's thread: a whole segment at once is one big
     // discard that the journal's commits would queue behind, and shrinking
     // it here would hold up the caller (gradual_removal.hpp).
     const std::error_code ec = remover_.remove(segment_path(n));
     if (ec) log_.warn("cannot remove segment", {{"log", options_.name}, {"segment", segment_path(n).string()},
                                                 {"error", ec.message()}});
+  }
+  if (!kept.empty()) {
+    // Gone under their names before the caller goes on (a crash must not
+    // replay them), as remover_.remove() does for the others.
+    if (const std::error_code ec = fsync_directory(options_.dir))
+      log_.warn("cannot sync the directory of spare segments", {{"log", options_.name}, {"error", ec.message()}});
+    std::lock_guard lock(mutex_);
+    for (auto& p : kept) spares_.push_back(std::move(p));
+    std::sort(spares_.begin(), spares_.end(), [](const Spare& a, const Spare& b) { return a.bytes < b.bytes; });
+    spares_gauge_.set(int64_t(spares_.size()));
   }
   return doomed.size();
 }

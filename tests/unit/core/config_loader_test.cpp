@@ -157,6 +157,14 @@ TEST(ConfigLoaderTest, FinishedEventsInMemory) {
             std::string::npos);
 }
 
+TEST(ConfigLoaderTest, SpareSegments) {
+  TempDir dir;
+  EXPECT_EQ(load(dir, "").storage.spare_segments, 4u);
+  EXPECT_EQ(load(dir, "[storage]\nspare_segments = 0\n").storage.spare_segments, 0u);
+  EXPECT_NE(error_of(dir, "[storage]\nspare_segments = -1\n").find("storage.spare_segments"), std::string::npos);
+  EXPECT_NE(error_of(dir, "[storage]\nspare_segments = \"4\"\n").find("storage.spare_segments"), std::string::npos);
+}
+
 TEST(ConfigLoaderTest, MissingFileIsAClearError) {
   try {
     load_settings("/nonexistent/heraldd.toml");

@@ -41,6 +41,7 @@ class JournalTest : public ::testing::Test {
     JournalSettings s;
     s.log.dir = dir.path() / "journal";
     s.log.segment_bytes = 8 * 1024;
+    s.log.spare_segments = spare_segments;
     s.idempotency_window = window;
     s.maintenance_interval = std::chrono::hours(1);  // tests call checkpoint() themselves
     s.finished_in_memory = finished_in_memory;
@@ -100,6 +101,7 @@ class JournalTest : public ::testing::Test {
   MetricsRegistry metrics;
   std::chrono::seconds window{7 * 24 * 3600};
   size_t finished_in_memory = 1'000'000;  // no automatic flush unless a test lowers it
+  size_t spare_segments = 0;
 };
 
 TEST_F(JournalTest, CommittedEventIsKnownAndDuplicatesAreAnsweredFromIt) {
@@ -239,6 +241,35 @@ TEST_F(JournalTest, CheckpointDropsOldSegmentsAndKeepsLiveState) {
   reopen(j, &pending);
   EXPECT_EQ(pending.size(), 100u);
   EXPECT_EQ(j->entries(), 200u);
+}
+
+// Segments a checkpoint removes become spares and then the next segments;
+// replay reads only what each reused file holds now: every round's live
+// state, nothing of the records the files held before.
+TEST_F(JournalTest, CheckpointedSegmentsAreReusedAndReplayOnlyTheirNewRecords) {
+  spare_segments = 2;
+  auto j = open_journal();
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 200; ++i) {
+      const std::string id = "r" + std::to_string(round) + "-" + std::to_string(i);
+      auto e = make_event(id);
+      ASSERT_FALSE(accept(*j, e, {{"m" + id, "email"}}));
+      if (i % 2 == 0) attempt(*j, e, "m" + id, MessageState::delivered, 1);
+    }
+    if (round > 0) {
+      EXPECT_LT(j->log().spare_segments(), 2u) << "round " << round;  // reused
+    }
+    ASSERT_GT(j->checkpoint(), 2u);
+    EXPECT_EQ(j->log().spare_segments(), 2u);
+  }
+  std::vector<PendingEvent> pending;
+  reopen(j, &pending);
+  EXPECT_EQ(pending.size(), 300u);
+  EXPECT_EQ(j->entries(), 600u);
+  ASSERT_TRUE(j->status(Journal::key("default", "r0-1")));
+  EXPECT_FALSE(j->status(Journal::key("default", "r0-1"))->done);
+  ASSERT_TRUE(j->status(Journal::key("default", "r2-198")));
+  EXPECT_TRUE(j->status(Journal::key("default", "r2-198"))->done);
 }
 
 // A checkpoint rewrites only the open entries; the finished ones still in

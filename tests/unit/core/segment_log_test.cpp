@@ -8,7 +8,10 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sys/stat.h>
+
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "tests/fakes/faulty_log_io.hpp"
@@ -39,6 +42,7 @@ class SegmentLogTest : public ::testing::TestWithParam<LogIoMode> {
     o.segment_bytes = segment_bytes;
     o.min_commit_interval = commit_interval;
     o.sync_interval = sync_interval;
+    o.spare_segments = spare_segments;
     return std::make_unique<SegmentLog>(o, io ? std::move(io) : make_io(), log, metrics);
   }
   std::vector<std::string> replay(SegmentLog& l, RecoveryReport* report = nullptr) {
@@ -78,9 +82,23 @@ class SegmentLogTest : public ::testing::TestWithParam<LogIoMode> {
     return l;
   }
 
+  fs::path log_file(const std::string& name) const { return dir.path() / "log" / name; }
+  static ino_t inode(const fs::path& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 ? st.st_ino : 0;
+  }
+  std::vector<fs::path> spare_files() const {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::directory_iterator(dir.path() / "log"))
+      if (e.path().extension() == ".spare") out.push_back(e.path());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
   TempDir dir;
   Logger log{nullptr};
   MetricsRegistry metrics;
+  size_t spare_segments = 0;
 };
 
 TEST_P(SegmentLogTest, AppendedRecordsReplayInOrderAfterReopen) {
@@ -465,6 +483,148 @@ TEST_P(SegmentLogTest, CorruptOlderSegmentIsReportedAndLaterOnesStillReplay) {
   auto recs = replay(*l, &report);
   EXPECT_EQ(report.corrupt_segments, 1u);
   EXPECT_EQ(recs, (std::vector<std::string>{"seg2-a"}));
+}
+
+// Removed segments are kept as spares (up to spare_segments) and become the
+// next segments: the same files (inodes), never filled with zeros again,
+// and nothing of their earlier records is replayed.
+TEST_P(SegmentLogTest, RemovedSegmentsAreKeptAsSparesAndBecomeTheNextSegments) {
+  spare_segments = 2;
+  auto l = make_log(64 * 1024);
+  replay(*l);
+  const std::string old_payload(4000, 'o');
+  for (int i = 0; i < 60; ++i) ASSERT_FALSE(append(*l, old_payload).ec);
+  auto first = append(*l, "checkpoint", true);
+  ASSERT_FALSE(first.ec);
+  const size_t removed = l->segments().size() - 1;
+  ASSERT_GE(removed, 3u);
+  EXPECT_EQ(l->remove_segments_before(first.segment), removed);
+  const auto spares = spare_files();
+  ASSERT_EQ(spares.size(), 2u);
+  EXPECT_EQ(l->spare_segments(), 2u);
+  EXPECT_EQ(spares[0].filename(), "00000000000000000001.spare");  // the oldest are kept
+  std::set<ino_t> spare_inodes{inode(spares[0]), inode(spares[1])};
+  l->wait_removals();
+  const std::string new_payload(3000, 'n');
+  for (int i = 0; i < 60; ++i) ASSERT_FALSE(append(*l, new_payload).ec);
+  EXPECT_TRUE(spare_files().empty());
+  EXPECT_EQ(l->spare_segments(), 0u);
+  auto segs = l->segments();
+  ASSERT_GE(segs.size(), 3u);
+  EXPECT_TRUE(spare_inodes.count(inode(log_file(segment_file_name(first.segment + 1)))));
+  EXPECT_TRUE(spare_inodes.count(inode(log_file(segment_file_name(first.segment + 2)))));
+  // A reused file keeps its size: appends do not extend it.
+  EXPECT_EQ(fs::file_size(log_file(segment_file_name(first.segment + 1))),
+            fs::file_size(spares[0].parent_path() / segment_file_name(first.segment + 1)));
+  l.reset();
+  auto again = make_log(64 * 1024);
+  RecoveryReport report;
+  auto recs = replay(*again, &report);
+  ASSERT_EQ(recs.size(), 61u);
+  EXPECT_EQ(recs[0], "checkpoint");
+  for (size_t i = 1; i < recs.size(); ++i) EXPECT_EQ(recs[i], new_payload) << i;
+  EXPECT_EQ(report.truncated_bytes, 0u);
+  EXPECT_EQ(report.corrupt_segments, 0u);
+}
+
+// The newest segment, made from a spare, ends in the file's earlier bytes
+// after its end marker: a restart replays only the new records and cuts the
+// rest (so no later tear can join new records to old ones); appending goes on.
+TEST_P(SegmentLogTest, RestartInAReusedSegmentReplaysOnlyItsRecordsAndCutsTheOldBytes) {
+  spare_segments = 1;
+  {
+    auto l = make_log(64 * 1024);
+    replay(*l);
+    for (int i = 0; i < 15; ++i) ASSERT_FALSE(append(*l, std::string(4000, char('a' + i))).ec);
+    auto r = append(*l, "second segment", true);
+    ASSERT_EQ(l->remove_segments_before(r.segment), 1u);
+    ASSERT_FALSE(append(*l, "third segment", true).ec);  // the spare, reused
+    ASSERT_FALSE(append(*l, "and more").ec);
+  }
+  const fs::path reused = log_file(segment_file_name(3));
+  const auto reused_size = fs::file_size(reused);
+  EXPECT_GT(reused_size, 50u * 1000);
+  {
+    auto l = make_log(64 * 1024);
+    RecoveryReport report;
+    EXPECT_EQ(replay(*l, &report), (std::vector<std::string>{"second segment", "third segment", "and more"}));
+    EXPECT_EQ(report.truncated_bytes, 0u);
+    EXPECT_EQ(report.corrupt_segments, 0u);
+    EXPECT_TRUE(report.notes.empty());
+    EXPECT_GT(report.reused_bytes_cut, 40u * 1000);
+    EXPECT_EQ(fs::file_size(reused), reused_size - report.reused_bytes_cut);
+    ASSERT_FALSE(append(*l, "after restart").ec);
+  }
+  auto l = make_log(64 * 1024);
+  RecoveryReport report;
+  EXPECT_EQ(replay(*l, &report),
+            (std::vector<std::string>{"second segment", "third segment", "and more", "after restart"}));
+  EXPECT_TRUE(report.notes.empty());
+  EXPECT_EQ(report.reused_bytes_cut, 0u);
+}
+
+// A crash while a commit into a reused segment was being written: its pages
+// that never landed still hold the file's earlier records, whole ones
+// included. Recovery replays what landed before them and nothing old.
+TEST_P(SegmentLogTest, ATornCommitInAReusedSegmentReplaysNoEarlierRecord) {
+  spare_segments = 1;
+  std::string old_bytes;
+  uint64_t end = 0;
+  {
+    auto l = make_log(64 * 1024);
+    replay(*l);
+    for (int i = 0; i < 15; ++i) ASSERT_FALSE(append(*l, "old " + std::to_string(i)).ec);
+    auto r = append(*l, "second segment", true);
+    ASSERT_EQ(l->remove_segments_before(r.segment), 1u);
+    ASSERT_FALSE(append(*l, "third segment", true).ec);
+    end = l->segments().back().bytes;
+  }
+  // Segment 1's old records again after the new ones, as if the next commit
+  // never landed there: the old frame at `end` is whole and valid for its salt.
+  std::ifstream old_file(log_file(segment_file_name(3)), std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(old_file)), {});
+  old_file.close();
+  std::string old_segment;
+  {
+    std::string one;
+    for (int i = 0; i < 15; ++i) encode_record(one, 1, "old " + std::to_string(i), SegmentHeader{1}.salt());
+    old_segment = one;
+  }
+  data.replace(end, old_segment.size(), old_segment);
+  {
+    std::ofstream out(log_file(segment_file_name(3)), std::ios::binary | std::ios::trunc);
+    out.write(data.data(), std::streamsize(data.size()));
+  }
+  auto l = make_log(64 * 1024);
+  RecoveryReport report;
+  EXPECT_EQ(replay(*l, &report), (std::vector<std::string>{"second segment", "third segment"}));
+  EXPECT_EQ(report.corrupt_segments, 0u);
+  EXPECT_GT(report.truncated_bytes, 0u);
+  ASSERT_FALSE(append(*l, "after tear").ec);
+}
+
+// Spares found at open count up to the limit (the rest are removed); the
+// first segment is made from one.
+TEST_P(SegmentLogTest, SparesBeyondTheLimitAreRemovedAtOpen) {
+  fs::create_directories(dir.path() / "log");
+  std::set<ino_t> inodes;
+  for (int i = 1; i <= 4; ++i) {
+    const fs::path p = log_file("0000000000000000000" + std::to_string(i) + ".spare");
+    std::ofstream(p) << "x";
+    inodes.insert(inode(p));
+  }
+  spare_segments = 2;
+  {
+    auto l = make_log();
+    replay(*l);
+    EXPECT_EQ(l->spare_segments(), 1u);
+    l->wait_removals();
+    EXPECT_EQ(spare_files().size(), 1u);
+    EXPECT_TRUE(inodes.count(inode(log_file(segment_file_name(1)))));  // no new file
+    ASSERT_FALSE(append(*l, "one").ec);
+  }
+  auto l = make_log();
+  EXPECT_EQ(replay(*l), std::vector<std::string>{"one"});
 }
 
 INSTANTIATE_TEST_SUITE_P(IoPaths, SegmentLogTest, ::testing::Values(LogIoMode::pwrite, LogIoMode::uring),
