@@ -88,9 +88,12 @@ class CrashDurabilityTest(unittest.TestCase):
     def test_no_acknowledged_event_is_lost_across_kill_9(self):
         sink = SmtpSink(backlog=256)
         # The smallest in-memory set of finished events: runs are written,
-        # merged and checkpointed many times between the kills.
+        # merged and checkpointed many times between the kills. Small journal
+        # segments and checkpoints: segments are removed, kept as spares and
+        # reused many times too, and most kills hit a reused segment.
         d = Heraldd(transport="relay", smtp_port=sink.port, max_attempts=1000, log_level="info",
-                    extra_config="", storage_extra="finished_events_in_memory = 1024")
+                    extra_config="", storage_extra="finished_events_in_memory = 1024\n"
+                    "segment_bytes = 262144\ncheckpoint_bytes = 524288\nspare_segments = 64")
         try:
             stop = threading.Event()
             loaders = [Loader(d, i, stop) for i in range(THREADS)]
@@ -155,6 +158,13 @@ class CrashDurabilityTest(unittest.TestCase):
             report["finished_runs"] = d.metric("herald_journal_finished_runs")
             report["finished_on_disk"] = d.metric("herald_journal_finished_events_on_disk")
             print("finished-event runs:", report["finished_runs"], "holding", report["finished_on_disk"])
+            # Restarts whose newest journal segment was a reused file (its
+            # earlier bytes cut after the new records).
+            recovered_logs = [json.loads(l) for l in d.log_lines
+                              if '"log recovered"' in l and '"log":"journal"' in l]
+            report["restarts_in_reused_segments"] = sum(1 for r in recovered_logs if r.get("reused_bytes_cut", 0) > 0)
+            print("restarts in a reused journal segment:", report["restarts_in_reused_segments"], "of", KILLS)
+            self.assertGreater(report["restarts_in_reused_segments"], 0, report)
             self.assertGreater(report["finished_on_disk"], 1024, report)  # most acked events left memory
 
             def rebuild(eid):
