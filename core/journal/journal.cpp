@@ -98,14 +98,15 @@ std::string_view packed_bytes(const char* p) {
 }
 
 // Bounds-checked walk of a packed body read back from disk: true when `b`
-// is exactly one well-formed packed body.
-bool packed_body_well_formed(std::string_view b) {
+// is exactly one well-formed packed body (`names` 4: tenant, id, type and
+// source; 2, a run value's: type and source).
+bool packed_body_well_formed(std::string_view b, int names = 4) {
   const char* p = b.data();
   const char* const end = p + b.size();
   auto varint = [&](uint64_t& v) { return get_varint_bounded(p, end, v); };
   std::string_view skipped;
   auto text = [&] { return get_text_bounded(p, end, skipped); };
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < names; ++i)
     if (!text()) return false;
   uint64_t count = 0, x = 0;
   if (!varint(count)) return false;
@@ -121,6 +122,53 @@ bool packed_well_formed(std::string_view packed) {
   uint64_t len = 0;
   return get_varint_bounded(p, end, len) && len == static_cast<uint64_t>(end - p) &&
          packed_body_well_formed({p, static_cast<size_t>(len)});
+}
+
+// A run value without the names (see packed_tail below), read back from
+// disk: its body.
+std::optional<std::string_view> run_value_body(std::string_view value) {
+  if (value.empty() || value[0] != 0) return std::nullopt;
+  const char* p = value.data() + 1;
+  const char* const end = value.data() + value.size();
+  uint64_t len = 0;
+  if (!get_varint_bounded(p, end, len) || len != static_cast<uint64_t>(end - p) ||
+      !packed_body_well_formed({p, static_cast<size_t>(len)}, 2))
+    return std::nullopt;
+  return std::string_view(p, static_cast<size_t>(len));
+}
+
+// A finished entry as a run holds it: 0, then varint(length of the rest),
+// then the packed body without tenant and id, which the run's key holds
+// already (Journal::key: tenant, 0x1f, id). Runs and their merges are most
+// of the bytes the journal writes after the segments (each record is
+// rewritten at every merge tier), and with typical ids the two names were
+// a third of a record. Runs written before (session 26) hold the whole
+// packed entry, whose first byte is never 0 (its body is at least five
+// bytes): to_status() reads both.
+std::string_view packed_tail(const char* packed) {
+  const char* p = packed;
+  const uint64_t n = get_varint(p);
+  const char* const end = p + n;
+  for (int name = 0; name < 2; ++name) {
+    const uint64_t len = get_varint(p);
+    p += len;
+  }
+  return {p, static_cast<size_t>(end - p)};
+}
+
+size_t run_value_size(std::string_view tail) { return 1 + varint_size(tail.size()) + tail.size(); }
+
+void append_run_value(std::string& out, std::string_view tail) {
+  out += '\0';
+  put_varint(out, tail.size());
+  out.append(tail);
+}
+
+// The run value at `p` (pending-run bytes this process wrote).
+std::string_view run_value_bytes(const char* p) {
+  const char* body = p + 1;
+  const uint64_t n = get_varint(body);
+  return {p, static_cast<size_t>(body - p) + n};
 }
 
 std::unique_ptr<char[]> pack(const JournalEntry::Live& l) {
@@ -531,7 +579,7 @@ Reservation Journal::reserve_locked(Admission& adm, std::string&& k, HashedKey&&
     const auto hit = probed ? *probed : find_finished(k, now);
     if (hit) {
       EventStatus st;
-      if (to_status(*hit, st)) {
+      if (to_status(k, *hit, st)) {
         entries_.erase(it);
         if (existing) *existing = std::move(st);
         return Reservation::duplicate;
@@ -659,13 +707,13 @@ std::string& Journal::pending_run_tail(size_t bytes) {
 
 size_t Journal::pending_run_size(std::string_view key, const EventEntry& e) {
   return text_size(key) + varint_size(static_cast<uint64_t>(std::max<int64_t>(e.accepted_ms, 0))) +
-         packed_bytes(e.packed.get()).size();
+         run_value_size(packed_tail(e.packed.get()));
 }
 
 void Journal::append_pending_run(std::string& out, std::string_view key, const EventEntry& e) {
   put_text(out, key);
   put_varint(out, static_cast<uint64_t>(std::max<int64_t>(e.accepted_ms, 0)));
-  out.append(packed_bytes(e.packed.get()));
+  append_run_value(out, packed_tail(e.packed.get()));
 }
 
 void Journal::add_pending_run(std::string&& encoded, size_t count) {
@@ -691,7 +739,7 @@ std::optional<EventStatus> Journal::status(const std::string& k) const {
   auto it = entries_.find(k);
   if (it == entries_.end()) {
     EventStatus st;
-    if (auto hit = find_finished(k, now_ms()); hit && to_status(*hit, st)) return st;
+    if (auto hit = find_finished(k, now_ms()); hit && to_status(k, *hit, st)) return st;
     return std::nullopt;
   }
   if (!it->second->committed) return std::nullopt;
@@ -708,12 +756,30 @@ std::optional<FinishedStore::Hit> Journal::unexpired(std::optional<FinishedStore
   return hit;
 }
 
-bool Journal::to_status(const FinishedStore::Hit& hit, EventStatus& out) const {
-  if (!packed_well_formed(hit.value)) {
+bool Journal::to_status(std::string_view key, const FinishedStore::Hit& hit, EventStatus& out) const {
+  JournalEntry::Live l;
+  if (auto body = run_value_body(hit.value)) {
+    // The names from the key (tenant, 0x1f, id; no tenant: the default).
+    const size_t sep = key.find('\x1f');
+    if (sep == std::string_view::npos) {
+      logger_.error("finished-event run holds a malformed key; treated as unknown");
+      return false;
+    }
+    // The body with two empty names in front is a packed body: one decoder.
+    std::string packed;
+    packed.reserve(body->size() + 4);
+    put_varint(packed, body->size() + 2);
+    packed.append(2, '\0');
+    packed.append(*body);
+    l = unpack(packed.data());
+    l.tenant = sep == 0 ? std::string("default") : std::string(key.substr(0, sep));
+    l.id = std::string(key.substr(sep + 1));
+  } else if (packed_well_formed(hit.value)) {
+    l = unpack(hit.value.data());  // a run written before session 26: the whole entry
+  } else {
     logger_.error("finished-event run holds a malformed entry; treated as unknown");
     return false;
   }
-  JournalEntry::Live l = unpack(hit.value.data());
   out = EventStatus{std::move(l.tenant), std::move(l.id), std::move(l.type), std::move(l.source), hit.accepted_ms,
                     true, true, std::move(l.messages)};
   return true;
@@ -904,7 +970,7 @@ bool Journal::move_to_run(std::vector<std::string>& batch, size_t count, std::ch
       r.key = {p, klen};
       p += klen;
       r.accepted_ms = static_cast<int64_t>(get_varint(p));
-      r.value = packed_bytes(p);
+      r.value = run_value_bytes(p);
       p += r.value.size();
       records.push_back(r);
     }

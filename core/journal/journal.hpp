@@ -286,7 +286,7 @@ class Journal final : public DeliveryLedger {
   static void recount(EventEntry& e);
   EventStatus to_status(const EventEntry& e) const;
   // A finished entry found in a run; false if its bytes are malformed.
-  bool to_status(const FinishedStore::Hit& hit, EventStatus& out) const;
+  bool to_status(std::string_view key, const FinishedStore::Hit& hit, EventStatus& out) const;
   std::optional<FinishedStore::Hit> find_finished(const std::string& key, int64_t now) const;  // mutex_ held
   std::optional<FinishedStore::Hit> unexpired(std::optional<FinishedStore::Hit> hit, int64_t now) const;
   void request_flush();

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include <boost/asio/as_tuple.hpp>
@@ -13,6 +14,8 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/ingest/event_decoder.hpp"
+#include "core/journal/finished_store.hpp"
+#include "core/util/varint.hpp"
 #include "tests/fakes/faulty_log_io.hpp"
 #include "tests/unit/temp_dir.hpp"
 
@@ -20,6 +23,11 @@ namespace herald {
 namespace {
 
 namespace net = boost::asio;
+
+int64_t now_ms_for_tests() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 DocumentEvent make_event(const std::string& id, const std::string& tenant = "default") {
   DocumentEvent e;
@@ -241,6 +249,75 @@ TEST_F(JournalTest, CheckpointDropsOldSegmentsAndKeepsLiveState) {
   reopen(j, &pending);
   EXPECT_EQ(pending.size(), 100u);
   EXPECT_EQ(j->entries(), 200u);
+}
+
+// Runs hold each entry without its tenant and id (the key has them): a
+// tenant's and the default tenant's entries come back whole, and runs
+// written before (the whole packed entry as the value) are still answered.
+TEST_F(JournalTest, RunsHoldEntriesWithoutTheirNamesAndOlderRunsAreStillRead) {
+  const std::string old_key = Journal::key("default", "written-before");
+  {
+    // A run as session 25 wrote it: the value is the whole packed entry.
+    FinishedStore store(dir.path() / "journal" / "finished", 1024, log);
+    store.open();
+    std::string body;
+    for (std::string_view t : {"default", "written-before", "invoice.posted", "http"}) put_text(body, t);
+    put_varint(body, 1);
+    for (std::string_view t : {"ob1", "email"}) put_text(body, t);
+    put_varint(body, static_cast<uint64_t>(MessageState::delivered));
+    put_varint(body, 2);
+    put_varint(body, 0);
+    put_text(body, "250 queued");
+    std::string value;
+    put_varint(value, body.size());
+    value += body;
+    std::vector<FinishedRecord> records{{store.hash(old_key), old_key, now_ms_for_tests(), value}};
+    std::error_code ec;
+    ASSERT_TRUE(store.write(store.sort_by_hash(records), ec));
+    ASSERT_FALSE(ec);
+  }
+  auto j = open_journal();
+  auto a = make_event("plain");
+  auto b = make_event("id\x1fwith-separator", "acme");
+  ASSERT_FALSE(accept(*j, a, {{"pa", "email"}}));
+  attempt(*j, a, "pa", MessageState::delivered, 1, "250 ok");
+  ASSERT_FALSE(accept(*j, b, {}));
+  EXPECT_EQ(j->flush_finished(), 2u);
+  EXPECT_EQ(j->entries_in_memory(), 0u);
+  size_t names = 0;  // in the new run: each id once, in its key
+  for (const auto& f : std::filesystem::directory_iterator(dir.path() / "journal" / "finished")) {
+    std::ifstream in(f.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    for (size_t at = bytes.find("with-separator"); at != std::string::npos; at = bytes.find("with-separator", at + 1))
+      ++names;
+  }
+  EXPECT_EQ(names, 1u);
+  for (int round = 0; round < 2; ++round) {
+    auto sa = j->status(Journal::key("default", "plain"));
+    ASSERT_TRUE(sa);
+    EXPECT_EQ(sa->tenant, "default");
+    EXPECT_EQ(sa->id, "plain");
+    EXPECT_EQ(sa->type, "invoice.posted");
+    EXPECT_EQ(sa->source, "http");
+    ASSERT_EQ(sa->messages.size(), 1u);
+    EXPECT_EQ(sa->messages[0].id, "pa");
+    EXPECT_EQ(sa->messages[0].detail, "250 ok");
+    auto sb = j->status(Journal::key("acme", "id\x1fwith-separator"));
+    ASSERT_TRUE(sb);
+    EXPECT_EQ(sb->tenant, "acme");
+    EXPECT_EQ(sb->id, "id\x1fwith-separator");
+    EXPECT_TRUE(sb->messages.empty());
+    auto so = j->status(old_key);
+    ASSERT_TRUE(so);
+    EXPECT_EQ(so->tenant, "default");
+    EXPECT_EQ(so->id, "written-before");
+    ASSERT_EQ(so->messages.size(), 1u);
+    EXPECT_EQ(so->messages[0].state, MessageState::delivered);
+    EXPECT_EQ(so->messages[0].attempts, 2);
+    EXPECT_EQ(so->messages[0].detail, "250 queued");
+    EXPECT_TRUE(so->done);
+    reopen(j);
+  }
 }
 
 // Segments a checkpoint removes become spares and then the next segments;
