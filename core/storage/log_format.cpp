@@ -117,15 +117,11 @@ ScanResult scan_records(std::string_view data, const SegmentHeader& header, cons
       r.reason = to_the_end ? "zero-filled space after the last record" : "zero-filled tear";
       break;
     }
-    if (marked && frame_salt(rest.data()) != salt) {
-      // Not this segment's bytes: a write that never landed left the file's
-      // earlier contents here (a record from then may even be whole).
-      r.stop = ScanStop::torn;
-      r.reason = "bytes of an earlier use of the file";
-      break;
-    }
+    // Version 2: bytes whose salt is not this segment's are what a write
+    // that never landed left of the file's earlier use (or a frame it cut).
+    const bool foreign = marked && frame_salt(rest.data()) != salt;
     if (len > kMaxRecordPayload) {
-      r.stop = ScanStop::corrupt;
+      r.stop = foreign ? ScanStop::torn : ScanStop::corrupt;
       r.reason = "record length " + std::to_string(len) + " exceeds the maximum";
       break;
     }
@@ -134,15 +130,23 @@ ScanResult scan_records(std::string_view data, const SegmentHeader& header, cons
       r.reason = "incomplete record payload";
       break;
     }
-    if (frame_crc(rest.data(), len) != get_u32(rest.data() + 4) || type == 0 || frame_salt(rest.data()) != salt) {
+    if (frame_crc(rest.data(), len) != get_u32(rest.data() + 4) || type == 0 ||
+        (!marked && frame_salt(rest.data()) != salt)) {
       // A bad frame that reaches exactly the end of the data (or is followed
       // only by space filled ahead, or by bytes that are not this segment's)
       // is the classic torn write: the last write was cut. Anything before
       // other records is corruption.
       const std::string_view after = rest.substr(kRecordHeaderSize + len);
-      const bool torn = marked ? !ours(after) : all_zero(after);
+      const bool torn = foreign || (marked ? !ours(after) : all_zero(after));
       r.stop = torn ? ScanStop::torn : ScanStop::corrupt;
       r.reason = "record checksum mismatch";
+      break;
+    }
+    if (foreign) {
+      // Whole and valid, but another segment's: a record of the file's
+      // earlier use, where a write of this segment's never landed.
+      r.stop = ScanStop::torn;
+      r.reason = "a record of an earlier use of the file";
       break;
     }
     if (visit) visit(type, rest.substr(kRecordHeaderSize, len), off);
