@@ -14,6 +14,8 @@
 #include <set>
 #include <thread>
 
+#include "core/storage/crc32c.hpp"
+#include "core/util/fixed_width.hpp"
 #include "tests/fakes/faulty_log_io.hpp"
 #include "tests/unit/temp_dir.hpp"
 
@@ -601,6 +603,35 @@ TEST_P(SegmentLogTest, ATornCommitInAReusedSegmentReplaysNoEarlierRecord) {
   EXPECT_EQ(report.corrupt_segments, 0u);
   EXPECT_GT(report.truncated_bytes, 0u);
   ASSERT_FALSE(append(*l, "after tear").ec);
+}
+
+// A segment written before format version 2 (no salts, no end marker) is
+// replayed and, as the newest, appended to; its new records read back too.
+TEST_P(SegmentLogTest, AVersion1SegmentIsReplayedAndAppendedTo) {
+  fs::create_directories(dir.path() / "log");
+  {
+    std::string data;
+    encode_segment_header(data, 1);
+    data[8] = 1;  // version 1, with the header's CRC over it
+    store_u32(data.data() + 24, crc32c(std::string_view(data).substr(0, 24)));
+    encode_record(data, 1, "old one");
+    encode_record(data, 1, "old two");
+    data.append(4096, '\0');  // filled ahead, as version 1 did
+    std::ofstream(log_file(segment_file_name(1)), std::ios::binary) << data;
+  }
+  {
+    auto l = make_log();
+    RecoveryReport report;
+    EXPECT_EQ(replay(*l, &report), (std::vector<std::string>{"old one", "old two"}));
+    EXPECT_EQ(report.truncated_bytes, 0u);
+    ASSERT_FALSE(append(*l, "new one").ec);
+    ASSERT_FALSE(append(*l, "in a new segment", true).ec);
+  }
+  auto l = make_log();
+  RecoveryReport report;
+  EXPECT_EQ(replay(*l, &report), (std::vector<std::string>{"old one", "old two", "new one", "in a new segment"}));
+  EXPECT_EQ(report.truncated_bytes, 0u);
+  EXPECT_EQ(report.corrupt_segments, 0u);
 }
 
 // Spares found at open count up to the limit (the rest are removed); the
