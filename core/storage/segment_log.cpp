@@ -97,7 +97,7 @@ RecoveryReport SegmentLog::open(const ReplayVisitor& visit) {
   for (const auto& entry : fs::directory_iterator(options_.dir))
     if (entry.is_regular_file() && entry.path().extension() == ".spare")
       spares_.push_back({entry.path(), entry.file_size()});
-  std::sort(spares_.begin(), spares_.end(), [](const Spare& a, const Spare& b) { return a.bytes < b.bytes; });
+  std::sort(spares_.begin(), spares_.end(), Spare::smaller);
   const size_t extra = spares_.size() - std::min(spares_.size(), options_.spare_segments);
   for (size_t i = 0; i < extra; ++i) (void)remover_.remove(spares_[i].path);  // the smallest
   spares_.erase(spares_.begin(), spares_.begin() + ptrdiff_t(extra));
@@ -575,7 +575,7 @@ size_t SegmentLog::remove_segments_before(uint64_t segment) {
     const uint64_t bytes = fs::file_size(segment_path(n), ec);
     if (!ec && bytes >= options_.segment_bytes / 2) candidates.push_back({segment_path(n), bytes});
   }
-  std::sort(candidates.begin(), candidates.end(), [](const Spare& a, const Spare& b) { return a.bytes > b.bytes; });
+  std::sort(candidates.begin(), candidates.end(), [](const Spare& a, const Spare& b) { return Spare::smaller(b, a); });
   candidates.resize(std::min(candidates.size(), room));
   std::vector<Spare> kept;
   for (auto n : doomed) {
@@ -602,7 +602,7 @@ size_t SegmentLog::remove_segments_before(uint64_t segment) {
       log_.warn("cannot sync the directory of spare segments", {{"log", options_.name}, {"error", ec.message()}});
     std::lock_guard lock(mutex_);
     for (auto& p : kept) spares_.push_back(std::move(p));
-    std::sort(spares_.begin(), spares_.end(), [](const Spare& a, const Spare& b) { return a.bytes < b.bytes; });
+    std::sort(spares_.begin(), spares_.end(), Spare::smaller);
     spares_gauge_.set(int64_t(spares_.size()));
   }
   return doomed.size();

@@ -321,6 +321,7 @@ class SegmentLog final {
   struct Spare {
     std::filesystem::path path;
     uint64_t bytes = 0;  // its size: blocks written already
+    static bool smaller(const Spare& a, const Spare& b) { return a.bytes < b.bytes; }
   };
   std::vector<Spare> spares_;  // files kept for reuse (spare_segments), smallest first
 
