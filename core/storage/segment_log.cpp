@@ -42,6 +42,19 @@ void cut_tail(const fs::path& path, uint64_t keep) {
   ::close(fd);
 }
 
+// Never over an existing file (a segment's records). Filesystems without
+// RENAME_NOREPLACE get a check first: this process holds the directory's
+// lock, so nothing else creates the name in between.
+bool rename_no_replace(const fs::path& from, const fs::path& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
+  if (errno != EINVAL && errno != ENOSYS) return false;
+  if (::access(to.c_str(), F_OK) == 0) {
+    errno = EEXIST;
+    return false;
+  }
+  return ::rename(from.c_str(), to.c_str()) == 0;
+}
+
 // The header of a segment that replay found valid.
 SegmentHeader read_header(const fs::path& p) {
   std::string head(kSegmentHeaderSize, '\0');
@@ -510,7 +523,7 @@ int SegmentLog::reuse_spare(uint64_t next) {
     failed = std::string("open: ") + std::strerror(errno);
   } else if (LogWriteResult r = io_->write_and_sync(fd, head, 0); r.write || r.sync) {
     failed = "header: " + (r.write ? r.write : r.sync).message();
-  } else if (::renameat2(AT_FDCWD, spare.c_str(), AT_FDCWD, segment_path(next).c_str(), RENAME_NOREPLACE) != 0) {
+  } else if (!rename_no_replace(spare, segment_path(next))) {
     failed = std::string("rename: ") + std::strerror(errno);
   } else {
     return fd;
