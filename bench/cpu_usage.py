@@ -15,12 +15,16 @@ object:
                                  and go, as "iou-wrk"; the first thread as
                                  "main"; "exited" is what threads gone by AFTER
                                  spent)
-     "machine_idle": 0.14}       idle + iowait share of all cores over the run
+     "machine_idle": 0.14,       idle + iowait share of all cores over the run
+     "disk_bytes_per_unit": 1180.5}  bytes the process sent toward its disk
+                                 per unit (/proc/PID/io write_bytes: pages it
+                                 dirtied; null when /proc/PID/io was unreadable)
 
 Why CPU per unit beside units/s: on a shared machine the load generator, the
 peers and other tenants take cores from the server, which moves events/s
 from run to run; the CPU the server itself spent on each event moves less,
-and the per-thread split says where it went.
+and the per-thread split says where it went. Bytes to disk per unit say
+when the disk, not the CPU, is what bounds a durable server.
 """
 import json
 import os
@@ -28,7 +32,7 @@ import sys
 
 
 def read(path):
-    snap = {"machine": None, "pid": None, "process": 0, "threads": {}}
+    snap = {"machine": None, "pid": None, "process": 0, "threads": {}, "disk": None}
     with open(path) as f:
         for line in f:
             kind, _, rest = line.rstrip("\n").partition(" ")
@@ -37,6 +41,8 @@ def read(path):
             elif kind == "process":  # PID TICKS
                 pid, ticks = rest.split(" ")
                 snap["pid"], snap["process"] = pid, int(ticks)
+            elif kind == "disk":  # BYTES, or nothing when /proc/PID/io was unreadable
+                snap["disk"] = int(rest) if rest.strip() else None
             elif kind == "thread":  # TID NAME TICKS
                 tid, name, ticks = rest.split(" ")
                 snap["threads"][tid] = (name, int(ticks))
@@ -47,7 +53,10 @@ def cpu_line(unit, herald, ceiling=None, ceiling_name="the ceiling"):
     """A Markdown line: heraldd's CPU per unit by thread, beside a ceiling's."""
     top = ", ".join(f"{name} {us:g}" for name, us in list(herald["threads"].items())[:6])
     line = (f"\nCPU per {unit}: heraldd **{herald['us_per_unit']:g} µs** ({top}; {herald['cores']:g} cores busy, "
-            f"machine {herald['machine_idle']:.0%} idle)")
+            f"machine {herald['machine_idle']:.0%} idle")
+    if herald.get("disk_bytes_per_unit") is not None:
+        line += f"; {herald['disk_bytes_per_unit']:,.0f} bytes to disk per {unit.split(',')[0]}"
+    line += ")"
     if ceiling:
         line += f"; {ceiling_name} {ceiling['us_per_unit']:g} µs ({ceiling['cores']:g} cores)"
         if herald["us_per_unit"] > 0:  # a smoke run may not last one clock tick
@@ -58,7 +67,8 @@ def cpu_line(unit, herald, ceiling=None, ceiling_name="the ceiling"):
 def cpu_json(herald, ceiling=None):
     """The stable JSON form of cpu_line: µs per unit, cores, idle, ratio."""
     out = {"herald_us": herald["us_per_unit"], "herald_cores": herald["cores"],
-           "herald_threads": herald["threads"], "machine_idle": herald["machine_idle"]}
+           "herald_threads": herald["threads"], "machine_idle": herald["machine_idle"],
+           "herald_disk_bytes": herald.get("disk_bytes_per_unit")}
     if ceiling:
         out.update({"ceiling_us": ceiling["us_per_unit"], "ceiling_cores": ceiling["cores"],
                     "ratio": round(ceiling["us_per_unit"] / herald["us_per_unit"], 3)
@@ -95,6 +105,8 @@ def usage(before, after, units):
         "threads": dict(sorted(threads.items(), key=lambda kv: -kv[1])),
         # fields 4 and 5 of /proc/stat's cpu line: idle and iowait
         "machine_idle": round((machine[3] + machine[4]) / total, 3) if total > 0 else 0.0,
+        "disk_bytes_per_unit": round((after["disk"] - before["disk"]) / units, 1)
+        if before["disk"] is not None and after["disk"] is not None else None,
     }
 
 

@@ -17,8 +17,9 @@ CPU_USAGE = os.path.join(SOURCE_DIR, "bench", "cpu_usage.py")
 HZ = os.sysconf("SC_CLK_TCK")
 
 
-def snapshot(machine, process, threads, pid="100"):
-    lines = ["machine " + " ".join(str(x) for x in machine), f"process {pid} {process}"]
+def snapshot(machine, process, threads, pid="100", disk=None):
+    lines = ["machine " + " ".join(str(x) for x in machine), f"process {pid} {process}",
+             "disk " + ("" if disk is None else str(disk))]
     lines += [f"thread {tid} {name} {ticks}" for tid, name, ticks in threads]
     return "\n".join(lines) + "\n"
 
@@ -48,7 +49,7 @@ class CpuUsageTest(unittest.TestCase):
         ncpu = os.cpu_count()
         # user nice system idle iowait irq softirq steal guest guest_nice
         before = snapshot([1000, 0, 500, 2000, 100, 0, 0, 0, 0, 0], 300,
-                          [("100", "heraldd", 100), ("101", "io-1", 150), ("102", "iou-wrk", 50)])
+                          [("100", "heraldd", 100), ("101", "io-1", 150), ("102", "iou-wrk", 50)], disk=4096)
         # Over the run: every core ticked 10 s; the process spent 4 s: main 1 s,
         # io-1 2 s, a new io_uring worker 0.5 s, and 0.5 s by worker 102, which
         # exited (its 0.5 s shows in the process's count only).
@@ -57,8 +58,9 @@ class CpuUsageTest(unittest.TestCase):
         busy = wall * ncpu - idle - iowait
         after = snapshot([1000 + busy, 0, 500, 2000 + idle, 100 + iowait, 0, 0, 0, 0, 0], 300 + 4 * HZ,
                          [("100", "heraldd", 100 + HZ), ("101", "io-1", 150 + 2 * HZ),
-                          ("103", "iou-wrk", HZ // 2)])
+                          ("103", "iou-wrk", HZ // 2)], disk=4096 + 1_180_000)
         u = self.run_usage(before, after, 1000)
+        self.assertEqual(u["disk_bytes_per_unit"], 1180.0)  # 1.18 MB over 1000 units
         self.assertAlmostEqual(u["us_per_unit"], 4000.0, places=1)  # 4 s over 1000 units
         self.assertEqual(u["threads"], {"io-1": 2000.0, "main": 1000.0, "iou-wrk": 500.0, "exited": 500.0})
         self.assertEqual(list(u["threads"])[0], "io-1")  # the largest first
@@ -72,14 +74,21 @@ class CpuUsageTest(unittest.TestCase):
         self.assertIn("no units", proc.stderr)
 
     def test_lines_and_json_beside_a_ceiling(self):
-        herald = {"us_per_unit": 40.0, "cores": 1.0, "threads": {"io-1": 30.0, "main": 10.0}, "machine_idle": 0.2}
+        herald = {"us_per_unit": 40.0, "cores": 1.0, "threads": {"io-1": 30.0, "main": 10.0}, "machine_idle": 0.2,
+                  "disk_bytes_per_unit": 1234.4}
         ceiling = {"us_per_unit": 10.0, "cores": 1.5, "threads": {}, "machine_idle": 0.1}
         line = cpu_usage.cpu_line("event", herald, ceiling)
         self.assertIn("heraldd **40 µs** (io-1 30, main 10", line)
         self.assertIn("ratio **0.25**", line)
+        self.assertIn("1,234 bytes to disk per event", line)
         j = cpu_usage.cpu_json(herald, ceiling)
         self.assertEqual((j["herald_us"], j["ceiling_us"], j["ratio"]), (40.0, 10.0, 0.25))
         self.assertEqual(j["herald_threads"], {"io-1": 30.0, "main": 10.0})
+        self.assertEqual(j["herald_disk_bytes"], 1234.4)
+        # Unreadable /proc/PID/io: no figure, and no claim in the line.
+        unread = dict(herald, disk_bytes_per_unit=None)
+        self.assertIsNone(cpu_usage.cpu_json(unread)["herald_disk_bytes"])
+        self.assertNotIn("bytes to disk", cpu_usage.cpu_line("event", unread))
         # A run too short for one clock tick has no ratio rather than a division by zero.
         idle = dict(herald, us_per_unit=0.0)
         self.assertIsNone(cpu_usage.cpu_json(idle, ceiling)["ratio"])
@@ -101,6 +110,7 @@ class CpuUsageTest(unittest.TestCase):
             u = self.run_usage(*texts, 1)
             self.assertGreater(u["us_per_unit"], 0)
             self.assertIn("main", u["threads"])
+            self.assertIsNotNone(u["disk_bytes_per_unit"])  # the child's own /proc/PID/io
             self.assertGreater(u["cores"], 0)
         finally:
             child.kill()
