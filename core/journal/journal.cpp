@@ -175,10 +175,10 @@ std::unique_ptr<char[]> pack(const JournalEntry::Live& l) {
   return pack_into(l.tenant, l.id, l.type, l.source, l.messages);
 }
 
-JournalEntry::Live unpack(const char* p) {
-  get_varint(p);  // the length prefix
-  JournalEntry::Live l;
-  for (std::string* f : {&l.tenant, &l.id, &l.type, &l.source}) *f = get_text(p);
+// Type, source and messages: a packed body after its names (a run value's
+// whole body).
+void unpack_tail(const char* p, JournalEntry::Live& l) {
+  for (std::string* f : {&l.type, &l.source}) *f = get_text(p);
   l.messages.resize(get_varint(p));
   for (auto& m : l.messages) {
     m.id = get_text(p);
@@ -188,6 +188,13 @@ JournalEntry::Live unpack(const char* p) {
     m.next_attempt_ms = static_cast<int64_t>(get_varint(p));
     m.detail = get_text(p);
   }
+}
+
+JournalEntry::Live unpack(const char* p) {
+  get_varint(p);  // the length prefix
+  JournalEntry::Live l;
+  for (std::string* f : {&l.tenant, &l.id}) *f = get_text(p);
+  unpack_tail(p, l);
   return l;
 }
 
@@ -765,13 +772,7 @@ bool Journal::to_status(std::string_view key, const FinishedStore::Hit& hit, Eve
       logger_.error("finished-event run holds a malformed key; treated as unknown");
       return false;
     }
-    // The body with two empty names in front is a packed body: one decoder.
-    std::string packed;
-    packed.reserve(body->size() + 4);
-    put_varint(packed, body->size() + 2);
-    packed.append(2, '\0');
-    packed.append(*body);
-    l = unpack(packed.data());
+    unpack_tail(body->data(), l);
     l.tenant = sep == 0 ? std::string("default") : std::string(key.substr(0, sep));
     l.id = std::string(key.substr(sep + 1));
   } else if (packed_well_formed(hit.value)) {
