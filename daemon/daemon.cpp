@@ -56,6 +56,8 @@ SegmentLogOptions log_options(const StorageSettings& st, const std::string& name
   o.max_batch_delay = st.group_commit_delay;
   o.min_commit_interval = st.group_commit_interval;
   o.io = st.io;
+  o.prepare_segments = st.prepare_segments;
+  o.prepare_bytes_per_second = st.prepare_bytes_per_second;
   return o;
 }
 

@@ -204,6 +204,9 @@ void parse_storage(const toml::table& t, const std::string& file, const fs::path
     st.idempotency_window = std::chrono::seconds(*v * 3600);
   if (auto v = r.integer("checkpoint_bytes", 64 * 1024, int64_t(1) << 40)) st.checkpoint_bytes = uint64_t(*v);
   if (auto v = r.integer("spare_segments", 0, 1024)) st.spare_segments = size_t(*v);
+  if (auto v = r.boolean("prepare_segments")) st.prepare_segments = *v;
+  if (auto v = r.integer("prepare_bytes_per_second", 1 << 20, int64_t(1) << 40))
+    st.prepare_bytes_per_second = uint64_t(*v);
   if (auto v = r.integer("finished_events_in_memory", 1024, int64_t(1) << 26))
     st.finished_events_in_memory = size_t(*v);
   r.finish();

@@ -65,6 +65,11 @@ struct StorageSettings {
   // (SegmentLogOptions::spare_segments): a checkpoint removes about
   // checkpoint_bytes / segment_bytes of them.
   size_t spare_segments = 4;
+  // Both logs write their next segment file ahead, in the background, at
+  // up to prepare_bytes_per_second, whenever they would otherwise fill
+  // zeros ahead on the commit path (SegmentLogOptions::prepare_segments).
+  bool prepare_segments = true;
+  uint64_t prepare_bytes_per_second = 8ull << 20;
   // Finished events held in memory before they move to a run on disk
   // (journal/finished/): bounds the journal's memory however many events
   // the idempotency window holds.

@@ -16,4 +16,10 @@ std::error_code pwrite_all(int fd, std::string_view data, off_t offset);
 // durable.
 std::error_code fsync_directory(const std::filesystem::path& dir);
 
+// rename() that never replaces an existing `to` (a segment's records):
+// false with errno EEXIST if it exists. Filesystems without
+// RENAME_NOREPLACE get a check first, so the caller must be the only one
+// creating names in the directory (the logs hold its flock).
+bool rename_no_replace(const std::filesystem::path& from, const std::filesystem::path& to);
+
 }  // namespace herald

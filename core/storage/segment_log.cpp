@@ -42,19 +42,6 @@ void cut_tail(const fs::path& path, uint64_t keep) {
   ::close(fd);
 }
 
-// Never over an existing file (a segment's records). Filesystems without
-// RENAME_NOREPLACE get a check first: this process holds the directory's
-// lock, so nothing else creates the name in between.
-bool rename_no_replace(const fs::path& from, const fs::path& to) {
-  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
-  if (errno != EINVAL && errno != ENOSYS) return false;
-  if (::access(to.c_str(), F_OK) == 0) {
-    errno = EEXIST;
-    return false;
-  }
-  return ::rename(from.c_str(), to.c_str()) == 0;
-}
-
 // The header of a segment that replay found valid.
 SegmentHeader read_header(const fs::path& p) {
   std::string head(kSegmentHeaderSize, '\0');
@@ -89,8 +76,19 @@ SegmentLog::SegmentLog(SegmentLogOptions options, std::unique_ptr<LogIo> io, Log
       segments_gauge_(metrics.gauge("herald_log_segments", "Segment files on disk", {{"log", options_.name}})),
       spares_gauge_(metrics.gauge("herald_log_spare_segments", "Removed segment files kept for reuse",
                                   {{"log", options_.name}})),
+      prepared_(metrics.counter("herald_log_prepared_segments_total",
+                                "Segment files written ahead in the background (prepare_segments)",
+                                {{"log", options_.name}})),
       remover_(options_.name + "-rm", options_.name + " segment", log_) {
   pending_.emplace_back();
+  if (options_.prepare_segments)
+    preparer_ = std::make_unique<SegmentPreparer>(
+        SegmentPreparer::Options{options_.dir, options_.name + "-prep", options_.name + " segment",
+                                 options_.segment_bytes, options_.prepare_bytes_per_second},
+        log_, [this](const fs::path& path, uint64_t bytes) {
+          prepared_.inc();
+          add_spares({{path, bytes}});
+        });
 }
 
 SegmentLog::~SegmentLog() {
@@ -107,11 +105,13 @@ RecoveryReport SegmentLog::open(const ReplayVisitor& visit) {
   if (::flock(dir_fd_, LOCK_EX | LOCK_NB) != 0)
     throw std::runtime_error(options_.dir.string() + " is in use by another heraldd process");
   remove_leftovers(options_.dir);  // segments whose removal a crash cut short
+  SegmentPreparer::discard_unfinished(options_.dir);
   for (const auto& entry : fs::directory_iterator(options_.dir))
     if (entry.is_regular_file() && entry.path().extension() == ".spare")
       spares_.push_back({entry.path(), entry.file_size()});
   std::sort(spares_.begin(), spares_.end(), Spare::smaller);
-  const size_t extra = spares_.size() - std::min(spares_.size(), options_.spare_segments);
+  const size_t limit = options_.spare_segments + (preparer_ ? 1 : 0);
+  const size_t extra = spares_.size() - std::min(spares_.size(), limit);
   for (size_t i = 0; i < extra; ++i) (void)remover_.remove(spares_[i].path);  // the smallest
   spares_.erase(spares_.begin(), spares_.begin() + ptrdiff_t(extra));
   spares_gauge_.set(int64_t(spares_.size()));
@@ -220,6 +220,7 @@ void SegmentLog::close() {
   }
   cv_.notify_all();
   if (flusher_.joinable()) flusher_.join();
+  preparer_.reset();
 }
 
 void SegmentLog::enqueue(RecordBatch& batch, bool rotate_first, Waiter waiter) {
@@ -373,7 +374,7 @@ void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResu
     }
     const bool full =
         cur_size_ > kSegmentHeaderSize && cur_size_ + c.bytes.size() + kRecordHeaderSize > options_.segment_bytes;
-    if (c.rotate_before || full) {
+    if (c.rotate_before || full || rotate_instead_of_filling(c.bytes.size() + kRecordHeaderSize)) {
       // The old segment's records must be durable before it is closed:
       // recovery reads a bad frame in an older segment as corruption.
       if (unsynced_) sync_written();
@@ -456,6 +457,18 @@ void SegmentLog::fill_ahead(uint64_t end) {
     at += uint64_t(w);
   }
   filled_end_ = std::max(at, end);
+}
+
+bool SegmentLog::rotate_instead_of_filling(uint64_t bytes) {
+  if (!preparer_ || cur_size_ + bytes <= filled_end_) return false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!spares_.empty()) return cur_size_ > kSegmentHeaderSize;
+  }
+  // Not for a segment's first fill: a log that writes little (or has
+  // only just started) never needs a whole segment written for it.
+  if (cur_size_ >= options_.fill_ahead_bytes) preparer_->request();
+  return false;
 }
 
 sys::error_code SegmentLog::rotate() {
@@ -613,12 +626,16 @@ size_t SegmentLog::remove_segments_before(uint64_t segment) {
     // replay them), as remover_.remove() does for the others.
     if (const std::error_code ec = fsync_directory(options_.dir))
       log_.warn("cannot sync the directory of spare segments", {{"log", options_.name}, {"error", ec.message()}});
-    std::lock_guard lock(mutex_);
-    for (auto& p : kept) spares_.push_back(std::move(p));
-    std::sort(spares_.begin(), spares_.end(), Spare::smaller);
-    spares_gauge_.set(int64_t(spares_.size()));
+    add_spares(std::move(kept));
   }
   return doomed.size();
+}
+
+void SegmentLog::add_spares(std::vector<Spare> spares) {
+  std::lock_guard lock(mutex_);
+  for (auto& s : spares) spares_.push_back(std::move(s));
+  std::sort(spares_.begin(), spares_.end(), Spare::smaller);
+  spares_gauge_.set(int64_t(spares_.size()));
 }
 
 std::vector<SegmentInfo> SegmentLog::segments() const {

@@ -41,6 +41,7 @@
 #include "core/storage/gradual_removal.hpp"
 #include "core/storage/log_format.hpp"
 #include "core/storage/log_io.hpp"
+#include "core/storage/segment_preparer.hpp"
 #include "core/util/log.hpp"
 #include "core/util/metrics.hpp"
 
@@ -85,6 +86,14 @@ struct SegmentLogOptions {
   // changes the file size, and nothing is discarded. 0 = every removed
   // segment is deleted.
   size_t spare_segments = 0;
+  // Whenever the log has to fill zeros ahead itself (no spare to move
+  // into), a whole segment file is written in the background at up to
+  // prepare_bytes_per_second (segment_preparer.hpp); the first commit that
+  // then needs room moves into it instead of filling. Its size changes
+  // and zero writes thus stay off the commits, as with a reused spare.
+  // It is kept like a spare, beside spare_segments.
+  bool prepare_segments = false;
+  uint64_t prepare_bytes_per_second = 8ull << 20;
 };
 
 // Records framed by the writer before they enter the log's critical section
@@ -245,6 +254,10 @@ class SegmentLog final {
   size_t spare_segments() const;
   // Until the removed segments' space is freed (tests).
   void wait_removals() { remover_.wait_idle(); }
+  // Until no segment is being prepared (tests; prepare_segments).
+  void wait_prepared() {
+    if (preparer_) preparer_->wait_idle();
+  }
   std::vector<SegmentInfo> segments() const;
   uint64_t current_segment() const;
 
@@ -281,6 +294,10 @@ class SegmentLog final {
   void fence(const std::string& reason);
   // Writes zeros after the records up to fill_ahead_bytes beyond `end`.
   void fill_ahead(uint64_t end);
+  // Whether the flusher should move to a new segment rather than fill
+  // zeros ahead for `bytes` more (prepare_segments); asks for one if none is ready.
+  bool rotate_instead_of_filling(uint64_t bytes);
+
   // The completions of one group commit to resume, by executor.
   using Resumes = std::vector<std::pair<boost::asio::any_io_executor, std::vector<std::unique_ptr<AppendCompletion>>>>;
   static void complete(Waiter& w, const AppendResult& r, Resumes& resumes);
@@ -324,6 +341,8 @@ class SegmentLog final {
     static bool smaller(const Spare& a, const Spare& b) { return a.bytes < b.bytes; }
   };
   std::vector<Spare> spares_;  // files kept for reuse (spare_segments), smallest first
+  // Kept (remove_segments_before) or prepared (preparer_) spares join spares_.
+  void add_spares(std::vector<Spare> spares);
 
   std::function<void(const std::string&)> on_fenced_;
   std::thread flusher_;
@@ -337,8 +356,11 @@ class SegmentLog final {
   Gauge& fenced_gauge_;
   Gauge& segments_gauge_;
   Gauge& spares_gauge_;
+  Counter& prepared_;
   // Segments removed by a checkpoint or by retention (gradual_removal.hpp).
   GradualRemover remover_;
+  // Last: its thread adds spares (prepare_segments), so it stops first.
+  std::unique_ptr<SegmentPreparer> preparer_;
 };
 
 }  // namespace herald

@@ -165,6 +165,18 @@ TEST(ConfigLoaderTest, SpareSegments) {
   EXPECT_NE(error_of(dir, "[storage]\nspare_segments = \"4\"\n").find("storage.spare_segments"), std::string::npos);
 }
 
+TEST(ConfigLoaderTest, PrepareSegments) {
+  TempDir dir;
+  EXPECT_TRUE(load(dir, "").storage.prepare_segments);
+  EXPECT_EQ(load(dir, "").storage.prepare_bytes_per_second, 8u << 20);
+  EXPECT_FALSE(load(dir, "[storage]\nprepare_segments = false\n").storage.prepare_segments);
+  EXPECT_EQ(load(dir, "[storage]\nprepare_bytes_per_second = 67108864\n").storage.prepare_bytes_per_second,
+            64u << 20);
+  EXPECT_NE(error_of(dir, "[storage]\nprepare_segments = 1\n").find("storage.prepare_segments"), std::string::npos);
+  EXPECT_NE(error_of(dir, "[storage]\nprepare_bytes_per_second = 1000\n").find("storage.prepare_bytes_per_second"),
+            std::string::npos);
+}
+
 TEST(ConfigLoaderTest, MissingFileIsAClearError) {
   try {
     load_settings("/nonexistent/heraldd.toml");

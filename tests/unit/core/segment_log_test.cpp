@@ -45,6 +45,9 @@ class SegmentLogTest : public ::testing::TestWithParam<LogIoMode> {
     o.min_commit_interval = commit_interval;
     o.sync_interval = sync_interval;
     o.spare_segments = spare_segments;
+    o.fill_ahead_bytes = fill_ahead_bytes;
+    o.prepare_segments = prepare_segments;
+    o.prepare_bytes_per_second = 0;
     return std::make_unique<SegmentLog>(o, io ? std::move(io) : make_io(), log, metrics);
   }
   std::vector<std::string> replay(SegmentLog& l, RecoveryReport* report = nullptr) {
@@ -101,6 +104,8 @@ class SegmentLogTest : public ::testing::TestWithParam<LogIoMode> {
   Logger log{nullptr};
   MetricsRegistry metrics;
   size_t spare_segments = 0;
+  uint64_t fill_ahead_bytes = 1u << 20;
+  bool prepare_segments = false;
 };
 
 TEST_P(SegmentLogTest, AppendedRecordsReplayInOrderAfterReopen) {
@@ -527,6 +532,84 @@ TEST_P(SegmentLogTest, RemovedSegmentsAreKeptAsSparesAndBecomeTheNextSegments) {
   for (size_t i = 1; i < recs.size(); ++i) EXPECT_EQ(recs[i], new_payload) << i;
   EXPECT_EQ(report.truncated_bytes, 0u);
   EXPECT_EQ(report.corrupt_segments, 0u);
+}
+
+// prepare_segments: once a segment has had to fill zeros ahead past its
+// first fill, the next segment is written in the background, and the first
+// commit that needs room then moves into it (the same file) instead of
+// filling. Everything replays in order.
+TEST_P(SegmentLogTest, AFillingLogPreparesItsNextSegmentAndMovesIntoIt) {
+  prepare_segments = true;
+  fill_ahead_bytes = 16 * 1024;
+  const uint64_t segment_bytes = 256 * 1024;
+  std::vector<std::string> written;
+  {
+    auto l = make_log(segment_bytes);
+    replay(*l);
+    // Past the first fill (16 KB): the second fill asks for a segment.
+    for (int i = 0; i < 6; ++i) {
+      written.push_back(std::string(4000, char('a' + i)));
+      ASSERT_FALSE(append(*l, written.back()).ec);
+    }
+    l->wait_prepared();
+    const fs::path prepared = log_file("prepared-1.spare");
+    ASSERT_TRUE(fs::exists(prepared));
+    EXPECT_EQ(fs::file_size(prepared), segment_bytes);
+    EXPECT_EQ(l->spare_segments(), 1u);
+    const ino_t prepared_inode = inode(prepared);
+    // The next commit past the filled zeros moves into it.
+    for (int i = 0; i < 8 && l->segments().size() == 1; ++i) {
+      written.push_back("more " + std::to_string(i) + std::string(3000, 'm'));
+      ASSERT_FALSE(append(*l, written.back()).ec);
+    }
+    ASSERT_EQ(l->segments().size(), 2u);
+    EXPECT_LT(l->segments()[0].bytes, 64u * 1024);  // left early, not filled to segment_bytes
+    EXPECT_EQ(inode(log_file(segment_file_name(2))), prepared_inode);
+    EXPECT_FALSE(fs::exists(prepared));
+    EXPECT_EQ(l->spare_segments(), 0u);
+    written.push_back("in the prepared segment");
+    ASSERT_FALSE(append(*l, written.back()).ec);
+    EXPECT_EQ(fs::file_size(log_file(segment_file_name(2))), segment_bytes);  // not extended
+    EXPECT_NE(metrics.render().find("herald_log_prepared_segments_total{log=\"journal\"} 1"), std::string::npos);
+  }
+  auto l = make_log(segment_bytes);
+  RecoveryReport report;
+  EXPECT_EQ(replay(*l, &report), written);
+  EXPECT_TRUE(report.notes.empty());
+  EXPECT_EQ(report.corrupt_segments, 0u);
+}
+
+// A log that writes less than a fill never has a segment prepared for it;
+// a file half prepared when the process stopped is deleted at open, and a
+// whole one is a spare even with spare_segments = 0 (here: the first segment).
+TEST_P(SegmentLogTest, PreparedFilesAtOpenAndLogsThatWriteLittle) {
+  prepare_segments = true;
+  fill_ahead_bytes = 16 * 1024;
+  dir.write("log/next.preparing", "half");
+  const ino_t prepared = inode(dir.write("log/prepared-1.spare", std::string(200 * 1024, '\0')));
+  {
+    auto l = make_log(256 * 1024);
+    replay(*l);
+    EXPECT_FALSE(fs::exists(log_file("next.preparing")));
+    EXPECT_EQ(inode(log_file(segment_file_name(1))), prepared);
+    ASSERT_FALSE(append(*l, "first").ec);
+  }
+  fs::remove_all(dir.path() / "log");
+  auto l = make_log(256 * 1024);
+  replay(*l);
+  for (int i = 0; i < 3; ++i) ASSERT_FALSE(append(*l, std::string(4000, 'x')).ec);
+  l->wait_prepared();
+  EXPECT_EQ(l->spare_segments(), 0u);
+  EXPECT_TRUE(spare_files().empty());
+  // Without prepare_segments, a prepared file left over is one spare too many.
+  l.reset();
+  dir.write("log/prepared-1.spare", std::string(200 * 1024, '\0'));
+  prepare_segments = false;
+  auto plain = make_log(256 * 1024);
+  replay(*plain);
+  EXPECT_EQ(plain->spare_segments(), 0u);
+  plain->wait_removals();
+  EXPECT_TRUE(spare_files().empty());
 }
 
 // The newest segment, made from a spare, ends in the file's earlier bytes
