@@ -31,6 +31,14 @@ std::error_code fsync_directory(const std::filesystem::path& dir) {
   return ec;
 }
 
+size_t remove_files_ending_in(const std::filesystem::path& dir, std::string_view suffix) {
+  size_t n = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.path().filename().string().ends_with(suffix) && std::filesystem::remove(entry.path(), ec)) ++n;
+  return n;
+}
+
 bool rename_no_replace(const std::filesystem::path& from, const std::filesystem::path& to) {
   if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
   if (errno != EINVAL && errno != ENOSYS) return false;

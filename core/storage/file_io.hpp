@@ -16,6 +16,10 @@ std::error_code pwrite_all(int fd, std::string_view data, off_t offset);
 // durable.
 std::error_code fsync_directory(const std::filesystem::path& dir);
 
+// Deletes the files in `dir` whose names end in `suffix` (what a crash left
+// half done); returns how many.
+size_t remove_files_ending_in(const std::filesystem::path& dir, std::string_view suffix);
+
 // rename() that never replaces an existing `to` (a segment's records):
 // false with errno EEXIST if it exists. Filesystems without
 // RENAME_NOREPLACE get a check first, so the caller must be the only one

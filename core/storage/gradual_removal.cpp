@@ -105,13 +105,6 @@ void GradualRemover::finish(Job& job) {
   if (ec) log_.warn("cannot remove a file", {{"what", what_}, {"file", job.doomed.string()}, {"error", ec.message()}});
 }
 
-size_t remove_leftovers(const fs::path& dir) {
-  size_t n = 0;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.path().filename().string().ends_with(kSuffix) && fs::remove(entry.path(), ec)) ++n;
-  }
-  return n;
-}
+size_t remove_leftovers(const fs::path& dir) { return remove_files_ending_in(dir, kSuffix); }
 
 }  // namespace herald

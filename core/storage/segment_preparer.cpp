@@ -1,6 +1,7 @@
 #include "core/storage/segment_preparer.hpp"
 
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -81,13 +82,7 @@ size_t SegmentPreparer::prepared() const {
   return prepared_;
 }
 
-size_t SegmentPreparer::discard_unfinished(const fs::path& dir) {
-  size_t n = 0;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec))
-    if (entry.path().filename().string().ends_with(kSuffix) && fs::remove(entry.path(), ec)) ++n;
-  return n;
-}
+size_t SegmentPreparer::discard_unfinished(const fs::path& dir) { return remove_files_ending_in(dir, kSuffix); }
 
 void SegmentPreparer::run() {
   const fs::path temp = options_.dir / (std::string("next") + std::string(kSuffix));
@@ -111,8 +106,14 @@ void SegmentPreparer::run() {
 
 bool SegmentPreparer::prepare_one(const fs::path& temp) {
   std::string failed;
-  const int fd = ::open(temp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0640);
-  if (fd < 0) failed = std::string("open: ") + std::strerror(errno);
+  // Never the disk's last space: the commits need it more than a segment
+  // ahead does (a full disk turns accepts into 503s).
+  struct statvfs vfs {};
+  if (::statvfs(options_.dir.c_str(), &vfs) == 0 && uint64_t(vfs.f_bavail) * vfs.f_frsize < 2 * options_.bytes)
+    failed = "less than two segments of free space (" + std::to_string(uint64_t(vfs.f_bavail) * vfs.f_frsize) +
+             " bytes)";
+  const int fd = failed.empty() ? ::open(temp.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0640) : -1;
+  if (fd < 0 && failed.empty()) failed = std::string("open: ") + std::strerror(errno);
   const auto started = std::chrono::steady_clock::now();
   bool stopped = false;
   for (uint64_t at = 0; fd >= 0 && failed.empty() && at < options_.bytes;) {

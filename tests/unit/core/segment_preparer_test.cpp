@@ -105,6 +105,16 @@ TEST_F(SegmentPreparerTest, AFailureIsNotRetriedAtOnce) {
   EXPECT_TRUE(fs::is_empty(dir.path() / "missing"));
 }
 
+// Less than two segments of free space: nothing is written (the commits
+// need the space more).
+TEST_F(SegmentPreparerTest, NeverTakesTheDisksLastSpace) {
+  auto p = make(uint64_t(1) << 52);  // 4 PB
+  p->request();
+  p->wait_idle();
+  EXPECT_TRUE(made().empty());
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
 TEST_F(SegmentPreparerTest, DiscardsUnfinishedFilesOnly) {
   dir.write("next.preparing", "half");
   dir.write("prepared-1.spare", "whole");
