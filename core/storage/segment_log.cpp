@@ -483,6 +483,12 @@ sys::error_code SegmentLog::rotate() {
   if (fd >= 0) {
     struct stat st {};
     if (::fstat(fd, &st) == 0) filled = std::max<uint64_t>(filled, uint64_t(st.st_size));
+    // The last spare taken: the next is prepared now, while this one fills.
+    // Asked for only at the next fill, it would come a preparation's time
+    // late, and the log would fill zeros ahead meanwhile (the history, whose
+    // spares are all prepared: ~36 MB of every second segment at 5 000
+    // events/s).
+    if (preparer_ && spare_segments() == 0) preparer_->request();
   } else {
     fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0640);
     if (fd < 0) return errno_sys(errno);

@@ -565,12 +565,16 @@ TEST_P(SegmentLogTest, AFillingLogPreparesItsNextSegmentAndMovesIntoIt) {
     ASSERT_EQ(l->segments().size(), 2u);
     EXPECT_LT(l->segments()[0].bytes, 64u * 1024);  // left early, not filled to segment_bytes
     EXPECT_EQ(inode(log_file(segment_file_name(2))), prepared_inode);
-    EXPECT_FALSE(fs::exists(prepared));
-    EXPECT_EQ(l->spare_segments(), 0u);
+    // The last spare taken: the next one is prepared at once, one ahead
+    // (under the name now free again).
+    l->wait_prepared();
+    EXPECT_EQ(l->spare_segments(), 1u);
+    EXPECT_TRUE(fs::exists(prepared));
+    EXPECT_NE(inode(prepared), prepared_inode);
     written.push_back("in the prepared segment");
     ASSERT_FALSE(append(*l, written.back()).ec);
     EXPECT_EQ(fs::file_size(log_file(segment_file_name(2))), segment_bytes);  // not extended
-    EXPECT_NE(metrics.render().find("herald_log_prepared_segments_total{log=\"journal\"} 1"), std::string::npos);
+    EXPECT_NE(metrics.render().find("herald_log_prepared_segments_total{log=\"journal\"} 2"), std::string::npos);
   }
   auto l = make_log(segment_bytes);
   RecoveryReport report;
@@ -581,22 +585,26 @@ TEST_P(SegmentLogTest, AFillingLogPreparesItsNextSegmentAndMovesIntoIt) {
 
 // A log that writes less than a fill never has a segment prepared for it;
 // a file half prepared when the process stopped is deleted at open, and a
-// whole one is a spare even with spare_segments = 0 (here: the first segment).
+// whole one is a spare even with spare_segments = 0 (here: the first segment,
+// which, the last spare taken, has the next one prepared).
 TEST_P(SegmentLogTest, PreparedFilesAtOpenAndLogsThatWriteLittle) {
   prepare_segments = true;
   fill_ahead_bytes = 16 * 1024;
-  dir.write("log/next.preparing", "half");
   const ino_t prepared = inode(dir.write("log/prepared-1.spare", std::string(200 * 1024, '\0')));
   {
     auto l = make_log(256 * 1024);
     replay(*l);
-    EXPECT_FALSE(fs::exists(log_file("next.preparing")));
     EXPECT_EQ(inode(log_file(segment_file_name(1))), prepared);
+    l->wait_prepared();
+    EXPECT_EQ(l->spare_segments(), 1u);
+    EXPECT_EQ(fs::file_size(log_file("prepared-1.spare")), 256u * 1024);
     ASSERT_FALSE(append(*l, "first").ec);
   }
   fs::remove_all(dir.path() / "log");
+  dir.write("log/next.preparing", "half");
   auto l = make_log(256 * 1024);
   replay(*l);
+  EXPECT_FALSE(fs::exists(log_file("next.preparing")));
   for (int i = 0; i < 3; ++i) ASSERT_FALSE(append(*l, std::string(4000, 'x')).ec);
   l->wait_prepared();
   EXPECT_EQ(l->spare_segments(), 0u);
