@@ -60,7 +60,7 @@ SegmentPreparer::~SegmentPreparer() {
 void SegmentPreparer::request() {
   std::lock_guard lock(mutex_);
   if (stopping_ || wanted_ || busy_) return;
-  if (failed_ && std::chrono::steady_clock::now() - failed_at_ < kRetryAfter) return;
+  if (failed_at_ && std::chrono::steady_clock::now() - *failed_at_ < kRetryAfter) return;
   wanted_ = true;
   // Started at the first request: a log that never fills zeros ahead (a
   // small one, or one that reuses its segments) never runs it.
@@ -98,7 +98,7 @@ void SegmentPreparer::run() {
     busy_ = false;
     if (ok) {
       ++prepared_;
-      failed_ = false;
+      failed_at_.reset();
     }
     cv_.notify_all();
   }
@@ -168,7 +168,6 @@ bool SegmentPreparer::prepare_one(const fs::path& temp) {
       log_.warn("cannot prepare a segment; segments grow as they are written until it can",
                 {{"what", options_.what}, {"error", failed}});
       std::lock_guard lock(mutex_);
-      failed_ = true;
       failed_at_ = std::chrono::steady_clock::now();
     }
     return false;

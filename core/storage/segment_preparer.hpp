@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -83,8 +84,7 @@ class SegmentPreparer {
   bool busy_ = false;
   bool stopping_ = false;
   size_t prepared_ = 0;
-  std::chrono::steady_clock::time_point failed_at_{};
-  bool failed_ = false;
+  std::optional<std::chrono::steady_clock::time_point> failed_at_;  // the last failure, since the last success
   std::thread thread_;
 };
 
