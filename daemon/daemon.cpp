@@ -47,7 +47,8 @@ std::unique_ptr<Transport> make_transport(const TransportSettings& t, net::any_i
   throw ConfigError("unknown transport kind");
 }
 
-SegmentLogOptions log_options(const StorageSettings& st, const std::string& name, uint64_t segment_bytes) {
+SegmentLogOptions log_options(const StorageSettings& st, const std::string& name, uint64_t segment_bytes,
+                              int background_nice) {
   SegmentLogOptions o;
   o.dir = st.dir / name;
   o.name = name;
@@ -58,6 +59,7 @@ SegmentLogOptions log_options(const StorageSettings& st, const std::string& name
   o.io = st.io;
   o.prepare_segments = st.prepare_segments;
   o.prepare_bytes_per_second = st.prepare_bytes_per_second;
+  o.background_nice = background_nice;
   return o;
 }
 
@@ -106,7 +108,7 @@ int Daemon::run() {
   MetricsRegistry metrics;
 
   JournalSettings js;
-  js.log = log_options(settings_.storage, "journal", settings_.storage.segment_bytes);
+  js.log = log_options(settings_.storage, "journal", settings_.storage.segment_bytes, settings_.background_nice);
   js.log.spare_segments = settings_.storage.spare_segments;
   js.idempotency_window = settings_.storage.idempotency_window;
   js.checkpoint_bytes = settings_.storage.checkpoint_bytes;
@@ -122,7 +124,7 @@ int Daemon::run() {
                               {"events_unfinished", static_cast<unsigned long>(pending.size())}});
 
   HistorySettings hs;
-  hs.log = log_options(settings_.storage, "history", settings_.history.segment_bytes);
+  hs.log = log_options(settings_.storage, "history", settings_.history.segment_bytes, settings_.background_nice);
   hs.log.max_batch_delay = settings_.history.group_commit_delay;
   hs.log.sync_interval = settings_.history.sync_interval;
   hs.max_age = settings_.history.max_age;

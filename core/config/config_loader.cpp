@@ -285,6 +285,7 @@ Settings load_settings(const fs::path& file) {
   if (const auto* t = r.table("daemon")) {
     TomlReader d(*t, fname, "daemon");
     if (auto v = d.integer("threads", 1, 256)) s.threads = int(*v);
+    if (auto v = d.integer("background_nice", 0, 19)) s.background_nice = int(*v);
     if (auto v = d.string("log_level"); v && !parse_log_level(*v, s.log_level))
       d.fail("log_level", "must be debug, info, warn or error");
     d.finish();

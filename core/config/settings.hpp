@@ -206,6 +206,11 @@ struct DeliverySettings {
 struct Settings {
   std::filesystem::path config_file;
   int threads = 2;
+  // Added to the nice value of the threads whose work nobody waits on
+  // (make_this_thread_background, core/util/threads.hpp), so that merges
+  // and file preparation yield busy cores to accepts and deliveries.
+  // 0 = one priority for every thread.
+  int background_nice = 10;
   LogLevel log_level = LogLevel::info;
   HttpSettings http;
   StorageSettings storage;

@@ -117,6 +117,7 @@ RecoveryReport SegmentHistoryLog::open() {
   RecoveryReport report = log_->open([](uint8_t, std::string_view, uint64_t) {});
   retention_ = std::thread([this] {
     name_this_thread("history-retain");
+    make_this_thread_background(settings_.log.background_nice);
     run_retention();
   });
   return report;

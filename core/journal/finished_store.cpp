@@ -39,12 +39,13 @@ unsigned tier_of(uint64_t records, uint64_t base) {
 
 }  // namespace
 
-FinishedStore::FinishedStore(fs::path dir, uint64_t base_records, Logger& log, uint64_t min_filter_keys)
+FinishedStore::FinishedStore(fs::path dir, uint64_t base_records, Logger& log, uint64_t min_filter_keys,
+                             int background_nice)
     : dir_(std::move(dir)),
       base_records_(std::max<uint64_t>(base_records, 1)),
       log_(log),
       min_filter_keys_(std::max<uint64_t>(min_filter_keys, 1)),
-      remover_("finished-rm", "finished-event run", log) {
+      remover_("finished-rm", "finished-event run", log, background_nice) {
   seed_ = random_seed();
 }
 

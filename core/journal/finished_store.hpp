@@ -48,8 +48,10 @@ class FinishedStore {
 
   // Runs of `base_records` or fewer are tier 0; each tier up is four times
   // larger. The shared filter is sized for at least `min_filter_keys`.
+  // `background_nice`: its remover thread's make_this_thread_background
+  // increment.
   FinishedStore(std::filesystem::path dir, uint64_t base_records, Logger& log,
-                uint64_t min_filter_keys = kMinFilterKeys);
+                uint64_t min_filter_keys = kMinFilterKeys, int background_nice = 0);
   static constexpr uint64_t kMinFilterKeys = 1u << 18;
 
   // Loads the directory's runs (creating it if missing). Leftover temporary

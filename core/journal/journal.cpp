@@ -300,7 +300,8 @@ Journal::Journal(JournalSettings settings, std::unique_ptr<LogIo> io, Logger& lo
                                       "Finished events in run files (a key counted once per run)")),
       in_memory_(metrics.gauge("herald_journal_events_in_memory",
                                "Events the journal holds in memory: unfinished, and finished ones not yet in a run")) {
-  finished_ = std::make_unique<FinishedStore>(settings_.log.dir / "finished", settings_.finished_in_memory, log);
+  finished_ = std::make_unique<FinishedStore>(settings_.log.dir / "finished", settings_.finished_in_memory, log,
+                                              FinishedStore::kMinFilterKeys, settings_.log.background_nice);
 }
 
 Journal::~Journal() { close(); }
@@ -371,12 +372,18 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
   // The merge thread starts at once: the runs loaded above are merged if
   // due, and the filter they share is built (until then every run is tested).
   if (finished_->runs() > 0) merge_requested_ = true;
+  // The maintenance thread keeps the daemon's priority: a checkpoint holds
+  // the journal lock, which every accept takes, while it snapshots the
+  // live entries (~8 ms under NDJSON ingest), and a niced holder could wait
+  // for a core while the accepts wait for it. Merges take that lock only to
+  // publish their result.
   maintenance_ = std::thread([this] {
     name_this_thread("journal-maint");
     run_maintenance();
   });
   merges_ = std::thread([this] {
     name_this_thread("journal-merge");
+    make_this_thread_background(settings_.log.background_nice);
     run_merges();
   });
   return report;

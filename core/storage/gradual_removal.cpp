@@ -40,8 +40,8 @@ std::error_code shrink(const fs::path& path, const std::atomic<bool>& stop) {
 
 }  // namespace
 
-GradualRemover::GradualRemover(std::string thread_name, std::string what, Logger& log)
-    : thread_name_(std::move(thread_name)), what_(std::move(what)), log_(log) {}
+GradualRemover::GradualRemover(std::string thread_name, std::string what, Logger& log, int nice)
+    : thread_name_(std::move(thread_name)), what_(std::move(what)), log_(log), nice_(nice) {}
 
 GradualRemover::~GradualRemover() {
   {
@@ -65,6 +65,7 @@ std::error_code GradualRemover::remove(const fs::path& path, std::shared_ptr<con
   if (!thread_.joinable())
     thread_ = std::thread([this] {
       name_this_thread(thread_name_);
+      make_this_thread_background(nice_);
       run();
     });
   cv_.notify_all();

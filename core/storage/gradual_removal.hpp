@@ -40,8 +40,9 @@ namespace herald {
 
 class GradualRemover {
  public:
-  // `thread_name`: its thread's name (15 bytes); `what`: the files, in log lines.
-  GradualRemover(std::string thread_name, std::string what, Logger& log);
+  // `thread_name`: its thread's name (15 bytes); `what`: the files, in log
+  // lines; `nice`: its thread's make_this_thread_background increment.
+  GradualRemover(std::string thread_name, std::string what, Logger& log, int nice = 0);
   // Stops the thread; files still queued (or half shrunk) are unlinked at once.
   ~GradualRemover();
   GradualRemover(const GradualRemover&) = delete;
@@ -70,6 +71,7 @@ class GradualRemover {
   const std::string thread_name_;
   const std::string what_;
   Logger& log_;
+  const int nice_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Job> queue_;

@@ -79,12 +79,13 @@ SegmentLog::SegmentLog(SegmentLogOptions options, std::unique_ptr<LogIo> io, Log
       prepared_(metrics.counter("herald_log_prepared_segments_total",
                                 "Segment files written ahead in the background (prepare_segments)",
                                 {{"log", options_.name}})),
-      remover_(options_.name + "-rm", options_.name + " segment", log_) {
+      remover_(options_.name + "-rm", options_.name + " segment", log_, options_.background_nice) {
   pending_.emplace_back();
   if (options_.prepare_segments)
     preparer_ = std::make_unique<SegmentPreparer>(
         SegmentPreparer::Options{options_.dir, options_.name + "-prep", options_.name + " segment",
-                                 options_.segment_bytes, options_.prepare_bytes_per_second},
+                                 options_.segment_bytes, options_.prepare_bytes_per_second,
+                                 options_.background_nice},
         log_, [this](const fs::path& path, uint64_t bytes) {
           prepared_.inc();
           add_spares({{path, bytes}});

@@ -94,6 +94,11 @@ struct SegmentLogOptions {
   // It is kept like a spare, beside spare_segments.
   bool prepare_segments = false;
   uint64_t prepare_bytes_per_second = 8ull << 20;
+  // The nice increment of the threads that work for this log in the
+  // background (its preparer and its remover of old segments; the
+  // journal's maintenance and merges, the history's retention:
+  // make_this_thread_background). 0 = the daemon's own priority.
+  int background_nice = 0;
 };
 
 // Records framed by the writer before they enter the log's critical section

@@ -67,6 +67,7 @@ void SegmentPreparer::request() {
   if (!thread_.joinable())
     thread_ = std::thread([this] {
       name_this_thread(options_.thread_name);
+      make_this_thread_background(options_.nice);
       run();
     });
   cv_.notify_all();

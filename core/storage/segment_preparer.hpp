@@ -43,6 +43,7 @@ class SegmentPreparer {
     std::string what;         // in log lines: "journal segment"
     uint64_t bytes = 0;       // the file's size
     uint64_t bytes_per_second = 8ull << 20;  // 0 = as fast as the disk takes it
+    int nice = 0;                            // make_this_thread_background's increment
   };
   // `ready(path, bytes)` is called on the preparer's thread once a file is
   // durable under its final name.

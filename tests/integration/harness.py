@@ -57,10 +57,12 @@ def wait_port(port, timeout=10.0):
 
 
 def wait_until(predicate, timeout=10.0, what="condition"):
+    """The predicate's first true value, polled until `timeout`."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if predicate():
-            return
+        value = predicate()
+        if value:
+            return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
 
@@ -122,7 +124,8 @@ class Heraldd:
     """heraldd with a generated config; port 0, read back from its log."""
 
     def __init__(self, transport="outbox", smtp_port=None, extra_config="", resources=RESOURCES,
-                 storage_dir="var", wrap=None, log_level="debug", max_attempts=3, storage_extra="", env=None, relay_extra="", http_extra=""):
+                 storage_dir="var", wrap=None, log_level="debug", max_attempts=3, storage_extra="", env=None, relay_extra="", http_extra="",
+                 daemon_extra=""):
         self.dir = tempfile.mkdtemp(prefix="herald-test-")
         self.outbox = os.path.join(self.dir, "var", "outbox")
         self.storage = os.path.join(self.dir, storage_dir)
@@ -144,6 +147,7 @@ helo = "herald.test"
 [daemon]
 threads = 2
 log_level = "{log_level}"
+{daemon_extra}
 [http]
 listen = "127.0.0.1:0"
 max_body_bytes = 65536

@@ -90,6 +90,24 @@ class CliTest(unittest.TestCase):
         finally:
             d.cleanup()
 
+    def test_background_threads_run_at_a_lower_priority(self):
+        # [daemon] background_nice (core/util/threads.hpp): the journal's
+        # merges and the history's retention yield busy cores to accepts and
+        # deliveries; the maintenance thread, which holds the journal lock,
+        # and the io and sync threads keep the daemon's priority.
+        for extra, raised in (("", 10), ("background_nice = 0", 0)):
+            d = Heraldd(daemon_extra=extra)
+            try:
+                nice = wait_until(lambda: thread_nices(d.proc.pid), what="heraldd's threads")
+                base = nice["heraldd"]
+                for name in ("journal-merge", "history-retain"):
+                    self.assertEqual(nice.get(name), min(19, base + raised), (extra, name, nice))
+                for name in ("io-1", "journal-sync", "history-sync", "journal-maint"):
+                    self.assertEqual(nice.get(name), base, (extra, name, nice))
+                self.assertEqual(d.terminate(), 0)
+            finally:
+                d.cleanup()
+
     def test_bind_failure_exits_nonzero(self):
         d = Heraldd()
         try:
@@ -103,6 +121,23 @@ class CliTest(unittest.TestCase):
             self.assertIn("Address already in use", r.stdout)
         finally:
             d.cleanup()
+
+
+def thread_nices(pid):
+    """{thread name: nice value} of the process's threads (the first of each
+    name), or None until all the named ones above have started."""
+    nices = {}
+    for stat in sorted(glob.glob(f"/proc/{pid}/task/*/stat")):
+        try:
+            with open(stat) as f:
+                text = f.read()
+        except OSError:  # a thread that just ended
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        nices.setdefault(name, int(fields[16]))  # field 19 of proc(5); these start at field 3
+    wanted = ("heraldd", "io-1", "journal-sync", "history-sync", "journal-maint", "journal-merge", "history-retain")
+    return nices if all(n in nices for n in wanted) else None
 
 
 if __name__ == "__main__":

@@ -177,6 +177,15 @@ TEST(ConfigLoaderTest, PrepareSegments) {
             std::string::npos);
 }
 
+TEST(ConfigLoaderTest, BackgroundNice) {
+  TempDir dir;
+  EXPECT_EQ(load(dir, "").background_nice, 10);
+  EXPECT_EQ(load(dir, "[daemon]\nbackground_nice = 0\n").background_nice, 0);
+  EXPECT_EQ(load(dir, "[daemon]\nbackground_nice = 19\n").background_nice, 19);
+  EXPECT_NE(error_of(dir, "[daemon]\nbackground_nice = 20\n").find("daemon.background_nice"), std::string::npos);
+  EXPECT_NE(error_of(dir, "[daemon]\nbackground_nice = -1\n").find("daemon.background_nice"), std::string::npos);
+}
+
 TEST(ConfigLoaderTest, MissingFileIsAClearError) {
   try {
     load_settings("/nonexistent/heraldd.toml");

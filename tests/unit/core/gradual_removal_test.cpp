@@ -1,10 +1,14 @@
 #include "core/storage/gradual_removal.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "tests/unit/temp_dir.hpp"
+#include "tests/unit/thread_nice.hpp"
 
 namespace herald {
 namespace {
@@ -41,6 +45,18 @@ TEST_F(GradualRemovalTest, RemovesAFileOfSeveralStepsAndLeavesNothingBehind) {
   EXPECT_FALSE(fs::exists(removing(p)));
   EXPECT_EQ(files_in(dir.path()), 1u);
   EXPECT_TRUE(fs::exists(dir.path() / "neighbour"));
+}
+
+// Removal is background work (SegmentLogOptions::background_nice).
+TEST_F(GradualRemovalTest, RunsAtTheBackgroundPriority) {
+  const int mine = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  GradualRemover remover("test-rm", "test file", log, 4);
+  const fs::path p = dir.path() / "doomed";
+  write_file(p, 10);
+  EXPECT_FALSE(remover.remove(p));
+  remover.wait_idle();
+  EXPECT_EQ(nice_of_thread("test-rm"), std::min(19, mine + 4));
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())), mine);
 }
 
 TEST_F(GradualRemovalTest, AMissingFileIsAnErrorAndChangesNothing) {

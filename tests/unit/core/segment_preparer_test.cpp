@@ -1,12 +1,16 @@
 #include "core/storage/segment_preparer.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <mutex>
 #include <vector>
 
 #include "tests/unit/temp_dir.hpp"
+#include "tests/unit/thread_nice.hpp"
 
 namespace herald {
 namespace {
@@ -24,9 +28,10 @@ bool all_zeros(const fs::path& p) {
 
 class SegmentPreparerTest : public ::testing::Test {
  protected:
-  std::unique_ptr<SegmentPreparer> make(uint64_t bytes, uint64_t per_second = 0, fs::path where = {}) {
+  std::unique_ptr<SegmentPreparer> make(uint64_t bytes, uint64_t per_second = 0, fs::path where = {}, int nice = 0) {
     return std::make_unique<SegmentPreparer>(
-        SegmentPreparer::Options{where.empty() ? dir.path() : where, "test-prep", "test segment", bytes, per_second},
+        SegmentPreparer::Options{where.empty() ? dir.path() : where, "test-prep", "test segment", bytes, per_second,
+                                 nice},
         log, [this](const fs::path& p, uint64_t bytes) {
           std::lock_guard lock(mutex);
           ready.emplace_back(p, bytes);
@@ -58,6 +63,16 @@ TEST_F(SegmentPreparerTest, WritesAZeroFileOfTheSegmentSizeUnderASpareName) {
 }
 
 // A name left from before (a restart) is never replaced.
+// Preparation is background work (SegmentLogOptions::background_nice).
+TEST_F(SegmentPreparerTest, RunsAtTheBackgroundPriority) {
+  const int mine = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  auto p = make(64 * 1024, 0, {}, 4);
+  p->request();
+  p->wait_idle();
+  ASSERT_EQ(made().size(), 1u);
+  EXPECT_EQ(nice_of_thread("test-prep"), std::min(19, mine + 4));
+}
+
 TEST_F(SegmentPreparerTest, TakesTheFirstFreeName) {
   dir.write("prepared-1.spare", "kept");
   auto p = make(256 * 1024);

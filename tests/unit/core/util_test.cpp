@@ -3,11 +3,13 @@
 #include <cstdio>
 #include <ctime>
 #include <random>
+#include <thread>
 
 #include "core/util/base64.hpp"
 #include "core/util/digest.hpp"
 #include "core/util/log.hpp"
 #include "core/util/metrics.hpp"
+#include "core/util/threads.hpp"
 #include "core/util/time_format.hpp"
 #include "core/util/utf8.hpp"
 
@@ -253,6 +255,25 @@ TEST(JsonEscapeTest, PlainUtf8IsWhatEscapingLeavesAsItIs) {
   }
   EXPECT_GT(plain, 1000);  // both outcomes were tried often
   EXPECT_LT(plain, 19000);
+}
+
+// The nice value is the thread's own: lowering it on one thread leaves the
+// caller's, and it never passes 19.
+TEST(ThreadsTest, BackgroundLowersOnlyTheCallingThreadsPriority) {
+  const auto nice_of_this_thread = [] { return getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())); };
+  const int mine = nice_of_this_thread();
+  int seen = 0, returned = 0, unchanged = 0, capped = 0;
+  std::thread([&] {
+    unchanged = make_this_thread_background(0);
+    returned = make_this_thread_background(3);
+    seen = nice_of_this_thread();
+    capped = make_this_thread_background(40);
+  }).join();
+  EXPECT_EQ(unchanged, mine);
+  EXPECT_EQ(returned, std::min(19, mine + 3));
+  EXPECT_EQ(seen, returned);
+  EXPECT_EQ(capped, 19);
+  EXPECT_EQ(nice_of_this_thread(), mine);
 }
 
 }  // namespace
