@@ -258,20 +258,26 @@ TEST(JsonEscapeTest, PlainUtf8IsWhatEscapingLeavesAsItIs) {
 }
 
 // The nice value is the thread's own: lowering it on one thread leaves the
-// caller's, and it never passes 19.
+// caller's; it is counted from the process's (its main thread's, this
+// test's), also on a thread started by a niced one; it never passes 19.
 TEST(ThreadsTest, BackgroundLowersOnlyTheCallingThreadsPriority) {
   const auto nice_of_this_thread = [] { return getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())); };
   const int mine = nice_of_this_thread();
-  int seen = 0, returned = 0, unchanged = 0, capped = 0;
+  ASSERT_EQ(mine, getpriority(PRIO_PROCESS, static_cast<id_t>(getpid())));  // gtest runs tests on the main thread
+  int seen = 0, returned = 0, unchanged = 0, again = 0, inner = 0, capped = 0;
   std::thread([&] {
     unchanged = make_this_thread_background(0);
     returned = make_this_thread_background(3);
     seen = nice_of_this_thread();
+    again = make_this_thread_background(3);
+    std::thread([&] { inner = make_this_thread_background(3); }).join();
     capped = make_this_thread_background(40);
   }).join();
   EXPECT_EQ(unchanged, mine);
   EXPECT_EQ(returned, std::min(19, mine + 3));
   EXPECT_EQ(seen, returned);
+  EXPECT_EQ(again, returned);
+  EXPECT_EQ(inner, returned);
   EXPECT_EQ(capped, 19);
   EXPECT_EQ(nice_of_this_thread(), mine);
 }
