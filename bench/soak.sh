@@ -2,9 +2,11 @@
 # Soak: heraldd end to end (HTTP → journal → match → render → SMTP smtp-sink,
 # history on) under a constant offered rate for MINUTES, sampling every
 # INTERVAL seconds: achieved rate, accept latency p99, RSS and e-mails the
-# sink received. Both must stay flat: the run fails when RSS grows by more
-# than 25 % from the first sample to the last, when the achieved rate drops
-# below 95 % of the offered one, or when an accepted event's e-mail is missing.
+# sink received. Both must stay flat: the run fails when the median RSS of
+# the last third of the samples exceeds the first third's by more than 25 %
+# (bench/soak_verdict.py says why not first sample against last), when the
+# achieved rate drops below 95 % of the offered one, or when an accepted
+# event's e-mail is missing. It also prints RSS growth in bytes per event.
 #
 #   bench/soak.sh [MINUTES] [RATE] [INTERVAL]     (defaults 10 2000 30; or bench/run.sh --soak MINUTES)
 #
@@ -41,6 +43,8 @@ wait_sink "$sent_total" 60
 
 MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$samples" "$RATE" "$INTERVAL" <<'PY'
 import json, os, platform, sys
+sys.path.insert(0, "bench")
+import soak_verdict
 results, path, rate, interval = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 rows = []
 for line in open(path):
@@ -52,13 +56,13 @@ print(f"\n## Soak: {rate:,.0f} events/s offered, sampled every {interval} s\n")
 print("| t | achieved events/s | accept p99 | RSS | e-mails in the sink |\n|---:|---:|---:|---:|---:|")
 for r in rows:
     print(f"| {r['t_s']} s | {r['achieved']:,.0f} | {r['p99_ms']:.1f} ms | {r['rss_mb']:,.0f} MB | {r['sink']:,} |")
-growth = rows[-1]["rss_mb"] / rows[0]["rss_mb"] - 1
-slowest = min(r["achieved"] for r in rows)
-verdict = "flat" if growth <= 0.25 and slowest >= 0.95 * rate else "NOT flat"
-print(f"\nRSS {rows[0]['rss_mb']:.0f} → {rows[-1]['rss_mb']:.0f} MB ({growth:+.0%}), slowest interval "
-      f"{slowest:,.0f} events/s: **{verdict}**")
+v = soak_verdict.verdict(rows, rate)
+print(f"\nRSS {rows[0]['rss_mb']:.0f} → {rows[-1]['rss_mb']:.0f} MB; median of the first third "
+      f"{v['rss_first_third_mb']:.0f} MB, of the last {v['rss_last_third_mb']:.0f} MB ({v['rss_growth']:+.0%}); "
+      f"{v['rss_bytes_per_event']:+.1f} bytes per event accepted (least squares); slowest interval "
+      f"{v['slowest']:,.0f} events/s: **{v['verdict']}**")
 with open(os.path.join(results, "soak.json"), "w") as f:
-    json.dump({"soak": {"offered": rate, "interval_s": interval, "samples": rows, "rss_growth": round(growth, 3),
-                        "verdict": verdict}, "machine": eval(os.environ["MACHINE_PY"])}, f, indent=2)
-sys.exit(0 if verdict == "flat" else 1)
+    json.dump({"soak": {"offered": rate, "interval_s": interval, "samples": rows, **v},
+               "machine": eval(os.environ["MACHINE_PY"])}, f, indent=2)
+sys.exit(0 if v["verdict"] == "flat" else 1)
 PY

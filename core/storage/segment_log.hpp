@@ -96,7 +96,7 @@ struct SegmentLogOptions {
   uint64_t prepare_bytes_per_second = 8ull << 20;
   // The nice increment of the threads that work for this log in the
   // background (its preparer and its remover of old segments; the
-  // journal's maintenance and merges, the history's retention:
+  // journal's merges and its runs' remover, the history's retention:
   // make_this_thread_background). 0 = the daemon's own priority.
   int background_nice = 0;
 };
