@@ -35,8 +35,9 @@ for i in $(seq "$rounds"); do
   sent=$(grep -o 'ok=[0-9]*' <<<"$out" | cut -d= -f2)
   sent_total=$(( sent_total + sent ))
   rss=$(awk '/VmRSS/ {print $2}' /proc/$hpid/status)
-  echo "$i $(( i * INTERVAL )) $rss $(sink_count) $out" >>"$samples"
-  echo "t=$(( i * INTERVAL ))s rss=$(( rss / 1024 ))MB $out" >&2
+  window=$(metric herald_journal_finished_memory_bytes)
+  echo "$i $(( i * INTERVAL )) $rss $(sink_count) window_bytes=$window $out" >>"$samples"
+  echo "t=$(( i * INTERVAL ))s rss=$(( rss / 1024 ))MB window=$(( window / 1024 / 1024 ))MB $out" >&2
 done
 # Every accepted event's e-mail reaches the sink.
 wait_sink "$sent_total" 60
@@ -51,15 +52,19 @@ for line in open(path):
     i, t, rss, sink, *kv = line.split()
     d = dict(x.split("=") for x in kv)
     rows.append({"t_s": int(t), "rss_mb": round(int(rss) / 1024, 1), "sink": int(sink),
-                 "achieved": float(d["achieved_rate"]), "p99_ms": float(d["p99_ms"])})
+                 "achieved": float(d["achieved_rate"]), "p99_ms": float(d["p99_ms"]),
+                 "window_mb": round(int(d["window_bytes"]) / (1024 * 1024), 2)})
 print(f"\n## Soak: {rate:,.0f} events/s offered, sampled every {interval} s\n")
-print("| t | achieved events/s | accept p99 | RSS | e-mails in the sink |\n|---:|---:|---:|---:|---:|")
+print("| t | achieved events/s | accept p99 | RSS | of which the idempotency window's filters and indexes | "
+      "e-mails in the sink |\n|---:|---:|---:|---:|---:|---:|")
 for r in rows:
-    print(f"| {r['t_s']} s | {r['achieved']:,.0f} | {r['p99_ms']:.1f} ms | {r['rss_mb']:,.0f} MB | {r['sink']:,} |")
+    print(f"| {r['t_s']} s | {r['achieved']:,.0f} | {r['p99_ms']:.1f} ms | {r['rss_mb']:,.0f} MB | "
+          f"{r['window_mb']:,.1f} MB | {r['sink']:,} |")
 v = soak_verdict.verdict(rows, rate)
 print(f"\nRSS {rows[0]['rss_mb']:.0f} → {rows[-1]['rss_mb']:.0f} MB; median of the first third "
       f"{v['rss_first_third_mb']:.0f} MB, of the last {v['rss_last_third_mb']:.0f} MB ({v['rss_growth']:+.0%}); "
-      f"{v['rss_bytes_per_event']:+.1f} bytes per event accepted (least squares); slowest interval "
+      f"{v['rss_bytes_per_event']:+.1f} bytes per event accepted (least squares; the window's filters and "
+      f"indexes {v['window_bytes_per_event']:+.1f}, the rest {v['rest_bytes_per_event']:+.1f}); slowest interval "
       f"{v['slowest']:,.0f} events/s: **{v['verdict']}**")
 with open(os.path.join(results, "soak.json"), "w") as f:
     json.dump({"soak": {"offered": rate, "interval_s": interval, "samples": rows, **v},

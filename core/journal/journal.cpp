@@ -298,6 +298,9 @@ Journal::Journal(JournalSettings settings, std::unique_ptr<LogIo> io, Logger& lo
                                             "Run files whose events are all in the filter the runs share")),
       finished_on_disk_(metrics.gauge("herald_journal_finished_events_on_disk",
                                       "Finished events in run files (a key counted once per run)")),
+      finished_memory_(metrics.gauge("herald_journal_finished_memory_bytes",
+                                     "Memory of the finished-event runs' filters (the shared one too) and block "
+                                     "indexes: grows with the events of the idempotency window")),
       in_memory_(metrics.gauge("herald_journal_events_in_memory",
                                "Events the journal holds in memory: unfinished, and finished ones not yet in a run")) {
   finished_ = std::make_unique<FinishedStore>(settings_.log.dir / "finished", settings_.finished_in_memory, log,
@@ -336,9 +339,7 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
   // Runs first: segment records of events already in a run (a crash before
   // the checkpoint after their flush) only repeat what the run holds.
   finished_->open();
-  finished_runs_.set(int64_t(finished_->runs()));
-  finished_runs_filtered_.set(int64_t(finished_->covered_runs()));
-  finished_on_disk_.set(int64_t(finished_->records()));
+  set_finished_gauges();
   RecoveryReport report = log_->open([this](uint8_t type, std::string_view payload, uint64_t) {
     apply_record(type, payload);
   });
@@ -1061,12 +1062,17 @@ void Journal::publish_runs(FinishedStore::RunPtr added, const std::vector<Finish
   {
     std::lock_guard lock(mutex_);
     finished_->publish(std::move(added), removed, covered_by);
-    finished_runs_.set(int64_t(finished_->runs()));
-    finished_runs_filtered_.set(int64_t(finished_->covered_runs()));
-    finished_on_disk_.set(int64_t(finished_->records()));
+    set_finished_gauges();
   }
   finished_->remove_files(removed);
   if (merge_may_be_due) request_merge();
+}
+
+void Journal::set_finished_gauges() {
+  finished_runs_.set(int64_t(finished_->runs()));
+  finished_runs_filtered_.set(int64_t(finished_->covered_runs()));
+  finished_on_disk_.set(int64_t(finished_->records()));
+  finished_memory_.set(int64_t(finished_->memory_bytes()));
 }
 
 void Journal::request_merge() {
@@ -1115,7 +1121,7 @@ void Journal::compact_finished() {
     {
       std::lock_guard lock(mutex_);
       finished_->publish_filter(std::move(*build));
-      finished_runs_filtered_.set(int64_t(finished_->covered_runs()));
+      set_finished_gauges();
     }
     logger_.debug("journal: shared filter of the finished-event runs built",
                   {{"capacity", static_cast<unsigned long>(capacity)},

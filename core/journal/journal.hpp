@@ -315,6 +315,7 @@ class Journal final : public DeliveryLedger {
   bool expired(int64_t accepted_ms, int64_t now_ms) const;
   void publish_runs(FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed,
                     const FinishedFilter* covered_by = nullptr);
+  void set_finished_gauges();  // from the published runs; mutex_ held (or before open() returns)
   FinishedStore::RunList finished_snapshot() const;  // takes mutex_
   void run_maintenance();
   void run_merges();
@@ -372,6 +373,7 @@ class Journal final : public DeliveryLedger {
   Gauge& finished_runs_;
   Gauge& finished_runs_filtered_;
   Gauge& finished_on_disk_;
+  Gauge& finished_memory_;
   Gauge& in_memory_;  // entries_.size(), set per batch
   uint64_t last_snapshot_bytes_ = 0;  // checkpoint() and maintenance only
 };

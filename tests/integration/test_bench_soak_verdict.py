@@ -25,12 +25,17 @@ class SoakVerdictTest(unittest.TestCase):
         self.assertAlmostEqual(v["rss_growth"], 34.5 / 29.5 - 1, places=3)
 
     def test_a_leak_is_not_flat_and_its_bytes_per_event_are_measured(self):
-        # 100 bytes per event at 2 000 events/s over 30 s intervals: +6 MB per sample.
-        per_sample = 100 * 2000 * 30 / (1024 * 1024)
-        rss = [30 + i * per_sample for i in range(12)]
-        v = soak_verdict.verdict(samples(rss), 2000)
+        # 100 bytes per event at 2 000 events/s over 30 s intervals, 2 of
+        # them the idempotency window's filters and indexes.
+        mb_per_byte_per_event = 2000 * 30 / (1024 * 1024)
+        rows = samples([30 + i * 100 * mb_per_byte_per_event for i in range(12)])
+        for i, r in enumerate(rows):
+            r["window_mb"] = 1 + i * 2 * mb_per_byte_per_event
+        v = soak_verdict.verdict(rows, 2000)
         self.assertEqual(v["verdict"], "NOT flat")
         self.assertAlmostEqual(v["rss_bytes_per_event"], 100, delta=0.01)
+        self.assertAlmostEqual(v["window_bytes_per_event"], 2, delta=0.01)
+        self.assertAlmostEqual(v["rest_bytes_per_event"], 98, delta=0.01)
 
     def test_a_slow_interval_is_not_flat(self):
         rows = samples([30] * 6)

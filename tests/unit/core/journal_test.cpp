@@ -634,6 +634,30 @@ TEST_F(JournalRaceTest, BatchLookupsRacingMergesIntoTheSharedFilterStillFindEver
   EXPECT_GE(metrics.gauge("herald_journal_finished_runs_filtered", "").value(), 1);
 }
 
+// What the idempotency window costs in memory (the runs' filters and block
+// indexes) is a gauge, set whenever runs are published and at open: the soak
+// tells it from a leak by it.
+TEST_F(JournalTest, FinishedMemoryGaugeCountsTheRunsFiltersAndIndexes) {
+  finished_in_memory = 50;
+  auto j = open_journal();
+  Gauge& memory = metrics.gauge("herald_journal_finished_memory_bytes", "");
+  Gauge& on_disk = metrics.gauge("herald_journal_finished_events_on_disk", "");
+  EXPECT_EQ(memory.value(), 0);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_FALSE(accept(*j, make_event("memory-" + std::to_string(i)), {}));
+    if (i % 50 == 49) j->flush_finished();
+  }
+  j->compact_finished();
+  EXPECT_EQ(on_disk.value(), 200);
+  // 16 bits per key in each run's filter, as many in the shared one, and an
+  // index entry per block.
+  EXPECT_GE(memory.value(), 200 * 2 * 2);
+  const int64_t before = memory.value();
+  reopen(j);
+  EXPECT_GE(memory.value(), 200 * 2);
+  EXPECT_LE(memory.value(), before);
+}
+
 // After a restart the merge thread builds the runs' shared filter at once
 // (not after maintenance_interval, an hour here), and every event is still
 // a duplicate meanwhile and after.
