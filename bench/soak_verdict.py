@@ -7,9 +7,9 @@ on disk, checkpoints and merges build their output in memory, and the
 first minute fills caches. Session 28's 10-minute soak at 2 000 events/s
 sampled 27, 33, 28, 29, 32 … 44 (a checkpoint or a merge) … 35, 36 MB:
 first sample to last +32 %, the two thirds' medians +16 %. So the rule
-compares the median
-of the last third of the samples with the median of the first third: a
-leak moves both the trend and the medians, a sawtooth only single samples.
+compares the median of the last third of the samples with the median of
+the first third: a leak moves both the trend and the medians, a sawtooth
+only single samples.
 
 Beside it, the least-squares slope of RSS over the events accepted, in
 bytes per event: what a leak would show at once (tens or hundreds of
