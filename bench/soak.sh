@@ -9,6 +9,7 @@
 # event's e-mail is missing. It also prints RSS growth in bytes per event.
 #
 #   bench/soak.sh [MINUTES] [RATE] [INTERVAL]     (defaults 10 2000 30; or bench/run.sh --soak MINUTES)
+#   SOAK_SECONDS=S overrides MINUTES (the test suite's few-second run: test_bench_smoke.py)
 #
 # Writes $HERALD_RESULTS/soak.json (default bench/results).
 set -euo pipefail
@@ -27,7 +28,7 @@ start_heraldd "$work" "$PWD/bench/resources-e2e" "$(relay_toml)"
 
 samples="$work/samples"
 : >"$samples"
-rounds=$(( MINUTES * 60 / INTERVAL ))
+rounds=$(( ${SOAK_SECONDS:-$(( MINUTES * 60 ))} / INTERVAL ))
 (( rounds >= 1 )) || rounds=1
 sent_total=0
 for i in $(seq "$rounds"); do

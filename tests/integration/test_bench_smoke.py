@@ -12,6 +12,34 @@ from harness import HERALDD, SOURCE_DIR
 
 
 class BenchSmokeTest(unittest.TestCase):
+    def test_soak_runs_and_writes_its_verdict(self):
+        # bench/soak.sh for a few seconds: the samples, RSS apart from the
+        # idempotency window's structures, the verdict (bench/soak_verdict.py).
+        build = os.path.dirname(os.path.dirname(HERALDD))
+        if not os.path.exists(os.path.join(build, "bench", "herald-http-load")):
+            self.skipTest("benchmarks are not built in this preset (HERALD_BUILD_BENCH=OFF)")
+        results = tempfile.mkdtemp(prefix="herald-bench-")
+        try:
+            env = {**os.environ, "HERALD_RESULTS": results, "HERALD_BUILD": build, "SOAK_SECONDS": "4"}
+            proc = subprocess.run([os.path.join(SOURCE_DIR, "bench", "soak.sh"), "1", "500", "2"], env=env,
+                                  capture_output=True, text=True, timeout=120)
+            self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+            with open(os.path.join(results, "soak.json")) as f:
+                soak = json.load(f)["soak"]
+            self.assertEqual(len(soak["samples"]), 2)
+            for sample in soak["samples"]:
+                self.assertGreater(sample["rss_mb"], 0)
+                self.assertGreaterEqual(sample["window_mb"], 0)
+                self.assertLess(sample["window_mb"], sample["rss_mb"])
+            # (soak.sh itself fails unless every accepted event's e-mail arrives.)
+            self.assertLessEqual(soak["samples"][0]["sink"], soak["samples"][-1]["sink"])
+            self.assertEqual(soak["verdict"], "flat")
+            for key in ("rss_growth", "rss_bytes_per_event", "window_bytes_per_event", "rest_bytes_per_event"):
+                self.assertIn(key, soak)
+            self.assertIn("**flat**", proc.stdout)
+        finally:
+            shutil.rmtree(results, ignore_errors=True)
+
     def test_harness_runs_and_writes_latest_json(self):
         build = os.path.dirname(os.path.dirname(HERALDD))
         if not os.path.exists(os.path.join(build, "bench", "herald-smtp-bench")):
