@@ -31,7 +31,6 @@ inline void name_this_thread(std::string name) {
 // failure the thread keeps its priority. Returns its nice value afterwards.
 inline int make_this_thread_background(int nice_increment) {
   const auto tid = static_cast<id_t>(gettid());
-  errno = 0;
   const int now = getpriority(PRIO_PROCESS, tid);
   if (nice_increment <= 0) return now;
   errno = 0;

@@ -1,7 +1,9 @@
 #pragma once
-// The nice value of this process's thread named `name` (/proc/self/task),
-// for tests of threads that lower their own priority; nullopt when no thread
-// has that name.
+// Nice values for tests of threads that lower their own priority
+// (make_this_thread_background).
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -11,6 +13,11 @@
 
 namespace herald {
 
+// The calling thread's (on Linux each thread has its own).
+inline int nice_of_this_thread() { return getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())); }
+
+// This process's thread named `name` (/proc/self/task); nullopt when no
+// thread has that name.
 inline std::optional<int> nice_of_thread(const std::string& name) {
   for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
     std::ifstream comm(task.path() / "comm");

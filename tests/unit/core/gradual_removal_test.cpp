@@ -1,8 +1,6 @@
 #include "core/storage/gradual_removal.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -49,14 +47,14 @@ TEST_F(GradualRemovalTest, RemovesAFileOfSeveralStepsAndLeavesNothingBehind) {
 
 // Removal is background work (SegmentLogOptions::background_nice).
 TEST_F(GradualRemovalTest, RunsAtTheBackgroundPriority) {
-  const int mine = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  const int mine = nice_of_this_thread();
   GradualRemover remover("test-rm", "test file", log, 4);
   const fs::path p = dir.path() / "doomed";
   write_file(p, 10);
   EXPECT_FALSE(remover.remove(p));
   remover.wait_idle();
   EXPECT_EQ(nice_of_thread("test-rm"), std::min(19, mine + 4));
-  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())), mine);
+  EXPECT_EQ(nice_of_this_thread(), mine);
 }
 
 TEST_F(GradualRemovalTest, AMissingFileIsAnErrorAndChangesNothing) {

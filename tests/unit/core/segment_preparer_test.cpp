@@ -1,8 +1,6 @@
 #include "core/storage/segment_preparer.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -62,10 +60,9 @@ TEST_F(SegmentPreparerTest, WritesAZeroFileOfTheSegmentSizeUnderASpareName) {
   EXPECT_EQ(p->prepared(), 1u);
 }
 
-// A name left from before (a restart) is never replaced.
 // Preparation is background work (SegmentLogOptions::background_nice).
 TEST_F(SegmentPreparerTest, RunsAtTheBackgroundPriority) {
-  const int mine = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  const int mine = nice_of_this_thread();
   auto p = make(64 * 1024, 0, {}, 4);
   p->request();
   p->wait_idle();
@@ -73,6 +70,7 @@ TEST_F(SegmentPreparerTest, RunsAtTheBackgroundPriority) {
   EXPECT_EQ(nice_of_thread("test-prep"), std::min(19, mine + 4));
 }
 
+// A name left from before (a restart) is never replaced.
 TEST_F(SegmentPreparerTest, TakesTheFirstFreeName) {
   dir.write("prepared-1.spare", "kept");
   auto p = make(256 * 1024);

@@ -12,6 +12,7 @@
 #include "core/util/threads.hpp"
 #include "core/util/time_format.hpp"
 #include "core/util/utf8.hpp"
+#include "tests/unit/thread_nice.hpp"
 
 namespace herald {
 namespace {
@@ -261,7 +262,6 @@ TEST(JsonEscapeTest, PlainUtf8IsWhatEscapingLeavesAsItIs) {
 // caller's; it is counted from the process's (its main thread's, this
 // test's), also on a thread started by a niced one; it never passes 19.
 TEST(ThreadsTest, BackgroundLowersOnlyTheCallingThreadsPriority) {
-  const auto nice_of_this_thread = [] { return getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())); };
   const int mine = nice_of_this_thread();
   ASSERT_EQ(mine, getpriority(PRIO_PROCESS, static_cast<id_t>(getpid())));  // gtest runs tests on the main thread
   int seen = 0, returned = 0, unchanged = 0, again = 0, inner = 0, capped = 0;
