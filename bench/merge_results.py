@@ -12,15 +12,20 @@ same side-by-side run, and gains "ratios" and "herald_runs": every round's
 figures in round order (and "herald_us_runs", heraldd's CPU µs per unit,
 where the scenario has "cpu"). The latency keys (e2e_latency, e2e_latency_ceiling,
 e2e_p99_ms, e2e_p99_ceiling_ms) come together from the round with the median
-e2e_p99_ms, plus "e2e_p99_ms_runs". Shared machines are noisy (README,
+e2e_p99_ms, plus "e2e_p99_ms_runs" and "e2e_p99_ceiling_ms_runs". Shared machines are noisy (README,
 Performance): the median of a few rounds moves far less than one run.
 With several rounds and --markdown, a summary table is appended to MD.
 --probe FILE (herald-machine-probe's output) becomes "machine_probe".
+"targets" holds each target's figure and verdict (bench/targets.py), and
+--markdown appends their table to MD.
 """
 import datetime
 import json
 import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import targets  # noqa: E402  (bench/targets.py, beside this script)
 
 SCENARIO_FILES = ("http", "smtp", "redis", "e2e")
 LATENCY_KEYS = ("e2e_latency", "e2e_latency_ceiling", "e2e_p99_ms", "e2e_p99_ceiling_ms")
@@ -70,6 +75,7 @@ def merge(round_dirs, smoke, probe=None):
         out[key] = latency_round[key]
     if len(rounds) > 1:
         out["e2e_p99_ms_runs"] = p99s
+        out["e2e_p99_ceiling_ms_runs"] = [r["e2e_p99_ceiling_ms"] for r in rounds]
     for r in rounds:  # memory is measured in the first round only
         if "rss_mb" in r:
             out["rss_mb"], out["rss"] = r["rss_mb"], r["rss"]
@@ -78,6 +84,7 @@ def merge(round_dirs, smoke, probe=None):
     if probe is not None:
         out["machine_probe"] = probe
     out["not_measured"] = []  # the soak has its own mode and file (soak.json)
+    out["targets"] = targets.judge(out)
     return out
 
 
@@ -118,9 +125,11 @@ def main(argv):
         return 2
     merged = merge(dirs, smoke, probe)
     print(json.dumps(merged, indent=2))
-    if markdown and len(dirs) > 1:
+    if markdown:
         with open(markdown, "a") as f:
-            f.write(summary_table(merged))
+            if len(dirs) > 1:
+                f.write(summary_table(merged))
+            f.write(targets.markdown(merged["targets"]))
     return 0
 
 

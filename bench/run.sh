@@ -20,7 +20,9 @@
 # fdatasync ("machine_probe"; README, Performance). Micro benchmarks:
 # build/release/bench/herald-micro-bench.
 # Each scenario script fails when a count is off, and so does this one:
-# figures never come from a run that lost messages.
+# figures never come from a run that lost messages. The run ends with each
+# target's verdict (bench/targets.py, also under latest.json's "targets");
+# bench/compare.py OLD NEW compares two runs' latest.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SMOKE=0
@@ -98,5 +100,6 @@ fi
 smoke_flag=()
 (( SMOKE )) && smoke_flag=(--smoke)
 bench/merge_results.py "${smoke_flag[@]}" --probe "$probe" --markdown "$md" "${round_dirs[@]}" >"$results/latest.json"
-(( ROUNDS == 1 )) || tail -n +$(( $(grep -n '^## Median of' "$md" | tail -1 | cut -d: -f1) - 1 )) "$md"
+# The merge appended the rounds' medians (several rounds) and the targets' verdicts.
+tail -n +$(( $(grep -n -m1 -E '^## (Median of|Targets)' "$md" | cut -d: -f1) - 1 )) "$md"
 echo "wrote $results/latest.json and $md" >&2

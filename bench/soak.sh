@@ -44,7 +44,7 @@ done
 wait_sink "$sent_total" 60
 
 MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$samples" "$RATE" "$INTERVAL" <<'PY'
-import json, os, platform, sys
+import datetime, json, os, platform, sys
 sys.path.insert(0, "bench")
 import soak_verdict
 results, path, rate, interval = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
@@ -68,7 +68,8 @@ print(f"\nRSS {rows[0]['rss_mb']:.0f} → {rows[-1]['rss_mb']:.0f} MB; median of
       f"indexes {v['window_bytes_per_event']:+.1f}, the rest {v['rest_bytes_per_event']:+.1f}); slowest interval "
       f"{v['slowest']:,.0f} events/s: **{v['verdict']}**")
 with open(os.path.join(results, "soak.json"), "w") as f:
-    json.dump({"soak": {"offered": rate, "interval_s": interval, "samples": rows, **v},
+    json.dump({"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "soak": {"offered": rate, "interval_s": interval, "samples": rows, **v},
                "machine": eval(os.environ["MACHINE_PY"])}, f, indent=2)
 sys.exit(0 if v["verdict"] == "flat" else 1)
 PY

@@ -38,7 +38,7 @@ def write_round(directory, http, e2e_batched, p99, rss=None):
                 "e2e_p99_ms": p99, "e2e_p99_ceiling_ms": p99 / 2, "machine": MACHINE},
     }
     if rss is not None:
-        files["rss"] = {"rss_mb": rss, "rss": {"partners": 100000}, "machine": MACHINE}
+        files["rss"] = {"rss_mb": rss, "rss": {"partners": 100000, "contacts": 10}, "machine": MACHINE}
     for name, data in files.items():
         with open(os.path.join(directory, f"{name}.json"), "w") as f:
             json.dump(data, f)
@@ -70,6 +70,27 @@ class BenchMergeTest(unittest.TestCase):
         self.assertEqual(merged["machine"], MACHINE)
         self.assertFalse(merged["smoke"])
         self.assertNotIn("machine_probe", merged)
+
+    def test_the_targets_are_judged_and_their_table_appended_for_one_round_too(self):
+        write_round(self.dir, 52000, 19000, 4.0, rss=103.0)
+        md = os.path.join(self.dir, "latest.md")
+        merged = self.merge(self.dir, markdown=md)
+        t = merged["targets"]
+        self.assertTrue(t["judged"])
+        self.assertEqual(t["cores"], 2)  # "cpus" of the rounds' machine, without a probe
+        # Met: HTTP 52 000 events/s and its ratio, Redis 200 000 and its ratio 0.5,
+        # p99 4.0 ms, RSS; not: NDJSON
+        # 300 000, end to end 15 000 and 19 000 (write_round's made-up figures).
+        self.assertEqual((t["met"], t["of"]), (6, 9))
+        self.assertEqual(t["items"]["http_events_per_s"],
+                         {"what": "HTTP ingest, one event per request", "op": ">=", "bound": 50000,
+                          "unit": "events/s", "value": 52000, "met": True})
+        self.assertFalse(t["items"]["e2e_batched_emails_per_s"]["met"])
+        with open(md) as f:
+            table = f.read()
+        self.assertNotIn("## Median of", table)
+        self.assertIn("## Targets (6 of 9 met on 2 cores)", table)
+        self.assertIn("| end to end, NDJSON batches | ≥ 20,000 e-mails/s | 19,000 e-mails/s | **no** |", table)
 
     def test_the_machine_probe_is_kept_as_it_is(self):
         write_round(self.dir, 40000, 19000, 4.0, rss=103.0)
@@ -108,6 +129,7 @@ class BenchMergeTest(unittest.TestCase):
         self.assertEqual(merged["e2e_latency"]["p99_ms"], 4.5)
         self.assertEqual(merged["e2e_latency_ceiling"]["p99_ms"], 2.25)
         self.assertEqual(merged["e2e_p99_ms_runs"], [9.0, 3.0, 4.5])
+        self.assertEqual(merged["e2e_p99_ceiling_ms_runs"], [4.5, 1.5, 2.25])
         # Memory was measured in the first round only.
         self.assertEqual(merged["rss_mb"], 103.0)
         with open(md) as f:
@@ -116,6 +138,8 @@ class BenchMergeTest(unittest.TestCase):
         self.assertIn("| http | 40,000 events/s | 60,000 | **0.67** | 0.50, 0.83, 0.67 | 66.6667, 40, 50 |", table)
         self.assertIn("| ndjson | 300,000 events/s | 700,000 | **0.43** | 0.43, 0.43, 0.43 |  |", table)
         self.assertIn("| accept p99 at 5,000/s | **4.50 ms** | 2.25 ms | | 9.00, 3.00, 4.50 ms | |", table)
+        self.assertIn("## Targets (", table)  # after the summary
+        self.assertLess(table.index("## Median of"), table.index("## Targets ("))
 
     def test_an_even_number_of_rounds_takes_the_lower_middle(self):
         rounds = [os.path.join(self.dir, f"round-{r}") for r in (1, 2)]

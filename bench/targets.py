@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""herald's performance targets, judged against a benchmark run's latest.json.
+
+    bench/targets.py [LATEST_JSON [SOAK_JSON]]
+        (defaults bench/results/latest.json and the soak.json beside it, if any)
+
+Prints a Markdown table of every target with the run's figure and whether it
+was met, and exits 0 when all were, 1 when one was not (or was not
+measured), 2 on a usage error. bench/merge_results.py stores the same
+verdicts under latest.json's "targets" key and appends the table to
+latest.md, so every run states where it stands. The soak (bench/run.sh
+--soak) is a run of its own: its verdict joins the table here, with its
+date, when a soak.json is given or lies beside LATEST_JSON.
+
+The targets are set for a machine of TARGET_CORES cores running heraldd
+and its load generators and peers together (bench/run.sh). On another
+core count the verdicts are still given, with the count beside them. A
+smoke run's figures mean nothing, so it is not judged ("met": null).
+"""
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import soak_verdict  # noqa: E402  (bench/soak_verdict.py, beside this script)
+
+TARGET_CORES = 2
+
+
+def lookup(run, path):
+    v = run
+    for k in path:
+        if not isinstance(v, dict) or k not in v:
+            return None
+        v = v[k]
+    return v
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str    # stable key under latest.json's "targets"
+    what: str
+    path: tuple  # where latest.json keeps the figure
+    op: str     # ">=" or "<="
+    bound: float
+    unit: str
+    # What the figure must have been measured at: ((path, value), …). A run
+    # measured otherwise (a smoke run's 1 000 partners) has no figure for it.
+    at: tuple = ()
+
+    def value(self, run):
+        if any(lookup(run, path) != expected for path, expected in self.at):
+            return None
+        return lookup(run, self.path)
+
+    def met(self, value):
+        return value >= self.bound if self.op == ">=" else value <= self.bound
+
+
+TARGETS = (
+    Target("http_events_per_s", "HTTP ingest, one event per request", ("http", "herald"), ">=", 50000, "events/s"),
+    Target("http_ratio", "HTTP ingest ÷ the trivial Beast server", ("http", "ratio"), ">=", 0.6, ""),
+    Target("ndjson_events_per_s", "NDJSON bulk ingest", ("ndjson", "herald"), ">=", 500000, "events/s"),
+    Target("redis_events_per_s", "Redis Streams ingest", ("redis", "herald"), ">=", 200000, "events/s"),
+    Target("redis_ratio", "Redis Streams ingest ÷ a raw XREADGROUP+XACK loop", ("redis", "ratio"), ">=", 0.5, ""),
+    Target("e2e_emails_per_s", "end to end, one event per request", ("e2e", "herald"), ">=", 20000, "e-mails/s"),
+    Target("e2e_batched_emails_per_s", "end to end, NDJSON batches", ("e2e_batched", "herald"), ">=", 20000,
+           "e-mails/s"),
+    Target("e2e_p99_ms", "accept p99 at 5 000 events/s (open loop)", ("e2e_p99_ms",), "<=", 5, "ms",
+           at=((("e2e_latency", "offered_rate"), 5000),)),
+    Target("rss_mb", "RSS with 100k partners × 10 contacts", ("rss_mb",), "<=", 150, "MB",
+           at=((("rss", "partners"), 100000), (("rss", "contacts"), 10))),
+)
+
+
+def machine_cores(run):
+    """The run's core count: the machine probe's, else the "N cpus" of its machine line."""
+    for described in (run.get("machine_probe"), run.get("machine")):
+        if isinstance(described, dict) and isinstance(described.get("cpus"), int):
+            return described["cpus"]
+    m = re.search(r"(\d+) cpus", str(run.get("machine", "")))
+    return int(m.group(1)) if m else None
+
+
+def judge(run, soak=None):
+    """The "targets" value of latest.json for a merged run; with `soak` (a
+    soak.json), also whether its RSS stayed flat and its rate held."""
+    judged = not run.get("smoke", False)
+    items = {}
+    for t in TARGETS:
+        value = t.value(run)
+        items[t.key] = {"what": t.what, "op": t.op, "bound": t.bound, "unit": t.unit, "value": value,
+                        "met": (t.met(value) if value is not None else False) if judged else None}
+    if soak is not None:
+        s = soak["soak"]
+        items["soak_flat"] = {"what": f"soak ({soak.get('date', 'undated')}): RSS growth by the thirds' medians, "
+                                      f"the rate held",
+                              "op": "<=", "bound": soak_verdict.MAX_GROWTH, "unit": "", "value": s["rss_growth"],
+                              "met": s["verdict"] == "flat"}
+    return {"cores": machine_cores(run), "target_cores": TARGET_CORES, "judged": judged,
+            "met": sum(1 for i in items.values() if i["met"]), "of": len(items), "items": items}
+
+
+def figure(value, unit):
+    if value is None:
+        return "not measured"
+    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:g}"
+    return f"{text} {unit}".rstrip()
+
+
+def markdown(targets):
+    """The targets table for latest.md."""
+    cores = targets["cores"]
+    where = f"{cores} cores" if cores is not None else "an unknown number of cores"
+    if not targets["judged"]:
+        head = "smoke run: figures too short to judge"
+    else:
+        head = f"{targets['met']} of {targets['of']} met on {where}"
+        if cores != targets["target_cores"]:
+            head += f" (the targets are set for {targets['target_cores']})"
+    lines = [f"\n## Targets ({head})\n", "| target | bound | this run | met |", "|---|---:|---:|---|"]
+    for item in targets["items"].values():
+        verdict = {True: "yes", False: "**no**", None: "not judged"}[item["met"]]
+        op = {">=": "≥", "<=": "≤"}[item["op"]]
+        lines.append(f"| {item['what']} | {op} {figure(item['bound'], item['unit'])} | "
+                     f"{figure(item['value'], item['unit'])} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        print(f"{os.path.basename(sys.argv[0])}: cannot read {path}: {e}", file=sys.stderr)
+        return None
+
+
+def main(argv):
+    if len(argv) > 2 or any(a.startswith("-") for a in argv):
+        print(__doc__, file=sys.stderr)
+        return 2
+    path = argv[0] if argv else "bench/results/latest.json"
+    soak_path = argv[1] if len(argv) > 1 else os.path.join(os.path.dirname(path), "soak.json")
+    run = load(path)
+    soak = load(soak_path) if len(argv) > 1 or os.path.exists(soak_path) else None
+    if run is None or (len(argv) > 1 and soak is None):
+        return 2
+    targets = judge(run, soak)  # the current targets, also for a file written before one was added
+    print(markdown(targets).lstrip("\n"), end="")
+    return 0 if targets["judged"] and targets["met"] == targets["of"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,127 @@
+"""bench/targets.py: the performance targets judged against made-up runs
+(a merged latest.json, and a soak.json beside it)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from harness import SOURCE_DIR
+
+TARGETS = os.path.join(SOURCE_DIR, "bench", "targets.py")
+
+
+def scenario(herald, ceiling, unit="events/s"):
+    return {"herald": herald, "ceiling": ceiling, "ratio": round(herald / ceiling, 3), "unit": unit}
+
+
+def merged_run(**changes):
+    """A latest.json of bench/run.sh that meets every target, with `changes` applied."""
+    run = {"date": "2026-12-05T20:00:00+00:00", "smoke": False, "rounds": 1,
+           "http": scenario(52000, 60000), "ndjson": scenario(510000, 700000),
+           "smtp": scenario(25000, 10000, "messages/s"), "redis": scenario(200000, 350000),
+           "e2e": scenario(21000, 12000, "e-mails/s"), "e2e_batched": scenario(24000, 12000, "e-mails/s"),
+           "e2e_latency": {"offered_rate": 5000.0, "p99_ms": 4.2}, "e2e_p99_ms": 4.2, "e2e_p99_ceiling_ms": 3.9,
+           "rss_mb": 103.3, "rss": {"partners": 100000, "contacts": 10, "peak_mb": 148.9},
+           "machine": "x86_64 2 cpus Linux-6.1.0-test", "machine_probe": {"cpus": 2}}
+    for key, value in changes.items():
+        if value is None:
+            run.pop(key, None)
+        else:
+            run[key] = value
+    return run
+
+
+def soak(verdict="flat", growth=0.16):
+    return {"date": "2026-12-05T21:00:00+00:00",
+            "soak": {"offered": 2000.0, "rss_growth": growth, "verdict": verdict, "samples": []}}
+
+
+class BenchTargetsTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="herald-targets-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def judge(self, run, soak_json=None, extra_args=()):
+        path = os.path.join(self.dir, "latest.json")
+        with open(path, "w") as f:
+            json.dump(run, f)
+        if soak_json is not None:
+            with open(os.path.join(self.dir, "soak.json"), "w") as f:
+                json.dump(soak_json, f)
+        proc = subprocess.run([sys.executable, TARGETS, path, *extra_args], capture_output=True, text=True, timeout=30)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def test_a_run_that_meets_every_target_exits_0(self):
+        code, out, err = self.judge(merged_run())
+        self.assertEqual(code, 0, err)
+        self.assertIn("## Targets (9 of 9 met on 2 cores)", out)
+        self.assertIn("| HTTP ingest, one event per request | ≥ 50,000 events/s | 52,000 events/s | yes |", out)
+        self.assertIn("| accept p99 at 5 000 events/s (open loop) | ≤ 5 ms | 4.2 ms | yes |", out)
+        self.assertNotIn("**no**", out)
+
+    def test_a_missed_target_is_marked_and_exits_1(self):
+        code, out, _ = self.judge(merged_run(e2e_p99_ms=9.78, ndjson=scenario(301286, 703646)))
+        self.assertEqual(code, 1)
+        self.assertIn("## Targets (7 of 9 met on 2 cores)", out)
+        self.assertIn("| accept p99 at 5 000 events/s (open loop) | ≤ 5 ms | 9.78 ms | **no** |", out)
+        self.assertIn("| NDJSON bulk ingest | ≥ 500,000 events/s | 301,286 events/s | **no** |", out)
+        # The ratio target is judged apart from the events/s one.
+        self.assertIn("| HTTP ingest ÷ the trivial Beast server | ≥ 0.6 | 0.867 | yes |", out)
+
+    def test_a_figure_the_run_lacks_is_not_measured_and_not_met(self):
+        code, out, _ = self.judge(merged_run(rss_mb=None))
+        self.assertEqual(code, 1)
+        self.assertIn("| RSS with 100k partners × 10 contacts | ≤ 150 MB | not measured | **no** |", out)
+
+    def test_a_figure_measured_at_another_size_or_rate_is_not_the_targets(self):
+        code, out, _ = self.judge(merged_run(rss={"partners": 1000, "contacts": 10},
+                                             e2e_latency={"offered_rate": 500.0, "p99_ms": 4.2}))
+        self.assertEqual(code, 1)
+        self.assertIn("| RSS with 100k partners × 10 contacts | ≤ 150 MB | not measured | **no** |", out)
+        self.assertIn("| accept p99 at 5 000 events/s (open loop) | ≤ 5 ms | not measured | **no** |", out)
+
+    def test_a_smoke_run_is_not_judged(self):
+        code, out, _ = self.judge(merged_run(smoke=True))
+        self.assertEqual(code, 1)
+        self.assertIn("## Targets (smoke run: figures too short to judge)", out)
+        self.assertEqual(out.count("| not judged |"), 9)
+
+    def test_another_core_count_is_stated(self):
+        code, out, _ = self.judge(merged_run(machine_probe={"cpus": 8}))
+        self.assertEqual(code, 0)
+        self.assertIn("## Targets (9 of 9 met on 8 cores (the targets are set for 2))", out)
+        # Without the probe, the machine line's count.
+        _, out, _ = self.judge(merged_run(machine_probe=None, machine="x86_64 4 cpus Linux"))
+        self.assertIn("met on 4 cores (the targets are set for 2)", out)
+
+    def test_the_soak_beside_the_run_joins_the_table_with_its_date(self):
+        code, out, _ = self.judge(merged_run(), soak())
+        self.assertEqual(code, 0)
+        self.assertIn("## Targets (10 of 10 met on 2 cores)", out)
+        self.assertIn("| soak (2026-12-05T21:00:00+00:00): RSS growth by the thirds' medians, the rate held | "
+                      "≤ 0.25 | 0.16 | yes |", out)
+        code, out, _ = self.judge(merged_run(), soak("NOT flat", 0.4))
+        self.assertEqual(code, 1)
+        self.assertIn("| ≤ 0.25 | 0.4 | **no** |", out)
+
+    def test_a_soak_named_on_the_command_line_must_exist(self):
+        code, _, err = self.judge(merged_run(), extra_args=(os.path.join(self.dir, "missing.json"),))
+        self.assertEqual(code, 2)
+        self.assertIn("cannot read", err)
+
+    def test_an_unreadable_run_is_a_usage_error(self):
+        path = os.path.join(self.dir, "latest.json")
+        with open(path, "w") as f:
+            f.write("{not json")
+        proc = subprocess.run([sys.executable, TARGETS, path], capture_output=True, text=True, timeout=30)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("cannot read", proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
