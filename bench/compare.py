@@ -72,6 +72,7 @@ def machine_rows(old, new):
         except (KeyError, TypeError):
             return "–"
     rows = [("date", old.get("date", "–"), new.get("date", "–")),
+            ("commit", old.get("commit", "–"), new.get("commit", "–")),
             ("machine", old.get("machine", "–"), new.get("machine", "–")),
             ("rounds", old.get("rounds", 1), new.get("rounds", 1))]
     for what, f in (("CPU", lambda p: f"{p['cpu_model']}, {p['cpus']} cpus{', virtual' if p['hypervisor'] else ''}"),

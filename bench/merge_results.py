@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Merges the scenario files of one or more benchmark rounds into latest.json.
 
-    bench/merge_results.py [--smoke] [--probe FILE] [--markdown MD] ROUND_DIR [ROUND_DIR ...] > latest.json
+    bench/merge_results.py [--smoke] [--probe FILE] [--markdown MD] [--commit REV] ROUND_DIR [ROUND_DIR ...] > latest.json
 
 Each ROUND_DIR holds one round's http.json, smtp.json, redis.json and e2e.json
 (and rss.json in at least one round; the first one found is used). With one
@@ -17,7 +17,9 @@ Performance): the median of a few rounds moves far less than one run.
 With several rounds and --markdown, a summary table is appended to MD.
 --probe FILE (herald-machine-probe's output) becomes "machine_probe".
 "targets" holds each target's figure and verdict (bench/targets.py), and
---markdown appends their table to MD.
+--markdown appends their table to MD. --commit REV (the source's `git
+describe --always --dirty`) becomes "commit", so two runs compared say which
+code each measured.
 """
 import datetime
 import json
@@ -41,7 +43,7 @@ def is_scenario(value):
     return isinstance(value, dict) and {"herald", "ceiling", "ratio"} <= value.keys()
 
 
-def merge(round_dirs, smoke, probe=None):
+def merge(round_dirs, smoke, probe=None, commit=None):
     rounds = []
     for d in round_dirs:
         data = {}
@@ -55,6 +57,8 @@ def merge(round_dirs, smoke, probe=None):
         rounds.append(data)
     out = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "smoke": smoke, "rounds": len(rounds)}
+    if commit:
+        out["commit"] = commit
     first = rounds[0]
     for key, value in first.items():
         if key in LATENCY_KEYS or key == "machine":
@@ -108,7 +112,7 @@ def summary_table(merged):
 
 
 def main(argv):
-    smoke, markdown, probe, dirs = False, None, None, []
+    smoke, markdown, probe, commit, dirs = False, None, None, None, []
     args = iter(argv)
     for a in args:
         if a == "--smoke":
@@ -118,12 +122,14 @@ def main(argv):
         elif a == "--probe":
             with open(next(args)) as f:
                 probe = json.load(f)
+        elif a == "--commit":
+            commit = next(args, None)
         else:
             dirs.append(a)
     if not dirs:
         print(__doc__, file=sys.stderr)
         return 2
-    merged = merge(dirs, smoke, probe)
+    merged = merge(dirs, smoke, probe, commit)
     print(json.dumps(merged, indent=2))
     if markdown:
         with open(markdown, "a") as f:

@@ -21,8 +21,10 @@
 # build/release/bench/herald-micro-bench.
 # Each scenario script fails when a count is off, and so does this one:
 # figures never come from a run that lost messages. The run ends with each
-# target's verdict (bench/targets.py, also under latest.json's "targets");
-# bench/compare.py OLD NEW compares two runs' latest.json.
+# target's verdict (bench/targets.py, also under latest.json's "targets")
+# and, from the second full run on, a comparison with the previous one
+# (bench/keep_run.py keeps every full run's latest.json in
+# $HERALD_RESULTS/runs/; bench/compare.py compares any two).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SMOKE=0
@@ -97,9 +99,13 @@ if (( ROUNDS > 1 )); then
 else
   round_dirs=("$results")
 fi
-smoke_flag=()
-(( SMOKE )) && smoke_flag=(--smoke)
-bench/merge_results.py "${smoke_flag[@]}" --probe "$probe" --markdown "$md" "${round_dirs[@]}" >"$results/latest.json"
+merge_flags=()
+(( SMOKE )) && merge_flags=(--smoke)
+commit=$(git describe --always --dirty 2>/dev/null || true)
+[[ -n $commit ]] && merge_flags+=(--commit "$commit")
+bench/merge_results.py "${merge_flags[@]}" --probe "$probe" --markdown "$md" "${round_dirs[@]}" >"$results/latest.json"
 # The merge appended the rounds' medians (several rounds) and the targets' verdicts.
 tail -n +$(( $(grep -n -m1 -E '^## (Median of|Targets)' "$md" | cut -d: -f1) - 1 )) "$md"
+# Every full run is kept in runs/ and compared with the one before it.
+bench/keep_run.py "$results"
 echo "wrote $results/latest.json and $md" >&2

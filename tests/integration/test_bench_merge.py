@@ -51,9 +51,9 @@ class BenchMergeTest(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def merge(self, *rounds, markdown=None, probe=None):
+    def merge(self, *rounds, markdown=None, probe=None, commit=None):
         args = [sys.executable, MERGE] + (["--markdown", markdown] if markdown else []) + \
-            (["--probe", probe] if probe else []) + list(rounds)
+            (["--probe", probe] if probe else []) + (["--commit", commit] if commit else []) + list(rounds)
         proc = subprocess.run(args, capture_output=True, text=True, timeout=30)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         return json.loads(proc.stdout)
@@ -70,6 +70,8 @@ class BenchMergeTest(unittest.TestCase):
         self.assertEqual(merged["machine"], MACHINE)
         self.assertFalse(merged["smoke"])
         self.assertNotIn("machine_probe", merged)
+        self.assertNotIn("commit", merged)
+        self.assertEqual(self.merge(self.dir, commit="f3a9954-dirty")["commit"], "f3a9954-dirty")
 
     def test_the_targets_are_judged_and_their_table_appended_for_one_round_too(self):
         write_round(self.dir, 52000, 19000, 4.0, rss=103.0)
