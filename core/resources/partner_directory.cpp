@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 #include <random>
 
 #include "core/config/toml_reader.hpp"
@@ -50,32 +51,36 @@ uint64_t PartnerDirectory::hash(std::string_view tenant, std::string_view id) co
   return hash_bytes(id, hash_bytes(tenant, seed_));
 }
 
-size_t PartnerDirectory::probe(std::string_view tenant, std::string_view id, uint64_t h) const {
+template <bool kPrefetch, class StrOf>
+size_t PartnerDirectory::probe(std::string_view tenant, std::string_view id, uint64_t h, const StrOf& str_of) const {
   const size_t mask = slots_.size() - 1;
   const auto tag = static_cast<uint32_t>(h >> 32);
   for (size_t i = h & mask;; i = (i + 1) & mask) {
     const PartnerRec& p = slots_[i];
     if (p.id == 0) return i;
     if (p.tag != tag) continue;
-    // A match goes on to the partner's actions and contacts: start those
-    // cache misses now, in parallel with comparing the id.
-    __builtin_prefetch(actions_.data() + p.first_action);
-    __builtin_prefetch(contacts_.data() + p.first_contact);
-    if (str(p.id) == id && str(p.tenant) == tenant) return i;
+    if constexpr (kPrefetch) {
+      // A match goes on to the partner's actions and contacts: start those
+      // cache misses now, in parallel with comparing the id.
+      __builtin_prefetch(actions_.data() + p.first_action);
+      __builtin_prefetch(contacts_.data() + p.first_contact);
+    }
+    if (str_of(p.id) == id && str_of(p.tenant) == tenant) return i;
   }
 }
 
 PartnerView PartnerDirectory::find(std::string_view tenant, std::string_view id) const {
   if (count_ == 0) return {};
-  const auto i = static_cast<uint32_t>(probe(tenant, id, hash(tenant, id)));
+  const auto i = static_cast<uint32_t>(probe<true>(tenant, id, hash(tenant, id), [this](Ref r) { return str(r); }));
   return slots_[i].id == 0 ? PartnerView{} : PartnerView{this, i};
 }
 
-void PartnerDirectory::grow() {
+template <class StrOf>
+void PartnerDirectory::grow(const StrOf& str_of) {
   std::vector<PartnerRec> old(slots_.size() * 2, PartnerRec{});
   old.swap(slots_);
   for (const PartnerRec& p : old)
-    if (p.id != 0) slots_[probe(str(p.tenant), str(p.id), hash(str(p.tenant), str(p.id)))] = p;
+    if (p.id != 0) slots_[probe<false>(str_of(p.tenant), str_of(p.id), hash(str_of(p.tenant), str_of(p.id)), str_of)] = p;
 }
 
 size_t PartnerDirectory::lower_bound(std::string_view tenant, std::string_view id) const {
@@ -131,24 +136,64 @@ boost::json::object PartnerView::to_json() const {
   return o;
 }
 
-PartnerDirectory::Builder::Builder() : dir_(std::make_unique<PartnerDirectory>()) {}
+template <class T>
+T* PartnerDirectory::Builder::Chunked<T>::append(size_t n) {
+  if (chunks_.empty() || chunks_.back().capacity() - chunks_.back().size() < n) {
+    starts_.push_back(size_);
+    chunks_.emplace_back().reserve(std::max(kChunkBytes / sizeof(T), n));
+  }
+  auto& chunk = chunks_.back();
+  chunk.resize(chunk.size() + n);  // within its capacity: never moves
+  size_ += n;
+  return chunk.data() + chunk.size() - n;
+}
+
+template <class T>
+const T* PartnerDirectory::Builder::Chunked<T>::at(size_t i) const {
+  const size_t k = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), i) - starts_.begin()) - 1;
+  return chunks_[k].data() + (i - starts_[k]);
+}
+
+template <class T>
+template <class Out>
+void PartnerDirectory::Builder::Chunked<T>::move_to(Out& out) {
+  out.reserve(out.size() + size_);
+  for (auto& chunk : chunks_) {
+    out.insert(out.end(), chunk.begin(), chunk.end());
+    std::vector<T, PageAllocator<T>>().swap(chunk);  // unmapped as soon as copied
+  }
+  chunks_.clear();
+  starts_.clear();
+  size_ = 0;
+}
+
+PartnerDirectory::Builder::Builder() : dir_(std::make_unique<PartnerDirectory>()) {
+  // Ref 0 is the empty string, as in the directory's own pool.
+  dir_->pool_.clear();
+  *pool_.append(1) = '\0';
+}
+
+PartnerDirectory::Builder::~Builder() = default;
+
+std::string_view PartnerDirectory::Builder::str(Ref r) const { return decode(pool_.at(r)); }
 
 PartnerDirectory::Ref PartnerDirectory::Builder::store(std::string_view s) {
   if (s.empty()) return 0;
   // Lengths are 1 byte below 128, else 3 bytes (up to 8 MiB; resource
   // strings are single lines, ids and addresses).
   if (s.size() >= (size_t{1} << 23)) throw ConfigError("partner resources: a string longer than 8 MiB");
-  std::string& pool = dir_->pool_;
-  if (pool.size() + s.size() + 3 > UINT32_MAX) throw ConfigError("partner resources: more than 4 GiB of text");
-  const auto ref = static_cast<Ref>(pool.size());
-  if (s.size() < 0x80) {
-    pool.push_back(static_cast<char>(s.size()));
+  if (pool_.size() + s.size() + 3 > UINT32_MAX) throw ConfigError("partner resources: more than 4 GiB of text");
+  const auto ref = static_cast<Ref>(pool_.size());
+  const size_t prefix = s.size() < 0x80 ? 1 : 3;
+  char* out = pool_.append(prefix + s.size());
+  if (prefix == 1) {
+    out[0] = static_cast<char>(s.size());
   } else {
-    pool.push_back(static_cast<char>(0x80 | (s.size() & 0x7f)));
-    pool.push_back(static_cast<char>((s.size() >> 7) & 0xff));
-    pool.push_back(static_cast<char>((s.size() >> 15) & 0xff));
+    out[0] = static_cast<char>(0x80 | (s.size() & 0x7f));
+    out[1] = static_cast<char>((s.size() >> 7) & 0xff);
+    out[2] = static_cast<char>((s.size() >> 15) & 0xff);
   }
-  pool.append(s);
+  std::memcpy(out + prefix, s.data(), s.size());
   return ref;
 }
 
@@ -162,8 +207,9 @@ PartnerDirectory::Ref PartnerDirectory::Builder::intern(std::string_view s) {
 bool PartnerDirectory::Builder::add(const Partner& p, std::string_view file,
                                     const std::function<std::string(size_t, size_t)>& where) {
   PartnerDirectory& d = *dir_;
+  auto str_of = [this](Ref r) { return str(r); };
   const uint64_t h = d.hash(p.tenant, p.id);
-  if (d.slots_[d.probe(p.tenant, p.id, h)].id != 0) return false;
+  if (d.slots_[d.probe<false>(p.tenant, p.id, h, str_of)].id != 0) return false;
   if (d.files_.empty() || d.files_.back() != file) d.files_.emplace_back(file);
 
   PartnerRec rec{};
@@ -173,16 +219,16 @@ bool PartnerDirectory::Builder::add(const Partner& p, std::string_view file,
   rec.locale = intern(p.locale);
   rec.am_name = store(p.account_manager_name);
   for (const auto& m : p.account_managers) (m.kind == ContactKind::email ? rec.am_email : rec.am_mobile) = store(m.value);
-  rec.first_contact = static_cast<uint32_t>(d.contacts_.size());
+  rec.first_contact = static_cast<uint32_t>(contacts_.size());
   rec.contacts = static_cast<uint32_t>(p.contacts.size());
-  rec.first_action = static_cast<uint32_t>(d.actions_.size());
+  rec.first_action = static_cast<uint32_t>(actions_.size());
   rec.file = static_cast<uint32_t>(d.files_.size() - 1);
   for (size_t ci = 0; ci < p.contacts.size(); ++ci) {
     const Contact& c = p.contacts[ci];
     if (c.actions.size() > UINT16_MAX) throw ConfigError("partner \"" + p.id + "\": more than 65535 actions on a contact");
-    const auto contact_index = static_cast<uint32_t>(d.contacts_.size());
-    d.contacts_.push_back({store(c.id), store(c.value), intern(c.label), store(c.name), intern(c.locale),
-                           static_cast<uint32_t>(d.actions_.size()), static_cast<uint16_t>(c.actions.size()), c.kind});
+    const auto contact_index = static_cast<uint32_t>(contacts_.size());
+    *contacts_.append(1) = {store(c.id), store(c.value), intern(c.label), store(c.name), intern(c.locale),
+                            static_cast<uint32_t>(actions_.size()), static_cast<uint16_t>(c.actions.size()), c.kind};
     for (size_t ai = 0; ai < c.actions.size(); ++ai) {
       const Action& a = c.actions[ai];
       uint32_t when = kAlways;
@@ -190,7 +236,7 @@ bool PartnerDirectory::Builder::add(const Partner& p, std::string_view file,
         when = static_cast<uint32_t>(d.whens_.size());
         d.whens_.push_back(a.when);
       }
-      d.actions_.push_back({intern(a.on), intern(a.template_id), when, contact_index, a.attach});
+      *actions_.append(1) = {intern(a.on), intern(a.template_id), when, contact_index, a.attach};
       auto [it, fresh] = uses_.try_emplace(a.template_id, d.uses_.size());
       if (fresh) d.uses_.push_back({a.template_id, 0, {}});
       TemplateUse& use = d.uses_[it->second];
@@ -201,17 +247,21 @@ bool PartnerDirectory::Builder::add(const Partner& p, std::string_view file,
       }
     }
   }
-  rec.actions = static_cast<uint32_t>(d.actions_.size() - rec.first_action);
+  rec.actions = static_cast<uint32_t>(actions_.size() - rec.first_action);
   rec.tag = static_cast<uint32_t>(h >> 32);
   // At most 3/4 full; probe again, as growing moves every record.
-  if ((d.count_ + 1) * 4 > d.slots_.size() * 3) d.grow();
-  d.slots_[d.probe(p.tenant, p.id, h)] = rec;
+  if ((d.count_ + 1) * 4 > d.slots_.size() * 3) d.grow(str_of);
+  d.slots_[d.probe<false>(p.tenant, p.id, h, str_of)] = rec;
   ++d.count_;
   return true;
 }
 
 std::shared_ptr<const PartnerDirectory> PartnerDirectory::Builder::build() {
   PartnerDirectory& d = *dir_;
+  d.pool_.clear();
+  pool_.move_to(d.pool_);
+  contacts_.move_to(d.contacts_);
+  actions_.move_to(d.actions_);
   d.order_.clear();
   d.order_.reserve(d.count_);
   for (uint32_t i = 0; i < d.slots_.size(); ++i)

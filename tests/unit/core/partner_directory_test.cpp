@@ -53,6 +53,40 @@ TEST(PartnerDirectoryTest, FindsEveryPartnerOfManyAndNothingElse) {
   EXPECT_FALSE(dir->find("default", ""));
 }
 
+TEST(PartnerDirectoryTest, TheBuildersChunksJoinSeamlessly) {
+  // Several MiB of strings, contacts and actions (the builder gathers them
+  // in 1 MiB chunks), one name longer than a chunk among them, and ids
+  // stored many chunks ago still found as duplicates.
+  constexpr int kPartners = 40000;
+  const std::string huge(3 << 20, 'h');  // over 32 KiB: the length's third byte holds bits 15-22
+  PartnerDirectory::Builder b;
+  for (int i = 0; i < kPartners; ++i) {
+    Partner p = make_partner("default", "P-" + std::to_string(i), 4);
+    if (i == kPartners / 2) p.name = huge;
+    ASSERT_TRUE(b.add(p, "f.toml", nowhere));
+  }
+  for (int i = 0; i < kPartners; i += 997)
+    EXPECT_FALSE(b.add(make_partner("default", "P-" + std::to_string(i), 1), "g.toml", nowhere)) << i;
+  auto dir = b.build();
+  ASSERT_EQ(dir->size(), size_t{kPartners});
+  EXPECT_EQ(dir->action_count(), size_t{kPartners} * 4);
+  for (int i = 0; i < kPartners; ++i) {
+    const std::string id = "P-" + std::to_string(i);
+    PartnerView p = dir->find("default", id);
+    ASSERT_TRUE(p) << id;
+    EXPECT_EQ(p.file(), "f.toml");
+    if (i == kPartners / 2) EXPECT_TRUE(p.name() == huge) << p.name().size();  // not 3 MiB of gtest output
+    else EXPECT_EQ(p.name(), "Partner " + id);
+    ASSERT_EQ(p.contact_count(), 4u);
+    EXPECT_EQ(p.contact(3).value(), "+421 900 000 003");
+    EXPECT_EQ(p.contact(2).action(0).contact().value(), "c2@" + id + ".example");
+    EXPECT_EQ(p.contact(1).action(0).template_id(), "order-sms");
+  }
+  // Every string, contact and action counted once, the huge name too.
+  EXPECT_GT(dir->memory_bytes(), huge.size() + size_t{kPartners} * 4 * (28 + 20));
+  EXPECT_LT(dir->memory_bytes(), huge.size() + size_t{kPartners} * 600);
+}
+
 TEST(PartnerDirectoryTest, RefusesADuplicateKeyButNotTheSameIdInAnotherTenant) {
   PartnerDirectory::Builder b;
   EXPECT_TRUE(b.add(make_partner("default", "P", 1), "a.toml", nowhere));
@@ -83,7 +117,7 @@ TEST(PartnerDirectoryTest, ActionsByTypeInContactOrderWithTheirContact) {
 
 TEST(PartnerDirectoryTest, LongAndUnicodeStringsSurvivePacking) {
   Partner p = make_partner("default", "P", 1);
-  p.name = std::string(300, 'x') + " Kováč " + std::string(20000, 'y');  // 3-byte length prefix
+  p.name = std::string(300, 'x') + " Kováč " + std::string(40000, 'y');  // 3-byte length prefix, over 32 KiB
   p.contacts[0].name = std::string(127, 'a');                                // the 1-byte limit
   p.contacts[0].label = std::string(128, 'b');                               // the first 3-byte length
   PartnerDirectory::Builder b;
