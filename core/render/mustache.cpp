@@ -411,6 +411,7 @@ bool Template::compile(std::string_view source, Template& out, CompileError& err
   Template t;
   Compiler c(source, t.partial_names_, error);
   if (!c.run(t.nodes_)) return false;
+  t.expected_size_ = source.size() + source.size() / 2;
   out = std::move(t);
   return true;
 }
@@ -651,6 +652,7 @@ class Renderer final {
 };
 
 void render(const Template& tmpl, const json::value& data, const RenderOptions& options, std::string& out) {
+  out.reserve(out.size() + tmpl.expected_size());
   Renderer(options, out).run(tmpl, data);
 }
 
