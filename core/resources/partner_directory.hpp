@@ -207,9 +207,10 @@ class PartnerDirectory final {
   // build(), each chunk unmapped once copied. Grown as vectors that double,
   // each array held its old and its new copy at once, up to twice its size
   // after, and the freed copies stayed resident in the allocator for
-  // seconds: loading 100k partners × 10 contacts peaked at 175–204 MB of
-  // RSS for a 91 MB directory, past the 150 MB budget, and a SIGHUP reload
-  // beside the old directory at 245 MB.
+  // seconds: loading 100k partners × 10 contacts peaked at 175–233 MB of
+  // RSS for a 91 MB directory, past the 150 MB budget (now ~125 MB, with the
+  // loader's purges of freed parse trees), and a SIGHUP reload beside the
+  // old directory at 245–286 MB (now ~220).
   class Builder final {
    public:
     Builder();
