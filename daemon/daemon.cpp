@@ -5,7 +5,9 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <signal.h>
@@ -197,6 +199,14 @@ int Daemon::run() {
     ::kill(::getpid(), SIGTERM);
   });
   net::signal_set reload_signals(ioc, SIGHUP);
+  // SIGHUP reloads on a thread of its own. Its coroutine runs on the
+  // delivery thread, and reading 100k partners from files takes ~11 s: every
+  // delivery waited that long, and ingest too once their queue filled.
+  // Reloads asked for meanwhile queue behind the running one; the store's
+  // mutex orders them with the admin API's changes. Declared after
+  // `resources`, so it is joined (a running reload finished, queued ones
+  // dropped) before the store goes.
+  net::thread_pool reloads(1);
   // Signals are caught before "listening" is logged: supervisors and tests
   // may signal as soon as they see it.
   server.start();
@@ -211,12 +221,16 @@ int Daemon::run() {
           auto [ec, sig] = co_await reload_signals.async_wait(net::as_tuple(net::use_awaitable));
           (void)sig;
           if (ec) co_return;
-          try {
-            resources.reload();
-            log_.info("resources reloaded", {{"generation", static_cast<unsigned long long>(resources.generation())}});
-          } catch (const std::exception& e) {
-            log_.error("reload failed; keeping previous resources", {{"error", e.what()}});
-          }
+          net::post(reloads, [&] {
+            name_this_thread("reload");
+            log_.debug("resources reloading");
+            try {
+              resources.reload();
+              log_.info("resources reloaded", {{"generation", static_cast<unsigned long long>(resources.generation())}});
+            } catch (const std::exception& e) {
+              log_.error("reload failed; keeping previous resources", {{"error", e.what()}});
+            }
+          });
         }
       },
       net::detached);

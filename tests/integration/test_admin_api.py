@@ -4,11 +4,13 @@ every bad resource refused with its reason while the previous snapshot keeps
 serving, bearer tokens with scopes and tenants."""
 import json
 import os
+import shutil
 import signal
+import tempfile
 import time
 import unittest
 
-from harness import Heraldd, invoice_event, wait_until
+from harness import RESOURCES, Heraldd, invoice_event, wait_until
 
 ADMIN = "admin-token-0123456789"
 WRITER = "writer-token-0123456789"
@@ -180,6 +182,38 @@ class AdminApiTest(unittest.TestCase):
         self.d.proc.send_signal(signal.SIGHUP)
         wait_until(lambda: any("resources reloaded" in l for l in self.d.log_lines), what="reload")
         self.assertEqual(self.call("GET", "/v1/groups/night")[0], 200)
+
+
+class ReloadOffTheDeliveryThreadTest(unittest.TestCase):
+    """A SIGHUP reload of a large partner set runs beside deliveries: it ran
+    on the delivery thread, which waited for the whole rebuild."""
+
+    def setUp(self):
+        self.resources = tempfile.mkdtemp(prefix="herald-reload-")
+        self.addCleanup(shutil.rmtree, self.resources, True)
+        shutil.copytree(RESOURCES, self.resources, dirs_exist_ok=True)
+        # 20 000 more partners × 10 contacts (~2 s to read here), 1 000 per
+        # file as README advises; none of them is the test event's partner.
+        for first in range(0, 20000, 1000):
+            with open(os.path.join(self.resources, f"zz-partners-{first // 1000:02d}.toml"), "w") as f:
+                for p in range(first, first + 1000):
+                    f.write(f'[[partner]]\nid = "BULK-{p}"\nname = "Bulk {p}"\n')
+                    for c in range(10):
+                        f.write(f'[[partner.contacts]]\nid = "c{c}"\nkind = "email"\n'
+                                f'value = "c{c}@bulk{p}.example"\n[[partner.contacts.actions]]\n'
+                                'on = "invoice.posted"\ntemplate = "invoice-notice"\n')
+        self.d = Heraldd(transport="outbox", resources=self.resources)
+        self.addCleanup(self.d.cleanup)
+
+    def test_deliveries_go_on_while_a_reload_reads_the_files(self):
+        self.d.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: any("resources reloading" in l for l in self.d.log_lines), what="reload start")
+        self.assertEqual(self.d.post_event(invoice_event())[0], 202)
+        wait_until(lambda: len(self.d.outbox_messages()) > 0, timeout=30, what="an e-mail in the outbox")
+        # Delivered from the snapshot being replaced, before the new one is in.
+        self.assertFalse(any("resources reloaded" in l for l in self.d.log_lines))
+        wait_until(lambda: any("resources reloaded" in l for l in self.d.log_lines), timeout=60, what="reload")
+        self.assertEqual(self.d.post_event(invoice_event("erp-after-reload"))[0], 202)
 
 
 class AdminClosedWithoutTokensTest(unittest.TestCase):
