@@ -94,7 +94,7 @@ def compare(old, new, threshold):
         lines.append("\n_a smoke run is compared: its figures mean nothing_")
     lines += ["", "| scenario | herald | ceiling | ratio | ratio change | heraldd CPU µs per unit | |",
               "|---|---:|---:|---:|---:|---:|---|"]
-    regressions, verdicts = [], []
+    verdicts = []  # (what moved, moved()'s word) per row
     for key, o in old.items():
         n = new.get(key)
         if not (is_scenario(o) and is_scenario(n)):

@@ -168,8 +168,8 @@ void PartnerDirectory::Builder::Chunked<T>::move_to(Out& out) {
 }
 
 PartnerDirectory::Builder::Builder() : dir_(std::make_unique<PartnerDirectory>()) {
-  // Ref 0 is the empty string, as in the directory's own pool.
-  dir_->pool_.clear();
+  // Ref 0 is the empty string, as in the directory's own pool (which build()
+  // replaces with this one).
   *pool_.append(1) = '\0';
 }
 

@@ -9,7 +9,8 @@ import tempfile
 import unittest
 
 from harness import SOURCE_DIR
-from test_bench_targets import merged_run, scenario
+from test_bench_merge import scenario
+from test_bench_targets import merged_run
 
 KEEP = os.path.join(SOURCE_DIR, "bench", "keep_run.py")
 

@@ -9,12 +9,9 @@ import tempfile
 import unittest
 
 from harness import SOURCE_DIR
+from test_bench_merge import scenario
 
 TARGETS = os.path.join(SOURCE_DIR, "bench", "targets.py")
-
-
-def scenario(herald, ceiling, unit="events/s"):
-    return {"herald": herald, "ceiling": ceiling, "ratio": round(herald / ceiling, 3), "unit": unit}
 
 
 def merged_run(**changes):
