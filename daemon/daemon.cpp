@@ -202,8 +202,8 @@ int Daemon::run() {
   // SIGHUP reloads on a thread of its own. Its coroutine runs on the
   // delivery thread, and reading 100k partners from files takes ~11 s: every
   // delivery waited that long, and ingest too once their queue filled.
-  // Reloads asked for meanwhile queue behind the running one; the store's
-  // mutex orders them with the admin API's changes. Declared after
+  // Reloads asked for meanwhile queue behind the running one; the store
+  // orders them with the admin API's changes. Declared after
   // `resources`, so it is joined (a running reload finished, queued ones
   // dropped) before the store goes.
   net::thread_pool reloads(1);
@@ -225,8 +225,11 @@ int Daemon::run() {
             name_this_thread("reload");
             log_.debug("resources reloading");
             try {
-              resources.reload();
-              log_.info("resources reloaded", {{"generation", static_cast<unsigned long long>(resources.generation())}});
+              const auto report = resources.reload();
+              log_.info("resources reloaded", {{"generation", static_cast<unsigned long long>(resources.generation())},
+                                               {"files", report.files},
+                                               {"files_parsed", report.parsed},
+                                               {"partners_kept", report.partners_kept}});
             } catch (const std::exception& e) {
               log_.error("reload failed; keeping previous resources", {{"error", e.what()}});
             }

@@ -1,5 +1,10 @@
 #include "core/config/toml_reader.hpp"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
 namespace herald {
 namespace {
 
@@ -11,9 +16,19 @@ std::string where(const std::string& file, const toml::source_region& src) {
 
 }  // namespace
 
-toml::table parse_toml_file(const std::string& path) {
+toml::table parse_toml_file(const std::string& path) { return parse_toml_text(read_toml_bytes(path), path); }
+
+std::string read_toml_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes;
+  if (in) bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (!in && !in.eof()) throw ConfigError(path + ": cannot read: " + std::strerror(errno));
+  return bytes;
+}
+
+toml::table parse_toml_text(std::string_view text, const std::string& path) {
   try {
-    return toml::parse_file(path);
+    return toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     throw ConfigError(where(path, e.source()) + ": " + std::string(e.description()));
   }

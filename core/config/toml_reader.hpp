@@ -23,6 +23,10 @@ class ConfigError : public std::runtime_error {
 
 // Parses a TOML file; syntax errors become ConfigError with line/column.
 toml::table parse_toml_file(const std::string& path);
+// The same in two steps, for callers that look at the bytes first (a
+// reload compares them with the last read's). Both throw ConfigError.
+std::string read_toml_bytes(const std::string& path);
+toml::table parse_toml_text(std::string_view text, const std::string& path);
 
 class TomlReader final {
  public:

@@ -1,10 +1,13 @@
 #include <algorithm>
 #include <functional>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "core/config/toml_reader.hpp"
 #include "core/ingest/event_decoder.hpp"
 #include "core/resources/resource_set.hpp"
+#include "core/util/digest.hpp"
 #include "core/util/memory.hpp"
 #include "core/util/utf8.hpp"
 
@@ -528,7 +531,49 @@ std::vector<ResourceFile> read_resource_files(const fs::path& dir) {
   return files;
 }
 
-ResourceDir read_resource_dir(const fs::path& dir) {
+namespace {
+
+// The read of `paths` that keeps previous.partners, or nothing when a
+// partner changed (then only a full read is right).
+std::optional<ResourceDir> read_keeping_partners(const std::vector<fs::path>& paths, const ResourceDir& previous) {
+  std::map<std::string_view, size_t, std::less<>> before;  // file name → index in previous
+  for (size_t i = 0; i < previous.files.size(); ++i) before.emplace(previous.files[i].name, i);
+  std::set<std::string, std::less<>> now;
+  for (const auto& p : paths) now.insert(p.string());
+  for (size_t i = 0; i < previous.files.size(); ++i)
+    if (previous.fingerprints[i].partners && !now.contains(previous.files[i].name)) return std::nullopt;
+  ResourceDir out;
+  out.partners = previous.partners;
+  for (const auto& p : paths) {
+    std::string name = p.string();
+    std::string bytes = read_toml_bytes(name);
+    FileFingerprint print{sha256_hex({bytes}), false};
+    auto it = before.find(name);
+    if (it != before.end()) {
+      const FileFingerprint& old = previous.fingerprints[it->second];
+      if (old.sha256 == print.sha256) {
+        out.files.push_back(previous.files[it->second]);  // no partners in it: templates, rules, ...
+        out.fingerprints.push_back(old);
+        continue;
+      }
+      if (old.partners) return std::nullopt;
+    }
+    ResourceFile file{name, parse_toml_text(bytes, name)};
+    ++out.parsed;
+    if (file.table.contains("partner")) return std::nullopt;
+    out.files.push_back(std::move(file));
+    out.fingerprints.push_back(std::move(print));
+  }
+  return out;
+}
+
+}  // namespace
+
+ResourceDir read_resource_dir(const fs::path& dir, const ResourceDir* previous) {
+  const std::vector<fs::path> paths = toml_files(dir);
+  if (previous && previous->partners && previous->fingerprints.size() == previous->files.size()) {
+    if (auto kept = read_keeping_partners(paths, *previous)) return std::move(*kept);
+  }
   // One file's parse tree at a time: partners are packed as each file is
   // read and their tables dropped, so a directory of 100k partners never
   // holds more than one file's tree (toml++ trees cost ~1 KB per contact).
@@ -536,20 +581,24 @@ ResourceDir read_resource_dir(const fs::path& dir) {
   PartnerDirectory::Builder partners;
   constexpr uintmax_t kPurgeEveryBytes = 16u << 20;  // of TOML read
   uintmax_t parsed = 0;
-  for (const auto& p : toml_files(dir)) {
-    ResourceFile file{p.string(), parse_toml_file(p.string())};
+  for (const auto& p : paths) {
+    std::string name = p.string();
+    std::string bytes = read_toml_bytes(name);
+    FileFingerprint print{sha256_hex({bytes}), false};
+    ResourceFile file{name, parse_toml_text(bytes, name)};
+    print.partners = file.table.contains("partner");
     TomlReader root(file.table, file.name, "");
     add_partners(root, partners);
     file.table.erase("partner");
     out.files.push_back(std::move(file));
+    out.fingerprints.push_back(std::move(print));
+    ++out.parsed;
     // The allocator keeps freed pages for seconds before it returns them:
     // the parse trees of a hundred files, dropped one by one, added up to
     // ~70 MB of resident garbage by the end of a 100k-partner load (peak
     // 175–233 MB for a 91 MB directory). Returned every few files instead
     // (after each one, the purges slowed the load from 11 to 18–25 s).
-    std::error_code size_error;
-    const uintmax_t bytes = fs::file_size(p, size_error);
-    parsed += size_error ? 0 : bytes;
+    parsed += bytes.size();
     if (parsed >= kPurgeEveryBytes) {
       release_free_memory();
       parsed = 0;

@@ -137,12 +137,22 @@ struct ResourceFile {
   toml::table table;
 };
 
+// What a reload compares to tell a file unchanged: the SHA-256 of its bytes
+// (sizes and times can stay equal across an edit made within the clock's
+// tick, or a backup restored with its times), and whether it held partners.
+struct FileFingerprint {
+  std::string sha256;
+  bool partners = false;
+};
+
 // A resources directory as read: its files' tables without [[partner]], and
 // the partners packed into a directory (their templates are checked by
 // build_resources, once all templates are known).
 struct ResourceDir {
   std::vector<ResourceFile> files;
+  std::vector<FileFingerprint> fingerprints;  // one per file
   std::shared_ptr<const PartnerDirectory> partners;
+  size_t parsed = 0;  // files the read that made this parsed (the others were kept)
 };
 
 // Where each template, sender, group or rule was defined: (kind, id) → file
@@ -157,7 +167,15 @@ using ResourceOrigins = std::map<std::pair<ResourceKind, std::string>, ResourceO
 
 // Every *.toml file in `dir`, sorted by name, partners packed as each file is
 // read. Throws ConfigError.
-ResourceDir read_resource_dir(const std::filesystem::path& dir);
+//
+// With `previous` (the last read of `dir`), a reload that touches no partner
+// keeps previous->partners (the same directory, shared) and parses only the
+// files whose bytes changed: editing a template beside 100k partners costs
+// reading and hashing the files (0.4 s for 100 files, 91 MB) instead of a
+// rebuild of ~11 s that, while the old directory still serves, doubled its
+// memory. Any file with partners that changed, came or went (or a file that
+// now holds [[partner]]) means a full read, as without `previous`.
+ResourceDir read_resource_dir(const std::filesystem::path& dir, const ResourceDir* previous = nullptr);
 // The same files with their whole tables (the admin API's few files).
 std::vector<ResourceFile> read_resource_files(const std::filesystem::path& dir);
 

@@ -206,9 +206,15 @@ void ResourceStore::update_gauges() {
       static_cast<int64_t>(snap->resources.file_partners->memory_bytes() + snap->resources.api_partners->memory_bytes()));
 }
 
-void ResourceStore::reload() {
+ResourceStore::ReloadReport ResourceStore::reload() {
+  std::lock_guard serial(reload_mutex_);
+  // The operator's files are read before taking the store's lock: with 100k
+  // partners that takes seconds, and the admin API need not wait for it.
+  // files_ changes only here, under both locks, so reading it under
+  // reload_mutex_ alone is safe.
+  ResourceDir files = read_resource_dir(resources_dir_, &files_);
+  ReloadReport report{files.files.size(), files.parsed, files.partners == files_.partners};
   std::lock_guard lock(mutex_);
-  auto files = read_resource_dir(resources_dir_);
   auto api_files = read_api_dir(api_dir_);
   ResourceOrigins origins;
   ResourceSet set = build_resources(files, api_files, &origins);
@@ -216,6 +222,7 @@ void ResourceStore::reload() {
   api_files_ = std::move(api_files);
   publish(std::move(set), std::move(origins));
   release_free_memory();
+  return report;
 }
 
 void ResourceStore::publish(ResourceSet&& set, ResourceOrigins&& origins) {

@@ -11,7 +11,9 @@
 // then published as a new snapshot; readers never block on a writer.
 //
 // Changes are serialized by a mutex: they are rare, and each compiles the
-// full set (milliseconds for the seed, about a second for 100k partners).
+// full set (milliseconds for the seed, about a second for 100k partners). A
+// reload reads the operator's files before it takes that mutex, so API calls
+// wait for its compile, not for its read.
 #include <boost/json/value.hpp>
 
 #include <filesystem>
@@ -44,8 +46,14 @@ class ResourceStore final {
   const SnapshotHolder& snapshots() const { return *snapshots_; }
 
   // Reads both directories again and publishes the result (SIGHUP). Throws
-  // ConfigError; the previous snapshot keeps serving.
-  void reload();
+  // ConfigError; the previous snapshot keeps serving. Partners are kept,
+  // not rebuilt, when no file holding them changed (read_resource_dir).
+  struct ReloadReport {
+    size_t files = 0;             // in the operator's directory
+    size_t parsed = 0;            // of them, parsed again (the rest unchanged)
+    bool partners_kept = false;   // the file partners' directory reused
+  };
+  ReloadReport reload();
 
   struct Answer {
     int status = 200;          // HTTP status
@@ -73,6 +81,7 @@ class ResourceStore final {
   std::filesystem::path api_dir_;
   std::unique_ptr<SnapshotHolder> snapshots_;
   mutable std::mutex mutex_;
+  std::mutex reload_mutex_;  // one reload at a time; taken before mutex_
   ResourceDir files_;                    // the operator's, as last read
   std::vector<ResourceFile> api_files_;  // the admin API's
   ResourceOrigins origins_;

@@ -184,9 +184,11 @@ class AdminApiTest(unittest.TestCase):
         self.assertEqual(self.call("GET", "/v1/groups/night")[0], 200)
 
 
-class ReloadOffTheDeliveryThreadTest(unittest.TestCase):
-    """A SIGHUP reload of a large partner set runs beside deliveries: it ran
-    on the delivery thread, which waited for the whole rebuild."""
+class LargeReloadTest(unittest.TestCase):
+    """SIGHUP reloads beside 20 000 partners × 10 contacts: a reload that reads
+    them again runs beside deliveries and admin API calls (it ran on the
+    delivery thread, and held the store's lock while it read); one that finds
+    no partner file changed keeps them without reading them again."""
 
     def setUp(self):
         self.resources = tempfile.mkdtemp(prefix="herald-reload-")
@@ -195,25 +197,79 @@ class ReloadOffTheDeliveryThreadTest(unittest.TestCase):
         # 20 000 more partners × 10 contacts (~2 s to read here), 1 000 per
         # file as README advises; none of them is the test event's partner.
         for first in range(0, 20000, 1000):
-            with open(os.path.join(self.resources, f"zz-partners-{first // 1000:02d}.toml"), "w") as f:
+            with open(self.bulk_file(first // 1000), "w") as f:
                 for p in range(first, first + 1000):
-                    f.write(f'[[partner]]\nid = "BULK-{p}"\nname = "Bulk {p}"\n')
-                    for c in range(10):
-                        f.write(f'[[partner.contacts]]\nid = "c{c}"\nkind = "email"\n'
-                                f'value = "c{c}@bulk{p}.example"\n[[partner.contacts.actions]]\n'
-                                'on = "invoice.posted"\ntemplate = "invoice-notice"\n')
-        self.d = Heraldd(transport="outbox", resources=self.resources)
+                    f.write(self.bulk_partner(p))
+        self.d = Heraldd(transport="outbox", resources=self.resources, http_extra=TOKENS)
         self.addCleanup(self.d.cleanup)
 
-    def test_deliveries_go_on_while_a_reload_reads_the_files(self):
+    def bulk_file(self, n):
+        return os.path.join(self.resources, f"zz-partners-{n:02d}.toml")
+
+    @staticmethod
+    def bulk_partner(p):
+        contacts = "".join(f'[[partner.contacts]]\nid = "c{c}"\nkind = "email"\nvalue = "c{c}@bulk{p}.example"\n'
+                           '[[partner.contacts.actions]]\non = "invoice.posted"\ntemplate = "invoice-notice"\n'
+                           for c in range(10))
+        return f'[[partner]]\nid = "BULK-{p}"\nname = "Bulk {p}"\n' + contacts
+
+    def post(self, event):
+        return self.d.request("POST", "/v1/events", event, headers=bearer(WRITER))[0]
+
+    def reloaded(self):
+        """The "resources reloaded" records logged so far."""
+        return [r for r in map(json.loads, list(self.d.log_lines)) if r.get("msg") == "resources reloaded"]
+
+    def reload_partners(self):
+        """Changes a partner file, so that the reload reads every partner again."""
+        with open(self.bulk_file(19), "a") as f:
+            f.write(self.bulk_partner(20000))
         self.d.proc.send_signal(signal.SIGHUP)
         wait_until(lambda: any("resources reloading" in l for l in self.d.log_lines), what="reload start")
-        self.assertEqual(self.d.post_event(invoice_event())[0], 202)
+
+    def test_deliveries_go_on_while_a_reload_reads_the_files(self):
+        self.reload_partners()
+        self.assertEqual(self.post(invoice_event()), 202)
         wait_until(lambda: len(self.d.outbox_messages()) > 0, timeout=30, what="an e-mail in the outbox")
         # Delivered from the snapshot being replaced, before the new one is in.
-        self.assertFalse(any("resources reloaded" in l for l in self.d.log_lines))
-        wait_until(lambda: any("resources reloaded" in l for l in self.d.log_lines), timeout=60, what="reload")
-        self.assertEqual(self.d.post_event(invoice_event("erp-after-reload"))[0], 202)
+        self.assertEqual(self.reloaded(), [])
+        wait_until(self.reloaded, timeout=60, what="reload")
+        self.assertFalse(self.reloaded()[0]["partners_kept"])
+        self.assertEqual(self.reloaded()[0]["files_parsed"], 22)
+        self.assertEqual(self.post(invoice_event("erp-after-reload")), 202)
+        status, body = self.d.request("GET", "/v1/partners/BULK-20000", headers=bearer(ADMIN))
+        self.assertEqual(status, 200, body)
+
+    def test_the_admin_api_answers_while_a_reload_reads_the_files(self):
+        self.reload_partners()
+        status, body = self.d.request("GET", "/v1/templates/invoice-notice", headers=bearer(ADMIN))
+        self.assertEqual(status, 200, body)
+        body = {"channel": "email", "subject": "Put during a reload", "text": "x"}
+        status, answer = self.d.request("PUT", "/v1/templates/during-reload", body, headers=bearer(ADMIN))
+        self.assertEqual(status, 201, answer)
+        # Both answered while the files were still being read.
+        self.assertEqual(self.reloaded(), [])
+        wait_until(self.reloaded, timeout=60, what="reload")
+        # The reload kept what the API wrote meanwhile.
+        self.assertEqual(self.d.request("GET", "/v1/templates/during-reload", headers=bearer(ADMIN))[0], 200)
+
+    def test_a_template_edit_keeps_the_partners(self):
+        templates = os.path.join(self.resources, "templates.toml")
+        with open(templates, encoding="utf-8") as f:
+            text = f.read()
+        with open(templates, "w", encoding="utf-8") as f:
+            f.write(text.replace("Nová faktura {{document.number}}", "Faktura {{document.number}} po úpravě"))
+        self.d.proc.send_signal(signal.SIGHUP)
+        wait_until(self.reloaded, timeout=60, what="reload")
+        record = self.reloaded()[0]
+        self.assertTrue(record["partners_kept"], record)
+        self.assertEqual((record["files"], record["files_parsed"]), (22, 1))
+        self.assertEqual(self.post(invoice_event()), 202)
+        wait_until(lambda: len(self.d.outbox_messages()) > 0, timeout=30, what="an e-mail in the outbox")
+        subjects = [str(m["Subject"]) for m in self.d.outbox_messages().values()]
+        self.assertTrue(any("po úpravě" in s for s in subjects), subjects)
+        status, body = self.d.request("GET", "/v1/partners/BULK-19999", headers=bearer(ADMIN))
+        self.assertEqual(status, 200, body)
 
 
 class AdminClosedWithoutTokensTest(unittest.TestCase):

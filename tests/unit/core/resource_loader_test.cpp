@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+
 #include "core/config/toml_reader.hpp"
 #include "core/match/rule_index.hpp"
 #include "core/resources/resource_set.hpp"
@@ -144,6 +146,95 @@ id = "P"
 
 TEST(ResourceLoaderTest, MissingDirectoryIsAnError) {
   EXPECT_THROW(load_resources("/nonexistent/resources"), ConfigError);
+}
+
+// A reread of a directory whose partners did not change keeps the partner
+// directory it had (the same object) and parses only the changed files.
+TEST(ResourceLoaderTest, ARereadKeepsThePartnersWhenNoPartnerFileChanged) {
+  TempDir dir;
+  dir.write("a-templates.toml", kTemplates);
+  dir.write("b-partners.toml", kPartner);
+  dir.write("c-rules.toml", "");
+  const ResourceDir first = read_resource_dir(dir.path());
+  EXPECT_EQ(first.parsed, 3u);
+
+  const ResourceDir same = read_resource_dir(dir.path(), &first);
+  EXPECT_EQ(same.partners, first.partners);
+  EXPECT_EQ(same.parsed, 0u);
+  dir.write("b-partners.toml", kPartner);  // rewritten with the same bytes
+  EXPECT_EQ(read_resource_dir(dir.path(), &first).partners, first.partners);
+
+  // A template edited, a file of rules added: both parsed, the partners kept.
+  std::string edited = kTemplates;
+  edited.replace(edited.find("Faktúra"), std::string_view("Faktúra").size(), "Invoice");
+  dir.write("a-templates.toml", edited);
+  dir.write("d-more.toml", "[[group]]\nid = \"g\"\n[[group.members]]\nkind = \"email\"\nvalue = \"g@x.example\"\n");
+  const ResourceDir second = read_resource_dir(dir.path(), &same);
+  EXPECT_EQ(second.partners, first.partners);
+  EXPECT_EQ(second.parsed, 2u);
+  ResourceSet set = build_resources(second, {}, nullptr);
+  std::string subject;
+  mustache::render(*set.find_template("invoice-email")->base.get(Part::subject),
+                   boost::json::parse(R"({"document":{"number":"7"}})"), {}, subject);
+  EXPECT_EQ(subject, "Invoice 7");
+  EXPECT_TRUE(set.find_group("g"));
+  ASSERT_TRUE(set.find_partner("default", "P-1001"));
+  // The kept files are what they were: their partners are not read twice.
+  EXPECT_EQ(set.partner_count(), 1u);
+
+  // A file removed that held no partners: still kept.
+  std::filesystem::remove(dir.path() / "d-more.toml");
+  const ResourceDir third = read_resource_dir(dir.path(), &second);
+  EXPECT_EQ(third.partners, first.partners);
+  EXPECT_FALSE(build_resources(third, {}, nullptr).find_group("g"));
+}
+
+TEST(ResourceLoaderTest, ARereadReadsEveryPartnerAgainWhenAPartnerFileChanged) {
+  std::string other = kPartner;
+  other.replace(other.find("P-1001"), std::string_view("P-1001").size(), "P-2002");
+  auto reread = [&](auto&& change) {
+    TempDir dir;
+    dir.write("a-templates.toml", kTemplates);
+    dir.write("b-partners.toml", kPartner);
+    dir.write("c-empty.toml", "# nothing yet\n");
+    const ResourceDir first = read_resource_dir(dir.path());
+    change(dir);
+    ResourceDir again = read_resource_dir(dir.path(), &first);
+    EXPECT_NE(again.partners, first.partners);
+    EXPECT_EQ(again.parsed, again.files.size());  // a full read
+    return build_resources(again, {}, nullptr);
+  };
+  // Edited: the partner's new name is what serves.
+  auto set = reread([](TempDir& d) {
+    std::string renamed = kPartner;
+    renamed.replace(renamed.find("Stavebniny"), std::string_view("Stavebniny").size(), "Stavby");
+    d.write("b-partners.toml", renamed);
+  });
+  EXPECT_EQ(set.find_partner("default", "P-1001").name(), "Stavby Kováč s.r.o.");
+  // Removed.
+  set = reread([](TempDir& d) { std::filesystem::remove(d.path() / "b-partners.toml"); });
+  EXPECT_EQ(set.partner_count(), 0u);
+  // A new file with partners.
+  set = reread([&](TempDir& d) { d.write("d-partners.toml", other); });
+  EXPECT_EQ(set.partner_count(), 2u);
+  // A file that had none now has some.
+  set = reread([&](TempDir& d) { d.write("c-empty.toml", other); });
+  EXPECT_TRUE(set.find_partner("default", "P-2002"));
+  EXPECT_TRUE(set.find_partner("default", "P-1001"));
+}
+
+TEST(ResourceLoaderTest, ARereadOfABrokenFileFailsAsAFullReadWould) {
+  TempDir dir;
+  dir.write("a-templates.toml", kTemplates);
+  dir.write("b-partners.toml", kPartner);
+  const ResourceDir first = read_resource_dir(dir.path());
+  dir.write("a-templates.toml", "[[template]\nid = 1\n");
+  try {
+    read_resource_dir(dir.path(), &first);
+    FAIL() << "a broken file was read";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("a-templates.toml:1:"), std::string::npos) << e.what();
+  }
 }
 
 TEST(SnapshotHolderTest, PublishSwapsWithoutDisturbingReaders) {
