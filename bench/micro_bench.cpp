@@ -164,7 +164,7 @@ World& world() {
       }
       partners.add(partner, "bench", [](size_t, size_t) { return std::string("bench"); });
     }
-    w.set.file_partners = partners.build();
+    w.set.file_partners = std::make_shared<const PartnerCatalog>(PartnerCatalog::Shards{partners.build()});
     w.snap = std::make_unique<ResourceSnapshot>(std::move(w.set), 1);
     return w;
   }();

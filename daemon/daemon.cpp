@@ -229,7 +229,8 @@ int Daemon::run() {
               log_.info("resources reloaded", {{"generation", static_cast<unsigned long long>(resources.generation())},
                                                {"files", report.files},
                                                {"files_parsed", report.parsed},
-                                               {"partners_kept", report.partners_kept}});
+                                               {"partner_shards", report.shards},
+                                               {"partner_shards_built", report.shards_built}});
             } catch (const std::exception& e) {
               log_.error("reload failed; keeping previous resources", {{"error", e.what()}});
             }

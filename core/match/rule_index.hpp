@@ -2,7 +2,8 @@
 // RuleIndex: event → the messages to produce, compiled from a ResourceSet.
 //
 // Partner actions are found through the event's partner (one hash lookup in
-// each PartnerDirectory, then the partner's contiguous actions) and global
+// the API's PartnerDirectory and the files' PartnerCatalog, then the
+// partner's contiguous actions) and global
 // rules by event type (exact), by literal prefix (`case.*`, `*`) and, for the
 // rare pattern with an inner `*`, in a short list matched by glob. Matching
 // one event costs a few hash lookups plus its candidates, independent of how

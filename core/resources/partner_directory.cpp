@@ -77,7 +77,7 @@ PartnerView PartnerDirectory::find(std::string_view tenant, std::string_view id)
 
 template <class StrOf>
 void PartnerDirectory::grow(const StrOf& str_of) {
-  std::vector<PartnerRec> old(slots_.size() * 2, PartnerRec{});
+  PageVector<PartnerRec> old(slots_.size() * 2, PartnerRec{});
   old.swap(slots_);
   for (const PartnerRec& p : old)
     if (p.id != 0) slots_[probe<false>(str_of(p.tenant), str_of(p.id), hash(str_of(p.tenant), str_of(p.id)), str_of)] = p;

@@ -184,6 +184,7 @@ class PartnerDirectory final {
 
    private:
     friend class PartnerDirectory;
+    friend class PartnerCatalog;
     friend class ActionView;
     friend class ContactView;
     PartnerView(const PartnerDirectory* d, uint32_t i) : dir_(d), i_(i) {}
@@ -287,16 +288,23 @@ class PartnerDirectory final {
   template <class StrOf>
   void grow(const StrOf& str_of);
 
-  std::string pool_;  // Ref 0 is the empty string
-  std::vector<ContactRec> contacts_;
-  std::vector<ActionRec> actions_;
+  // The large arrays take their pages from the kernel: a catalog's shards
+  // are built one after another, each while its file's parse tree is alive,
+  // and from the allocator's arenas they ended up scattered among the freed
+  // trees' pages (100 shards of 100k partners: 16 MB more resident than one
+  // directory of the same bytes).
+  template <class T>
+  using PageVector = std::vector<T, PageAllocator<T>>;
+  PageVector<char> pool_;  // Ref 0 is the empty string
+  PageVector<ContactRec> contacts_;
+  PageVector<ActionRec> actions_;
   std::vector<Expression> whens_;
   std::vector<std::string> files_;
   // Open addressing, linear probing: the partner records are the slots, so
   // a lookup's first cache miss already reads the record (id == 0: free).
-  std::vector<PartnerRec> slots_;
+  PageVector<PartnerRec> slots_;
   size_t count_ = 0;
-  std::vector<uint32_t> order_;
+  PageVector<uint32_t> order_;
   std::vector<TemplateUse> uses_;
   uint64_t seed_;
 };

@@ -1,7 +1,6 @@
 #include <algorithm>
 #include <functional>
 #include <map>
-#include <optional>
 #include <set>
 
 #include "core/config/toml_reader.hpp"
@@ -531,68 +530,62 @@ std::vector<ResourceFile> read_resource_files(const fs::path& dir) {
   return files;
 }
 
-namespace {
-
-// The read of `paths` that keeps previous.partners, or nothing when a
-// partner changed (then only a full read is right).
-std::optional<ResourceDir> read_keeping_partners(const std::vector<fs::path>& paths, const ResourceDir& previous) {
-  std::map<std::string_view, size_t, std::less<>> before;  // file name → index in previous
-  for (size_t i = 0; i < previous.files.size(); ++i) before.emplace(previous.files[i].name, i);
-  std::set<std::string, std::less<>> now;
-  for (const auto& p : paths) now.insert(p.string());
-  for (size_t i = 0; i < previous.files.size(); ++i)
-    if (previous.fingerprints[i].partners && !now.contains(previous.files[i].name)) return std::nullopt;
-  ResourceDir out;
-  out.partners = previous.partners;
-  for (const auto& p : paths) {
-    std::string name = p.string();
-    std::string bytes = read_toml_bytes(name);
-    FileFingerprint print{sha256_hex({bytes}), false};
-    auto it = before.find(name);
-    if (it != before.end()) {
-      const FileFingerprint& old = previous.fingerprints[it->second];
-      if (old.sha256 == print.sha256) {
-        out.files.push_back(previous.files[it->second]);  // no partners in it: templates, rules, ...
-        out.fingerprints.push_back(old);
-        continue;
-      }
-      if (old.partners) return std::nullopt;
-    }
-    ResourceFile file{name, parse_toml_text(bytes, name)};
-    ++out.parsed;
-    if (file.table.contains("partner")) return std::nullopt;
-    out.files.push_back(std::move(file));
-    out.fingerprints.push_back(std::move(print));
-  }
-  return out;
-}
-
-}  // namespace
-
 ResourceDir read_resource_dir(const fs::path& dir, const ResourceDir* previous) {
-  const std::vector<fs::path> paths = toml_files(dir);
-  if (previous && previous->partners && previous->fingerprints.size() == previous->files.size()) {
-    if (auto kept = read_keeping_partners(paths, *previous)) return std::move(*kept);
-  }
   // One file's parse tree at a time: partners are packed as each file is
   // read and their tables dropped, so a directory of 100k partners never
   // holds more than one file's tree (toml++ trees cost ~1 KB per contact).
+  std::map<std::string_view, size_t, std::less<>> before;  // file name → index in previous
+  if (previous)
+    for (size_t i = 0; i < previous->files.size(); ++i) before.emplace(previous->files[i].name, i);
+  auto small_partners = [](const FileState& f) { return f.partners && !f.shard; };
   ResourceDir out;
-  PartnerDirectory::Builder partners;
+  PartnerCatalog::Shards shards;
+  auto add_shard = [&](const std::shared_ptr<const PartnerDirectory>& shard) {
+    if (shard && shard->size() > 0) shards.push_back(shard);
+  };
+  PartnerDirectory::Builder small;
+  // The small files' shard is built again when one of them with partners
+  // changed, came or went (any file with partners, on a first read).
+  bool small_changed = false;
+  std::vector<size_t> small_kept;  // unchanged small files with partners: not in `small` yet
   constexpr uintmax_t kPurgeEveryBytes = 16u << 20;  // of TOML read
   uintmax_t parsed = 0;
-  for (const auto& p : paths) {
+  std::set<std::string, std::less<>> now;
+  for (const auto& p : toml_files(dir)) {
     std::string name = p.string();
     std::string bytes = read_toml_bytes(name);
-    FileFingerprint print{sha256_hex({bytes}), false};
-    ResourceFile file{name, parse_toml_text(bytes, name)};
-    print.partners = file.table.contains("partner");
+    FileState state{sha256_hex({bytes}), false, nullptr};
+    auto it = before.find(name);
+    if (it != before.end()) {
+      const FileState& old = previous->states[it->second];
+      if (old.sha256 == state.sha256) {
+        add_shard(old.shard);
+        if (small_partners(old)) small_kept.push_back(out.files.size());
+        out.files.push_back(previous->files[it->second]);  // without its partners: templates, rules, ...
+        out.states.push_back(old);
+        now.insert(out.files.back().name);
+        continue;
+      }
+      small_changed = small_changed || small_partners(old);
+    }
+    ResourceFile file{std::move(name), parse_toml_text(bytes, p.string())};
+    ++out.parsed;
+    state.partners = file.table.contains("partner");
     TomlReader root(file.table, file.name, "");
-    add_partners(root, partners);
+    if (state.partners && bytes.size() >= kOwnShardBytes) {
+      PartnerDirectory::Builder own;
+      add_partners(root, own);
+      state.shard = own.build();
+      add_shard(state.shard);
+      ++out.shards_built;
+    } else if (state.partners) {
+      add_partners(root, small);
+      small_changed = true;
+    }
     file.table.erase("partner");
     out.files.push_back(std::move(file));
-    out.fingerprints.push_back(std::move(print));
-    ++out.parsed;
+    out.states.push_back(std::move(state));
+    now.insert(out.files.back().name);
     // The allocator keeps freed pages for seconds before it returns them:
     // the parse trees of a hundred files, dropped one by one, added up to
     // ~70 MB of resident garbage by the end of a 100k-partner load (peak
@@ -604,7 +597,29 @@ ResourceDir read_resource_dir(const fs::path& dir, const ResourceDir* previous) 
       parsed = 0;
     }
   }
-  out.partners = partners.build();
+  for (const auto& [name, i] : before)
+    small_changed = small_changed || (small_partners(previous->states[i]) && !now.contains(name));
+  if (!small_changed) {
+    out.small_shard = previous ? previous->small_shard : nullptr;
+  } else {
+    // The unchanged small files' partners join the changed ones'.
+    for (size_t i : small_kept) {
+      const std::string& name = out.files[i].name;
+      std::string bytes = read_toml_bytes(name);
+      if (sha256_hex({bytes}) != out.states[i].sha256)
+        throw ConfigError(name + ": changed while the resources were being read; reload again");
+      toml::table table = parse_toml_text(bytes, name);
+      ++out.parsed;
+      TomlReader root(table, name, "");
+      add_partners(root, small);
+    }
+    out.small_shard = small.build();
+    ++out.shards_built;
+  }
+  add_shard(out.small_shard);
+  out.partners = previous && previous->partners && previous->partners->shards() == shards
+                     ? previous->partners
+                     : std::make_shared<const PartnerCatalog>(std::move(shards));
   return out;
 }
 
@@ -674,7 +689,7 @@ ResourceSet build_resources(const ResourceDir& dir, const std::vector<ResourceFi
   }
   if (dir.partners) set.file_partners = dir.partners;
   set.api_partners = api_partners.build();
-  check_template_uses(*set.file_partners, set);
+  for (const auto& shard : set.file_partners->shards()) check_template_uses(*shard, set);
   check_template_uses(*set.api_partners, set);
   return set;
 }

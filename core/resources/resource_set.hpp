@@ -19,6 +19,7 @@
 #include "core/match/expression.hpp"
 #include "core/model/message.hpp"
 #include "core/render/mustache.hpp"
+#include "core/resources/partner_catalog.hpp"
 #include "core/resources/partner_directory.hpp"
 
 namespace herald {
@@ -96,11 +97,15 @@ struct ResourceSet {
   std::map<std::string, Rule, std::less<>> rules;
   // Partners from the operator's files, and from the admin API's files,
   // which replace the former's of the same (tenant, id). Never null.
-  std::shared_ptr<const PartnerDirectory> file_partners = empty_partners();
+  std::shared_ptr<const PartnerCatalog> file_partners = empty_catalog();
   std::shared_ptr<const PartnerDirectory> api_partners = empty_partners();
 
   static std::shared_ptr<const PartnerDirectory> empty_partners() {
     static const std::shared_ptr<const PartnerDirectory> empty = PartnerDirectory::Builder().build();
+    return empty;
+  }
+  static std::shared_ptr<const PartnerCatalog> empty_catalog() {
+    static const std::shared_ptr<const PartnerCatalog> empty = std::make_shared<const PartnerCatalog>();
     return empty;
   }
   template <class Map>
@@ -139,20 +144,23 @@ struct ResourceFile {
 
 // What a reload compares to tell a file unchanged: the SHA-256 of its bytes
 // (sizes and times can stay equal across an edit made within the clock's
-// tick, or a backup restored with its times), and whether it held partners.
-struct FileFingerprint {
+// tick, or a backup restored with its times). And what the file gave.
+struct FileState {
   std::string sha256;
-  bool partners = false;
+  bool partners = false;                           // it holds [[partner]]
+  std::shared_ptr<const PartnerDirectory> shard;   // its partners, when the file is large
 };
 
 // A resources directory as read: its files' tables without [[partner]], and
-// the partners packed into a directory (their templates are checked by
-// build_resources, once all templates are known).
+// the partners packed into shards under a catalog (their templates are
+// checked by build_resources, once all templates are known).
 struct ResourceDir {
   std::vector<ResourceFile> files;
-  std::vector<FileFingerprint> fingerprints;  // one per file
-  std::shared_ptr<const PartnerDirectory> partners;
-  size_t parsed = 0;  // files the read that made this parsed (the others were kept)
+  std::vector<FileState> states;  // one per file
+  std::shared_ptr<const PartnerDirectory> small_shard;  // the partners of the small files
+  std::shared_ptr<const PartnerCatalog> partners;
+  size_t parsed = 0;        // files parsed by the read that made this (the others were kept)
+  size_t shards_built = 0;  // of the catalog's shards, those it built (the others were kept)
 };
 
 // Where each template, sender, group or rule was defined: (kind, id) → file
@@ -168,13 +176,16 @@ using ResourceOrigins = std::map<std::pair<ResourceKind, std::string>, ResourceO
 // Every *.toml file in `dir`, sorted by name, partners packed as each file is
 // read. Throws ConfigError.
 //
-// With `previous` (the last read of `dir`), a reload that touches no partner
-// keeps previous->partners (the same directory, shared) and parses only the
-// files whose bytes changed: editing a template beside 100k partners costs
-// reading and hashing the files (0.4 s for 100 files, 91 MB) instead of a
-// rebuild of ~11 s that, while the old directory still serves, doubled its
-// memory. Any file with partners that changed, came or went (or a file that
-// now holds [[partner]]) means a full read, as without `previous`.
+// A file of at least kOwnShardBytes with partners gets a shard of its own;
+// the partners of all smaller files share one. With `previous` (the last
+// read of `dir`), only the files whose bytes changed are parsed, and only
+// the shards they feed are built again (the small files' shard from all of
+// them); the others are shared with `previous`. Beside 100k partners in 100
+// files, a template edit costs reading and hashing the files (0.4 s for
+// 91 MB), a change to one partner file that and one shard, where reading
+// everything again took ~11 s and doubled the memory while the old
+// directory served on.
+inline constexpr size_t kOwnShardBytes = 64 * 1024;
 ResourceDir read_resource_dir(const std::filesystem::path& dir, const ResourceDir* previous = nullptr);
 // The same files with their whole tables (the admin API's few files).
 std::vector<ResourceFile> read_resource_files(const std::filesystem::path& dir);

@@ -213,7 +213,7 @@ ResourceStore::ReloadReport ResourceStore::reload() {
   // files_ changes only here, under both locks, so reading it under
   // reload_mutex_ alone is safe.
   ResourceDir files = read_resource_dir(resources_dir_, &files_);
-  ReloadReport report{files.files.size(), files.parsed, files.partners == files_.partners};
+  ReloadReport report{files.files.size(), files.parsed, files.partners->shards().size(), files.shards_built};
   std::lock_guard lock(mutex_);
   auto api_files = read_api_dir(api_dir_);
   ResourceOrigins origins;
@@ -277,14 +277,14 @@ ResourceStore::Answer ResourceStore::list(ResourceKind kind, std::string_view te
     // Both directories in (tenant, id) order, merged; an API partner hides
     // the file's of the same id.
     const ResourceSet& set = snapshots_->get()->resources;
-    const PartnerDirectory& files = *set.file_partners;
+    const PartnerCatalog& files = *set.file_partners;
     const PartnerDirectory& api = *set.api_partners;
-    auto start = [&](const PartnerDirectory& d) {
+    auto start = [&](const auto& d) {
       size_t k = d.lower_bound(tenant, after);
       if (!after.empty() && k < d.sorted_count() && d.sorted(k).tenant() == tenant && d.sorted(k).id() == after) ++k;
       return k;
     };
-    auto at = [&](const PartnerDirectory& d, size_t k) {
+    auto at = [&](const auto& d, size_t k) {
       return k < d.sorted_count() && d.sorted(k).tenant() == tenant ? d.sorted(k) : PartnerView{};
     };
     for (size_t i = start(files), j = start(api);;) {

@@ -46,12 +46,14 @@ class ResourceStore final {
   const SnapshotHolder& snapshots() const { return *snapshots_; }
 
   // Reads both directories again and publishes the result (SIGHUP). Throws
-  // ConfigError; the previous snapshot keeps serving. Partners are kept,
-  // not rebuilt, when no file holding them changed (read_resource_dir).
+  // ConfigError; the previous snapshot keeps serving. Only changed files
+  // are parsed, and only the partner shards they feed are built
+  // (read_resource_dir).
   struct ReloadReport {
-    size_t files = 0;             // in the operator's directory
-    size_t parsed = 0;            // of them, parsed again (the rest unchanged)
-    bool partners_kept = false;   // the file partners' directory reused
+    size_t files = 0;          // in the operator's directory
+    size_t parsed = 0;         // parses of them (the unchanged are kept as they were)
+    size_t shards = 0;         // partner shards
+    size_t shards_built = 0;   // of them, built again (the rest shared with the last read)
   };
   ReloadReport reload();
 

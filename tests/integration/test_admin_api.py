@@ -185,10 +185,11 @@ class AdminApiTest(unittest.TestCase):
 
 
 class LargeReloadTest(unittest.TestCase):
-    """SIGHUP reloads beside 20 000 partners × 10 contacts: a reload that reads
-    them again runs beside deliveries and admin API calls (it ran on the
-    delivery thread, and held the store's lock while it read); one that finds
-    no partner file changed keeps them without reading them again."""
+    """SIGHUP reloads beside 20 000 partners × 10 contacts in 20 files: a
+    reload that reads them all again runs beside deliveries and admin API
+    calls (it ran on the delivery thread, and held the store's lock while it
+    read); one that finds a template changed keeps every partner shard, and
+    one that finds one partner file changed builds that file's shard only."""
 
     def setUp(self):
         self.resources = tempfile.mkdtemp(prefix="herald-reload-")
@@ -221,9 +222,10 @@ class LargeReloadTest(unittest.TestCase):
         return [r for r in map(json.loads, list(self.d.log_lines)) if r.get("msg") == "resources reloaded"]
 
     def reload_partners(self):
-        """Changes a partner file, so that the reload reads every partner again."""
-        with open(self.bulk_file(19), "a") as f:
-            f.write(self.bulk_partner(20000))
+        """Changes every partner file, so that the reload reads them all again."""
+        for n in range(20):
+            with open(self.bulk_file(n), "a") as f:
+                f.write(self.bulk_partner(20000) if n == 19 else "# changed\n")
         self.d.proc.send_signal(signal.SIGHUP)
         wait_until(lambda: any("resources reloading" in l for l in self.d.log_lines), what="reload start")
 
@@ -234,8 +236,11 @@ class LargeReloadTest(unittest.TestCase):
         # Delivered from the snapshot being replaced, before the new one is in.
         self.assertEqual(self.reloaded(), [])
         wait_until(self.reloaded, timeout=60, what="reload")
-        self.assertFalse(self.reloaded()[0]["partners_kept"])
-        self.assertEqual(self.reloaded()[0]["files_parsed"], 22)
+        record = self.reloaded()[0]
+        # The 20 bulk files, each its own shard; the seed's partners.toml
+        # (small, unchanged) kept in the small files' shard.
+        self.assertEqual((record["files_parsed"], record["partner_shards"], record["partner_shards_built"]),
+                         (20, 21, 20), record)
         self.assertEqual(self.post(invoice_event("erp-after-reload")), 202)
         status, body = self.d.request("GET", "/v1/partners/BULK-20000", headers=bearer(ADMIN))
         self.assertEqual(status, 200, body)
@@ -262,14 +267,31 @@ class LargeReloadTest(unittest.TestCase):
         self.d.proc.send_signal(signal.SIGHUP)
         wait_until(self.reloaded, timeout=60, what="reload")
         record = self.reloaded()[0]
-        self.assertTrue(record["partners_kept"], record)
-        self.assertEqual((record["files"], record["files_parsed"]), (22, 1))
+        self.assertEqual((record["files"], record["files_parsed"], record["partner_shards_built"]), (22, 1, 0), record)
         self.assertEqual(self.post(invoice_event()), 202)
         wait_until(lambda: len(self.d.outbox_messages()) > 0, timeout=30, what="an e-mail in the outbox")
         subjects = [str(m["Subject"]) for m in self.d.outbox_messages().values()]
         self.assertTrue(any("po úpravě" in s for s in subjects), subjects)
         status, body = self.d.request("GET", "/v1/partners/BULK-19999", headers=bearer(ADMIN))
         self.assertEqual(status, 200, body)
+
+    def test_one_partner_file_changed_builds_its_shard_only(self):
+        with open(self.bulk_file(7), "a") as f:
+            f.write(self.bulk_partner(20000))
+        self.d.proc.send_signal(signal.SIGHUP)
+        wait_until(self.reloaded, timeout=60, what="reload")
+        record = self.reloaded()[0]
+        self.assertEqual((record["files_parsed"], record["partner_shards"], record["partner_shards_built"]),
+                         (1, 21, 1), record)
+        for partner, file in (("BULK-20000", "zz-partners-07.toml"), ("BULK-7000", "zz-partners-07.toml"),
+                              ("BULK-0", "zz-partners-00.toml"), ("P-1001", "partners.toml")):
+            status, body = self.d.request("GET", f"/v1/partners/{partner}", headers=bearer(ADMIN))
+            self.assertEqual(status, 200, body)
+        status, body = self.d.request("GET", "/v1/partners?limit=3&after=BULK-19999", headers=bearer(ADMIN))
+        self.assertEqual(status, 200, body)
+        self.assertEqual([i["id"] for i in json.loads(body)["items"]], ["BULK-2", "BULK-20", "BULK-200"])
+        self.assertEqual(self.post(invoice_event()), 202)
+        wait_until(lambda: len(self.d.outbox_messages()) > 0, timeout=30, what="an e-mail in the outbox")
 
 
 class AdminClosedWithoutTokensTest(unittest.TestCase):

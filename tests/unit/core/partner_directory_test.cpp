@@ -6,31 +6,10 @@
 
 #include "core/resources/resource_set.hpp"
 #include "tests/unit/core/load_error.hpp"
+#include "tests/unit/core/make_partner.hpp"
 
 namespace herald {
 namespace {
-
-auto nowhere = [](size_t, size_t) { return std::string("test"); };
-
-Partner make_partner(std::string tenant, std::string id, int contacts) {
-  Partner p;
-  p.tenant = std::move(tenant);
-  p.id = std::move(id);
-  p.name = "Partner " + p.id;
-  for (int c = 0; c < contacts; ++c) {
-    Contact contact;
-    contact.id = "c" + std::to_string(c);
-    contact.kind = c % 2 ? ContactKind::mobile : ContactKind::email;
-    contact.value = c % 2 ? "+421 900 000 00" + std::to_string(c) : "c" + std::to_string(c) + "@" + p.id + ".example";
-    contact.name = "Contact " + std::to_string(c);
-    Action a;
-    a.on = c % 2 ? "customer_order.realized" : "invoice.posted";
-    a.template_id = c % 2 ? "order-sms" : "invoice-email";
-    contact.actions.push_back(std::move(a));
-    p.contacts.push_back(std::move(contact));
-  }
-  return p;
-}
 
 TEST(PartnerDirectoryTest, FindsEveryPartnerOfManyAndNothingElse) {
   PartnerDirectory::Builder b;

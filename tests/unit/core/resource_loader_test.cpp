@@ -189,10 +189,12 @@ TEST(ResourceLoaderTest, ARereadKeepsThePartnersWhenNoPartnerFileChanged) {
   EXPECT_FALSE(build_resources(third, {}, nullptr).find_group("g"));
 }
 
-TEST(ResourceLoaderTest, ARereadReadsEveryPartnerAgainWhenAPartnerFileChanged) {
+// Small files' partners share one shard, built again from all of them when
+// one with partners changes, comes or goes.
+TEST(ResourceLoaderTest, ARereadRebuildsTheSmallFilesShardWhenOneOfThemChanged) {
   std::string other = kPartner;
   other.replace(other.find("P-1001"), std::string_view("P-1001").size(), "P-2002");
-  auto reread = [&](auto&& change) {
+  auto reread = [&](size_t parsed, auto&& change) {
     TempDir dir;
     dir.write("a-templates.toml", kTemplates);
     dir.write("b-partners.toml", kPartner);
@@ -201,26 +203,88 @@ TEST(ResourceLoaderTest, ARereadReadsEveryPartnerAgainWhenAPartnerFileChanged) {
     change(dir);
     ResourceDir again = read_resource_dir(dir.path(), &first);
     EXPECT_NE(again.partners, first.partners);
-    EXPECT_EQ(again.parsed, again.files.size());  // a full read
+    EXPECT_EQ(again.shards_built, 1u);
+    EXPECT_EQ(again.parsed, parsed);
     return build_resources(again, {}, nullptr);
   };
   // Edited: the partner's new name is what serves.
-  auto set = reread([](TempDir& d) {
+  auto set = reread(1, [](TempDir& d) {
     std::string renamed = kPartner;
     renamed.replace(renamed.find("Stavebniny"), std::string_view("Stavebniny").size(), "Stavby");
     d.write("b-partners.toml", renamed);
   });
   EXPECT_EQ(set.find_partner("default", "P-1001").name(), "Stavby Kováč s.r.o.");
   // Removed.
-  set = reread([](TempDir& d) { std::filesystem::remove(d.path() / "b-partners.toml"); });
+  set = reread(0, [](TempDir& d) { std::filesystem::remove(d.path() / "b-partners.toml"); });
   EXPECT_EQ(set.partner_count(), 0u);
-  // A new file with partners.
-  set = reread([&](TempDir& d) { d.write("d-partners.toml", other); });
+  // A new file with partners: it and the unchanged partner file parsed.
+  set = reread(2, [&](TempDir& d) { d.write("d-partners.toml", other); });
   EXPECT_EQ(set.partner_count(), 2u);
   // A file that had none now has some.
-  set = reread([&](TempDir& d) { d.write("c-empty.toml", other); });
+  set = reread(2, [&](TempDir& d) { d.write("c-empty.toml", other); });
   EXPECT_TRUE(set.find_partner("default", "P-2002"));
   EXPECT_TRUE(set.find_partner("default", "P-1001"));
+}
+
+// `count` partners "<prefix><i>", each with one contact and action: about
+// 190 bytes each, so 400 make a file of its own shard.
+std::string partners_toml(const std::string& prefix, int count, const std::string& name = "Partner") {
+  std::string s;
+  for (int i = 0; i < count; ++i)
+    s += "[[partner]]\nid = \"" + prefix + std::to_string(i) + "\"\nname = \"" + name + "\"\n"
+         "[[partner.contacts]]\nid = \"c\"\nkind = \"email\"\nvalue = \"c@" + prefix + std::to_string(i) +
+         ".example\"\n[[partner.contacts.actions]]\non = \"invoice.posted\"\ntemplate = \"invoice-email\"\n";
+  return s;
+}
+
+// A large file's partners are a shard of their own: a change to it builds
+// that shard only, and the others are the same objects as before.
+TEST(ResourceLoaderTest, ALargeFileIsAShardOfItsOwnAndOnlyItIsBuiltAgain) {
+  TempDir dir;
+  dir.write("a-templates.toml", kTemplates);
+  for (std::string f : {"b", "c", "d"}) dir.write(f + ".toml", partners_toml(f, 400));
+  ASSERT_GE(std::filesystem::file_size(dir.path() / "b.toml"), kOwnShardBytes);
+  dir.write("e-small.toml", kPartner);
+  const ResourceDir first = read_resource_dir(dir.path());
+  EXPECT_EQ(first.partners->shards().size(), 4u);  // b, c, d and the small files'
+  EXPECT_EQ(first.shards_built, 4u);
+  EXPECT_EQ(first.partners->size(), 1201u);
+
+  dir.write("c.toml", partners_toml("c", 400, "Renamed"));
+  const ResourceDir second = read_resource_dir(dir.path(), &first);
+  EXPECT_EQ(second.parsed, 1u);
+  EXPECT_EQ(second.shards_built, 1u);
+  ASSERT_EQ(second.partners->shards().size(), 4u);
+  const auto& before = first.partners->shards();
+  const auto& after = second.partners->shards();
+  EXPECT_EQ(after[0], before[0]);  // b
+  EXPECT_NE(after[1], before[1]);  // c
+  EXPECT_EQ(after[2], before[2]);  // d
+  EXPECT_EQ(after[3], before[3]);  // the small files'
+  ResourceSet set = build_resources(second, {}, nullptr);
+  EXPECT_EQ(set.find_partner("default", "c399").name(), "Renamed");
+  EXPECT_EQ(set.find_partner("default", "b0").name(), "Partner");
+  EXPECT_TRUE(set.find_partner("default", "P-1001"));
+  EXPECT_EQ(set.partner_count(), 1201u);
+
+  // Gone: its shard with it, nothing built.
+  std::filesystem::remove(dir.path() / "d.toml");
+  const ResourceDir third = read_resource_dir(dir.path(), &second);
+  EXPECT_EQ(third.parsed, 0u);
+  EXPECT_EQ(third.shards_built, 0u);
+  EXPECT_EQ(third.partners->shards().size(), 3u);
+  set = build_resources(third, {}, nullptr);
+  EXPECT_FALSE(set.find_partner("default", "d0"));
+  EXPECT_EQ(set.partner_count(), 801u);
+
+  // A partner of a kept shard defined again in a changed file.
+  dir.write("a-templates.toml", std::string(kTemplates) + partners_toml("b", 1));
+  try {
+    read_resource_dir(dir.path(), &third);
+    FAIL() << "a duplicate was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("duplicate partner id \"b0\""), std::string::npos) << e.what();
+  }
 }
 
 TEST(ResourceLoaderTest, ARereadOfABrokenFileFailsAsAFullReadWould) {
