@@ -1,7 +1,9 @@
 #pragma once
 // PageAllocator: a standard allocator that takes whole pages from the kernel
 // (mmap) and gives them back at once (munmap), for large buffers that are
-// built, copied and dropped (PartnerDirectory::Builder's chunks).
+// built, copied and dropped (PartnerDirectory::Builder's chunks), and for
+// arrays built one after another among short-lived allocations
+// (PartnerDirectory's own, one per shard of a PartnerCatalog).
 //
 // Freed through malloc, such buffers stay resident until the allocator
 // decays them (jemalloc: ~10 s), so a build that copies its chunks into
