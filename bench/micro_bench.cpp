@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <map>
 #include <random>
 
 #include <filesystem>
@@ -211,6 +212,51 @@ void BM_Match(benchmark::State& state) {
   state.counters["actions"] = static_cast<double>(snap.index.size());
 }
 BENCHMARK(BM_Match)->Arg(1)->Arg(100'000);
+
+// The partner lookup alone, 100k partners × 10 contacts rotated at random
+// (every lookup a cache miss). Arg: how many shards the catalog has (1: it
+// asks the directory; 100: the files of bench/gen_partners.py, one per
+// 1 000 partners, found through the catalog's own table first).
+void BM_PartnerFind(benchmark::State& state) {
+  const auto shards = static_cast<int>(state.range(0));
+  static std::map<int, std::shared_ptr<const PartnerCatalog>> catalogs;
+  auto& catalog = catalogs[shards];
+  if (!catalog) {
+    PartnerCatalog::Shards parts;
+    const int per_shard = 100'000 / shards;
+    for (int s = 0; s < shards; ++s) {
+      PartnerDirectory::Builder b;
+      for (int p = s * per_shard; p < (s + 1) * per_shard; ++p) {
+        Partner partner;
+        partner.id = "P-" + std::to_string(p);
+        partner.name = "Partner " + std::to_string(p);
+        for (int c = 0; c < 10; ++c) {
+          Contact contact;
+          contact.id = "c" + std::to_string(c);
+          contact.value = "c" + std::to_string(c) + "@p" + std::to_string(p) + ".example";
+          Action a;
+          a.on = kTypes[c];
+          a.template_id = "invoice-email";
+          contact.actions.push_back(std::move(a));
+          partner.contacts.push_back(std::move(contact));
+        }
+        b.add(partner, "bench", [](size_t, size_t) { return std::string("bench"); });
+      }
+      parts.push_back(b.build());
+    }
+    catalog = std::make_shared<const PartnerCatalog>(std::move(parts));
+  }
+  std::vector<std::string> ids;
+  std::mt19937 rng(42);
+  for (int i = 0; i < 4096; ++i) ids.push_back("P-" + std::to_string(rng() % 100'000));
+  size_t i = 0, found = 0;
+  for (auto _ : state) {
+    PartnerView p = catalog->find("default", ids[i++ & 4095]);
+    found += p.action_count();
+  }
+  benchmark::DoNotOptimize(found);
+}
+BENCHMARK(BM_PartnerFind)->Arg(1)->Arg(100);
 
 void BM_RenderTemplate(benchmark::State& state) {
   auto t = compile(kText);
