@@ -111,6 +111,26 @@ omylom, informujte nás prosím a správu vymažte. Údaje o platbe: {{document.
 S pozdravom, oddelenie fakturácie. Tento e-mail neobsahuje záväzné ponuky; obchodné podmienky nájdete na webe.
 )";
 
+// Partner "P-<p>" with 10 contacts, one action each on kTypes[c].
+void add_bench_partner(PartnerDirectory::Builder& b, int p) {
+  Partner partner;
+  partner.id = "P-" + std::to_string(p);
+  partner.name = "Partner " + std::to_string(p);
+  partner.locale = "sk-SK";
+  for (int c = 0; c < 10; ++c) {
+    Contact contact;
+    contact.id = "c" + std::to_string(c);
+    contact.value = "c" + std::to_string(c) + "@p" + std::to_string(p) + ".example";
+    contact.name = "Kontakt " + std::to_string(c);
+    Action a;
+    a.on = kTypes[c];
+    a.template_id = "invoice-email";
+    contact.actions.push_back(std::move(a));
+    partner.contacts.push_back(std::move(contact));
+  }
+  b.add(partner, "bench", [](size_t, size_t) { return std::string("bench"); });
+}
+
 struct World {
   ResourceSet set;
   std::unique_ptr<ResourceSnapshot> snap;
@@ -147,24 +167,7 @@ World& world() {
     }
     // 100k partners × 10 contacts, one action each (1M actions).
     PartnerDirectory::Builder partners;
-    for (int p = 0; p < 100'000; ++p) {
-      Partner partner;
-      partner.id = "P-" + std::to_string(p);
-      partner.name = "Partner " + std::to_string(p);
-      partner.locale = "sk-SK";
-      for (int c = 0; c < 10; ++c) {
-        Contact contact;
-        contact.id = "c" + std::to_string(c);
-        contact.value = "c" + std::to_string(c) + "@p" + std::to_string(p) + ".example";
-        contact.name = "Kontakt " + std::to_string(c);
-        Action a;
-        a.on = kTypes[c];
-        a.template_id = "invoice-email";
-        contact.actions.push_back(std::move(a));
-        partner.contacts.push_back(std::move(contact));
-      }
-      partners.add(partner, "bench", [](size_t, size_t) { return std::string("bench"); });
-    }
+    for (int p = 0; p < 100'000; ++p) add_bench_partner(partners, p);
     w.set.file_partners = std::make_shared<const PartnerCatalog>(PartnerCatalog::Shards{partners.build()});
     w.snap = std::make_unique<ResourceSnapshot>(std::move(w.set), 1);
     return w;
@@ -226,22 +229,7 @@ void BM_PartnerFind(benchmark::State& state) {
     const int per_shard = 100'000 / shards;
     for (int s = 0; s < shards; ++s) {
       PartnerDirectory::Builder b;
-      for (int p = s * per_shard; p < (s + 1) * per_shard; ++p) {
-        Partner partner;
-        partner.id = "P-" + std::to_string(p);
-        partner.name = "Partner " + std::to_string(p);
-        for (int c = 0; c < 10; ++c) {
-          Contact contact;
-          contact.id = "c" + std::to_string(c);
-          contact.value = "c" + std::to_string(c) + "@p" + std::to_string(p) + ".example";
-          Action a;
-          a.on = kTypes[c];
-          a.template_id = "invoice-email";
-          contact.actions.push_back(std::move(a));
-          partner.contacts.push_back(std::move(contact));
-        }
-        b.add(partner, "bench", [](size_t, size_t) { return std::string("bench"); });
-      }
+      for (int p = s * per_shard; p < (s + 1) * per_shard; ++p) add_bench_partner(b, p);
       parts.push_back(b.build());
     }
     catalog = std::make_shared<const PartnerCatalog>(std::move(parts));
