@@ -93,6 +93,12 @@ class BenchSmokeTest(unittest.TestCase):
             interval = tomllib.load(f)["storage"]["group_commit_interval_us"]
         self.assertEqual(ceiling["commit_interval_us"], interval)
         self.assertGreater(latest["rss_mb"], 0)
+        # Two SIGHUP reloads after the load (a template, one partner file),
+        # every action still indexed (bench/rss.sh checks it).
+        rss = latest["rss"]
+        self.assertGreater(rss["reload_template_seconds"], 0)
+        self.assertGreater(rss["reload_partner_file_seconds"], 0)
+        self.assertGreaterEqual(rss["reload_peak_mb"], rss["peak_mb"])
         self.assertIn("cpus", latest["machine"])
         # What the machine charges per system call, loopback round trip and fdatasync.
         probe = latest["machine_probe"]
@@ -114,6 +120,7 @@ class BenchSmokeTest(unittest.TestCase):
         self.assertTrue(all(item["met"] is None for item in targets["items"].values()))
         self.assertGreater(targets["items"]["http_events_per_s"]["value"], 0)
         self.assertIsNone(targets["items"]["rss_mb"]["value"])  # 1 000 partners, not 100 000
+        self.assertIsNone(targets["items"]["rss_reload_peak_mb"]["value"])
         self.assertIn("## Targets (smoke run: figures too short to judge)", md)
         # A run compared with itself: no regressions.
         proc = subprocess.run([os.path.join(SOURCE_DIR, "bench", "compare.py"), os.path.join(results, "latest.json"),
