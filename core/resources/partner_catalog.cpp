@@ -11,9 +11,10 @@ namespace herald {
 
 namespace {
 
-bool key_less(const PartnerView& a, const PartnerView& b) {
-  int c = a.tenant().compare(b.tenant());
-  return c < 0 || (c == 0 && a.id() < b.id());
+// Whether `p` comes before (tenant, id) in the catalog's order.
+bool key_less(const PartnerView& p, std::string_view tenant, std::string_view id) {
+  int c = p.tenant().compare(tenant);
+  return c < 0 || (c == 0 && p.id() < id);
 }
 
 }  // namespace
@@ -47,7 +48,10 @@ PartnerCatalog::PartnerCatalog(Shards shards) : shards_(std::move(shards)), seed
     }
   }
   std::sort(order_.begin(), order_.end(),
-            [&](Position a, Position b) { return key_less(view(a.shard, a.slot), view(b.shard, b.slot)); });
+            [&](Position a, Position b) {
+              const PartnerView y = view(b.shard, b.slot);
+              return key_less(view(a.shard, a.slot), y.tenant(), y.id());
+            });
 }
 
 uint64_t PartnerCatalog::hash(std::string_view tenant, std::string_view id) const {
@@ -83,11 +87,8 @@ PartnerView PartnerCatalog::sorted(size_t k) const {
 size_t PartnerCatalog::lower_bound(std::string_view tenant, std::string_view id) const {
   if (shards_.empty()) return 0;
   if (shards_.size() == 1) return shards_[0]->lower_bound(tenant, id);
-  auto it = std::lower_bound(order_.begin(), order_.end(), 0, [&](Position pos, int) {
-    const PartnerView p = view(pos.shard, pos.slot);
-    int c = p.tenant().compare(tenant);
-    return c < 0 || (c == 0 && p.id() < id);
-  });
+  auto it = std::lower_bound(order_.begin(), order_.end(), 0,
+                             [&](Position pos, int) { return key_less(view(pos.shard, pos.slot), tenant, id); });
   return static_cast<size_t>(it - order_.begin());
 }
 

@@ -550,20 +550,20 @@ ResourceDir read_resource_dir(const fs::path& dir, const ResourceDir* previous) 
   std::vector<size_t> small_kept;  // unchanged small files with partners: not in `small` yet
   constexpr uintmax_t kPurgeEveryBytes = 16u << 20;  // of TOML read
   uintmax_t parsed = 0;
-  std::set<std::string, std::less<>> now;
+  std::vector<bool> still_there(previous ? previous->files.size() : 0);  // by index in previous
   for (const auto& p : toml_files(dir)) {
     std::string name = p.string();
     std::string bytes = read_toml_bytes(name);
     FileState state{sha256_hex({bytes}), false, nullptr};
     auto it = before.find(name);
     if (it != before.end()) {
+      still_there[it->second] = true;
       const FileState& old = previous->states[it->second];
       if (old.sha256 == state.sha256) {
         add_shard(old.shard);
         if (small_partners(old)) small_kept.push_back(out.files.size());
         out.files.push_back(previous->files[it->second]);  // without its partners: templates, rules, ...
         out.states.push_back(old);
-        now.insert(out.files.back().name);
         continue;
       }
       small_changed = small_changed || small_partners(old);
@@ -585,7 +585,6 @@ ResourceDir read_resource_dir(const fs::path& dir, const ResourceDir* previous) 
     file.table.erase("partner");
     out.files.push_back(std::move(file));
     out.states.push_back(std::move(state));
-    now.insert(out.files.back().name);
     // The allocator keeps freed pages for seconds before it returns them:
     // the parse trees of a hundred files, dropped one by one, added up to
     // ~70 MB of resident garbage by the end of a 100k-partner load (peak
@@ -597,8 +596,8 @@ ResourceDir read_resource_dir(const fs::path& dir, const ResourceDir* previous) 
       parsed = 0;
     }
   }
-  for (const auto& [name, i] : before)
-    small_changed = small_changed || (small_partners(previous->states[i]) && !now.contains(name));
+  for (size_t i = 0; i < still_there.size(); ++i)
+    small_changed = small_changed || (small_partners(previous->states[i]) && !still_there[i]);
   if (!small_changed) {
     out.small_shard = previous ? previous->small_shard : nullptr;
   } else {
