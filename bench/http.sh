@@ -16,7 +16,7 @@
 #
 # 256 connections for one event per request: heraldd answers 202 only after
 # the group commit that holds the event, and commits start at most every
-# [storage] group_commit_interval_us (2 ms), so a closed-loop client needs
+# [storage] group_commit_interval_us (1 ms while the machine shows no steal), so a closed-loop client needs
 # about rate × commit latency requests in flight to load it; at 64 the run
 # measures the commit interval, not the server (README, Performance). The
 # ceiling gets the same connections. NDJSON batches need far fewer: 16

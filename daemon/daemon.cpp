@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -26,6 +27,7 @@
 #include "core/pipeline/event_pipeline.hpp"
 #include "core/render/message_renderer.hpp"
 #include "core/resources/resource_store.hpp"
+#include "core/storage/commit_pacer.hpp"
 #include "core/util/threads.hpp"
 #include "daemon/sd_notify.hpp"
 #include "transports/http_ingest/api_routes.hpp"
@@ -129,6 +131,7 @@ int Daemon::run() {
   hs.log = log_options(settings_.storage, "history", settings_.history.segment_bytes, settings_.background_nice);
   hs.log.max_batch_delay = settings_.history.group_commit_delay;
   hs.log.sync_interval = settings_.history.sync_interval;
+  hs.log.drop_synced_pages = true;
   hs.max_age = settings_.history.max_age;
   hs.max_bytes = settings_.history.max_bytes;
   SegmentHistoryLog history(hs, open_log_io(settings_.storage.io, log_), log_, metrics);
@@ -239,6 +242,39 @@ int Daemon::run() {
       },
       net::detached);
 
+  // Both logs' commit interval follows the machine's steal time, once a
+  // second (CommitPacer); a fixed interval needs no timer.
+  CommitPacer pacer({settings_.storage.group_commit_interval, settings_.storage.group_commit_interval_max});
+  net::steady_timer pacer_timer(ioc);
+  if (!pacer.fixed())
+    net::co_spawn(
+        ioc,
+        [&]() -> net::awaitable<void> {
+          auto before = read_cpu_ticks();
+          if (!before) co_return;  // no /proc/stat: the floor stays
+          for (;;) {
+            pacer_timer.expires_after(std::chrono::seconds(1));
+            auto [ec] = co_await pacer_timer.async_wait(net::as_tuple(net::use_awaitable));
+            if (ec) co_return;
+            const auto after = read_cpu_ticks();
+            if (!after) co_return;
+            const auto was = pacer.interval();
+            const auto now = pacer.observe(*before, *after);
+            if (now != was) {
+              journal.log().set_min_commit_interval(now);
+              history.log().set_min_commit_interval(now);
+              const double steal = after->total > before->total
+                                       ? double(after->steal - before->steal) / double(after->total - before->total)
+                                       : 0.0;
+              log_.info(now > was ? "commit interval raised: the machine reports steal time"
+                                  : "commit interval lowered",
+                        {{"interval_us", static_cast<long long>(now.count())}, {"steal", steal}});
+            }
+            before = after;
+          }
+        },
+        net::detached);
+
   net::co_spawn(
       ioc,
       [&]() -> net::awaitable<void> {
@@ -262,6 +298,7 @@ int Daemon::run() {
         journal.close();
         reload_signals.cancel();
         stop_signals.cancel();
+        pacer_timer.cancel();
         for (auto& g : idle_guards) g.reset();
         log_.info("stopped");
       },

@@ -200,6 +200,12 @@ void parse_storage(const toml::table& t, const std::string& file, const fs::path
   if (auto v = r.integer("group_commit_delay_us", 0, 1'000'000)) st.group_commit_delay = std::chrono::microseconds(*v);
   if (auto v = r.integer("group_commit_interval_us", 0, 1'000'000))
     st.group_commit_interval = std::chrono::microseconds(*v);
+  if (auto v = r.integer("group_commit_interval_max_us", 0, 1'000'000))
+    st.group_commit_interval_max = std::chrono::microseconds(*v);
+  else if (st.group_commit_interval > st.group_commit_interval_max)
+    st.group_commit_interval_max = st.group_commit_interval;  // a floor set alone above the default ceiling
+  if (st.group_commit_interval_max < st.group_commit_interval)
+    r.fail("group_commit_interval_max_us", "must be at least group_commit_interval_us");
   if (auto v = r.integer("idempotency_window_hours", 1, 24 * 366))
     st.idempotency_window = std::chrono::seconds(*v * 3600);
   if (auto v = r.integer("checkpoint_bytes", 64 * 1024, int64_t(1) << 40)) st.checkpoint_bytes = uint64_t(*v);

@@ -76,11 +76,15 @@ SegmentLog::SegmentLog(SegmentLogOptions options, std::unique_ptr<LogIo> io, Log
       segments_gauge_(metrics.gauge("herald_log_segments", "Segment files on disk", {{"log", options_.name}})),
       spares_gauge_(metrics.gauge("herald_log_spare_segments", "Removed segment files kept for reuse",
                                   {{"log", options_.name}})),
+      commit_interval_gauge_(metrics.gauge("herald_log_commit_interval_us",
+                                           "Least time between the starts of two group commits (CommitPacer)",
+                                           {{"log", options_.name}})),
       prepared_(metrics.counter("herald_log_prepared_segments_total",
                                 "Segment files written ahead in the background (prepare_segments)",
                                 {{"log", options_.name}})),
       remover_(options_.name + "-rm", options_.name + " segment", log_, options_.background_nice) {
   pending_.emplace_back();
+  set_min_commit_interval(options_.min_commit_interval);
   if (options_.prepare_segments)
     preparer_ = std::make_unique<SegmentPreparer>(
         SegmentPreparer::Options{options_.dir, options_.name + "-prep", options_.name + " segment",
@@ -321,8 +325,8 @@ void SegmentLog::run_flusher() {
       if (options_.max_batch_delay.count() > 0 && pending_bytes_ < options_.max_batch_bytes && !stopping_)
         cv_.wait_for(lock, options_.max_batch_delay,
                      [&] { return stopping_ || pending_bytes_ >= options_.max_batch_bytes; });
-      if (options_.min_commit_interval.count() > 0)
-        cv_.wait_until(lock, last_commit_ + options_.min_commit_interval,
+      if (const auto interval = min_commit_interval(); interval.count() > 0)
+        cv_.wait_until(lock, last_commit_ + interval,
                        [&] { return stopping_ || pending_bytes_ >= options_.max_batch_bytes; });
       last_commit_ = std::chrono::steady_clock::now();
       chunks.swap(pending_);
@@ -351,6 +355,11 @@ void SegmentLog::run_flusher() {
   }
 }
 
+void SegmentLog::set_min_commit_interval(std::chrono::microseconds interval) {
+  min_commit_interval_us_.store(interval.count(), std::memory_order_relaxed);
+  commit_interval_gauge_.set(interval.count());
+}
+
 void SegmentLog::sync_written() {
   unsynced_ = false;
   if (fenced()) return;
@@ -362,6 +371,17 @@ void SegmentLog::sync_written() {
     return;
   }
   sync_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  drop_synced();
+}
+
+void SegmentLog::drop_synced() {
+  if (!options_.drop_synced_pages) return;
+  // Whole pages only: the page the next commit appends to stays cached, or
+  // the kernel would read it back from the disk to complete it.
+  const uint64_t end = cur_size_ & ~uint64_t(4095);
+  if (end < dropped_end_ + SegmentLogOptions::kDropStepBytes) return;
+  (void)::posix_fadvise(cur_fd_, off_t(dropped_end_), off_t(end - dropped_end_), POSIX_FADV_DONTNEED);
+  dropped_end_ = end;
 }
 
 void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResult>& results, bool sync) {
@@ -435,6 +455,7 @@ void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResu
       std::lock_guard lock(mutex_);  // segments() reads it
       cur_size_ += record_bytes;
     }
+    if (sync) drop_synced();
     batches_.inc();
     records_.inc(c.records);
     bytes_.inc(record_bytes);
@@ -509,6 +530,8 @@ sys::error_code SegmentLog::rotate() {
     fence(std::string("directory fsync failed after creating a segment: ") + std::strerror(e));
     return make_error_code(sys::errc::state_not_recoverable);
   }
+  // The segment left behind is durable whole (synced before a rotation).
+  if (cur_fd_ >= 0 && options_.drop_synced_pages) (void)::posix_fadvise(cur_fd_, 0, 0, POSIX_FADV_DONTNEED);
   std::lock_guard lock(mutex_);
   if (cur_fd_ >= 0) {
     ::close(cur_fd_);
@@ -517,6 +540,7 @@ sys::error_code SegmentLog::rotate() {
   cur_fd_ = fd;
   cur_segment_ = next;
   cur_size_ = kSegmentHeaderSize;
+  dropped_end_ = 0;
   filled_end_ = filled;
   cur_salt_ = SegmentHeader{next}.salt();
   segments_gauge_.set(int64_t(closed_.size() + 1));

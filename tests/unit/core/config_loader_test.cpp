@@ -140,12 +140,23 @@ TEST(ConfigLoaderTest, HistorySyncInterval) {
 
 TEST(ConfigLoaderTest, GroupCommitInterval) {
   TempDir dir;
-  EXPECT_EQ(load(dir, "").storage.group_commit_interval, std::chrono::microseconds(2000));
-  EXPECT_EQ(load(dir, "[storage]\ngroup_commit_interval_us = 0\n").storage.group_commit_interval,
-            std::chrono::microseconds(0));
-  EXPECT_EQ(load(dir, "[storage]\ngroup_commit_interval_us = 2500\n").storage.group_commit_interval,
-            std::chrono::microseconds(2500));
+  using us = std::chrono::microseconds;
+  auto storage = [&](const std::string& toml) { return load(dir, "[storage]\n" + toml).storage; };
+  EXPECT_EQ(load(dir, "").storage.group_commit_interval, us(1000));
+  EXPECT_EQ(load(dir, "").storage.group_commit_interval_max, us(4000));
+  EXPECT_EQ(storage("group_commit_interval_us = 0\n").group_commit_interval, us(0));
+  EXPECT_EQ(storage("group_commit_interval_us = 2500\n").group_commit_interval, us(2500));
+  EXPECT_EQ(storage("group_commit_interval_us = 2500\n").group_commit_interval_max, us(4000));
+  // A floor above the default ceiling, set alone: a fixed interval.
+  EXPECT_EQ(storage("group_commit_interval_us = 6000\n").group_commit_interval_max, us(6000));
+  // Equal: fixed.
+  auto fixed = storage("group_commit_interval_us = 2000\ngroup_commit_interval_max_us = 2000\n");
+  EXPECT_EQ(fixed.group_commit_interval, us(2000));
+  EXPECT_EQ(fixed.group_commit_interval_max, us(2000));
   EXPECT_NE(error_of(dir, "[storage]\ngroup_commit_interval_us = 2000000\n").find("storage.group_commit_interval_us"),
+            std::string::npos);
+  EXPECT_NE(error_of(dir, "[storage]\ngroup_commit_interval_us = 3000\ngroup_commit_interval_max_us = 2000\n")
+                .find("storage.group_commit_interval_max_us"),
             std::string::npos);
 }
 
