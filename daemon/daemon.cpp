@@ -131,7 +131,6 @@ int Daemon::run() {
   hs.log = log_options(settings_.storage, "history", settings_.history.segment_bytes, settings_.background_nice);
   hs.log.max_batch_delay = settings_.history.group_commit_delay;
   hs.log.sync_interval = settings_.history.sync_interval;
-  hs.log.drop_synced_pages = true;
   hs.max_age = settings_.history.max_age;
   hs.max_bytes = settings_.history.max_bytes;
   SegmentHistoryLog history(hs, open_log_io(settings_.storage.io, log_), log_, metrics);

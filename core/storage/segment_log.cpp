@@ -371,17 +371,6 @@ void SegmentLog::sync_written() {
     return;
   }
   sync_seconds_.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  drop_synced();
-}
-
-void SegmentLog::drop_synced() {
-  if (!options_.drop_synced_pages) return;
-  // Whole pages only: the page the next commit appends to stays cached, or
-  // the kernel would read it back from the disk to complete it.
-  const uint64_t end = cur_size_ & ~uint64_t(4095);
-  if (end < dropped_end_ + SegmentLogOptions::kDropStepBytes) return;
-  (void)::posix_fadvise(cur_fd_, off_t(dropped_end_), off_t(end - dropped_end_), POSIX_FADV_DONTNEED);
-  dropped_end_ = end;
 }
 
 void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResult>& results, bool sync) {
@@ -455,7 +444,6 @@ void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResu
       std::lock_guard lock(mutex_);  // segments() reads it
       cur_size_ += record_bytes;
     }
-    if (sync) drop_synced();
     batches_.inc();
     records_.inc(c.records);
     bytes_.inc(record_bytes);
@@ -530,8 +518,6 @@ sys::error_code SegmentLog::rotate() {
     fence(std::string("directory fsync failed after creating a segment: ") + std::strerror(e));
     return make_error_code(sys::errc::state_not_recoverable);
   }
-  // The segment left behind is durable whole (synced before a rotation).
-  if (cur_fd_ >= 0 && options_.drop_synced_pages) (void)::posix_fadvise(cur_fd_, 0, 0, POSIX_FADV_DONTNEED);
   std::lock_guard lock(mutex_);
   if (cur_fd_ >= 0) {
     ::close(cur_fd_);
@@ -540,7 +526,6 @@ sys::error_code SegmentLog::rotate() {
   cur_fd_ = fd;
   cur_segment_ = next;
   cur_size_ = kSegmentHeaderSize;
-  dropped_end_ = 0;
   filled_end_ = filled;
   cur_salt_ = SegmentHeader{next}.salt();
   segments_gauge_.set(int64_t(closed_.size() + 1));

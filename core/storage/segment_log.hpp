@@ -87,20 +87,6 @@ struct SegmentLogOptions {
   // changes the file size, and nothing is discarded. 0 = every removed
   // segment is deleted.
   size_t spare_segments = 0;
-  // Drops the segment's bytes from the page cache once they are durable
-  // (POSIX_FADV_DONTNEED, in steps of kDropStepBytes, and the whole file
-  // when the log moves on), as PostgreSQL does for WAL it will not read
-  // again. For a log that only grows (the history): its pages are written
-  // once and read again only at a restart, and kept they would push out
-  // pages that are read. The freed pages are the next ones the log writes
-  // into: on a VM whose host takes back the guest's free memory (virtio
-  // free page reporting, Firecracker) a page the guest touches for the
-  // first time costs a host fault, ~2 ms per MB here, and copying the
-  // history into fresh pages was ~10 % of heraldd's CPU under NDJSON
-  // ingest. Not for a log that reuses its files (spare_segments): their
-  // cached pages are overwritten in place.
-  bool drop_synced_pages = false;
-  static constexpr uint64_t kDropStepBytes = 1u << 20;
   // Whenever the log has to fill zeros ahead itself (no spare to move
   // into), a whole segment file is written in the background at up to
   // prepare_bytes_per_second (segment_preparer.hpp); the first commit that
@@ -313,8 +299,6 @@ class SegmentLog final {
   void write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResult>& results, bool sync);
   // Syncs the current segment's written records (sync_interval); fences on failure.
   void sync_written();
-  // After a sync: drops the durable whole pages (drop_synced_pages).
-  void drop_synced();
   boost::system::error_code rotate();
   // The next segment's file made from a spare, or -1 (none, or it failed).
   int reuse_spare(uint64_t next);
@@ -344,7 +328,6 @@ class SegmentLog final {
   uint64_t filled_end_ = 0;  // the file's size: zeros (or a spare's old bytes) from cur_size_ up to here
   uint32_t cur_salt_ = 0;    // its records' salt (log_format.hpp)
   bool unsynced_ = false;    // records written since the last sync
-  uint64_t dropped_end_ = 0;  // drop_synced_pages: bytes below it left the page cache
   // min(), not the clock's epoch (boot): within sync_interval of boot, the
   // first records would otherwise count as synced just now.
   std::chrono::steady_clock::time_point last_sync_ = std::chrono::steady_clock::time_point::min();

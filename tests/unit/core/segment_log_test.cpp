@@ -8,10 +8,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <set>
@@ -51,7 +48,6 @@ class SegmentLogTest : public ::testing::TestWithParam<LogIoMode> {
     o.fill_ahead_bytes = fill_ahead_bytes;
     o.prepare_segments = prepare_segments;
     o.prepare_bytes_per_second = 0;
-    o.drop_synced_pages = drop_synced_pages;
     return std::make_unique<SegmentLog>(o, io ? std::move(io) : make_io(), log, metrics);
   }
   std::vector<std::string> replay(SegmentLog& l, RecoveryReport* report = nullptr) {
@@ -110,28 +106,8 @@ class SegmentLogTest : public ::testing::TestWithParam<LogIoMode> {
   size_t spare_segments = 0;
   uint64_t fill_ahead_bytes = 1u << 20;
   bool prepare_segments = false;
-  bool drop_synced_pages = false;
 };
 
-// Which of `path`'s pages are in the page cache (mincore over a mapping).
-std::vector<bool> cached_pages(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  struct stat st {};
-  ::fstat(fd, &st);
-  const size_t page = size_t(::sysconf(_SC_PAGESIZE));
-  const size_t pages = (size_t(st.st_size) + page - 1) / page;
-  std::vector<bool> out;
-  void* m = pages ? ::mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
-  if (m != MAP_FAILED) {
-    std::vector<unsigned char> v(pages);
-    if (::mincore(m, size_t(st.st_size), v.data()) == 0)
-      for (unsigned char c : v) out.push_back(c & 1);
-    ::munmap(m, size_t(st.st_size));
-  }
-  ::close(fd);
-  return out;
-}
 
 TEST_P(SegmentLogTest, AppendedRecordsReplayInOrderAfterReopen) {
   {
@@ -197,45 +173,6 @@ TEST_P(SegmentLogTest, APacedIntervalAppliesFromTheNextCommit) {
   ASSERT_FALSE(append(*l, "third").ec);
   ASSERT_FALSE(append(*l, "fourth").ec);  // waits for the new interval
   EXPECT_GE(std::chrono::steady_clock::now() - before_third, 100ms);
-}
-
-TEST_P(SegmentLogTest, DroppingSyncedPagesKeepsOnlyThePageTheNextCommitCompletes) {
-  struct statfs fs_info {};
-  ASSERT_EQ(::statfs(dir.path().c_str(), &fs_info), 0);
-  if (fs_info.f_type == 0x01021994) GTEST_SKIP() << "tmpfs: its pages are the file";
-  fill_ahead_bytes = 0;
-  auto write_mb = [](SegmentLog& l, int records) {
-    const std::string payload(32 * 1024, 'x');
-    for (int i = 0; i < records; ++i) ASSERT_FALSE(append(l, payload).ec);
-  };
-  {  // Kept: every page of the written segment stays cached.
-    auto l = make_log(8 << 20);
-    replay(*l);
-    write_mb(*l, 96);  // 3 MB
-    auto kept = cached_pages(log_file(segment_file_name(1)));
-    ASSERT_GT(kept.size(), 700u);
-    EXPECT_TRUE(kept.front());
-    EXPECT_TRUE(kept[kept.size() / 2]);
-  }
-  fs::remove_all(dir.path() / "log");
-  drop_synced_pages = true;
-  auto l = make_log(2 << 20);
-  replay(*l);
-  write_mb(*l, 48);  // 1.5 MB: dropped up to its last whole page
-  auto first = cached_pages(log_file(segment_file_name(1)));
-  ASSERT_GT(first.size(), 350u);
-  EXPECT_FALSE(first.front());
-  EXPECT_FALSE(first[first.size() / 2]);
-  EXPECT_TRUE(first.back());  // the page the next commit completes
-  write_mb(*l, 48);           // past 2 MB: the first segment is left behind
-  EXPECT_EQ(l->current_segment(), 2u);
-  first = cached_pages(log_file(segment_file_name(1)));
-  EXPECT_EQ(std::count(first.begin(), first.end(), true), 0);
-  // And its records are all there.
-  l.reset();
-  drop_synced_pages = false;
-  auto again = make_log(2 << 20);
-  EXPECT_EQ(replay(*again).size(), 96u);
 }
 
 TEST_P(SegmentLogTest, RecordsWaitingForTheIntervalShareOneCommitAndCloseDoesNotWait) {
