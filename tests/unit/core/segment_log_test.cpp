@@ -108,7 +108,6 @@ class SegmentLogTest : public ::testing::TestWithParam<LogIoMode> {
   bool prepare_segments = false;
 };
 
-
 TEST_P(SegmentLogTest, AppendedRecordsReplayInOrderAfterReopen) {
   {
     auto l = make_log();
