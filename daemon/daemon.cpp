@@ -262,12 +262,9 @@ int Daemon::run() {
             if (now != was) {
               journal.log().set_min_commit_interval(now);
               history.log().set_min_commit_interval(now);
-              const double steal = after->total > before->total
-                                       ? double(after->steal - before->steal) / double(after->total - before->total)
-                                       : 0.0;
               log_.info(now > was ? "commit interval raised: the machine reports steal time"
                                   : "commit interval lowered",
-                        {{"interval_us", static_cast<long long>(now.count())}, {"steal", steal}});
+                        {{"interval_us", static_cast<long long>(now.count())}, {"steal", pacer.last_steal()}});
             }
             before = after;
           }

@@ -43,6 +43,7 @@ CommitPacer::CommitPacer(Options o)
 std::chrono::microseconds CommitPacer::observe(const CpuTicks& before, const CpuTicks& after) {
   if (fixed() || after.total <= before.total || after.steal < before.steal) return interval_;
   const double steal = double(after.steal - before.steal) / double(after.total - before.total);
+  last_steal_ = steal;
   if (since_lowered_ <= options_.probe_windows) ++since_lowered_;
   if (steal > options_.raise_steal) {
     calm_run_ = 0;

@@ -58,6 +58,7 @@ class CommitPacer {
   // use from now on. A window with no ticks (clock not advanced) changes nothing.
   std::chrono::microseconds observe(const CpuTicks& before, const CpuTicks& after);
   std::chrono::microseconds interval() const { return interval_; }
+  double last_steal() const { return last_steal_; }  // the share stolen in the last window observed
   bool fixed() const { return options_.floor >= options_.ceiling; }
   // A floor of 0 (commit as soon as the last sync ended) is raised to this first.
   static constexpr std::chrono::microseconds kLeastRaised{250};
@@ -67,6 +68,7 @@ class CommitPacer {
   std::chrono::microseconds interval_;
   unsigned calm_needed_;
   unsigned calm_run_ = 0;
+  double last_steal_ = 0.0;
   // Windows since the last halving; probe_windows + 1 when none is recent.
   unsigned since_lowered_;
 };

@@ -58,6 +58,7 @@ TEST(CommitPacerTest, StealDoublesUpToTheCeiling) {
   CommitPacer p(opts());
   Windows w(p);
   EXPECT_EQ(w.feed({50, 21, 90, 90}), (std::vector<long>{2000, 4000, 4000, 4000}));
+  EXPECT_DOUBLE_EQ(p.last_steal(), 0.09);
 }
 
 TEST(CommitPacerTest, CalmWindowsInARowHalveItBackToTheFloor) {
