@@ -66,6 +66,10 @@ TEST(DigestTest, Sha256OfLengthPrefixedParts) {
   const std::string long_part(200, 'x');
   EXPECT_EQ(sha256_hex({long_part, "tail"}).size(), 64u);
   EXPECT_EQ(sha256_hex({long_part, "tail"}, 32), sha256_hex({long_part, "tail"}).substr(0, 32));
+  // Past the stack buffer (a resource file) hashed part by part: the same framing.
+  const std::string kilo(1000, 'a');
+  EXPECT_EQ(sha256_hex({kilo}), "853b74abfcd932e3e88590b70c8680d543d6dd75ee327ecd6c36ff6b406f738b");
+  EXPECT_EQ(sha256_hex({kilo, "tail"}), "90fbb0277a4a2ae7579dbed6a5e79011b895793906188af313b5b5a7c7c49fe2");
 }
 
 TEST(Base64Test, RoundTripsAllLengths) {
