@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdio>
 
 namespace herald {
@@ -18,6 +19,49 @@ std::error_code pwrite_all(int fd, std::string_view data, off_t offset) {
     }
     if (n == 0) return {EIO, std::generic_category()};
     done += size_t(n);
+  }
+  return {};
+}
+
+size_t total_bytes(IoSlices slices) {
+  size_t n = 0;
+  for (const iovec& v : slices) n += v.iov_len;
+  return n;
+}
+
+IoSlices slices_after(IoSlices slices, size_t skip, std::vector<iovec>& storage) {
+  size_t i = 0;
+  while (i < slices.size() && skip >= slices[i].iov_len) skip -= slices[i++].iov_len;
+  if (skip == 0) return slices.subspan(i);
+  std::vector<iovec> rest(slices.begin() + std::ptrdiff_t(i), slices.end());  // `slices` may be `storage`
+  rest[0].iov_base = static_cast<char*>(rest[0].iov_base) + skip;
+  rest[0].iov_len -= skip;
+  storage.swap(rest);
+  return storage;
+}
+
+IoSlices slices_before(IoSlices slices, size_t bytes, std::vector<iovec>& storage) {
+  std::vector<iovec> head;
+  for (const iovec& v : slices) {
+    if (bytes == 0) break;
+    head.push_back({v.iov_base, std::min(v.iov_len, bytes)});
+    bytes -= head.back().iov_len;
+  }
+  storage.swap(head);
+  return storage;
+}
+
+std::error_code pwritev_all(int fd, IoSlices data, off_t offset) {
+  std::vector<iovec> storage;
+  while (!data.empty()) {
+    const ssize_t n = ::pwritev(fd, data.data(), int(std::min(data.size(), kMaxIoSlices)), offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return {errno, std::generic_category()};
+    }
+    if (n == 0 && total_bytes(data.first(std::min(data.size(), kMaxIoSlices))) > 0) return {EIO, std::generic_category()};
+    offset += n;
+    data = slices_after(data, size_t(n), storage);
   }
   return {};
 }

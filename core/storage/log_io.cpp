@@ -3,6 +3,7 @@
 #include <liburing.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <stdexcept>
 
@@ -17,9 +18,9 @@ class PwriteLogIo final : public LogIo {
  public:
   const char* name() const override { return "pwrite"; }
 
-  LogWriteResult write_and_sync(int fd, std::string_view data, off_t offset) override {
+  LogWriteResult write_and_sync(int fd, IoSlices data, off_t offset) override {
     LogWriteResult r;
-    r.write = pwrite_all(fd, data, offset);
+    r.write = pwritev_all(fd, data, offset);
     if (!r.write) r.sync = sync(fd);
     return r;
   }
@@ -37,38 +38,45 @@ class UringLogIo final : public LogIo {
 
   const char* name() const override { return "io_uring"; }
 
-  LogWriteResult write_and_sync(int fd, std::string_view data, off_t offset) override {
+  LogWriteResult write_and_sync(int fd, IoSlices data, off_t offset) override {
     LogWriteResult r;
-    // First try: WRITE → FSYNC linked in one submission. A short write breaks
-    // the link (the fsync completes with -ECANCELED); the rest is then written
-    // and synced separately below.
-    io_uring_sqe* w = io_uring_get_sqe(&ring_);
-    io_uring_prep_write(w, fd, data.data(), unsigned(data.size()), offset);
-    w->flags |= IOSQE_IO_LINK;
-    w->user_data = 1;
-    io_uring_sqe* s = io_uring_get_sqe(&ring_);
-    io_uring_prep_fsync(s, fd, IORING_FSYNC_DATASYNC);
-    s->user_data = 2;
-    int wres = 0, sres = 0;
-    if (auto e = submit_and_reap(2, wres, sres)) {
-      r.write = e;
-      return r;
+    const size_t total = total_bytes(data);
+    size_t done = 0;
+    if (data.size() <= kMaxIoSlices) {
+      // First try: WRITEV → FSYNC linked in one submission. A short write
+      // breaks the link (the fsync completes with -ECANCELED); the rest is
+      // then written and synced separately below.
+      io_uring_sqe* w = io_uring_get_sqe(&ring_);
+      io_uring_prep_writev(w, fd, data.data(), unsigned(data.size()), offset);
+      w->flags |= IOSQE_IO_LINK;
+      w->user_data = 1;
+      io_uring_sqe* s = io_uring_get_sqe(&ring_);
+      io_uring_prep_fsync(s, fd, IORING_FSYNC_DATASYNC);
+      s->user_data = 2;
+      int wres = 0, sres = 0;
+      if (auto e = submit_and_reap(2, wres, sres)) {
+        r.write = e;
+        return r;
+      }
+      if (wres < 0) {
+        r.write = errno_code(-wres);
+        return r;
+      }
+      done = size_t(wres);
+      if (done == total) {
+        if (sres < 0) r.sync = errno_code(-sres);
+        return r;
+      }
     }
-    if (wres < 0) {
-      r.write = errno_code(-wres);
-      return r;
-    }
-    size_t done = size_t(wres);
-    if (done == data.size()) {
-      if (sres < 0) r.sync = errno_code(-sres);
-      return r;
-    }
-    while (done < data.size()) {  // short write: finish it, then sync alone
-      int res = 0;
-      io_uring_sqe* w2 = io_uring_get_sqe(&ring_);
-      io_uring_prep_write(w2, fd, data.data() + done, unsigned(data.size() - done), offset + off_t(done));
-      w2->user_data = 1;
-      int unused = 0;
+    // A short write, or more slices than one writev takes: the rest in
+    // writes of their own, then the sync alone.
+    std::vector<iovec> storage;
+    IoSlices rest = slices_after(data, done, storage);
+    while (done < total) {
+      int res = 0, unused = 0;
+      io_uring_sqe* w = io_uring_get_sqe(&ring_);
+      io_uring_prep_writev(w, fd, rest.data(), unsigned(std::min(rest.size(), kMaxIoSlices)), offset + off_t(done));
+      w->user_data = 1;
       if (auto e = submit_and_reap(1, res, unused)) {
         r.write = e;
         return r;
@@ -82,6 +90,7 @@ class UringLogIo final : public LogIo {
         return r;
       }
       done += size_t(res);
+      rest = slices_after(rest, size_t(res), storage);
     }
     r.sync = sync(fd);
     return r;
@@ -123,7 +132,7 @@ class UringLogIo final : public LogIo {
 
 }  // namespace
 
-std::error_code LogIo::write(int fd, std::string_view data, off_t offset) { return pwrite_all(fd, data, offset); }
+std::error_code LogIo::write(int fd, IoSlices data, off_t offset) { return pwritev_all(fd, data, offset); }
 
 std::unique_ptr<LogIo> make_pwrite_log_io() { return std::make_unique<PwriteLogIo>(); }
 

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <system_error>
 
+#include "core/storage/file_io.hpp"
+
 namespace herald {
 
 struct LogWriteResult {
@@ -27,13 +29,17 @@ class LogIo {
   virtual const char* name() const = 0;
   // Writes all of `data` at `offset` of `fd`, then fdatasyncs `fd`. The sync
   // is skipped (and `sync` left clear) when the write fails.
-  virtual LogWriteResult write_and_sync(int fd, std::string_view data, off_t offset) = 0;
+  virtual LogWriteResult write_and_sync(int fd, IoSlices data, off_t offset) = 0;
+  LogWriteResult write_and_sync(int fd, std::string_view data, off_t offset) {
+    const iovec one = io_slice(data);
+    return write_and_sync(fd, IoSlices(&one, 1), offset);
+  }
   // fdatasync alone (rotation, header writes, a deferred sync).
   virtual std::error_code sync(int fd) = 0;
   // Writes all of `data` at `offset` without syncing (a log whose syncs are
   // deferred, see SegmentLogOptions::sync_interval). A buffered write only
-  // copies into the page cache, so both backends use pwrite().
-  virtual std::error_code write(int fd, std::string_view data, off_t offset);
+  // copies into the page cache, so both backends use pwritev().
+  virtual std::error_code write(int fd, IoSlices data, off_t offset);
 };
 
 enum class LogIoMode { automatic, uring, pwrite };

@@ -233,19 +233,23 @@ void SegmentLog::enqueue(RecordBatch& batch, bool rotate_first, Waiter waiter) {
   {
     std::lock_guard lock(mutex_);
     if (rotate_first) {
-      const bool used = pending_.back().rotate_before || !pending_.back().bytes.empty() ||
+      const bool used = pending_.back().rotate_before || pending_.back().size > 0 ||
                         (!waiters_.empty() && waiters_.back().chunk == pending_.size() - 1);
       if (used) pending_.emplace_back();
       pending_.back().rotate_before = true;
     }
     Chunk& chunk = pending_.back();
-    if (chunk.bytes.empty() && chunk.bytes.capacity() < batch.bytes_.size()) {
+    const size_t size = batch.bytes_.size();
+    if (chunk.size == 0 && chunk.bytes.capacity() < size) {
       chunk.bytes.swap(batch.bytes_);  // common case with little load: no copy
+    } else if (size >= kMoveBatchBytes) {
+      chunk.moved.push_back({chunk.bytes.size(), std::move(batch.bytes_)});
     } else {
       chunk.bytes.append(batch.bytes_);
     }
+    chunk.size += size;
     chunk.records += batch.count_;
-    pending_bytes_ += batch.bytes_.size();
+    pending_bytes_ += size;
     waiter.chunk = pending_.size() - 1;
     waiters_.push_back(std::move(waiter));
     // A flusher gathering a delayed group commit is woken only when the
@@ -349,9 +353,7 @@ void SegmentLog::run_flusher() {
     post_resumes(resumes);
     waiters.clear();
     chunks.resize(1);
-    chunks[0].bytes.clear();
-    chunks[0].records = 0;
-    chunks[0].rotate_before = false;
+    chunks[0].clear();
   }
 }
 
@@ -383,8 +385,8 @@ void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResu
       continue;
     }
     const bool full =
-        cur_size_ > kSegmentHeaderSize && cur_size_ + c.bytes.size() + kRecordHeaderSize > options_.segment_bytes;
-    if (c.rotate_before || full || rotate_instead_of_filling(c.bytes.size() + kRecordHeaderSize)) {
+        cur_size_ > kSegmentHeaderSize && cur_size_ + c.size + kRecordHeaderSize > options_.segment_bytes;
+    if (c.rotate_before || full || rotate_instead_of_filling(c.size + kRecordHeaderSize)) {
       // The old segment's records must be durable before it is closed:
       // recovery reads a bad frame in an older segment as corruption.
       if (unsynced_) sync_written();
@@ -399,19 +401,17 @@ void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResu
       }
     }
     results[i].segment = cur_segment_;
-    if (c.bytes.empty()) continue;
+    if (c.size == 0) continue;
     auto started = std::chrono::steady_clock::now();
-    // Sealed here, once the segment is known (log_format.hpp), and followed
-    // by the end marker, which the next commit overwrites.
-    const size_t record_bytes = c.bytes.size();
-    seal_records(c.bytes.data(), record_bytes, cur_salt_);
-    c.bytes.append(kRecordHeaderSize, '\0');
-    if (cur_size_ + c.bytes.size() > filled_end_) fill_ahead(cur_size_ + c.bytes.size());
+    const size_t record_bytes = c.size;
+    const IoSlices slices = seal_chunk(c);
+    const size_t written = record_bytes + kRecordHeaderSize;
+    if (cur_size_ + written > filled_end_) fill_ahead(cur_size_ + written);
     LogWriteResult r;
     if (sync)
-      r = io_->write_and_sync(cur_fd_, c.bytes, off_t(cur_size_));
+      r = io_->write_and_sync(cur_fd_, slices, off_t(cur_size_));
     else
-      r.write = io_->write(cur_fd_, c.bytes, off_t(cur_size_));
+      r.write = io_->write(cur_fd_, slices, off_t(cur_size_));
     if (r.write) {
       write_errors_.inc();
       filled_end_ = cur_size_;  // the cut below takes the zeros too
@@ -448,6 +448,28 @@ void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResu
     records_.inc(c.records);
     bytes_.inc(record_bytes);
   }
+}
+
+IoSlices SegmentLog::seal_chunk(Chunk& c) {
+  // Sealed here, once the segment is known (log_format.hpp), and followed
+  // by the end marker, which the next commit overwrites. Every slice holds
+  // whole records: each batch's, or small batches' one after the other.
+  static constexpr char kEndMarker[kRecordHeaderSize] = {};
+  slices_.clear();
+  auto add = [&](char* data, size_t n, bool records) {
+    if (n == 0) return;
+    if (records) seal_records(data, n, cur_salt_);
+    slices_.push_back({data, n});
+  };
+  size_t from = 0;
+  for (auto& m : c.moved) {
+    add(c.bytes.data() + from, m.at - from, true);
+    add(m.bytes.data(), m.bytes.size(), true);
+    from = m.at;
+  }
+  add(c.bytes.data() + from, c.bytes.size() - from, true);
+  add(const_cast<char*>(kEndMarker), sizeof kEndMarker, false);
+  return slices_;
 }
 
 void SegmentLog::fill_ahead(uint64_t end) {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cerrno>
 #include <memory>
+#include <vector>
 
 #include "core/storage/log_io.hpp"
 
@@ -15,11 +16,12 @@ class FaultyLogIo final : public LogIo {
   explicit FaultyLogIo(std::unique_ptr<LogIo> inner) : inner_(std::move(inner)) {}
   const char* name() const override { return inner_->name(); }
 
-  LogWriteResult write_and_sync(int fd, std::string_view data, off_t offset) override {
+  LogWriteResult write_and_sync(int fd, IoSlices data, off_t offset) override {
     if (fail_writes > 0) {
       --fail_writes;
       // Like a disk filling up mid-batch: half the bytes land, then ENOSPC.
-      inner_->write_and_sync(fd, data.substr(0, data.size() / 2), offset);
+      std::vector<iovec> half;
+      inner_->write_and_sync(fd, slices_before(data, total_bytes(data) / 2, half), offset);
       return {std::error_code(ENOSPC, std::generic_category()), {}};
     }
     auto r = inner_->write_and_sync(fd, data, offset);
@@ -38,10 +40,11 @@ class FaultyLogIo final : public LogIo {
     ++syncs;
     return inner_->sync(fd);
   }
-  std::error_code write(int fd, std::string_view data, off_t offset) override {
+  std::error_code write(int fd, IoSlices data, off_t offset) override {
     if (fail_writes > 0) {
       --fail_writes;
-      inner_->write(fd, data.substr(0, data.size() / 2), offset);
+      std::vector<iovec> half;
+      inner_->write(fd, slices_before(data, total_bytes(data) / 2, half), offset);
       return std::error_code(ENOSPC, std::generic_category());
     }
     ++writes_only;

@@ -48,6 +48,7 @@ class SegmentLogTest : public ::testing::TestWithParam<LogIoMode> {
     o.fill_ahead_bytes = fill_ahead_bytes;
     o.prepare_segments = prepare_segments;
     o.prepare_bytes_per_second = 0;
+    o.max_batch_bytes = max_batch_bytes;
     return std::make_unique<SegmentLog>(o, io ? std::move(io) : make_io(), log, metrics);
   }
   std::vector<std::string> replay(SegmentLog& l, RecoveryReport* report = nullptr) {
@@ -106,7 +107,22 @@ class SegmentLogTest : public ::testing::TestWithParam<LogIoMode> {
   size_t spare_segments = 0;
   uint64_t fill_ahead_bytes = 1u << 20;
   bool prepare_segments = false;
+  size_t max_batch_bytes = 4u << 20;
 };
+
+// Batches of SegmentLog::kMoveBatchBytes or more go into a group commit
+// from their own buffers, between the small ones copied together: `n`
+// records of `bytes` each, named "<tag>.<i>", added to `expected` too.
+RecordBatch large_batch(const std::string& tag, size_t n, size_t bytes, std::vector<std::string>& expected) {
+  RecordBatch b;
+  for (size_t i = 0; i < n; ++i) {
+    std::string payload = tag + "." + std::to_string(i) + ":";
+    payload.resize(bytes, char('a' + i % 26));
+    b.add(1, payload);
+    expected.push_back(std::move(payload));
+  }
+  return b;
+}
 
 TEST_P(SegmentLogTest, AppendedRecordsReplayInOrderAfterReopen) {
   {
@@ -138,6 +154,72 @@ TEST_P(SegmentLogTest, ConcurrentWritersShareGroupCommits) {
   l.reset();
   auto again = make_log();
   EXPECT_EQ(replay(*again).size(), size_t(kThreads * kPerThread));
+}
+
+TEST_P(SegmentLogTest, LargeBatchesJoinACommitFromTheirOwnBuffersInOrder) {
+  using namespace std::chrono_literals;
+  std::vector<std::string> expected;
+  {
+    // The interval holds the flusher back, so that the batches below share
+    // group commits: small ones copied together, large ones moved in.
+    auto l = make_log(8 << 20, nullptr, 200ms);
+    replay(*l);
+    for (int i = 0; i < 6; ++i) {
+      expected.push_back("small " + std::to_string(i));
+      append_detached(*l, expected.back());
+      RecordBatch b = large_batch("large" + std::to_string(i), 3, 7000, expected);
+      ASSERT_GE(b.bytes(), SegmentLog::kMoveBatchBytes);
+      l->append_detached(b);
+    }
+    expected.push_back("last");
+    ASSERT_FALSE(append(*l, "last").ec);
+    EXPECT_LE(metrics.counter("herald_log_group_commits_total", "", {{"log", "journal"}}).value(), 3u);
+  }
+  auto l = make_log(8 << 20);
+  EXPECT_EQ(replay(*l), expected);
+  ASSERT_FALSE(append(*l, "after reopen").ec);
+}
+
+TEST_P(SegmentLogTest, ACommitOfMoreSlicesThanOneWriteTakes) {
+  using namespace std::chrono_literals;
+  max_batch_bytes = 64u << 20;  // all of it in one or two commits
+  std::vector<std::string> expected;
+  {
+    auto l = make_log(32 << 20, nullptr, 300ms);
+    replay(*l);
+    ASSERT_FALSE(append(*l, "first").ec);  // the next commit waits for the interval
+    expected.push_back("first");
+    for (size_t i = 0; i < kMaxIoSlices / 2 + 50; ++i) {
+      expected.push_back("s" + std::to_string(i));
+      append_detached(*l, expected.back());
+      RecordBatch b = large_batch("l" + std::to_string(i), 1, SegmentLog::kMoveBatchBytes, expected);
+      l->append_detached(b);
+    }
+    expected.push_back("last");
+    ASSERT_FALSE(append(*l, "last").ec);
+  }
+  auto l = make_log(32 << 20);
+  EXPECT_EQ(replay(*l), expected);
+}
+
+TEST_P(SegmentLogTest, AFailedWriteOfLargeBatchesIsCutAndTheLogGoesOn) {
+  auto faulty = std::make_unique<FaultyLogIo>(make_io());
+  auto* io = faulty.get();
+  auto l = make_log(1 << 20, std::move(faulty));
+  replay(*l);
+  std::vector<std::string> expected;
+  RecordBatch first = large_batch("kept", 2, 9000, expected);
+  ASSERT_FALSE(l->append_wait(first).ec);
+  io->fail_writes = 1;  // half of it lands, then ENOSPC
+  std::vector<std::string> lost;
+  RecordBatch second = large_batch("lost", 4, 9000, lost);
+  EXPECT_EQ(l->append_wait(second).ec, boost::system::errc::no_space_on_device);
+  EXPECT_FALSE(l->fenced());
+  RecordBatch third = large_batch("after", 2, 9000, expected);
+  ASSERT_FALSE(l->append_wait(third).ec);
+  l.reset();
+  auto again = make_log();
+  EXPECT_EQ(replay(*again), expected);
 }
 
 TEST_P(SegmentLogTest, CommitIntervalSpacesGroupCommits) {
