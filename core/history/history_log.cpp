@@ -30,6 +30,9 @@ HistoryFields outbound_fields(const RenderedMessage& msg, std::string& recipient
   }
   f.subject = msg.subject;
   f.attempt = msg.attempt;
+  // The channel's name; a validated tenant and event type; a hex digest.
+  f.known_plain = HistoryFields::kKind | HistoryFields::kDirection | HistoryFields::kTenant |
+                  HistoryFields::kEventType | HistoryFields::kMessageId;
   return f;
 }
 
@@ -59,6 +62,9 @@ HistoryFields received_fields(const DocumentEvent& e, std::string_view source) {
   f.event_type = e.type;
   f.transport = source;
   f.status = "received";
+  // The source is http or redis; occurred_at, tenant and type were validated.
+  f.known_plain = HistoryFields::kKind | HistoryFields::kDirection | HistoryFields::kAt | HistoryFields::kTenant |
+                  HistoryFields::kEventType | HistoryFields::kTransport | HistoryFields::kStatus;
   return f;
 }
 

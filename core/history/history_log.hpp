@@ -47,6 +47,22 @@ struct HistoryFields {
   std::string_view kind, direction, at, tenant, partner, contact, document, actor, on_behalf_of, event_id,
       event_type, message_id, template_id, recipient, transport, subject, status, error;
   int attempt = 0;
+  // The fields (bits below) whose values need no JSON escaping whatever
+  // they hold: constants, and values EventDecoder validated to plain ASCII
+  // (a timestamp, a tenant, an event type). The encoder tests the others
+  // only: a received event's record had thirteen values scanned, ~640
+  // instructions of its ~1 600 (callgrind, NDJSON ingest).
+  uint32_t known_plain = 0;
+  enum Bit : uint32_t {
+    kKind = 1u << 0,
+    kDirection = 1u << 1,
+    kAt = 1u << 2,
+    kTenant = 1u << 3,
+    kEventType = 1u << 4,
+    kMessageId = 1u << 5,
+    kTransport = 1u << 6,
+    kStatus = 1u << 7,
+  };
 };
 HistoryFields fields_of(const HistoryRecord& r);
 // outbound_record's fields as views of `msg` (one per delivery attempt: no

@@ -1,5 +1,6 @@
 #include "core/history/segment_history_log.hpp"
 
+#include <cassert>
 #include <charconv>
 #include <cstring>
 
@@ -50,12 +51,24 @@ void encode_history_record(std::string& out, const HistoryFields& r, std::string
   // and delivery outcome, where ~20 appends of checked, growing std::string
   // cost about twice as much. The few values that need escaping (quotes,
   // control characters, broken UTF-8) are escaped into `escaped` first.
+  // Which values are plain whatever they hold (HistoryFields::known_plain),
+  // in the order of `fields`; recorded_at is formatted here.
+  using F = HistoryFields;
+  const uint32_t known = r.known_plain;
+  const bool known_plain[] = {
+      (known & F::kAt) != 0, true, (known & F::kKind) != 0, (known & F::kDirection) != 0,
+      (known & F::kTenant) != 0, false, false, false, false, false, false, (known & F::kEventType) != 0,
+      (known & F::kMessageId) != 0, false, false, (known & F::kTransport) != 0, false, (known & F::kStatus) != 0,
+      false};
+  static_assert(std::size(known_plain) == std::size(fields));
   size_t size = 7 + id.size() + 1;  // {"id":"…"
   bool plain = json_is_plain_utf8(id);
-  for (const auto& [before, value] : fields) {
+  for (size_t i = 0; i < std::size(fields); ++i) {
+    const std::string_view value = fields[i].second;
     if (value.empty()) continue;
-    size += before.size() + value.size() + 1;  // ,"key":"value"
-    plain = plain && json_is_plain_utf8(value);
+    size += fields[i].first.size() + value.size() + 1;  // ,"key":"value"
+    assert(!known_plain[i] || json_is_plain_utf8(value));
+    plain = plain && (known_plain[i] || json_is_plain_utf8(value));
   }
   auto write = [&](auto piece) {  // piece(value, i): its text; i 0 is the id, i + 1 field i
     PresizedAppender w(out, size);
