@@ -87,6 +87,44 @@ TEST(SegmentHistoryLogTest, EncodesPlainValuesExactlyAndEscapesTheOthers) {
   EXPECT_EQ(e.size(), 8u);  // id, at, recorded_at, kind, recipient, subject, status, error
 }
 
+// A received event's record: its validated fields are written unscanned
+// (HistoryFields::known_plain), the others still escaped when they need it.
+TEST(SegmentHistoryLogTest, ReceivedFieldsEscapeWhatValidationLetsThrough) {
+  DocumentEvent e;
+  e.id = "ev\\\"1";  // printable ASCII, as event ids may be
+  e.type = "invoice.posted";
+  e.occurred_at = "2026-11-20T09:14:03+01:00";
+  e.partner = Party{};
+  e.partner->id = "P \"Kováč\"";
+  e.document = Document{};
+  e.document->number = "FV-1";
+  const HistoryFields f = received_fields(e, "http");
+  EXPECT_NE(f.known_plain & HistoryFields::kAt, 0u);
+  EXPECT_EQ(f.known_plain & ~(HistoryFields::kKind | HistoryFields::kDirection | HistoryFields::kAt |
+                              HistoryFields::kTenant | HistoryFields::kEventType | HistoryFields::kTransport |
+                              HistoryFields::kStatus),
+            0u);
+  std::string out;
+  encode_history_record(out, f, "h1-9", "2026-12-04T10:00:00Z");
+  const auto o = boost::json::parse(out).as_object();
+  EXPECT_EQ(o.at("event_id").as_string(), "ev\\\"1");
+  EXPECT_EQ(o.at("partner").as_string(), "P \"Kováč\"");
+  EXPECT_EQ(o.at("at").as_string(), "2026-11-20T09:14:03+01:00");
+  EXPECT_EQ(o.at("tenant").as_string(), "default");
+  EXPECT_EQ(o.at("event_type").as_string(), "invoice.posted");
+  EXPECT_EQ(o.at("transport").as_string(), "http");
+  EXPECT_EQ(o.at("status").as_string(), "received");
+  // Plain throughout: the same bytes as a record whose fields were all scanned.
+  e.id = "ev-1";
+  e.partner->id = "P-1";
+  std::string fast, slow;
+  encode_history_record(fast, received_fields(e, "redis"), "h1-10", "2026-12-04T10:00:00Z");
+  HistoryFields scanned = received_fields(e, "redis");
+  scanned.known_plain = 0;
+  encode_history_record(slow, scanned, "h1-10", "2026-12-04T10:00:00Z");
+  EXPECT_EQ(fast, slow);
+}
+
 // The delivery path appends views of the message (outbound_fields): the
 // same record, byte for byte, as the owning HistoryRecord it replaced, with
 // one recipient or several joined.
