@@ -54,12 +54,9 @@ class UringLogIo final : public LogIo {
       io_uring_prep_fsync(s, fd, IORING_FSYNC_DATASYNC);
       s->user_data = 2;
       int wres = 0, sres = 0;
-      if (auto e = submit_and_reap(2, wres, sres)) {
+      const std::error_code submitted = submit_and_reap(2, wres, sres);
+      if (auto e = write_error(submitted, wres)) {
         r.write = e;
-        return r;
-      }
-      if (wres < 0) {
-        r.write = errno_code(-wres);
         return r;
       }
       done = size_t(wres);
@@ -77,16 +74,9 @@ class UringLogIo final : public LogIo {
       io_uring_sqe* w = io_uring_get_sqe(&ring_);
       io_uring_prep_writev(w, fd, rest.data(), unsigned(std::min(rest.size(), kMaxIoSlices)), offset + off_t(done));
       w->user_data = 1;
-      if (auto e = submit_and_reap(1, res, unused)) {
+      const std::error_code submitted = submit_and_reap(1, res, unused);
+      if (auto e = write_error(submitted, res == 0 ? -EIO : res)) {
         r.write = e;
-        return r;
-      }
-      if (res < 0) {
-        r.write = errno_code(-res);
-        return r;
-      }
-      if (res == 0) {
-        r.write = errno_code(EIO);
         return r;
       }
       done += size_t(res);
@@ -107,6 +97,11 @@ class UringLogIo final : public LogIo {
   }
 
  private:
+  // A submitted write's failure: the submission's, else the write's own.
+  static std::error_code write_error(std::error_code submitted, int res) {
+    if (submitted) return submitted;
+    return res < 0 ? errno_code(-res) : std::error_code();
+  }
   // Submits the prepared SQEs and collects `n` completions by user_data
   // (1 = write result, 2 = sync result).
   std::error_code submit_and_reap(unsigned n, int& wres, int& sres) {
