@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 
 namespace herald {
@@ -59,7 +59,9 @@ std::error_code pwritev_all(int fd, IoSlices data, off_t offset) {
       if (errno == EINTR) continue;
       return {errno, std::generic_category()};
     }
-    if (n == 0 && total_bytes(data.first(std::min(data.size(), kMaxIoSlices))) > 0) return {EIO, std::generic_category()};
+    // Nothing written of slices that hold bytes (empty ones are skipped).
+    if (n == 0 && total_bytes(data.first(std::min(data.size(), kMaxIoSlices))) > 0)
+      return {EIO, std::generic_category()};
     offset += n;
     data = slices_after(data, size_t(n), storage);
   }
