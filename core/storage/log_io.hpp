@@ -1,10 +1,12 @@
 #pragma once
-// LogIo: how the log's flusher puts a batch on disk and makes it durable.
+// LogIo: how the log's flusher puts a group commit on disk and makes it
+// durable. A commit is a list of slices (IoSlices: the small batches copied
+// together, each large batch in its own buffer) written as one.
 //
 // Two backends behind one seam so both can be tested and chosen at runtime:
-//   UringLogIo  — one io_uring submission of WRITE linked to FSYNC(DATASYNC):
+//   UringLogIo  — one io_uring submission of WRITEV linked to FSYNC(DATASYNC):
 //                 one syscall for both, the kernel orders them.
-//   PwriteLogIo — pwrite() loop + fdatasync(): works everywhere (old kernels,
+//   PwriteLogIo — pwritev() loop + fdatasync(): works everywhere (old kernels,
 //                 seccomp profiles that block io_uring, libfiu fault injection).
 // The seam is also where unit tests inject write/sync failures.
 #include <sys/types.h>
