@@ -19,27 +19,34 @@ constexpr uint8_t kHistoryRecord = 1;
 void encode_history_record(std::string& out, const HistoryFields& r, std::string_view id,
                            std::string_view recorded_at) {
   // Each value with the text that comes before it, ,"key":" (two copies
-  // per field instead of four).
-  const std::pair<std::string_view, std::string_view> fields[] = {
-      {",\"at\":\"", r.at.empty() ? recorded_at : r.at},
-      {",\"recorded_at\":\"", recorded_at},
-      {",\"kind\":\"", r.kind},
-      {",\"direction\":\"", r.direction},
-      {",\"tenant\":\"", r.tenant},
-      {",\"partner\":\"", r.partner},
-      {",\"contact\":\"", r.contact},
-      {",\"document\":\"", r.document},
-      {",\"actor\":\"", r.actor},
-      {",\"on_behalf_of\":\"", r.on_behalf_of},
-      {",\"event_id\":\"", r.event_id},
-      {",\"event_type\":\"", r.event_type},
-      {",\"message_id\":\"", r.message_id},
-      {",\"template\":\"", r.template_id},
-      {",\"recipient\":\"", r.recipient},
-      {",\"transport\":\"", r.transport},
-      {",\"subject\":\"", r.subject},
-      {",\"status\":\"", r.status},
-      {",\"error\":\"", r.error},
+  // per field instead of four), and whether it is plain whatever it holds
+  // (HistoryFields::known_plain; recorded_at is formatted here).
+  struct Field {
+    std::string_view before, value;
+    bool known_plain;
+  };
+  using F = HistoryFields;
+  const uint32_t known = r.known_plain;
+  const Field fields[] = {
+      {",\"at\":\"", r.at.empty() ? recorded_at : r.at, r.at.empty() || (known & F::kAt) != 0},
+      {",\"recorded_at\":\"", recorded_at, true},
+      {",\"kind\":\"", r.kind, (known & F::kKind) != 0},
+      {",\"direction\":\"", r.direction, (known & F::kDirection) != 0},
+      {",\"tenant\":\"", r.tenant, (known & F::kTenant) != 0},
+      {",\"partner\":\"", r.partner, false},
+      {",\"contact\":\"", r.contact, false},
+      {",\"document\":\"", r.document, false},
+      {",\"actor\":\"", r.actor, false},
+      {",\"on_behalf_of\":\"", r.on_behalf_of, false},
+      {",\"event_id\":\"", r.event_id, false},
+      {",\"event_type\":\"", r.event_type, (known & F::kEventType) != 0},
+      {",\"message_id\":\"", r.message_id, (known & F::kMessageId) != 0},
+      {",\"template\":\"", r.template_id, false},
+      {",\"recipient\":\"", r.recipient, false},
+      {",\"transport\":\"", r.transport, (known & F::kTransport) != 0},
+      {",\"subject\":\"", r.subject, false},
+      {",\"status\":\"", r.status, (known & F::kStatus) != 0},
+      {",\"error\":\"", r.error, false},
   };
   char attempt[16];
   const size_t attempt_len =
@@ -51,24 +58,13 @@ void encode_history_record(std::string& out, const HistoryFields& r, std::string
   // and delivery outcome, where ~20 appends of checked, growing std::string
   // cost about twice as much. The few values that need escaping (quotes,
   // control characters, broken UTF-8) are escaped into `escaped` first.
-  // Which values are plain whatever they hold (HistoryFields::known_plain),
-  // in the order of `fields`; recorded_at is formatted here.
-  using F = HistoryFields;
-  const uint32_t known = r.known_plain;
-  const bool known_plain[] = {
-      (known & F::kAt) != 0, true, (known & F::kKind) != 0, (known & F::kDirection) != 0,
-      (known & F::kTenant) != 0, false, false, false, false, false, false, (known & F::kEventType) != 0,
-      (known & F::kMessageId) != 0, false, false, (known & F::kTransport) != 0, false, (known & F::kStatus) != 0,
-      false};
-  static_assert(std::size(known_plain) == std::size(fields));
   size_t size = 7 + id.size() + 1;  // {"id":"…"
   bool plain = json_is_plain_utf8(id);
-  for (size_t i = 0; i < std::size(fields); ++i) {
-    const std::string_view value = fields[i].second;
-    if (value.empty()) continue;
-    size += fields[i].first.size() + value.size() + 1;  // ,"key":"value"
-    assert(!known_plain[i] || json_is_plain_utf8(value));
-    plain = plain && (known_plain[i] || json_is_plain_utf8(value));
+  for (const Field& f : fields) {
+    if (f.value.empty()) continue;
+    size += f.before.size() + f.value.size() + 1;  // ,"key":"value"
+    assert(!f.known_plain || json_is_plain_utf8(f.value));
+    plain = plain && (f.known_plain || json_is_plain_utf8(f.value));
   }
   auto write = [&](auto piece) {  // piece(value, i): its text; i 0 is the id, i + 1 field i
     PresizedAppender w(out, size);
@@ -76,9 +72,9 @@ void encode_history_record(std::string& out, const HistoryFields& r, std::string
     w.put(piece(id, 0));
     w.put('"');
     for (size_t i = 0; i < std::size(fields); ++i) {
-      if (fields[i].second.empty()) continue;
-      w.put(fields[i].first);
-      w.put(piece(fields[i].second, i + 1));
+      if (fields[i].value.empty()) continue;
+      w.put(fields[i].before);
+      w.put(piece(fields[i].value, i + 1));
       w.put('"');
     }
   };
@@ -99,7 +95,7 @@ void encode_history_record(std::string& out, const HistoryFields& r, std::string
     };
     size = 7 + measure(id, 0) + 1;
     for (size_t i = 0; i < std::size(fields); ++i)
-      if (!fields[i].second.empty()) size += fields[i].first.size() + measure(fields[i].second, i + 1) + 1;
+      if (!fields[i].value.empty()) size += fields[i].before.size() + measure(fields[i].value, i + 1) + 1;
     write([&](std::string_view value, size_t i) {
       return offset[i] == std::string::npos ? value : std::string_view(escaped).substr(offset[i], length[i]);
     });

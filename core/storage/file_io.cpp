@@ -10,17 +10,8 @@
 namespace herald {
 
 std::error_code pwrite_all(int fd, std::string_view data, off_t offset) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, offset + off_t(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return {errno, std::generic_category()};
-    }
-    if (n == 0) return {EIO, std::generic_category()};
-    done += size_t(n);
-  }
-  return {};
+  const iovec one = io_slice(data);
+  return pwritev_all(fd, IoSlices(&one, 1), offset);
 }
 
 size_t total_bytes(IoSlices slices) {

@@ -12,7 +12,7 @@
 
 namespace herald {
 
-// pwrite() until all of `data` is written; EINTR is retried.
+// pwritev_all() of one buffer: until all of `data` is written; EINTR is retried.
 std::error_code pwrite_all(int fd, std::string_view data, off_t offset);
 
 // Byte ranges written one after the other as if they were one: a log's
