@@ -157,7 +157,8 @@ int Daemon::run() {
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   Dispatcher email_dispatcher(ioc.get_executor(), make_transport(email, ioc.get_executor(), log_, metrics),
                               settings_.delivery, email.guard, history, journal, metrics, log_,
-                              // Only the dispatcher's strand calls this.
+                              // Only the delivery thread calls this (ioc runs on one thread:
+                              // the dispatchers rely on that instead of a strand).
                               [rng, unit]() mutable { return unit(rng); });
   pipeline.route(Channel::email, &email_dispatcher);
   email_dispatcher.start();

@@ -30,7 +30,7 @@ MessageState ledger_state(DeliveryStatus s) {
 Dispatcher::Dispatcher(Executor ex, std::unique_ptr<Transport> transport, const DeliverySettings& settings,
                        const RelayGuardSettings& guard, HistoryLog& history, DeliveryLedger& ledger,
                        MetricsRegistry& metrics, Logger& log, std::function<double()> uniform01)
-    : strand_(net::make_strand(ex)),
+    : exec_(std::move(ex)),
       transport_(std::move(transport)),
       settings_(settings),
       retry_(settings.retry, uniform01),
@@ -43,8 +43,8 @@ Dispatcher::Dispatcher(Executor ex, std::unique_ptr<Transport> transport, const 
       ledger_(ledger),
       metrics_(metrics),
       log_(log),
-      queue_(strand_, settings.queue_capacity),
-      done_(strand_, transport_->lanes()),
+      queue_(exec_, settings.queue_capacity),
+      done_(exec_, transport_->lanes()),
       depth_(metrics.gauge("herald_queue_depth", "Messages waiting per stage",
                            {{"stage", "deliver:" + transport_->name()}})),
       breaker_state_(metrics.gauge("herald_breaker_open", "Relay circuit breaker: 0 closed, 1 open, 2 half-open",
@@ -63,7 +63,7 @@ Dispatcher::~Dispatcher() = default;
 
 void Dispatcher::start() {
   for (size_t lane = 0; lane < transport_->lanes(); ++lane) {
-    net::co_spawn(strand_, run_worker(lane), [this](std::exception_ptr e) {
+    net::co_spawn(exec_, run_worker(lane), [this](std::exception_ptr e) {
       if (e) {
         try {
           std::rethrow_exception(e);
@@ -82,11 +82,11 @@ net::awaitable<void> Dispatcher::submit(std::shared_ptr<RenderedMessage> msg) {
 }
 
 void Dispatcher::schedule(std::shared_ptr<RenderedMessage> msg, std::chrono::milliseconds delay) {
-  net::co_spawn(strand_, run_retry(std::move(msg), std::max(delay, std::chrono::milliseconds(0))), net::detached);
+  net::co_spawn(exec_, run_retry(std::move(msg), std::max(delay, std::chrono::milliseconds(0))), net::detached);
 }
 
 net::awaitable<void> Dispatcher::drain() {
-  co_await net::dispatch(strand_, use_awaitable);
+  co_await net::dispatch(exec_, use_awaitable);
   draining_ = true;
   for (auto* t : retry_timers_) t->cancel();
   // A null message per worker marks the end: workers deliver everything ahead of it.
@@ -138,7 +138,7 @@ void Dispatcher::handle_outcome(std::shared_ptr<RenderedMessage> msg, DeliveryOu
                                       {"attempt", msg->attempt},
                                       {"retry_in_ms", static_cast<long long>(delay.count())},
                                       {"reason", outcome.detail}});
-      net::co_spawn(strand_, run_retry(std::move(msg), delay), net::detached);
+      net::co_spawn(exec_, run_retry(std::move(msg), delay), net::detached);
       return;
     }
   }
@@ -218,7 +218,7 @@ net::awaitable<size_t> Dispatcher::admit(Batch& batch, bool& probe) {
   if (!batch.empty()) {
     auto wait = rate_.reserve(double(batch.size()), now);
     if (wait.count() > 0) {
-      net::steady_timer timer(strand_, wait);
+      net::steady_timer timer(exec_, wait);
       co_await timer.async_wait(net::as_tuple(use_awaitable));
     }
   }
@@ -226,7 +226,7 @@ net::awaitable<size_t> Dispatcher::admit(Batch& batch, bool& probe) {
 }
 
 net::awaitable<void> Dispatcher::run_retry(std::shared_ptr<RenderedMessage> msg, std::chrono::milliseconds delay) {
-  net::steady_timer timer(strand_, delay);
+  net::steady_timer timer(exec_, delay);
   auto it = retry_timers_.insert(retry_timers_.end(), &timer);
   co_await timer.async_wait(net::as_tuple(use_awaitable));
   retry_timers_.erase(it);

@@ -6,7 +6,7 @@
 // sent pipelined on that lane's session.
 //
 // Executor affinity: every lane and the idle reaper run on the dispatcher's
-// strand (one core per relay, no locks). A lane is used by its own worker only.
+// executor (one core per relay, no locks). A lane is used by its own worker only.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>

@@ -11,7 +11,7 @@
 // object cannot be reconnected).
 //
 // Executor affinity: used by one coroutine at a time (its pool lane) on the
-// dispatcher's strand; no locks.
+// dispatcher's executor; no locks.
 //
 // Security: any bytes the server pipelined after its STARTTLS 220 are
 // discarded before the handshake (CVE-2011-0411 pattern); envelope addresses
