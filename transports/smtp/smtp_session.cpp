@@ -162,6 +162,15 @@ net::awaitable<std::string> SmtpSession::next_reply(SmtpReply& reply, millisecon
   co_return co_await read_reply(reply, timeout);
 }
 
+bool SmtpSession::take_buffered_reply(SmtpReply& reply) {
+  if (out_pos_ < out_.size()) return false;
+  size_t consumed = 0;
+  std::string error;
+  if (parse_smtp_reply(in_, reply, consumed, error) != ReplyParse::complete) return false;
+  in_.erase(0, consumed);
+  return true;
+}
+
 net::awaitable<std::optional<DeliveryOutcome>> SmtpSession::open() {
   const auto& t = settings_.timeouts;
   const std::string where = settings_.host + ":" + std::to_string(settings_.port);
@@ -352,26 +361,33 @@ net::awaitable<bool> SmtpSession::send(std::span<SmtpJob> jobs) {
     abandon_after(k, why);
     *ready[k]->outcome = transient(std::move(why), relay);
   };
-  // Reads the reply to one command of job k. `stale`: a reused connection
-  // was dead before the server answered anything of this batch.
+  // What the reply to one command of job k (or `err`, the failure to read
+  // it) means. `stale`: a reused connection was dead before the server
+  // answered anything of this batch.
   enum class Step { ok, lost, stale };
   SmtpReply reply;
-  auto step = [&](size_t k, std::string_view what, milliseconds timeout) -> net::awaitable<Step> {
-    auto err = co_await next_reply(reply, timeout);
+  auto judge = [&](size_t k, std::string_view what, const std::string& err) {
     if (!err.empty() && reused && !answered) {
       close();
-      co_return Step::stale;
+      return Step::stale;
     }
     if (!err.empty()) {
       lost(k, std::string(what) + ": " + err, RelaySignal::fault);
-      co_return Step::lost;
+      return Step::lost;
     }
     answered = true;
     if (reply.code == 421) {
       lost(k, std::string(what) + ": " + reply.to_string(), RelaySignal::throttle);
-      co_return Step::lost;
+      return Step::lost;
     }
-    co_return Step::ok;
+    return Step::ok;
+  };
+  // Not a coroutine of its own (nor a co_await inside ?:, which GCC 12
+  // miscompiles): a frame per command was the cost take_buffered_reply saves.
+  std::string err;
+  auto buffered = [&] {
+    err.clear();
+    return take_buffered_reply(reply);
   };
   bool in_flight = false;  // ready[k]'s envelope went out with the previous body
   for (size_t k = 0; k < ready.size(); ++k) {
@@ -380,13 +396,15 @@ net::awaitable<bool> SmtpSession::send(std::span<SmtpJob> jobs) {
     if (!in_flight) append_envelope(job);
     in_flight = false;
 
-    if (auto st = co_await step(k, "MAIL FROM", t.mail); st != Step::ok) co_return st != Step::stale;
+    if (!buffered()) err = co_await next_reply(reply, t.mail);
+    if (auto st = judge(k, "MAIL FROM", err); st != Step::ok) co_return st != Step::stale;
     const SmtpReply mail = reply;
     std::vector<RecipientOutcome> rcpts;
     rcpts.reserve(msg.to.size());
     size_t accepted = 0, deferred = 0;
     for (const auto& to : msg.to) {
-      if (auto st = co_await step(k, "RCPT TO", t.rcpt); st != Step::ok) co_return true;
+      if (!buffered()) err = co_await next_reply(reply, t.rcpt);
+      if (judge(k, "RCPT TO", err) != Step::ok) co_return true;
       DeliveryStatus status = reply.positive()    ? DeliveryStatus::delivered
                               : reply.transient() ? DeliveryStatus::transient_failure
                                                   : DeliveryStatus::permanent_failure;
@@ -394,7 +412,8 @@ net::awaitable<bool> SmtpSession::send(std::span<SmtpJob> jobs) {
       deferred += status == DeliveryStatus::transient_failure;
       rcpts.push_back({to.address, status, reply.to_string()});
     }
-    if (auto st = co_await step(k, "DATA", t.data_init); st != Step::ok) co_return true;
+    if (!buffered()) err = co_await next_reply(reply, t.data_init);
+    if (judge(k, "DATA", err) != Step::ok) co_return true;
     const bool go = reply.code == 354;
     auto rcpt_detail = [&] {
       std::string d;
