@@ -81,6 +81,13 @@ net::awaitable<void> Dispatcher::submit(std::shared_ptr<RenderedMessage> msg) {
   co_await queue_.async_send(boost::system::error_code{}, std::move(msg), use_awaitable);
 }
 
+bool Dispatcher::try_submit(std::shared_ptr<RenderedMessage>& msg) {
+  depth_.add(1);
+  if (queue_.try_send(boost::system::error_code{}, std::move(msg))) return true;
+  depth_.add(-1);
+  return false;
+}
+
 void Dispatcher::schedule(std::shared_ptr<RenderedMessage> msg, std::chrono::milliseconds delay) {
   net::co_spawn(exec_, run_retry(std::move(msg), std::max(delay, std::chrono::milliseconds(0))), net::detached);
 }

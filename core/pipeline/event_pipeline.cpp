@@ -188,7 +188,7 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
         route->second->schedule(std::move(msg), delay);
         continue;
       }
-      co_await route->second->submit(std::move(msg));
+      if (!route->second->try_submit(msg)) co_await route->second->submit(std::move(msg));
     }
   }
   co_return result;

@@ -90,6 +90,24 @@ TEST_F(DispatcherFixture, DeliversAndRecordsEachMessage) {
             std::string::npos);
 }
 
+TEST_F(DispatcherFixture, TrySubmitQueuesWhileThereIsRoomAndLeavesTheMessageWhenFull) {
+  settings.queue_capacity = 2;
+  rebuild();
+  // Not started: nothing takes from the queue, so it fills.
+  auto m1 = message("m1"), m2 = message("m2"), m3 = message("m3");
+  EXPECT_TRUE(dispatcher->try_submit(m1));
+  EXPECT_TRUE(dispatcher->try_submit(m2));
+  EXPECT_EQ(m1, nullptr);  // moved into the queue
+  EXPECT_FALSE(dispatcher->try_submit(m3));
+  ASSERT_NE(m3, nullptr);  // still the caller's, for submit()
+  EXPECT_EQ(m3->message_id, "m3");
+  EXPECT_NE(metrics.render().find("herald_queue_depth{stage=\"deliver:fake\"} 2"), std::string::npos);
+  // submit() waits for room; all three are delivered.
+  run({m3}, std::chrono::milliseconds(20));
+  EXPECT_EQ(transport->attempts.size(), 3u);
+  EXPECT_EQ(statuses("m3"), std::vector<std::string>{"delivered"});
+}
+
 TEST_F(DispatcherFixture, RetriesTransientFailuresThenDelivers) {
   transport->scripts["m1"] = {{DeliveryStatus::transient_failure, "451 try later"},
                               {DeliveryStatus::transient_failure, "451 try later"}};
