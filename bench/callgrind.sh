@@ -11,6 +11,9 @@
 #   bench/callgrind.sh single [REQUESTS] REQUESTS single-event JSON requests (default 5000) over
 #                                        one keep-alive connection: per-request costs (two
 #                                        counts' difference ÷ their requests' difference)
+#   bench/callgrind.sh e2e-single [REQUESTS]  the same requests for bench/resources-e2e's partner:
+#                                        one e-mail each, delivered one by one (a request
+#                                        waits for its answer), as in bench/e2e.sh's first load
 #
 # HERALD_BUILD picks the build (default build/release). Prints the total
 # (startup included: compare like with like) and keeps the callgrind output
@@ -59,7 +62,13 @@ for r in range(n):
 PY
     ;;
   single) N=${2:-5000} ;;
-  *) echo "usage: bench/callgrind.sh redis|ndjson|e2e|single [N]" >&2; exit 2 ;;
+  e2e-single)
+    N=${2:-5000}
+    start_sink
+    extra_toml=$(relay_toml)
+    resources=$PWD/bench/resources-e2e
+    ;;
+  *) echo "usage: bench/callgrind.sh redis|ndjson|e2e|single|e2e-single [N]" >&2; exit 2 ;;
 esac
 heraldd_toml "$work" "$resources" "$extra_toml"
 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$HERALDD" --config "$work/heraldd.toml" \
@@ -69,7 +78,7 @@ if [[ $MODE == redis ]]; then
   "$BUILD/bench/herald-redis-bench" watch --port "$rport" --group herald --expect "$N" >/dev/null
 else
   for _ in $(seq 600); do curl -sf "http://127.0.0.1:$hport/healthz" >/dev/null && break; sleep 0.1; done
-  if [[ $MODE == single ]]; then
+  if [[ $MODE == single || $MODE == e2e-single ]]; then
     python3 - "$hport" "$N" "$EVENT" <<'PY' || { kill "$vpid"; exit 1; }
 import http.client, sys
 port, n, event = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -89,6 +98,7 @@ PY
     done
   fi
   [[ $MODE == e2e ]] && wait_sink $((N * 500)) 600
+  [[ $MODE == e2e-single ]] && wait_sink "$N" 600
 fi
 kill -TERM "$vpid"
 wait "$vpid" || true
