@@ -2,8 +2,8 @@
 // Transport: the seam every delivery channel implements (outbox, SMTP, later
 // SMS gateways and webhooks). A Dispatcher owns one Transport and runs one
 // worker per lane (a pooled connection); all of them run on the dispatcher's
-// executor (one handler at a time), and a lane is only ever used by its own worker, so implementations
-// need no locking of their own state.
+// executor (one handler at a time), and a lane is only ever used by its own
+// worker, so implementations need no locking of their own state.
 #include <boost/asio/awaitable.hpp>
 
 #include <span>
