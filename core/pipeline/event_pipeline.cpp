@@ -80,17 +80,35 @@ template <class T>
 using PerEvent = boost::container::small_vector<T, 1>;
 }  // namespace
 
+EventPipeline::Prepared EventPipeline::prepare(DocumentEvent& event, const ResourceSnapshot& snapshot,
+                                               Admission& admission, const std::string& source,
+                                               std::vector<MatchedAction>& matches,
+                                               std::vector<PlannedMessage>& planned, AcceptedEvent& out) {
+  // Most events match nothing: those stay where the decoder put them.
+  // One that produces messages moves into a shared_ptr they all hold.
+  Prepared p{&event, nullptr, {}};
+  EventContext context(event);
+  matches.clear();
+  snapshot.index.match(event, context, matches);
+  if (!matches.empty()) {
+    p.owned = std::make_shared<const DocumentEvent>(std::move(event));
+    p.event = p.owned.get();
+    context.rebind(*p.event);
+    p.messages = render_matches(p.owned, matches, snapshot, context);
+  }
+  planned.clear();
+  for (const auto& m : p.messages) {
+    out.message_ids.push_back(m->message_id);
+    planned.push_back({m->message_id, m->channel});
+  }
+  journal_.stage(admission, *p.event, source, planned);
+  return p;
+}
+
 net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> events, std::string source) {
   auto snapshot = snapshots_.get();
   AcceptResult result;
   result.events.resize(events.size());
-  struct Prepared {
-    const DocumentEvent* event;  // in `events`, or in `owned`
-    // Held here too: the messages leave for delivery below, and a delivery
-    // may finish (and drop its message) before this coroutine resumes.
-    std::shared_ptr<const DocumentEvent> owned;
-    std::vector<std::shared_ptr<RenderedMessage>> messages;
-  };
   PerEvent<Prepared> prepared;
   std::vector<MatchedAction> matches;
   std::vector<std::pair<size_t, std::string>> in_flight;
@@ -121,27 +139,7 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
         continue;
       case Reservation::fresh: break;
     }
-    // Most events match nothing: those stay where the decoder put them.
-    // One that produces messages moves into a shared_ptr they all hold.
-    const DocumentEvent* event = &events[i];
-    EventContext context(*event);
-    matches.clear();
-    snapshot->index.match(*event, context, matches);
-    std::vector<std::shared_ptr<RenderedMessage>> messages;
-    std::shared_ptr<const DocumentEvent> shared;
-    if (!matches.empty()) {
-      shared = std::make_shared<const DocumentEvent>(std::move(events[i]));
-      event = shared.get();
-      context.rebind(*event);
-      messages = render_matches(shared, matches, *snapshot, context);
-    }
-    planned.clear();
-    for (const auto& m : messages) {
-      out.message_ids.push_back(m->message_id);
-      planned.push_back({m->message_id, m->channel});
-    }
-    journal_.stage(admission, *event, source, planned);
-    prepared.push_back({event, std::move(shared), std::move(messages)});
+    prepared.push_back(prepare(events[i], *snapshot, admission, source, matches, planned, out));
   }
 
   // One group commit for the whole batch; 202 only after it is durable.

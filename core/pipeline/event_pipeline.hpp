@@ -70,6 +70,21 @@ class EventPipeline final {
   std::vector<std::shared_ptr<RenderedMessage>> render_matches(const std::shared_ptr<const DocumentEvent>& event,
                                                               const std::vector<MatchedAction>& matches,
                                                               const ResourceSnapshot& snapshot, EventContext& context);
+  // A fresh event of accept(), matched, rendered and staged in `admission`.
+  struct Prepared {
+    const DocumentEvent* event;  // in accept()'s batch, or in `owned`
+    // Held here too: the messages leave for delivery, and a delivery may
+    // finish (and drop its message) before accept() resumes.
+    std::shared_ptr<const DocumentEvent> owned;
+    std::vector<std::shared_ptr<RenderedMessage>> messages;
+  };
+  // Not a coroutine (nothing in it waits): its EventContext, a 4 KB arena,
+  // lives on the stack instead of in accept()'s frame, of which there is
+  // one per request in flight (256 under bench/http.sh: 5.7 KB frames,
+  // ~1.5 MB cycling through the cache).
+  Prepared prepare(DocumentEvent& event, const ResourceSnapshot& snapshot, Admission& admission,
+                   const std::string& source, std::vector<MatchedAction>& matches, std::vector<PlannedMessage>& planned,
+                   AcceptedEvent& out);
 
   const SnapshotHolder& snapshots_;
   const MessageRenderer& renderer_;
