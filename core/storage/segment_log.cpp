@@ -233,21 +233,20 @@ void SegmentLog::enqueue(RecordBatch& batch, bool rotate_first, Waiter waiter) {
   {
     std::lock_guard lock(mutex_);
     if (rotate_first) {
-      const bool used = pending_.back().rotate_before || pending_.back().size > 0 ||
+      const bool used = pending_.back().rotate_before || pending_.back().size() > 0 ||
                         (!waiters_.empty() && waiters_.back().chunk == pending_.size() - 1);
       if (used) pending_.emplace_back();
       pending_.back().rotate_before = true;
     }
     Chunk& chunk = pending_.back();
     const size_t size = batch.bytes_.size();
-    if (chunk.size == 0 && chunk.bytes.capacity() < size) {
+    if (chunk.size() == 0 && chunk.bytes.capacity() < size) {
       chunk.bytes.swap(batch.bytes_);  // common case with little load: no copy
     } else if (size >= kMoveBatchBytes) {
       chunk.moved.push_back({chunk.bytes.size(), std::move(batch.bytes_)});
     } else {
       chunk.bytes.append(batch.bytes_);
     }
-    chunk.size += size;
     chunk.records += batch.count_;
     pending_bytes_ += size;
     waiter.chunk = pending_.size() - 1;
@@ -384,9 +383,10 @@ void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResu
       results[i].ec = failed;
       continue;
     }
+    const size_t record_bytes = c.size();
     const bool full =
-        cur_size_ > kSegmentHeaderSize && cur_size_ + c.size + kRecordHeaderSize > options_.segment_bytes;
-    if (c.rotate_before || full || rotate_instead_of_filling(c.size + kRecordHeaderSize)) {
+        cur_size_ > kSegmentHeaderSize && cur_size_ + record_bytes + kRecordHeaderSize > options_.segment_bytes;
+    if (c.rotate_before || full || rotate_instead_of_filling(record_bytes + kRecordHeaderSize)) {
       // The old segment's records must be durable before it is closed:
       // recovery reads a bad frame in an older segment as corruption.
       if (unsynced_) sync_written();
@@ -401,9 +401,8 @@ void SegmentLog::write_chunks(std::vector<Chunk>& chunks, std::vector<AppendResu
       }
     }
     results[i].segment = cur_segment_;
-    if (c.size == 0) continue;
+    if (record_bytes == 0) continue;
     auto started = std::chrono::steady_clock::now();
-    const size_t record_bytes = c.size;
     const IoSlices slices = seal_chunk(c);
     const size_t written = record_bytes + kRecordHeaderSize;
     if (cur_size_ + written > filled_end_) fill_ahead(cur_size_ + written);

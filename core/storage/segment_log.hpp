@@ -301,13 +301,17 @@ class SegmentLog final {
       std::string bytes;
     };
     std::vector<Moved> moved;
-    size_t size = 0;  // bytes + moved
     size_t records = 0;
     bool rotate_before = false;
+    size_t size() const {  // the records' bytes, copied and moved
+      size_t n = bytes.size();
+      for (const Moved& m : moved) n += m.bytes.size();
+      return n;
+    }
     void clear() {
       bytes.clear();
       moved.clear();
-      size = records = 0;
+      records = 0;
       rotate_before = false;
     }
   };

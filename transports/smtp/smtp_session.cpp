@@ -110,14 +110,18 @@ void SmtpSession::close() {
   open_connections_.add(-1);
 }
 
+ReplyParse SmtpSession::take_reply(SmtpReply& reply, std::string& error) {
+  size_t consumed = 0;
+  const ReplyParse parsed = parse_smtp_reply(in_, reply, consumed, error);
+  if (parsed == ReplyParse::complete) in_.erase(0, consumed);
+  return parsed;
+}
+
 net::awaitable<std::string> SmtpSession::read_reply(SmtpReply& reply, milliseconds timeout) {
   for (;;) {
-    size_t consumed = 0;
     std::string error;
-    switch (parse_smtp_reply(in_, reply, consumed, error)) {
-      case ReplyParse::complete:
-        in_.erase(0, consumed);
-        co_return std::string{};
+    switch (take_reply(reply, error)) {
+      case ReplyParse::complete: co_return std::string{};
       case ReplyParse::malformed: co_return "malformed reply: " + error;
       case ReplyParse::incomplete: break;
     }
@@ -163,12 +167,8 @@ net::awaitable<std::string> SmtpSession::next_reply(SmtpReply& reply, millisecon
 }
 
 bool SmtpSession::take_buffered_reply(SmtpReply& reply) {
-  if (out_pos_ < out_.size()) return false;
-  size_t consumed = 0;
-  std::string error;
-  if (parse_smtp_reply(in_, reply, consumed, error) != ReplyParse::complete) return false;
-  in_.erase(0, consumed);
-  return true;
+  std::string error;  // a malformed reply is reported by next_reply()
+  return out_pos_ == out_.size() && take_reply(reply, error) == ReplyParse::complete;
 }
 
 net::awaitable<std::optional<DeliveryOutcome>> SmtpSession::open() {

@@ -92,6 +92,8 @@ class SmtpSession final {
  private:
   using Stream = boost::asio::ssl::stream<boost::beast::tcp_stream>;
 
+  // Parses a reply from the front of in_, and drops it from there once complete.
+  ReplyParse take_reply(SmtpReply& reply, std::string& error);
   boost::asio::awaitable<std::string> read_reply(SmtpReply& reply, std::chrono::milliseconds timeout);
   boost::asio::awaitable<std::string> write(std::string_view a, std::string_view b,
                                             std::chrono::milliseconds timeout);
