@@ -244,6 +244,7 @@ FinishedStore::RunPtr FinishedStore::merge(const std::vector<RunPtr>& inputs, in
   };
   // A k-way merge over at most four cursors: a linear scan for the least
   // beats a heap at this width.
+  std::string best_key, best_value;  // reused: a key is longer than std::string's inline buffer
   for (uint64_t taken = 1;; ++taken) {
     if (between && taken % kMergeYieldRecords == 0) between();
     Source* least = nullptr;
@@ -252,7 +253,8 @@ FinishedStore::RunPtr FinishedStore::merge(const std::vector<RunPtr>& inputs, in
     if (!least) break;
     // The same key in several inputs: keep the newest.
     FinishedRecord best = least->rec;
-    std::string best_key(best.key), best_value(best.value);  // cursors reuse their block buffers
+    best_key.assign(best.key);  // copied: cursors reuse their block buffers
+    best_value.assign(best.value);
     best.key = best_key;
     best.value = best_value;
     for (auto& s : src) {
@@ -281,7 +283,8 @@ FinishedStore::RunPtr FinishedStore::merge(const std::vector<RunPtr>& inputs, in
 
 void FinishedStore::merge_tiers(const std::function<RunList()>& runs, const PublishFn& publish,
                                 const std::function<bool()>& keep_going, int64_t expire_before_ms,
-                                std::error_code& ec, unsigned below_tier) {
+                                std::error_code& ec, const std::function<void()>& between_merges,
+                                unsigned below_tier) {
   while (!ec && keep_going()) {
     const RunList set = runs();
     auto inputs = pick_merge(set->runs, below_tier);
@@ -300,12 +303,14 @@ void FinishedStore::merge_tiers(const std::function<RunList()>& runs, const Publ
     RunPtr merged = merge(
         inputs, expire_before_ms, ec,
         [&] {
-          if (!nested) merge_tiers(runs, publish, keep_going, expire_before_ms, nested, t);
+          if (!nested) merge_tiers(runs, publish, keep_going, expire_before_ms, nested, between_merges, t);
+          if (between_merges) between_merges();
         },
         inputs_covered ? nullptr : filter);
     if (ec) return;
     publish(std::move(merged), inputs, filter);
     if ((ec = nested)) return;
+    if (between_merges) between_merges();
   }
 }
 
@@ -358,6 +363,29 @@ std::optional<FinishedStore::FilterBuild> FinishedStore::build_filter(const RunS
   return build;
 }
 
+size_t FinishedStore::cover_new_runs(FilterBuild& build, const RunSet& now, const std::function<bool()>& keep_going) {
+  if (!build.filter) return 0;
+  size_t added = 0;
+  FinishedFilter::Feed feed(build.filter.get());
+  for (const RunPtr& run : now.runs) {
+    if (run->seed() != seed_ || std::find(build.covered.begin(), build.covered.end(), run) != build.covered.end() ||
+        std::find(unfilterable_.begin(), unfilterable_.end(), run->path()) != unfilterable_.end())
+      continue;
+    if (!keep_going()) break;
+    FinishedRun::Cursor cursor(*run);
+    FinishedRecord r;
+    while (cursor.next(r)) feed.push(r.hash);
+    if (!cursor.damaged()) {
+      build.covered.push_back(run);
+      ++added;
+    } else {
+      unfilterable_.push_back(run->path());
+    }
+  }
+  feed.flush();
+  return added;
+}
+
 void FinishedStore::publish(RunPtr added, const std::vector<RunPtr>& removed, const FinishedFilter* covered_by) {
   auto next = std::make_shared<RunSet>();
   next->filter = runs_->filter;
@@ -367,8 +395,16 @@ void FinishedStore::publish(RunPtr added, const std::vector<RunPtr>& removed, co
     next->covered.push_back(runs_->covered[j]);
   }
   if (added) {
+    // A merge's output (it replaces its inputs) holds a subset of their
+    // keys: covered when they all were, also by a filter built while it
+    // was being written (which read the inputs).
+    bool inputs_covered = !removed.empty() && next->filter != nullptr;
+    for (const RunPtr& r : removed) {
+      const auto at = std::find(runs_->runs.begin(), runs_->runs.end(), r) - runs_->runs.begin();
+      inputs_covered = inputs_covered && size_t(at) < runs_->runs.size() && runs_->covered[size_t(at)];
+    }
     next->runs.push_back(std::move(added));
-    next->covered.push_back(covered_by && covered_by == next->filter.get());
+    next->covered.push_back(inputs_covered || (covered_by && covered_by == next->filter.get()));
   }
   runs_ = std::move(next);
   std::lock_guard lock(damaged_mutex_);

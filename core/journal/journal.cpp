@@ -1112,13 +1112,14 @@ void Journal::compact_finished() {
     publish_runs(nullptr, gone);
   std::error_code ec;
   auto keep_going = [this] { return !stopping(); };
-  finished_->merge_tiers([this] { return finished_snapshot(); },
-                         [this](FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed,
-                                const FinishedFilter* covered_by) { publish_runs(std::move(added), removed, covered_by); },
-                         keep_going, expire_before, ec);
-  if (ec) logger_.error("journal: merging finished-event runs failed; keeping them", {{"error", ec.message()}});
-  const auto t0 = std::chrono::steady_clock::now();
-  if (auto build = finished_->build_filter(*finished_snapshot(), keep_going)) {
+  auto build_filter_if_due = [&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto build = finished_->build_filter(*finished_snapshot(), keep_going);
+    if (!build) return;
+    // Twice at most: each pass reads only the runs flushed during the last.
+    for (int pass = 0; pass < 2; ++pass)
+      if (finished_->cover_new_runs(*build, *finished_snapshot(), keep_going) == 0) break;
+    if (stopping()) return;
     const uint64_t capacity = build->filter ? build->filter->capacity() : 0;
     const size_t covered = build->covered.size();
     {
@@ -1130,7 +1131,13 @@ void Journal::compact_finished() {
                   {{"capacity", static_cast<unsigned long>(capacity)},
                    {"runs", static_cast<unsigned long>(covered)},
                    {"ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()}});
-  }
+  };
+  finished_->merge_tiers([this] { return finished_snapshot(); },
+                         [this](FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed,
+                                const FinishedFilter* covered_by) { publish_runs(std::move(added), removed, covered_by); },
+                         keep_going, expire_before, ec, build_filter_if_due);
+  if (ec) logger_.error("journal: merging finished-event runs failed; keeping them", {{"error", ec.message()}});
+  build_filter_if_due();
 }
 
 FinishedStore::RunList Journal::finished_snapshot() const {

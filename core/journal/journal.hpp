@@ -210,7 +210,9 @@ class Journal final : public DeliveryLedger {
   // Deletes runs that left the window, merges runs of one size tier until
   // no tier has four (lower tiers also during a higher tier's merge), and
   // builds the filter the runs share when one is due
-  // (FinishedStore::build_filter). Called by the merge thread; public for tests.
+  // (FinishedStore::build_filter), also between and during merges, then
+  // adds the runs flushed while it was built. Called by the merge thread;
+  // public for tests.
   void compact_finished();
   // Until the files of removed runs and segments are gone (tests).
   void wait_removals() {

@@ -563,6 +563,63 @@ TEST_F(FinishedStoreTest, TheLargeRunsShareOneFilterAndEveryKeyIsStillFound) {
   EXPECT_FALSE(s->snapshot()->filter);
 }
 
+// Under sustained ingest the merges never all finish, so the journal builds
+// the shared filter between them (merge_tiers' between_merges), even in
+// the pause of a large merge. Such a build also reads the runs flushed
+// while it ran (cover_new_runs), and the merge that paused for it publishes
+// an output covered by it: the build read that merge's inputs.
+TEST_F(FinishedStoreTest, AFilterBuiltBetweenMergesCoversRunsFlushedMeanwhileAndThePausedMergesOutput) {
+  auto s = std::make_unique<FinishedStore>(dir.path() / "finished", 100, log, 1000);
+  s->open();
+  std::vector<Owned> all;
+  auto add = [&](const std::string& prefix, int n) {
+    auto owned = make_records(prefix, n, 1000);
+    add_run(*s, owned);
+    all.insert(all.end(), owned.begin(), owned.end());
+  };
+  add("a-", 300);  // tier 1: a filter is due from now on
+  for (int r = 0; r < 4; ++r) add("b" + std::to_string(r) + "-", 1200);  // four of tier 2: a merge pausing once
+  int calls = 0;
+  bool built = false;
+  std::error_code ec;
+  s->merge_tiers(
+      [&] { return s->snapshot(); },
+      [&](FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed,
+          const FinishedFilter* covered_by) {
+        EXPECT_TRUE(built);  // the build came in the merge's pause
+        EXPECT_EQ(covered_by, nullptr);  // its inputs were not covered when it started
+        s->publish(added, removed, covered_by);
+      },
+      [] { return true; }, 0, ec,
+      [&] {
+        ++calls;
+        if (built) return;
+        auto build = s->build_filter(*s->snapshot(), [] { return true; });
+        ASSERT_TRUE(build && build->filter);
+        EXPECT_EQ(build->covered.size(), 5u);
+        add("late-", 50);  // a flush while the filter was being built
+        EXPECT_EQ(s->cover_new_runs(*build, *s->snapshot(), [] { return true; }), 1u);
+        EXPECT_EQ(s->cover_new_runs(*build, *s->snapshot(), [] { return true; }), 0u);
+        s->publish_filter(std::move(*build));
+        built = true;
+      });
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_TRUE(built);
+  EXPECT_GE(calls, 2);  // in the pause, and after the merge was published
+  const auto set = s->snapshot();
+  ASSERT_EQ(set->runs.size(), 3u);  // a, late, and the merge of the b runs
+  EXPECT_EQ(set->runs.back()->records(), 4800u);
+  EXPECT_EQ(s->covered_runs(), 3u);
+  EXPECT_EQ(set->filter->added(), 300u + 4800u + 50u);
+  std::vector<std::string> keys;
+  for (const auto& o : all) keys.push_back(o.key);
+  for (int i = 0; i < 1000; ++i) keys.push_back("absent-" + std::to_string(i));
+  std::vector<std::optional<FinishedStore::Hit>> out(keys.size());
+  s->find_all_in(*set, keys, out);
+  for (size_t i = 0; i < all.size(); ++i) ASSERT_TRUE(out[i] && out[i]->value == all[i].value) << keys[i];
+  for (size_t i = all.size(); i < keys.size(); ++i) ASSERT_FALSE(out[i]) << keys[i];
+}
+
 // Runs of tier 1 and up loaded at start are covered by the first build; a
 // run with a damaged block is not (its keys are not all in the filter) and
 // keeps being tested on its own.
