@@ -5,6 +5,7 @@
 // A seam: SegmentHistoryLog stores records in the CRC-framed segment log;
 // tests use an in-memory log. append() is thread-safe and never throws; an
 // I/O error is logged and counted, never propagated into delivery.
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -74,6 +75,18 @@ HistoryFields outbound_fields(const RenderedMessage& msg, std::string& recipient
 HistoryFields received_fields(const DocumentEvent& e, std::string_view source);
 HistoryRecord to_record(const HistoryFields& f);
 
+// An accepted batch handed to the history whole, so that the history may
+// encode its records and free its events on a thread of its own (a bulk
+// request's 500 events are the HTTP thread's to decode, not to encode
+// again and free). `received` points into `events` (the decoded request,
+// the events that produce messages moved out of it) or into `shared` (those).
+struct ReceivedBatch {
+  std::vector<DocumentEvent> events;
+  std::vector<std::shared_ptr<const DocumentEvent>> shared;
+  std::vector<const DocumentEvent*> received;  // the accepted ones, in order
+  std::string source;
+};
+
 class HistoryLog {
  public:
   virtual ~HistoryLog() = default;
@@ -92,6 +105,9 @@ class HistoryLog {
     for (const DocumentEvent* e : events) records.push_back(to_record(received_fields(*e, source)));
     append_all(records);
   }
+  // The same for a batch given away: the records are those append_received
+  // writes, in order with every append before and after it.
+  virtual void append_received_batch(ReceivedBatch&& batch) { append_received(batch.received, batch.source); }
   virtual void flush() = 0;
 };
 

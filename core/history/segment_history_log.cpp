@@ -129,10 +129,25 @@ RecoveryReport SegmentHistoryLog::open() {
     make_this_thread_background(settings_.log.background_nice);
     run_retention();
   });
+  {
+    std::lock_guard lock(queue_mutex_);
+    encoder_running_ = true;
+  }
+  encoder_ = std::thread([this] {
+    name_this_thread("history-enc");
+    run_encoder();
+  });
   return report;
 }
 
 void SegmentHistoryLog::close() {
+  {
+    std::lock_guard lock(queue_mutex_);
+    queue_stopping_ = true;
+    encoder_running_ = false;  // batches from now on are encoded by their callers
+  }
+  queue_cv_.notify_all();
+  if (encoder_.joinable()) encoder_.join();  // after the queue is drained
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -158,16 +173,31 @@ void SegmentHistoryLog::append_received(std::span<const DocumentEvent* const> ev
   append_encoded(events.size(), [&](size_t i) { return received_fields(*events[i], source); });
 }
 
+void SegmentHistoryLog::append_received_batch(ReceivedBatch&& batch) {
+  const size_t n = batch.received.size();
+  // A small batch (a single-event request) is encoded here: handing it to
+  // another thread would cost a wake-up more than the encoding.
+  if (n >= kEncodeAsideEvents) {
+    std::unique_lock lock(queue_mutex_);
+    if (encoder_running_) {
+      // Its ids and time are taken now, as they would be here.
+      queue_.emplace_back(EncodeJob{std::move(batch), seq_.fetch_add(n, std::memory_order_relaxed) + 1,
+                                    format_rfc3339_utc(std::chrono::system_clock::now())});
+      lock.unlock();
+      queue_cv_.notify_one();
+      return;
+    }
+  }
+  append_received(batch.received, batch.source);
+}
+
 template <class FieldsAt>
-void SegmentHistoryLog::append_encoded(size_t n, FieldsAt fields_at) {
-  if (n == 0) return;
-  const std::string recorded_at = format_rfc3339_utc(std::chrono::system_clock::now());
-  const uint64_t first = seq_.fetch_add(n, std::memory_order_relaxed) + 1;
+void SegmentHistoryLog::encode(RecordBatch& batch, size_t n, FieldsAt fields_at, uint64_t first,
+                               std::string_view recorded_at) const {
   // Every record of the batch encoded straight into one buffer (this runs
-  // per ingest batch).
-  RecordBatch batch;
-  // Room for a typical record up front (a received event's is ~300 B), so a
-  // batch of one (a single-event request) is allocated once, not grown.
+  // per ingest batch). Room for a typical record up front (a received
+  // event's is ~300 B), so a batch of one (a single-event request) is
+  // allocated once, not grown.
   batch.reserve(512);
   std::string id = id_prefix_;
   for (size_t i = 0; i < n; ++i) {
@@ -178,11 +208,58 @@ void SegmentHistoryLog::append_encoded(size_t n, FieldsAt fields_at) {
                        [&](std::string& out) { encode_history_record(out, fields_at(i), id, recorded_at); });
     if (i == 0 && n > 1) batch.reserve(batch.bytes() * n + batch.bytes() * n / 4);  // sized by the first
   }
-  log_->append_detached(batch);
+}
+
+template <class FieldsAt>
+void SegmentHistoryLog::append_encoded(size_t n, FieldsAt fields_at) {
+  if (n == 0) return;
+  const std::string recorded_at = format_rfc3339_utc(std::chrono::system_clock::now());
+  const uint64_t first = seq_.fetch_add(n, std::memory_order_relaxed) + 1;
+  RecordBatch batch;
+  encode(batch, n, fields_at, first, recorded_at);
+  submit(batch);
   written_.inc(n);
 }
 
+void SegmentHistoryLog::submit(RecordBatch& batch) {
+  std::lock_guard lock(queue_mutex_);
+  // Straight to the log unless a batch is ahead of it; under the queue's
+  // lock, so that the encoder cannot take a job and append it meanwhile.
+  if (queue_.empty() && !encoding_) log_->append_detached(batch);
+  else queue_.emplace_back(std::move(batch));
+}
+
+void SegmentHistoryLog::run_encoder() {
+  std::unique_lock lock(queue_mutex_);
+  for (;;) {
+    queue_cv_.wait(lock, [&] { return queue_stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything appended
+    Job job = std::move(queue_.front());
+    queue_.pop_front();
+    encoding_ = true;
+    lock.unlock();
+    if (auto* e = std::get_if<EncodeJob>(&job)) {
+      const ReceivedBatch& b = e->batch;
+      RecordBatch batch;
+      encode(batch, b.received.size(), [&](size_t i) { return received_fields(*b.received[i], b.source); },
+             e->first_seq, e->recorded_at);
+      log_->append_detached(batch);
+      written_.inc(b.received.size());
+    } else {
+      log_->append_detached(std::get<RecordBatch>(job));
+    }
+    job = RecordBatch{};  // the events are freed here, off the caller's thread
+    lock.lock();
+    encoding_ = false;
+    if (queue_.empty()) idle_cv_.notify_all();  // flush() waits for this
+  }
+}
+
 void SegmentHistoryLog::flush() {
+  {
+    std::unique_lock lock(queue_mutex_);
+    idle_cv_.wait(lock, [&] { return queue_.empty() && !encoding_; });
+  }
   RecordBatch none;
   log_->append_wait(none);
 }

@@ -40,6 +40,73 @@ TEST(SegmentHistoryLogTest, RecordsAreDurableJsonWithIdsAndRecordedAt) {
   EXPECT_NE(o0.at("id"), recs[1].as_object().at("id"));
 }
 
+// A large accepted batch is handed over whole: its records are encoded on
+// the log's own thread, in order with the appends before and after it (the
+// one after queues behind it), and the log lets its events go once they
+// are written. A small batch is encoded by its caller.
+TEST(SegmentHistoryLogTest, ABatchGivenAwayIsWrittenInOrderWithTheAppendsAroundIt) {
+  TempDir dir;
+  Logger log{nullptr};
+  MetricsRegistry metrics;
+  HistorySettings s;
+  s.log.dir = dir.path() / "history";
+  s.log.name = "history";
+  auto event = [](int i) {
+    DocumentEvent e;
+    e.id = "ev-" + std::to_string(i);
+    e.type = "invoice.posted";
+    e.occurred_at = "2026-12-06T10:00:00Z";
+    return e;
+  };
+  auto batch_of = [&](int first, int n, std::weak_ptr<const DocumentEvent>* shared_out) {
+    ReceivedBatch b;
+    b.source = "http";
+    b.events.reserve(size_t(n));
+    for (int i = 0; i < n; ++i) b.events.push_back(event(first + i));
+    for (auto& e : b.events) b.received.push_back(&e);
+    // The last one produced messages: it lives in a shared_ptr instead.
+    auto moved = std::make_shared<const DocumentEvent>(std::move(b.events.back()));
+    b.received.back() = moved.get();
+    b.shared.push_back(moved);
+    if (shared_out) *shared_out = moved;
+    return b;
+  };
+  auto record = [](const char* status) {
+    HistoryRecord r;
+    r.kind = "email";
+    r.status = status;
+    return r;
+  };
+  std::weak_ptr<const DocumentEvent> large_shared;
+  {
+    SegmentHistoryLog h(s, make_pwrite_log_io(), log, metrics);
+    h.open();
+    h.append(record("before"));
+    h.append_received_batch(batch_of(0, 300, &large_shared));
+    h.append(record("after"));
+    h.append_received_batch(batch_of(300, 3, nullptr));  // encoded here
+    h.flush();
+    EXPECT_TRUE(large_shared.expired());
+  }
+  SegmentLog reader(s.log, make_pwrite_log_io(), log, metrics);
+  std::vector<boost::json::object> recs;
+  reader.open([&](uint8_t, std::string_view p, uint64_t) { recs.push_back(boost::json::parse(p).as_object()); });
+  ASSERT_EQ(recs.size(), 305u);
+  EXPECT_EQ(recs[0].at("status").as_string(), "before");
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_EQ(recs[size_t(1 + i)].at("event_id").as_string(), "ev-" + std::to_string(i));
+    EXPECT_EQ(recs[size_t(1 + i)].at("transport").as_string(), "http");
+  }
+  EXPECT_EQ(recs[301].at("status").as_string(), "after");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(recs[size_t(302 + i)].at("event_id").as_string(), "ev-" + std::to_string(300 + i));
+  // Ids count up in the order of the calls.
+  auto seq = [](const boost::json::object& o) {
+    const std::string_view id = o.at("id").as_string();
+    return std::stoull(std::string(id.substr(id.rfind('-') + 1)));
+  };
+  for (size_t i = 1; i < recs.size(); ++i) EXPECT_EQ(seq(recs[i]), seq(recs[i - 1]) + 1) << i;
+}
+
 TEST(SegmentHistoryLogTest, EncodesPlainValuesExactlyAndEscapesTheOthers) {
   HistoryFields f;
   f.kind = "event";
