@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/history/segment_history_log.hpp"
 #include "core/storage/log_format.hpp"
 
 namespace fs = std::filesystem;
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   }
   std::sort(segments.begin(), segments.end());
   int rc = 0;
+  std::string line;
   for (const auto& [number, path] : segments) {
     std::ifstream in(path, std::ios::binary);
     std::string data((std::istreambuf_iterator<char>(in)), {});
@@ -54,8 +56,12 @@ int main(int argc, char** argv) {
     auto scan = scan_records(std::string_view(data).substr(kSegmentHeaderSize), *header,
                              [&](uint8_t type, std::string_view payload, size_t) {
                                if (!raw) {
-                                 std::fwrite(payload.data(), 1, payload.size(), stdout);
-                                 std::fputc('\n', stdout);
+                                 // A history record, stored compact or as JSON; anything
+                                 // else (a journal's records) as it is.
+                                 line.clear();
+                                 if (!history_record_json(type, payload, line)) line.assign(payload);
+                                 line += '\n';
+                                 std::fwrite(line.data(), 1, line.size(), stdout);
                                  return;
                                }
                                auto nl = payload.find('\n');

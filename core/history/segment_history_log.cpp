@@ -1,20 +1,112 @@
 #include "core/history/segment_history_log.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <charconv>
+#include <climits>
+#include <cstdint>
 #include <cstring>
 
 #include "core/util/log.hpp"
 #include "core/util/presized_appender.hpp"
 #include "core/util/threads.hpp"
 #include "core/util/time_format.hpp"
+#include "core/util/varint.hpp"
 
 namespace herald {
 namespace {
 
-constexpr uint8_t kHistoryRecord = 1;
+constexpr uint8_t kCompactVersion = 1;
+constexpr uint32_t kAttemptBit = 1u << 18;
+
+// The fields in the order of their presence bits.
+template <class Fields, class Visit>
+void for_each_field(Fields& r, Visit&& visit) {
+  visit(r.kind);
+  visit(r.direction);
+  visit(r.at);
+  visit(r.tenant);
+  visit(r.partner);
+  visit(r.contact);
+  visit(r.document);
+  visit(r.actor);
+  visit(r.on_behalf_of);
+  visit(r.event_id);
+  visit(r.event_type);
+  visit(r.message_id);
+  visit(r.template_id);
+  visit(r.recipient);
+  visit(r.transport);
+  visit(r.subject);
+  visit(r.status);
+  visit(r.error);
+}
+
+int64_t unix_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
 
 }  // namespace
+
+void encode_compact_history_record(std::string& out, const HistoryFields& r, std::string_view id,
+                                   int64_t recorded_ms) {
+  // Sized exactly, then written with a cursor: one resize per record.
+  uint32_t mask = 0, bit = 1;
+  size_t size = 1 + text_size(id) + varint_size(static_cast<uint64_t>(std::max<int64_t>(recorded_ms, 0)));
+  for_each_field(r, [&](std::string_view v) {
+    if (!v.empty()) {
+      mask |= bit;
+      size += text_size(v);
+    }
+    bit <<= 1;
+  });
+  if (r.attempt > 0) {
+    mask |= kAttemptBit;
+    size += varint_size(static_cast<uint64_t>(r.attempt));
+  }
+  size += varint_size(mask);
+  const size_t start = out.size();
+  out.resize(start + size);
+  char* p = out.data() + start;
+  *p++ = static_cast<char>(kCompactVersion);
+  put_varint(p, mask);
+  put_varint(p, static_cast<uint64_t>(std::max<int64_t>(recorded_ms, 0)));
+  put_text(p, id);
+  for_each_field(r, [&](std::string_view v) {
+    if (!v.empty()) put_text(p, v);
+  });
+  if (r.attempt > 0) put_varint(p, static_cast<uint64_t>(r.attempt));
+  assert(p == out.data() + out.size());
+}
+
+bool history_record_json(uint8_t type, std::string_view payload, std::string& out) {
+  if (type == kHistoryJsonRecord) {
+    out.append(payload);
+    return true;
+  }
+  if (type != kHistoryCompactRecord || payload.empty() || uint8_t(payload[0]) != kCompactVersion) return false;
+  const char* p = payload.data() + 1;
+  const char* const end = payload.data() + payload.size();
+  uint64_t mask = 0, ms = 0;
+  std::string_view id;
+  if (!get_varint_bounded(p, end, mask) || mask >= (uint64_t(kAttemptBit) << 1) ||
+      !get_varint_bounded(p, end, ms) || !get_text_bounded(p, end, id))
+    return false;
+  HistoryFields f;
+  bool ok = true;
+  uint64_t bit = 1;
+  for_each_field(f, [&](std::string_view& v) {
+    if (ok && (mask & bit)) ok = get_text_bounded(p, end, v);
+    bit <<= 1;
+  });
+  uint64_t attempt = 0;
+  if (ok && (mask & kAttemptBit)) ok = get_varint_bounded(p, end, attempt) && attempt > 0 && attempt <= INT32_MAX;
+  if (!ok || p != end) return false;
+  f.attempt = static_cast<int>(attempt);
+  const auto at = std::chrono::system_clock::time_point(std::chrono::milliseconds(static_cast<int64_t>(ms)));
+  encode_history_record(out, f, id, format_rfc3339_utc(at));
+  return true;
+}
 
 void encode_history_record(std::string& out, const HistoryFields& r, std::string_view id,
                            std::string_view recorded_at) {
@@ -182,7 +274,7 @@ void SegmentHistoryLog::append_received_batch(ReceivedBatch&& batch) {
     if (encoder_running_) {
       // Its ids and time are taken now, as they would be here.
       queue_.emplace_back(EncodeJob{std::move(batch), seq_.fetch_add(n, std::memory_order_relaxed) + 1,
-                                    format_rfc3339_utc(std::chrono::system_clock::now())});
+                                    unix_ms(std::chrono::system_clock::now())});
       lock.unlock();
       queue_cv_.notify_one();
       return;
@@ -193,19 +285,19 @@ void SegmentHistoryLog::append_received_batch(ReceivedBatch&& batch) {
 
 template <class FieldsAt>
 void SegmentHistoryLog::encode(RecordBatch& batch, size_t n, FieldsAt fields_at, uint64_t first,
-                               std::string_view recorded_at) const {
+                               int64_t recorded_ms) const {
   // Every record of the batch encoded straight into one buffer (this runs
   // per ingest batch). Room for a typical record up front (a received
-  // event's is ~300 B), so a batch of one (a single-event request) is
+  // event's is ~160 B), so a batch of one (a single-event request) is
   // allocated once, not grown.
-  batch.reserve(512);
+  batch.reserve(256);
   std::string id = id_prefix_;
   for (size_t i = 0; i < n; ++i) {
     char seq[24];
     id.resize(id_prefix_.size());
     id.append(seq, std::to_chars(seq, seq + sizeof seq, first + i).ptr);
-    batch.add_in_place(kHistoryRecord,
-                       [&](std::string& out) { encode_history_record(out, fields_at(i), id, recorded_at); });
+    batch.add_in_place(kHistoryCompactRecord,
+                       [&](std::string& out) { encode_compact_history_record(out, fields_at(i), id, recorded_ms); });
     if (i == 0 && n > 1) batch.reserve(batch.bytes() * n + batch.bytes() * n / 4);  // sized by the first
   }
 }
@@ -213,10 +305,10 @@ void SegmentHistoryLog::encode(RecordBatch& batch, size_t n, FieldsAt fields_at,
 template <class FieldsAt>
 void SegmentHistoryLog::append_encoded(size_t n, FieldsAt fields_at) {
   if (n == 0) return;
-  const std::string recorded_at = format_rfc3339_utc(std::chrono::system_clock::now());
+  const int64_t recorded_ms = unix_ms(std::chrono::system_clock::now());
   const uint64_t first = seq_.fetch_add(n, std::memory_order_relaxed) + 1;
   RecordBatch batch;
-  encode(batch, n, fields_at, first, recorded_at);
+  encode(batch, n, fields_at, first, recorded_ms);
   submit(batch);
   written_.inc(n);
 }
@@ -242,7 +334,7 @@ void SegmentHistoryLog::run_encoder() {
       const ReceivedBatch& b = e->batch;
       RecordBatch batch;
       encode(batch, b.received.size(), [&](size_t i) { return received_fields(*b.received[i], b.source); },
-             e->first_seq, e->recorded_at);
+             e->first_seq, e->recorded_ms);
       log_->append_detached(batch);
       written_.inc(b.received.size());
     } else {

@@ -38,9 +38,29 @@ struct HistorySettings {
   std::chrono::milliseconds retention_interval{60'000};
 };
 
-// The JSON form of one record (no trailing newline), appended to `out`.
+// The JSON form of one record (no trailing newline), appended to `out`:
+// what herald-logdump prints and the history API will serve.
 void encode_history_record(std::string& out, const HistoryFields& r, std::string_view id,
                            std::string_view recorded_at);
+
+// The form records are stored in since session 34 (record type
+// kHistoryCompactRecord; type kHistoryJsonRecord, the JSON form, is still
+// read): a version byte (1), a varint of the fields present (bit i: the
+// i-th of kind, direction, at, tenant, partner, contact, document, actor,
+// on_behalf_of, event_id, event_type, message_id, template, recipient,
+// transport, subject, status, error; bit 18: attempt), recorded_at as
+// varint Unix milliseconds, the id, then each present field as a varint
+// length and its bytes, and the attempt as a varint. No key names, quotes
+// or escaping: a received event's record is ~160 bytes instead of ~330,
+// and written to the page cache, the bytes were what the history cost this
+// VM (a test build with ~110-byte records ingested NDJSON 15 % faster).
+inline constexpr uint8_t kHistoryJsonRecord = 1;
+inline constexpr uint8_t kHistoryCompactRecord = 2;
+void encode_compact_history_record(std::string& out, const HistoryFields& r, std::string_view id,
+                                   int64_t recorded_ms);
+// A stored record of either type as JSON (encode_history_record's form),
+// appended to `out`; false (and `out` as it was) if it is neither.
+bool history_record_json(uint8_t type, std::string_view payload, std::string& out);
 
 class SegmentHistoryLog final : public HistoryLog {
  public:
@@ -70,7 +90,7 @@ class SegmentHistoryLog final : public HistoryLog {
   template <class FieldsAt>
   void append_encoded(size_t n, FieldsAt fields_at);
   template <class FieldsAt>
-  void encode(RecordBatch& batch, size_t n, FieldsAt fields_at, uint64_t first, std::string_view recorded_at) const;
+  void encode(RecordBatch& batch, size_t n, FieldsAt fields_at, uint64_t first, int64_t recorded_ms) const;
   // Hands an encoded batch to the log, or queues it behind a batch that
   // waits for (or is in) the encoder.
   void submit(RecordBatch& batch);
@@ -79,7 +99,7 @@ class SegmentHistoryLog final : public HistoryLog {
   struct EncodeJob {
     ReceivedBatch batch;
     uint64_t first_seq = 0;
-    std::string recorded_at;
+    int64_t recorded_ms = 0;
   };
   using Job = std::variant<RecordBatch, EncodeJob>;
 

@@ -9,6 +9,14 @@
 namespace herald {
 namespace {
 
+// A stored record as the JSON object herald-logdump prints for it.
+boost::json::value stored_json(uint8_t type, std::string_view payload) {
+  EXPECT_EQ(type, kHistoryCompactRecord);
+  std::string json;
+  EXPECT_TRUE(history_record_json(type, payload, json));
+  return boost::json::parse(json);
+}
+
 TEST(SegmentHistoryLogTest, RecordsAreDurableJsonWithIdsAndRecordedAt) {
   TempDir dir;
   Logger log{nullptr};
@@ -31,7 +39,7 @@ TEST(SegmentHistoryLogTest, RecordsAreDurableJsonWithIdsAndRecordedAt) {
   SegmentLogOptions o = s.log;
   SegmentLog reader(o, make_pwrite_log_io(), log, metrics);
   std::vector<boost::json::value> recs;
-  reader.open([&](uint8_t, std::string_view p, uint64_t) { recs.push_back(boost::json::parse(p)); });
+  reader.open([&](uint8_t type, std::string_view p, uint64_t) { recs.push_back(stored_json(type, p)); });
   ASSERT_EQ(recs.size(), 2u);
   const auto& o0 = recs[0].as_object();
   EXPECT_EQ(o0.at("subject").as_string(), "Faktúra \"FV\"\r\nBcc: x");
@@ -90,7 +98,7 @@ TEST(SegmentHistoryLogTest, ABatchGivenAwayIsWrittenInOrderWithTheAppendsAroundI
   }
   SegmentLog reader(s.log, make_pwrite_log_io(), log, metrics);
   std::vector<boost::json::object> recs;
-  reader.open([&](uint8_t, std::string_view p, uint64_t) { recs.push_back(boost::json::parse(p).as_object()); });
+  reader.open([&](uint8_t type, std::string_view p, uint64_t) { recs.push_back(stored_json(type, p).as_object()); });
   ASSERT_EQ(recs.size(), 305u);
   EXPECT_EQ(recs[0].at("status").as_string(), "before");
   for (int i = 0; i < 300; ++i) {
@@ -105,6 +113,62 @@ TEST(SegmentHistoryLogTest, ABatchGivenAwayIsWrittenInOrderWithTheAppendsAroundI
     return std::stoull(std::string(id.substr(id.rfind('-') + 1)));
   };
   for (size_t i = 1; i < recs.size(); ++i) EXPECT_EQ(seq(recs[i]), seq(recs[i - 1]) + 1) << i;
+}
+
+// The compact form holds everything the JSON form does: read back, it is
+// the same JSON, byte for byte, whatever the fields hold. A payload that is
+// not a whole record of either form is refused, never read past its end.
+TEST(SegmentHistoryLogTest, TheCompactFormReadsBackAsTheSameJson) {
+  const int64_t ms = 1796548720643;  // 2026-12-06T09:18:40.643Z
+  const std::string recorded_at = "2026-12-06T09:18:40.643Z";
+  std::vector<HistoryFields> cases(4);
+  cases[0].kind = "event";
+  cases[0].direction = "inbound";
+  cases[0].at = "2026-11-20T09:14:03+01:00";
+  cases[0].tenant = "default";
+  cases[0].partner = "P-BENCH";
+  cases[0].document = "FV-2026-0042";
+  cases[0].actor = "u17";
+  cases[0].event_id = "bulk-2033253660-6-000000000000";
+  cases[0].event_type = "invoice.posted";
+  cases[0].transport = "http";
+  cases[0].status = "received";
+  cases[0].known_plain = HistoryFields::kKind | HistoryFields::kDirection | HistoryFields::kAt;
+  // Every field, values that need escaping, an attempt; `at` left out
+  // (the JSON form then says recorded_at).
+  HistoryFields& all = cases[1];
+  for (std::string_view* v : {&all.kind, &all.direction, &all.tenant, &all.partner, &all.contact, &all.document,
+                              &all.actor, &all.on_behalf_of, &all.event_id, &all.event_type, &all.message_id,
+                              &all.template_id, &all.recipient, &all.transport, &all.subject, &all.status, &all.error})
+    *v = "x \"q\"\r\n\x01 Faktúra \xff";
+  all.attempt = 300;
+  cases[2].kind = "email";  // one field
+  cases[3].attempt = 1;     // none but an attempt
+  for (const HistoryFields& f : cases) {
+    std::string json = "keep", compact = "keep";
+    encode_history_record(json, f, "h1796548720009-42", recorded_at);
+    encode_compact_history_record(compact, f, "h1796548720009-42", ms);
+    EXPECT_EQ(compact.substr(0, 4), "keep");
+    std::string read = "keep";
+    ASSERT_TRUE(history_record_json(kHistoryCompactRecord, std::string_view(compact).substr(4), read));
+    EXPECT_EQ(read, json);
+    EXPECT_LT(compact.size(), json.size());
+  }
+  std::string compact;
+  encode_compact_history_record(compact, cases[0], "h1796548720009-42", ms);
+  EXPECT_LT(compact.size(), 170u);  // ~330 as JSON
+  std::string out;
+  for (size_t n = 0; n < compact.size(); ++n)
+    EXPECT_FALSE(history_record_json(kHistoryCompactRecord, std::string_view(compact).substr(0, n), out)) << n;
+  EXPECT_FALSE(history_record_json(kHistoryCompactRecord, compact + "x", out));
+  std::string other_version = compact;
+  other_version[0] = 2;
+  EXPECT_FALSE(history_record_json(kHistoryCompactRecord, other_version, out));
+  EXPECT_FALSE(history_record_json(7, compact, out));
+  EXPECT_TRUE(out.empty());
+  // The JSON form (records written before session 34) reads as it is.
+  ASSERT_TRUE(history_record_json(kHistoryJsonRecord, R"({"id":"h1-1"})", out));
+  EXPECT_EQ(out, R"({"id":"h1-1"})");
 }
 
 TEST(SegmentHistoryLogTest, EncodesPlainValuesExactlyAndEscapesTheOthers) {
