@@ -497,13 +497,15 @@ EventDecoder::EventDecoder(DecoderLimits limits) : limits_(limits), impl_(std::m
 
 EventDecoder::~EventDecoder() = default;
 
-DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format, bool padded) {
+DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format, bool padded, bool borrow_text) {
   DecodeResult result;
-  decode_append(body, format, result, padded);
+  decode_append(body, format, result, padded, borrow_text);
   return result;
 }
 
-bool EventDecoder::decode_append(std::string_view body, BodyFormat format, DecodeResult& result, bool padded_body) {
+bool EventDecoder::decode_append(std::string_view body, BodyFormat format, DecodeResult& result, bool padded_body,
+                                 bool borrow_text) {
+  borrow_text = borrow_text && padded_body;  // else the lines' text is in the decoder's own buffer
   const size_t start = result.events.size();
   result.malformed = false;
   result.malformed_reason.clear();
@@ -517,8 +519,10 @@ bool EventDecoder::decode_append(std::string_view body, BodyFormat format, Decod
     DocumentEvent& ev = result.events.emplace_back();
     size_t before = result.errors.size();
     EventValidator(limits_, index, result.errors).validate(root, ev);
-    if (result.errors.size() == before) ev.json = raw.empty() ? simdjson::to_string(root) : std::string(raw);
-    else result.events.pop_back();
+    if (result.errors.size() != before) result.events.pop_back();
+    else if (raw.empty()) ev.json = simdjson::to_string(root);
+    else if (borrow_text) ev.json_view = raw;
+    else ev.json.assign(raw);
   };
   auto too_many = [&](size_t n) {
     if (n <= limits_.max_batch_events) return false;

@@ -621,8 +621,8 @@ void Journal::stage(Admission& adm, const DocumentEvent& event, const std::strin
   if (slot >= adm.keys_.size() || !key_names(adm.keys_[slot], event.tenant, event.id))
     throw std::logic_error("Journal::stage: event " + event.id + " is not the next fresh reservation");
   std::string serialized;
-  if (event.json.empty()) serialized = json::serialize(to_json(event, true));
-  const std::string& event_json = event.json.empty() ? serialized : event.json;
+  std::string_view event_json = event.text();
+  if (event_json.empty()) event_json = serialized = json::serialize(to_json(event, true));
   const int64_t at = now_ms();
   // Sized once for the whole admission, by its first event (for a single
   // event too: grown from empty, its buffer was allocated twice).

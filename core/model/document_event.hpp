@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace herald {
@@ -54,6 +55,13 @@ struct DocumentEvent {
   // element of a JSON array); set by EventDecoder. The journal stores
   // it verbatim instead of serializing the fields again (empty: to_json).
   std::string json;
+  // The same text left where it was received, instead of `json`, when the
+  // decoder was told the body outlives the event's staging (an HTTP
+  // request's body: EventDecoder::decode's borrow_text). Read only by
+  // Journal::stage; EventPipeline clears it once the event is staged, or
+  // copies it into `json` before the event outlives the request.
+  std::string_view json_view;
+  std::string_view text() const { return json.empty() ? json_view : std::string_view(json); }
 };
 
 // The event as a JSON object, in the shape of the API. Attachments carry their

@@ -91,6 +91,10 @@ EventPipeline::Prepared EventPipeline::prepare(DocumentEvent& event, const Resou
   matches.clear();
   snapshot.index.match(event, context, matches);
   if (!matches.empty()) {
+    // It outlives the request (its messages hold it): its text is copied
+    // out of the body it may have been left in.
+    if (event.json.empty()) event.json.assign(event.json_view);
+    event.json_view = {};
     p.owned = std::make_shared<const DocumentEvent>(std::move(event));
     p.event = p.owned.get();
     context.rebind(*p.event);
@@ -102,6 +106,7 @@ EventPipeline::Prepared EventPipeline::prepare(DocumentEvent& event, const Resou
     planned.push_back({m->message_id, m->channel});
   }
   journal_.stage(admission, *p.event, source, planned);
+  if (!p.owned) event.json_view = {};  // the body it points into goes with the request
   return p;
 }
 

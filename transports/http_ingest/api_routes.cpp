@@ -373,7 +373,9 @@ boost::asio::awaitable<HttpResponse> ApiRoutes::post_events(HttpRequest& req, Ev
                                   "use Content-Type application/json or application/x-ndjson");
   }
 
-  DecodeResult result = decoder.decode(req.body(), format, has_decoder_padding(req.body()));
+  // The events' text stays in the body: `req` outlives their staging.
+  const bool padded = has_decoder_padding(req.body());
+  DecodeResult result = decoder.decode(req.body(), format, padded, padded);
   if (result.malformed) {
     rejected_.inc();
     co_return make_error_response(HttpStatus::bad_request, v, "malformed_json", result.malformed_reason);

@@ -197,6 +197,38 @@ TEST(EventDecoderTest, NdjsonLinesKeepTheirOwnText) {
   EXPECT_EQ(r.events[1].data.at("k").as_array().size(), 2u);
 }
 
+// borrow_text: a body parsed in place leaves each event's text where it is
+// (json_view into the body, json empty); one that had to be copied into
+// the decoder's buffer (not padded), and an array's elements (re-serialized),
+// still get a text of their own.
+TEST(EventDecoderTest, BorrowedTextPointsIntoTheBodyOnlyWhenItIsParsedInPlace) {
+  std::string one = R"({"id":"a", "type":"t.x","occurred_at":"2026-11-20T09:14:03Z"})";
+  std::string two = R"({"id":"b","type":"t.x","occurred_at":"2026-11-20T09:14:03Z"})";
+  std::string body = one + "\n" + two + "\n";
+  body.reserve(body.size() + kDecoderPadding);
+  EventDecoder d;
+  DecodeResult r = d.decode(body, BodyFormat::ndjson, true, true);
+  ASSERT_TRUE(r.ok()) << r.malformed_reason;
+  ASSERT_EQ(r.events.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_TRUE(r.events[i].json.empty());
+    EXPECT_GE(r.events[i].json_view.data(), body.data());
+    EXPECT_LE(r.events[i].json_view.data() + r.events[i].json_view.size(), body.data() + body.size());
+  }
+  EXPECT_EQ(r.events[0].text(), one);
+  EXPECT_EQ(r.events[1].text(), two);
+  DecodeResult copied = d.decode(body, BodyFormat::ndjson, false, true);
+  ASSERT_EQ(copied.events.size(), 2u);
+  EXPECT_EQ(copied.events[0].json, one);
+  EXPECT_TRUE(copied.events[0].json_view.empty());
+  std::string array = "[" + one + "]";
+  array.reserve(array.size() + kDecoderPadding);
+  DecodeResult element = d.decode(array, BodyFormat::json, true, true);
+  ASSERT_EQ(element.events.size(), 1u);
+  EXPECT_EQ(element.events[0].json, R"({"id":"a","type":"t.x","occurred_at":"2026-11-20T09:14:03Z"})");
+  EXPECT_TRUE(element.events[0].json_view.empty());
+}
+
 TEST(EventDecoderTest, DecodeAppendKeepsEarlierEventsAndReportsOnlyThisBody) {
   EventDecoder d;
   DecodeResult batch;
