@@ -550,8 +550,8 @@ Reservation Journal::reserve(Admission& adm, const std::string& k, EventStatus* 
 }
 
 void Journal::reserve_all(Admission& adm, std::span<std::string> keys, std::span<Reservation> out,
-                          std::span<EventStatus> existing) {
-  assert(out.size() == keys.size() && existing.size() == keys.size());
+                          std::vector<std::pair<size_t, EventStatus>>& duplicates) {
+  assert(out.size() == keys.size());
   adm.keys_.reserve(adm.keys_.size() + keys.size());
   adm.entries_.reserve(adm.entries_.size() + keys.size());
   adm.staged_.reserve(adm.staged_.size() + keys.size());
@@ -579,9 +579,12 @@ void Journal::reserve_all(Admission& adm, std::span<std::string> keys, std::span
   for (auto& e : spares) e = std::make_unique<EventEntry>();
   std::lock_guard lock(mutex_);
   const bool valid = finished_->snapshot() == runs;
-  for (size_t i = 0; i < keys.size(); ++i)
-    out[i] = reserve_locked(adm, std::move(keys[i]), std::move(hashed_keys[i]), &existing[i], now,
+  EventStatus existing;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    out[i] = reserve_locked(adm, std::move(keys[i]), std::move(hashed_keys[i]), &existing, now,
                             valid ? &probed[i] : nullptr, spares[i]);
+    if (out[i] == Reservation::duplicate) duplicates.emplace_back(i, std::exchange(existing, {}));
+  }
   in_memory_.set(int64_t(entries_.size()));
 }
 

@@ -160,11 +160,13 @@ class Journal final : public DeliveryLedger {
   // duplicate: known and durable; `existing` holds its status.
   // in_flight: another admission is committing it; ask status() after commit.
   Reservation reserve(Admission& adm, const std::string& key, EventStatus* existing);
-  // reserve() for a whole batch under one lock: out[i] answers keys[i], and
-  // `existing[i]` is filled for duplicates (both as long as keys). Fresh keys
-  // are moved into the admission; the others are left.
+  // reserve() for a whole batch under one lock: out[i] answers keys[i] (as
+  // long as keys), and each duplicate's index and status are appended to
+  // `duplicates`, in order (a status per key, mostly unused, was 500
+  // constructed and destroyed per NDJSON request). Fresh keys are moved
+  // into the admission; the others are left.
   void reserve_all(Admission& adm, std::span<std::string> keys, std::span<Reservation> out,
-                   std::span<EventStatus> existing);
+                   std::vector<std::pair<size_t, EventStatus>>& duplicates);
 
   // Records the event and its planned messages for commit(). Fresh
   // reservations are staged in the order they were reserved, each once.

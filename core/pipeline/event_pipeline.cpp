@@ -4,6 +4,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/container/small_vector.hpp>
 
+#include <cassert>
+
 namespace herald {
 
 namespace net = boost::asio;
@@ -126,8 +128,9 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
   keys.reserve(events.size());
   for (const auto& e : events) keys.push_back(Journal::key(e.tenant, e.id));
   PerEvent<Reservation> reservations(events.size());
-  PerEvent<EventStatus> existing(events.size());
-  journal_.reserve_all(admission, keys, reservations, existing);
+  std::vector<std::pair<size_t, EventStatus>> duplicates;
+  journal_.reserve_all(admission, keys, reservations, duplicates);
+  auto duplicate = duplicates.begin();  // in index order
 
   prepared.reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
@@ -137,7 +140,8 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
       case Reservation::duplicate:
         duplicates_.inc();
         out.duplicate = true;
-        for (const auto& m : existing[i].messages) out.message_ids.push_back(m.id);
+        assert(duplicate != duplicates.end() && duplicate->first == i);
+        for (const auto& m : duplicate++->second.messages) out.message_ids.push_back(m.id);
         continue;
       case Reservation::in_flight:
         in_flight.emplace_back(i, std::move(keys[i]));

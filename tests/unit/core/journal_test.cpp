@@ -604,11 +604,13 @@ void JournalRaceTest::expect_duplicates_found_while_runs_change(Journal& journal
     const size_t n = keys.size();
     Admission adm;
     std::vector<Reservation> out(n);
-    std::vector<EventStatus> existing(n);
+    std::vector<std::pair<size_t, EventStatus>> existing;
     j->reserve_all(adm, keys, out, existing);
+    ASSERT_EQ(existing.size(), n);
     for (size_t k = 0; k < n; ++k) {
       ASSERT_EQ(out[k], Reservation::duplicate) << "round " << round << " key " << k;
-      EXPECT_TRUE(existing[k].committed);
+      EXPECT_EQ(existing[k].first, k);
+      EXPECT_TRUE(existing[k].second.committed);
     }
     EXPECT_EQ(adm.reserved(), 0u);
   }
@@ -682,8 +684,9 @@ TEST_F(JournalTest, SharedFilterIsBuiltRightAfterARestart) {
   EXPECT_GE(filtered.value(), 1);
   Admission adm;
   std::vector<Reservation> out(keys.size());
-  std::vector<EventStatus> existing(keys.size());
+  std::vector<std::pair<size_t, EventStatus>> existing;
   j->reserve_all(adm, keys, out, existing);
+  EXPECT_EQ(existing.size(), keys.size());
   for (size_t k = 0; k < keys.size(); ++k) ASSERT_EQ(out[k], Reservation::duplicate) << keys[k];
 }
 
