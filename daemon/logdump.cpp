@@ -4,6 +4,7 @@
 //
 //   herald-logdump var/history          one history record (JSON) per line
 //   herald-logdump --raw var/journal    {"segment":N,"type":T,"record":{...},"event":{...}}
+//                                       (an accepted record, type 5, shows its header as JSON)
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "core/history/segment_history_log.hpp"
+#include "core/journal/journal.hpp"
 #include "core/storage/log_format.hpp"
 
 namespace fs = std::filesystem;
@@ -64,12 +66,22 @@ int main(int argc, char** argv) {
                                  std::fwrite(line.data(), 1, line.size(), stdout);
                                  return;
                                }
-                               auto nl = payload.find('\n');
+                               // A journal record: a JSON header line and the event's text,
+                               // or since session 34 an accepted record in varints.
+                               std::string_view head = payload, event;
+                               bool has_event = false;
+                               if (type == kJournalAcceptedCompact && journal_accepted_json(payload, line, event)) {
+                                 head = line;
+                                 has_event = true;
+                               } else if (auto nl = payload.find('\n'); nl != std::string_view::npos) {
+                                 head = payload.substr(0, nl);
+                                 event = payload.substr(nl + 1);
+                                 has_event = true;
+                               }
                                std::printf("{\"segment\":%llu,\"type\":%u,\"record\":%.*s",
-                                           static_cast<unsigned long long>(number), unsigned(type),
-                                           int(std::min(nl, payload.size())), payload.data());
-                               if (nl != std::string_view::npos)
-                                 std::printf(",\"event\":%.*s", int(payload.size() - nl - 1), payload.data() + nl + 1);
+                                           static_cast<unsigned long long>(number), unsigned(type), int(head.size()),
+                                           head.data());
+                               if (has_event) std::printf(",\"event\":%.*s", int(event.size()), event.data());
                                std::printf("}\n");
                              });
     if (scan.stop == ScanStop::corrupt) {

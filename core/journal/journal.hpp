@@ -53,6 +53,14 @@
 
 namespace herald {
 
+// The record type of an accepted event (its header in varints, then the
+// event's text), and its header as the JSON object herald-logdump --raw
+// prints ({"t","id","ty","src","at","m":[[id, channel]…]}, the form of the
+// type-1 records written before session 34), with `event` its text; false
+// if `payload` is not such a record.
+inline constexpr uint8_t kJournalAcceptedCompact = 5;
+bool journal_accepted_json(std::string_view payload, std::string& header, std::string_view& event);
+
 struct JournalSettings {
   SegmentLogOptions log;
   std::chrono::seconds idempotency_window{7 * 24 * 3600};
@@ -280,6 +288,9 @@ class Journal final : public DeliveryLedger {
   void settle(std::span<const std::string> keys, std::span<EventEntry* const> entries, bool ok);
   EventEntry& entry(const std::string& key);  // created if missing; mutex_ held
   void apply_record(uint8_t type, std::string_view payload);
+  // An accepted or snapshot record's event, whichever its form.
+  void apply_accepted(std::string_view tenant, std::string_view id, std::string_view type, std::string_view source,
+                      int64_t at, std::string_view event_json, std::vector<MessageStatus> messages);
   void merge_message(EventEntry& e, MessageStatus m);
   // The entry's full state, unpacking a finished one.
   static JournalEntry::Live& live(EventEntry& e);
