@@ -9,6 +9,14 @@
 namespace herald {
 namespace {
 
+// A history log's settings in `dir`, as heraldd names it.
+HistorySettings history_settings(const TempDir& dir) {
+  HistorySettings s;
+  s.log.dir = dir.path() / "history";
+  s.log.name = "history";
+  return s;
+}
+
 // A stored record as the JSON object herald-logdump prints for it.
 boost::json::value stored_json(uint8_t type, std::string_view payload) {
   EXPECT_EQ(type, kHistoryCompactRecord);
@@ -21,9 +29,7 @@ TEST(SegmentHistoryLogTest, RecordsAreDurableJsonWithIdsAndRecordedAt) {
   TempDir dir;
   Logger log{nullptr};
   MetricsRegistry metrics;
-  HistorySettings s;
-  s.log.dir = dir.path() / "history";
-  s.log.name = "history";
+  HistorySettings s = history_settings(dir);
   {
     SegmentHistoryLog h(s, make_pwrite_log_io(), log, metrics);
     h.open();
@@ -56,9 +62,7 @@ TEST(SegmentHistoryLogTest, ABatchGivenAwayIsWrittenInOrderWithTheAppendsAroundI
   TempDir dir;
   Logger log{nullptr};
   MetricsRegistry metrics;
-  HistorySettings s;
-  s.log.dir = dir.path() / "history";
-  s.log.name = "history";
+  HistorySettings s = history_settings(dir);
   auto event = [](int i) {
     DocumentEvent e;
     e.id = "ev-" + std::to_string(i);
@@ -300,8 +304,7 @@ TEST(SegmentHistoryLogTest, RetentionBySizeRemovesOldestSegmentsOnly) {
   TempDir dir;
   Logger log{nullptr};
   MetricsRegistry metrics;
-  HistorySettings s;
-  s.log.dir = dir.path() / "history";
+  HistorySettings s = history_settings(dir);
   s.log.segment_bytes = 64 * 1024;
   s.max_bytes = 200 * 1024;
   SegmentHistoryLog h(s, make_pwrite_log_io(), log, metrics);
