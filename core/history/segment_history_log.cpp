@@ -51,8 +51,9 @@ int64_t unix_ms(std::chrono::system_clock::time_point t) {
 void encode_compact_history_record(std::string& out, const HistoryFields& r, std::string_view id,
                                    int64_t recorded_ms) {
   // Sized exactly, then written with a cursor: one resize per record.
+  const uint64_t ms = static_cast<uint64_t>(std::max<int64_t>(recorded_ms, 0));
   uint32_t mask = 0, bit = 1;
-  size_t size = 1 + text_size(id) + varint_size(static_cast<uint64_t>(std::max<int64_t>(recorded_ms, 0)));
+  size_t size = 1 + text_size(id) + varint_size(ms);
   for_each_field(r, [&](std::string_view v) {
     if (!v.empty()) {
       mask |= bit;
@@ -70,7 +71,7 @@ void encode_compact_history_record(std::string& out, const HistoryFields& r, std
   char* p = out.data() + start;
   *p++ = static_cast<char>(kCompactVersion);
   put_varint(p, mask);
-  put_varint(p, static_cast<uint64_t>(std::max<int64_t>(recorded_ms, 0)));
+  put_varint(p, ms);
   put_text(p, id);
   for_each_field(r, [&](std::string_view v) {
     if (!v.empty()) put_text(p, v);
@@ -235,7 +236,6 @@ RecoveryReport SegmentHistoryLog::open() {
 void SegmentHistoryLog::close() {
   {
     std::lock_guard lock(queue_mutex_);
-    queue_stopping_ = true;
     encoder_running_ = false;  // batches from now on are encoded by their callers
   }
   queue_cv_.notify_all();
@@ -324,7 +324,7 @@ void SegmentHistoryLog::submit(RecordBatch& batch) {
 void SegmentHistoryLog::run_encoder() {
   std::unique_lock lock(queue_mutex_);
   for (;;) {
-    queue_cv_.wait(lock, [&] { return queue_stopping_ || !queue_.empty(); });
+    queue_cv_.wait(lock, [&] { return !encoder_running_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, and everything appended
     Job job = std::move(queue_.front());
     queue_.pop_front();

@@ -116,13 +116,12 @@ class SegmentHistoryLog final : public HistoryLog {
   bool stopping_ = false;
   std::thread retention_;
 
-  std::mutex queue_mutex_;  // guards the five below
+  std::mutex queue_mutex_;  // guards the four below
   std::condition_variable queue_cv_;  // the encoder waits for jobs
   std::condition_variable idle_cv_;   // flush() waits for the encoder to be done
   std::deque<Job> queue_;
   bool encoding_ = false;  // the encoder holds a job taken off the queue
-  bool encoder_running_ = false;
-  bool queue_stopping_ = false;
+  bool encoder_running_ = false;  // from open() until close() stops it
   std::thread encoder_;
 };
 

@@ -327,9 +327,6 @@ std::optional<FinishedStore::FilterBuild> FinishedStore::build_filter(const RunS
   std::erase_if(unfilterable_, [&](const fs::path& p) {
     return std::none_of(set.runs.begin(), set.runs.end(), [&](const RunPtr& r) { return r->path() == p; });
   });
-  auto unfilterable = [&](const FinishedRun& run) {
-    return std::find(unfilterable_.begin(), unfilterable_.end(), run.path()) != unfilterable_.end();
-  };
   uint64_t keys = 0, uncovered = 0;
   bool large = false;
   std::vector<RunPtr> eligible;  // under the store's seed (the filter's)
@@ -349,16 +346,8 @@ std::optional<FinishedStore::FilterBuild> FinishedStore::build_filter(const RunS
   if (!due) return std::nullopt;
   FilterBuild build{std::make_shared<FinishedFilter>(std::max(2 * keys, min_filter_keys_), seed_), {}};
   FinishedFilter::Feed feed(build.filter.get());
-  for (const auto& run : eligible) {
-    if (!keep_going()) return std::nullopt;
-    FinishedRun::Cursor cursor(*run);
-    FinishedRecord r;
-    while (cursor.next(r))
-      if (feed.push(r.hash) && !keep_going()) return std::nullopt;
-    // A damaged block's keys are not all in: the run stays tested on its own.
-    if (!cursor.damaged()) build.covered.push_back(run);
-    else if (!unfilterable(*run)) unfilterable_.push_back(run->path());
-  }
+  for (const auto& run : eligible)
+    if (!keep_going() || !add_keys(run, feed, build, keep_going)) return std::nullopt;
   feed.flush();
   return build;
 }
@@ -369,21 +358,31 @@ size_t FinishedStore::cover_new_runs(FilterBuild& build, const RunSet& now, cons
   FinishedFilter::Feed feed(build.filter.get());
   for (const RunPtr& run : now.runs) {
     if (run->seed() != seed_ || std::find(build.covered.begin(), build.covered.end(), run) != build.covered.end() ||
-        std::find(unfilterable_.begin(), unfilterable_.end(), run->path()) != unfilterable_.end())
+        unfilterable(*run))
       continue;
     if (!keep_going()) break;
-    FinishedRun::Cursor cursor(*run);
-    FinishedRecord r;
-    while (cursor.next(r)) feed.push(r.hash);
-    if (!cursor.damaged()) {
-      build.covered.push_back(run);
-      ++added;
-    } else {
-      unfilterable_.push_back(run->path());
-    }
+    const size_t covered = build.covered.size();
+    if (!add_keys(run, feed, build, keep_going)) break;
+    added += build.covered.size() - covered;
   }
   feed.flush();
   return added;
+}
+
+bool FinishedStore::unfilterable(const FinishedRun& run) const {
+  return std::find(unfilterable_.begin(), unfilterable_.end(), run.path()) != unfilterable_.end();
+}
+
+bool FinishedStore::add_keys(const RunPtr& run, FinishedFilter::Feed& feed, FilterBuild& build,
+                             const std::function<bool()>& keep_going) {
+  FinishedRun::Cursor cursor(*run);
+  FinishedRecord r;
+  while (cursor.next(r))
+    if (feed.push(r.hash) && !keep_going()) return false;
+  // A damaged block's keys are not all in: the run stays tested on its own.
+  if (!cursor.damaged()) build.covered.push_back(run);
+  else if (!unfilterable(*run)) unfilterable_.push_back(run->path());
+  return true;
 }
 
 void FinishedStore::publish(RunPtr added, const std::vector<RunPtr>& removed, const FinishedFilter* covered_by) {

@@ -194,6 +194,12 @@ class FinishedStore {
   std::filesystem::path next_path();
   // Completes `w` (written to `path`) and opens the run it wrote.
   RunPtr finish(FinishedRunWriter& w, const std::filesystem::path& path, std::error_code& ec);
+  // A run a build found damaged (unfilterable_).
+  bool unfilterable(const FinishedRun& run) const;
+  // Feeds every key of `run` to a build's filter; covered unless a block is
+  // damaged (then unfilterable). False if `keep_going` turned false midway.
+  bool add_keys(const RunPtr& run, FinishedFilter::Feed& feed, FilterBuild& build,
+                const std::function<bool()>& keep_going);
 
   std::filesystem::path dir_;
   uint64_t base_records_;

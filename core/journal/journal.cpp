@@ -556,7 +556,6 @@ void Journal::apply_record(uint8_t type, std::string_view payload) {
     return;
   }
   const json::object& o = v.get_object();
-  std::string k = key(str(o, "t"), str(o, "id"));
   if (type == kAccepted || type == kSnapshot) {
     std::vector<MessageStatus> messages;
     if (auto* ms = o.if_contains("m"); ms && ms->is_array()) {
@@ -576,7 +575,7 @@ void Journal::apply_record(uint8_t type, std::string_view payload) {
     }
     apply_accepted(str(o, "t"), str(o, "id"), str(o, "ty"), str(o, "src"), num(o, "at"), body, std::move(messages));
   } else if (type == kState) {
-    auto it = entries_.find(k);
+    auto it = entries_.find(key(str(o, "t"), str(o, "id")));
     if (it == entries_.end()) return;  // its event expired and was checkpointed away
     MessageStatus m;
     m.id = str(o, "m");
