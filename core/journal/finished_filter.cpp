@@ -12,7 +12,7 @@ FinishedFilter::FinishedFilter(uint64_t capacity, uint64_t seed)
     : capacity_(capacity),
       seed_(seed),
       words_(bloom_words_for(capacity, kShape)),
-      bits_(std::make_unique<std::atomic<uint64_t>[]>(words_)) {}
+      bits_(words_) {}
 
 void FinishedFilter::add(std::span<const uint64_t> hashes) {
   std::lock_guard lock(writer_);

@@ -29,6 +29,8 @@
 #include <span>
 #include <vector>
 
+#include "core/util/page_allocator.hpp"
+
 namespace herald {
 
 class FinishedFilter {
@@ -72,7 +74,7 @@ class FinishedFilter {
  private:
   uint64_t capacity_, seed_;
   size_t words_;
-  std::unique_ptr<std::atomic<uint64_t>[]> bits_;
+  std::vector<std::atomic<uint64_t>, HugePageAllocator<std::atomic<uint64_t>>> bits_;  // zeroed
   std::mutex writer_;
   std::atomic<uint64_t> added_{0};
 };

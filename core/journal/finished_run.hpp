@@ -32,6 +32,8 @@
 #include <system_error>
 #include <vector>
 
+#include "core/util/page_allocator.hpp"
+
 namespace herald {
 
 enum class FinishedRunFormat { v1, v2 };
@@ -148,7 +150,7 @@ class FinishedRun {
   int64_t min_at_ = 0, max_at_ = 0;
   int probes_ = 0;  // the filter's, by format version
   std::vector<IndexEntry> index_;
-  std::vector<uint64_t> bloom_;
+  std::vector<uint64_t, HugePageAllocator<uint64_t>> bloom_;  // a merged run's is megabytes
 };
 
 // Decodes one record at `p` (bounds-checked); advances `p`.

@@ -50,6 +50,7 @@
 #include "core/journal/finished_store.hpp"
 #include "core/model/document_event.hpp"
 #include "core/storage/segment_log.hpp"
+#include "core/util/page_allocator.hpp"
 
 namespace herald {
 
@@ -347,7 +348,9 @@ class Journal final : public DeliveryLedger {
   // miss per lookup; with a million ids the chained std::unordered_map spent
   // 10% of Redis ingest walking buckets. Entries live behind pointers so
   // references stay valid across rehashes. Lookups take a string_view.
-  boost::unordered_flat_map<HashedKey, std::unique_ptr<EventEntry>, KeyHash, KeyEqual> entries_;
+  boost::unordered_flat_map<HashedKey, std::unique_ptr<EventEntry>, KeyHash, KeyEqual,
+                            HugePageAllocator<std::pair<const HashedKey, std::unique_ptr<EventEntry>>>>
+      entries_;
   // The entries a checkpoint rewrites: staged and not both committed and
   // finished (those are in pending_run_ or a run). Kept apart so that a
   // checkpoint walks these few, not the map. mutex_

@@ -315,5 +315,44 @@ TEST(PageAllocatorTest, BuffersWorkAndTheirPagesGoBackWhenFreed) {
 #endif
 }
 
+// The VmFlags of the mapping that holds `p`, from /proc/self/smaps.
+std::string vm_flags_of(const void* p) {
+  std::ifstream smaps("/proc/self/smaps");
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  std::string line;
+  bool inside = false;
+  while (std::getline(smaps, line)) {
+    uintptr_t lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find('-') < line.find(' ')) {
+      inside = addr >= lo && addr < hi;
+    } else if (inside && line.rfind("VmFlags:", 0) == 0) {
+      return line;
+    }
+  }
+  return "";
+}
+
+TEST(HugePageAllocatorTest, LargeArraysAreHugePageAlignedAndAdvisedSmallOnesAreOrdinary) {
+  using Words = std::vector<uint64_t, HugePageAllocator<uint64_t>>;
+  Words large((4u << 20) / sizeof(uint64_t) + 3);  // 4 MB and a bit: rounded up to 6 MB
+  for (size_t i = 0; i < large.size(); ++i) ASSERT_EQ(large[i], 0u);
+  large.back() = 42;
+  EXPECT_EQ(large.back(), 42u);
+  Words small(100, 7);
+  EXPECT_EQ(small[99], 7u);
+#if !defined(__SANITIZE_ADDRESS__)  // there both are operator new's
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(large.data()) % (2u << 20), 0u);
+  // "hg": marked MADV_HUGEPAGE (whether the kernel then gives it huge pages
+  // depends on its THP setting, so that is not asserted).
+  const std::string flags = vm_flags_of(large.data());
+  ASSERT_FALSE(flags.empty());
+  EXPECT_NE(flags.find(" hg"), std::string::npos) << flags;
+  EXPECT_EQ(vm_flags_of(small.data()).find(" hg"), std::string::npos);
+#endif
+  Words grown;
+  for (uint64_t i = 0; i < 600000; ++i) grown.push_back(i);  // crosses 2 MB while growing
+  EXPECT_EQ(grown[599999], 599999u);
+}
+
 }  // namespace
 }  // namespace herald
