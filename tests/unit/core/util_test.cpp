@@ -316,7 +316,7 @@ TEST(PageAllocatorTest, BuffersWorkAndTheirPagesGoBackWhenFreed) {
 }
 
 // The VmFlags of the mapping that holds `p`, from /proc/self/smaps.
-std::string vm_flags_of(const void* p) {
+[[maybe_unused]] std::string vm_flags_of(const void* p) {
   std::ifstream smaps("/proc/self/smaps");
   const auto addr = reinterpret_cast<uintptr_t>(p);
   std::string line;
