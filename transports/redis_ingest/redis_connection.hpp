@@ -8,12 +8,10 @@
 // previous batch + XREADGROUP of the next), so the connection does its own
 // socket I/O with Asio (TCP, unix socket or TLS through OpenSSL, one write
 // and as few reads as the replies need) and uses hiredis for what it is good
-// at: the RESP reply parser (redisReader). Commands are argument vectors,
-// every argument length-prefixed (CommandBatch), so data is never formatted
-// into a command string (RESP injection, RELIABILITY §2); they are encoded
-// by hand, byte for byte as hiredis's redisFormatCommandArgv (a unit test
-// holds the two equal), which cost a sprintf per argument.
-// bench/redis_ingest_bench compares this loop with herald's.
+// at: the argument-vector command encoder (redisFormatCommandArgv: every
+// argument is length-prefixed, so data is never formatted into a command
+// string — RESP injection, RELIABILITY §2) and the RESP reply parser
+// (redisReader). bench/redis_ingest_bench compares this loop with herald's.
 //
 // Not thread-safe: give it a strand executor and use it from one coroutine
 // at a time.
@@ -104,6 +102,8 @@ class CommandBatch final {
  private:
   std::string wire_;
   size_t count_ = 0;
+  std::vector<const char*> argv_;  // reused: no per-command allocation here
+  std::vector<size_t> argvlen_;
 };
 
 // Text of a reply of type status/error/string (empty for others).

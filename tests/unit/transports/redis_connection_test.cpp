@@ -15,7 +15,6 @@
 #include <cstring>
 #include <functional>
 #include <optional>
-#include <random>
 
 #include "transports/redis_ingest/redis_connection.hpp"
 
@@ -25,36 +24,6 @@ namespace {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
-
-// The same bytes as hiredis's own formatter (which CommandBatch used until
-// session 35), for arguments of every length class and none.
-TEST(CommandBatchTest, WireMatchesHiredisFormatCommandArgv) {
-  std::mt19937 rng(35);
-  std::vector<std::string> args;
-  for (size_t n : {0, 1, 9, 10, 99, 100, 999, 1000, 12345}) {
-    std::string a(n, '\0');
-    for (auto& c : a) c = static_cast<char>(rng());
-    args.push_back(std::move(a));
-  }
-  for (size_t argc : {1, 2, 9, 10, 11}) {
-    std::vector<std::string_view> views;
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (size_t i = 0; i < argc; ++i) {
-      views.push_back(args[(i * 7 + argc) % args.size()]);
-      argv.push_back(views.back().data());
-      lens.push_back(views.back().size());
-    }
-    char* cmd = nullptr;
-    const int len = redisFormatCommandArgv(&cmd, static_cast<int>(argc), argv.data(), lens.data());
-    ASSERT_GT(len, 0);
-    const std::string expected(cmd, static_cast<size_t>(len));
-    redisFreeCommand(cmd);
-    CommandBatch b;
-    b.add(std::span<const std::string_view>(views));
-    EXPECT_EQ(b.wire(), expected) << argc << " arguments";
-  }
-}
 
 TEST(CommandBatchTest, EncodesArgumentsLengthPrefixed) {
   CommandBatch b;
