@@ -9,6 +9,9 @@
 // decays them (jemalloc: ~10 s), so a build that copies its chunks into
 // exact-size arrays held both at once. Under AddressSanitizer it is
 // operator new, so the sanitizer still checks these buffers' bounds.
+//
+// HugePageAllocator (below): the same idea for arrays probed at random,
+// mapped so that the kernel backs them with 2 MB pages.
 #include <sys/mman.h>
 
 #include <cstddef>
@@ -48,10 +51,6 @@ struct PageAllocator {
   friend bool operator==(const PageAllocator&, const PageAllocator&) noexcept { return true; }
 };
 
-}  // namespace herald
-
-namespace herald {
-
 // HugePageAllocator: for arrays read at random, a key per cache line, at
 // rates of a million keys a second (the finished-event filters, the
 // journal's map of ids). Spread over 4 KB pages, such an array of megabytes
@@ -70,7 +69,8 @@ struct HugePageAllocator {
   HugePageAllocator(const HugePageAllocator<U>&) noexcept {}
 
   T* allocate(size_t n) {
-    if (n > static_cast<size_t>(-1) / sizeof(T) - kHugePage) throw std::bad_array_new_length();
+    // (Room left for the rounding and the extra huge page below.)
+    if (n > (static_cast<size_t>(-1) - 2 * kHugePage) / sizeof(T)) throw std::bad_array_new_length();
     const size_t bytes = n * sizeof(T);
     if (!huge(bytes)) return static_cast<T*>(::operator new(bytes, std::align_val_t{alignof(T)}));
     // Over-mapped by a huge page, then trimmed to an aligned start.
