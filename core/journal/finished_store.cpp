@@ -294,11 +294,7 @@ void FinishedStore::merge_tiers(const std::function<RunList()>& runs, const Publ
     // takes the output's keys as they are written. (Only this thread
     // replaces the filter, and not during merge_tiers.)
     FinishedFilter* filter = set->filter && inputs.front()->seed() == set->filter->seed() ? set->filter.get() : nullptr;
-    bool inputs_covered = filter != nullptr;
-    for (const auto& in : inputs) {
-      const auto at = std::find(set->runs.begin(), set->runs.end(), in) - set->runs.begin();
-      inputs_covered = inputs_covered && set->covered[static_cast<size_t>(at)];
-    }
+    const bool inputs_covered = filter != nullptr && set->covers_all(inputs);
     std::error_code nested;  // a failed lower merge stops those, not this one
     RunPtr merged = merge(
         inputs, expire_before_ms, ec,
@@ -369,6 +365,15 @@ size_t FinishedStore::cover_new_runs(FilterBuild& build, const RunSet& now, cons
   return added;
 }
 
+bool FinishedStore::RunSet::covers_all(const std::vector<RunPtr>& some) const {
+  if (some.empty() || !filter) return false;
+  for (const RunPtr& r : some) {
+    const size_t at = static_cast<size_t>(std::find(runs.begin(), runs.end(), r) - runs.begin());
+    if (at == runs.size() || !covered[at]) return false;
+  }
+  return true;
+}
+
 bool FinishedStore::unfilterable(const FinishedRun& run) const {
   return std::find(unfilterable_.begin(), unfilterable_.end(), run.path()) != unfilterable_.end();
 }
@@ -397,11 +402,7 @@ void FinishedStore::publish(RunPtr added, const std::vector<RunPtr>& removed, co
     // A merge's output (it replaces its inputs) holds a subset of their
     // keys: covered when they all were, also by a filter built while it
     // was being written (which read the inputs).
-    bool inputs_covered = !removed.empty() && next->filter != nullptr;
-    for (const RunPtr& r : removed) {
-      const auto at = std::find(runs_->runs.begin(), runs_->runs.end(), r) - runs_->runs.begin();
-      inputs_covered = inputs_covered && size_t(at) < runs_->runs.size() && runs_->covered[size_t(at)];
-    }
+    const bool inputs_covered = runs_->covers_all(removed);
     next->runs.push_back(std::move(added));
     next->covered.push_back(inputs_covered || (covered_by && covered_by == next->filter.get()));
   }

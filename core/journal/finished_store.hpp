@@ -76,6 +76,9 @@ class FinishedStore {
     // rules out is not tested against runs[i]'s own.
     std::vector<char> covered;
     std::shared_ptr<FinishedFilter> filter;  // null until built (build_filter)
+    // True when `some` is not empty and each of them is in this set and
+    // covered by its filter (false without a filter).
+    bool covers_all(const std::vector<RunPtr>& some) const;
   };
   // The runs as they are now; publish() replaces the set, never changes it,
   // so a snapshot stays valid (and comparable: the same pointer means no run
