@@ -3,6 +3,7 @@
 #include <boost/container/small_vector.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <chrono>
 #include <cstdio>
@@ -161,9 +162,38 @@ std::optional<FinishedStore::Hit> FinishedStore::find_hashed(const RunSet& set, 
 
 std::vector<FinishedRecord>& FinishedStore::sort_by_hash(std::vector<FinishedRecord>& records) const {
   for (auto& r : records) r.hash = hash(r.key);
-  std::sort(records.begin(), records.end(), [](const FinishedRecord& a, const FinishedRecord& b) {
+  const auto before = [](const FinishedRecord& a, const FinishedRecord& b) {
     return a.hash != b.hash ? a.hash < b.hash : a.key < b.key;
-  });
+  };
+  const size_t n = records.size();
+  if (n < 256) {
+    std::sort(records.begin(), records.end(), before);
+    return records;
+  }
+  // A bucket pass on the hash's top bits, then an insertion sort of each
+  // bucket (one or two records): std::sort's ~14 rounds of compares and
+  // 48-byte swaps for a flush's 16k records were 2 % of all CPU under
+  // NDJSON ingest. The hashes are seeded per process, so ids cannot be
+  // chosen to crowd one bucket.
+  const int bits = std::min(static_cast<int>(std::bit_width(n)) - 1, 20);
+  const int shift = 64 - bits;
+  std::vector<uint32_t> start((size_t(1) << bits) + 1, 0);
+  for (const auto& r : records) ++start[(r.hash >> shift) + 1];
+  for (size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
+  std::vector<FinishedRecord> out(n);
+  {
+    std::vector<uint32_t> next(start.begin(), start.end() - 1);
+    for (const auto& r : records) out[next[r.hash >> shift]++] = r;
+  }
+  for (size_t b = 0; b + 1 < start.size(); ++b) {
+    for (size_t i = start[b] + 1; i < start[b + 1]; ++i) {
+      FinishedRecord r = out[i];
+      size_t j = i;
+      for (; j > start[b] && before(r, out[j - 1]); --j) out[j] = out[j - 1];
+      out[j] = r;
+    }
+  }
+  records.swap(out);
   return records;
 }
 

@@ -601,7 +601,8 @@ Reservation Journal::reserve(Admission& adm, const std::string& k, EventStatus* 
   auto spare = std::make_unique<EventEntry>();
   HashedKey hk = hashed(k);
   std::lock_guard lock(mutex_);
-  return reserve_locked(adm, std::string(k), std::move(hk), existing, now_ms(), nullptr, spare);
+  adm.reserved_ms_ = now_ms();
+  return reserve_locked(adm, std::string(k), std::move(hk), existing, adm.reserved_ms_, nullptr, spare);
 }
 
 void Journal::reserve_all(Admission& adm, std::span<std::string> keys, std::span<Reservation> out,
@@ -610,7 +611,7 @@ void Journal::reserve_all(Admission& adm, std::span<std::string> keys, std::span
   adm.keys_.reserve(adm.keys_.size() + keys.size());
   adm.entries_.reserve(adm.entries_.size() + keys.size());
   adm.staged_.reserve(adm.staged_.size() + keys.size());
-  const int64_t now = now_ms();
+  const int64_t now = adm.reserved_ms_ = now_ms();
   // The finished-event runs are asked about the whole batch before the lock
   // is taken: a filter test is a cache miss per run, and a filter hit reads
   // a block from disk; under the lock, every other admission and the
@@ -681,7 +682,7 @@ void Journal::stage(Admission& adm, const DocumentEvent& event, const std::strin
   std::string serialized;
   std::string_view event_json = event.text();
   if (event_json.empty()) event_json = serialized = json::serialize(to_json(event, true));
-  const int64_t at = now_ms();
+  const int64_t at = adm.reserved_ms_;
   // Sized once for the whole admission, by its first event (for a single
   // event too: grown from empty, its buffer was allocated twice).
   if (slot == 0)

@@ -150,6 +150,10 @@ class Admission {
   // Built by stage() without the journal lock; applied in one go by
   // async_commit(), so concurrent batches do not contend per event.
   Slots<JournalEntry> staged_;
+  // When the last reservation was made (unix ms): the accepted time stage()
+  // records for the events reserved then, instead of a clock read per
+  // event (~2 % of the HTTP thread under NDJSON ingest).
+  int64_t reserved_ms_ = 0;
 };
 
 enum class Reservation { fresh, duplicate, in_flight };

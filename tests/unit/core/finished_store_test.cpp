@@ -68,6 +68,29 @@ class FinishedStoreTest : public ::testing::Test {
   Logger log{nullptr};
 };
 
+// The bucket sort of large batches orders them exactly as (hash, key)
+// comparison would, repeated keys included, for small and large batches.
+TEST_F(FinishedStoreTest, SortByHashOrdersByHashThenKeyAndKeepsEveryRecord) {
+  auto s = open_store();
+  for (int n : {0, 1, 255, 256, 5'000, 70'000}) {
+    auto owned = make_records("k-", n, 1'700'000'000'000);
+    for (int i = 0; i < n / 10; ++i) owned.push_back(owned[size_t(i) * 7 % size_t(n)]);  // repeats
+    auto recs = views(owned);
+    s->sort_by_hash(recs);
+    ASSERT_EQ(recs.size(), owned.size()) << n;
+    for (size_t i = 0; i < recs.size(); ++i) ASSERT_EQ(recs[i].hash, s->hash(recs[i].key)) << n;
+    EXPECT_TRUE(std::is_sorted(recs.begin(), recs.end(), [](const FinishedRecord& a, const FinishedRecord& b) {
+      return a.hash != b.hash ? a.hash < b.hash : a.key < b.key;
+    })) << n;
+    std::vector<std::string> got, want;
+    for (const auto& r : recs) got.emplace_back(r.key);
+    for (const auto& o : owned) want.push_back(o.key);
+    std::sort(got.begin(), got.end());
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(got, want) << n;
+  }
+}
+
 TEST_F(FinishedStoreTest, EveryRecordIsFoundAndUnknownKeysMostlySkipTheDisk) {
   auto s = open_store();
   const auto owned = make_records("ev-", 20'000, 1'700'000'000'000);
