@@ -10,6 +10,7 @@
 //   BM_FinishedLookup an id looked up in 8 runs of 65 536 finished events:
 //                     /0 a new id (filters only), /1 a duplicate (one block read)
 //   BM_FinishedBatchLookup 500 new ids against 11 runs of ~3M events
+//   BM_FinishedSortByHash a flush's 16 384 records sorted by (hash, key)
 // Each reports allocs/op: operator new is counted in this binary.
 //
 //   build/release/bench/herald-micro-bench --benchmark_min_time=0.5
@@ -416,6 +417,33 @@ void BM_FinishedFilterAdd(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * hashes.size()));
 }
 BENCHMARK(BM_FinishedFilterAdd);
+
+// What a flush sorts: a run's 16 384 records in arrival order (ids as
+// NDJSON ingest numbers them), by (hash, key). Time per run; the records'
+// keys and values stay put, as in Journal::move_to_run.
+void BM_FinishedSortByHash(benchmark::State& state) {
+  TempDir dir;
+  Logger log(stderr, LogLevel::error);
+  FinishedStore store(dir.path() / "finished", 16'384, log);
+  store.open();
+  std::vector<std::string> keys;
+  for (int i = 0; i < 16'384; ++i) keys.push_back(Journal::key("default", "bulk-7-" + std::to_string(1'000'000 + i)));
+  const std::string value(60, 'p');
+  std::vector<FinishedRecord> arrival, recs;
+  for (const auto& k : keys) arrival.push_back({0, k, 1'700'000'000'000, value});
+  for (auto _ : state) {
+    state.PauseTiming();
+    recs = arrival;
+    state.ResumeTiming();
+    benchmark::DoNotOptimize(store.sort_by_hash(recs).data());
+  }
+  if (!std::is_sorted(recs.begin(), recs.end(), [](const FinishedRecord& a, const FinishedRecord& b) {
+        return a.hash != b.hash ? a.hash < b.hash : a.key < b.key;
+      }))
+    state.SkipWithError("not sorted");
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * keys.size()));
+}
+BENCHMARK(BM_FinishedSortByHash);
 
 // What NDJSON ingest asks: a batch of 500 new ids against the runs of ~3M
 // finished events in their size tiers (3 of 16k, 64k and 256k events, 2 of

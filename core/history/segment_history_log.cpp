@@ -42,34 +42,6 @@ void for_each_field(Fields& r, Visit&& visit) {
   visit(r.error);
 }
 
-// Starts loading what received_fields() reads of `e`: its members, `part`
-// 0, then (once those have arrived) the text of its strings, `part` 1.
-// The encoder thread reads events the ingest thread built, so each line is
-// a miss here, and encoding a batch waited on them one at a time (the
-// copies of a few bytes each were 69 % of this thread under NDJSON ingest).
-void prefetch_received(const DocumentEvent& e, int part) {
-  auto line = [](const void* p) { __builtin_prefetch(p); };
-  auto member = [&](const auto& m) {
-    line(&m);
-    line(reinterpret_cast<const char*>(&m) + sizeof m - 1);  // an optional's flag is at its end
-  };
-  if (part == 0) {
-    member(e.id);
-    member(e.occurred_at);
-    member(e.tenant);
-    member(e.actor);
-    member(e.on_behalf_of);
-    member(e.partner);
-    member(e.document);
-    return;
-  }
-  for (const std::string* t : {&e.id, &e.type, &e.occurred_at, &e.tenant}) line(t->data());
-  if (e.partner) line(e.partner->id.data());
-  if (e.document) line(e.document->number.data());
-  if (e.actor) line(e.actor->id.data());
-  if (e.on_behalf_of) line(e.on_behalf_of->id.data());
-}
-
 int64_t unix_ms(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
@@ -361,18 +333,8 @@ void SegmentHistoryLog::run_encoder() {
     if (auto* e = std::get_if<EncodeJob>(&job)) {
       const ReceivedBatch& b = e->batch;
       RecordBatch batch;
-      const size_t n = b.received.size();
-      constexpr size_t kAhead = 4;  // events; their members twice as far
-      for (size_t i = 0; i < std::min(n, 2 * kAhead); ++i) prefetch_received(*b.received[i], 0);
-      for (size_t i = 0; i < std::min(n, kAhead); ++i) prefetch_received(*b.received[i], 1);
-      encode(
-          batch, n,
-          [&](size_t i) {
-            if (i + 2 * kAhead < n) prefetch_received(*b.received[i + 2 * kAhead], 0);
-            if (i + kAhead < n) prefetch_received(*b.received[i + kAhead], 1);
-            return received_fields(*b.received[i], b.source);
-          },
-          e->first_seq, e->recorded_ms);
+      encode(batch, b.received.size(), [&](size_t i) { return received_fields(*b.received[i], b.source); },
+             e->first_seq, e->recorded_ms);
       log_->append_detached(batch);
       written_.inc(b.received.size());
     } else {
