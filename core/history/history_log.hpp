@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/model/event_recycler.hpp"
 #include "core/model/message.hpp"
 
 namespace herald {
@@ -85,6 +86,13 @@ struct ReceivedBatch {
   std::vector<std::shared_ptr<const DocumentEvent>> shared;
   std::vector<const DocumentEvent*> received;  // the accepted ones, in order
   std::string source;
+  // Where `events` go once their records are encoded (the decoder that
+  // made them validates new events into them), if anywhere.
+  std::shared_ptr<EventRecycler> recycle_to;
+  // Hands `events` to recycle_to (after which `received` must not be read).
+  void recycle() {
+    if (recycle_to) recycle_to->give_back(std::move(events));
+  }
 };
 
 class HistoryLog {
@@ -107,7 +115,10 @@ class HistoryLog {
   }
   // The same for a batch given away: the records are those append_received
   // writes, in order with every append before and after it.
-  virtual void append_received_batch(ReceivedBatch&& batch) { append_received(batch.received, batch.source); }
+  virtual void append_received_batch(ReceivedBatch&& batch) {
+    append_received(batch.received, batch.source);
+    batch.recycle();
+  }
   virtual void flush() = 0;
 };
 

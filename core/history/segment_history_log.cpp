@@ -281,6 +281,7 @@ void SegmentHistoryLog::append_received_batch(ReceivedBatch&& batch) {
     }
   }
   append_received(batch.received, batch.source);
+  batch.recycle();
 }
 
 template <class FieldsAt>
@@ -337,10 +338,11 @@ void SegmentHistoryLog::run_encoder() {
              e->first_seq, e->recorded_ms);
       log_->append_detached(batch);
       written_.inc(b.received.size());
+      e->batch.recycle();
     } else {
       log_->append_detached(std::get<RecordBatch>(job));
     }
-    job = RecordBatch{};  // the events are freed here, off the caller's thread
+    job = RecordBatch{};  // the events are freed (or given back) here, off the caller's thread
     lock.lock();
     encoding_ = false;
     if (queue_.empty()) idle_cv_.notify_all();  // flush() waits for this

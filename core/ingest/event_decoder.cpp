@@ -213,7 +213,18 @@ class EventValidator {
   EventValidator(const DecoderLimits& limits, size_t index, std::vector<FieldError>& errors)
       : limits_(limits), index_(index), errors_(errors) {}
 
+  // `out` may be an event given back for reuse (EventRecycler): every
+  // field is reset here or when its key is seen, and a part this event
+  // lacks is dropped at the end, so nothing of the earlier event is left.
   void validate(element root, DocumentEvent& out) {
+    out.id.clear();
+    out.type.clear();
+    out.occurred_at.clear();
+    out.tenant.assign("default");
+    out.data.clear();
+    if (out.json.capacity() > EventRecycler::kMaxKeptTextBytes) std::string().swap(out.json);
+    else out.json.clear();
+    out.json_view = {};
     if (root.type() != element_type::OBJECT) {
       fail("", "event must be a JSON object");
       return;
@@ -263,6 +274,10 @@ class EventValidator {
           break;
       }
     }
+    if (!seen[4]) out.actor.reset();
+    if (!seen[5]) out.on_behalf_of.reset();
+    if (!seen[6]) out.partner.reset();
+    if (!seen[7]) out.document.reset();
     if (!has_id) fail("id", "required");
     if (!has_type) fail("type", "required");
     if (!has_at) fail("occurred_at", "required");
@@ -340,7 +355,12 @@ class EventValidator {
       fail(std::string(path), "must be an object");
       return;
     }
-    Party& p = out.emplace();
+    Party& p = out ? *out : out.emplace();  // a reused event's: every field cleared
+    p.id.clear();
+    p.name.clear();
+    p.email.clear();
+    p.phone.clear();
+    p.locale.clear();
     bool has_id = false;
     for (auto [key, value] : simdjson::dom::object(v)) {
       const FieldPath f(path, key);
@@ -368,7 +388,11 @@ class EventValidator {
       fail("document", "must be an object");
       return;
     }
-    Document& d = out.emplace();
+    Document& d = out ? *out : out.emplace();  // a reused event's: every field cleared
+    for (std::string* f : {&d.id, &d.kind, &d.number, &d.status, &d.previous_status, &d.total, &d.currency,
+                           &d.due_date})
+      f->clear();
+    d.attachments.clear();
     for (auto [key, value] : simdjson::dom::object(v)) {
       const FieldPath f("document", key);
       if (key == "id") text_field(value, f, d.id);
@@ -529,28 +553,48 @@ EventDecoder::~EventDecoder() = default;
 
 DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format, bool padded, bool borrow_text) {
   DecodeResult result;
-  decode_append(body, format, result, padded, borrow_text);
+  result.events = recycler_->take();  // spares, if a batch was given back
+  decode_into(body, format, result, 0, padded, borrow_text);
   return result;
 }
 
-bool EventDecoder::decode_append(std::string_view body, BodyFormat format, DecodeResult& result, bool padded_body,
+bool EventDecoder::decode_append(std::string_view body, BodyFormat format, DecodeResult& result, bool padded,
                                  bool borrow_text) {
+  return decode_into(body, format, result, result.events.size(), padded, borrow_text);
+}
+
+bool EventDecoder::decode_into(std::string_view body, BodyFormat format, DecodeResult& result, size_t start,
+                               bool padded_body, bool borrow_text) {
   borrow_text = borrow_text && padded_body;  // else the lines' text is in the decoder's own buffer
-  const size_t start = result.events.size();
   result.malformed = false;
   result.malformed_reason.clear();
   result.errors.clear();
   auto drop_new = [&] { result.events.erase(result.events.begin() + static_cast<std::ptrdiff_t>(start), result.events.end()); };
+  // Valid events fill [start, next); from `next` on lie the recycler's
+  // spares not yet used, validated into before new events are added.
+  size_t next = start;
+  // Every return: an invalid body keeps nothing new; a valid one drops the
+  // spares it did not use.
+  auto finish = [&] {
+    if (!result.ok()) drop_new();
+    else result.events.erase(result.events.begin() + static_cast<std::ptrdiff_t>(next), result.events.end());
+    return result.ok();
+  };
   // `raw`: the event's own source text when known (a single-object body, an
   // NDJSON line), else it is re-serialized (minified) from the parsed element.
   auto validate_one = [&](element root, size_t index, std::string_view raw = {}) {
     // Built in place: a DocumentEvent is some thirty strings, and moving it
     // into the vector afterwards cost more than validating it.
-    DocumentEvent& ev = result.events.emplace_back();
+    const bool spare = next < result.events.size();
+    DocumentEvent& ev = spare ? result.events[next] : result.events.emplace_back();
     size_t before = result.errors.size();
     EventValidator(limits_, index, result.errors).validate(root, ev);
-    if (result.errors.size() != before) result.events.pop_back();
-    else if (raw.empty()) ev.json = simdjson::to_string(root);
+    if (result.errors.size() != before) {
+      if (!spare) result.events.pop_back();  // a spare stays one
+      return;
+    }
+    ++next;
+    if (raw.empty()) ev.json = simdjson::to_string(root);
     else if (borrow_text) ev.json_view = raw;
     else ev.json.assign(raw);
   };
@@ -568,16 +612,16 @@ bool EventDecoder::decode_append(std::string_view body, BodyFormat format, Decod
     if (auto ec = impl_->parser.parse(padded.data(), padded.size(), false).get(root)) {
       result.malformed = true;
       result.malformed_reason = simdjson_reason(ec);
-      return result.ok();
+      return finish();
     }
     if (root.type() == element_type::ARRAY) {
       simdjson::dom::array arr(root);
       if (arr.size() == 0) {
         result.malformed = true;
         result.malformed_reason = "batch is empty";
-        return result.ok();
+        return finish();
       }
-      if (too_many(arr.size())) return result.ok();
+      if (too_many(arr.size())) return finish();
       result.events.reserve(start + arr.size());
       size_t i = 0;
       for (element item : arr) validate_one(item, i++);
@@ -590,7 +634,7 @@ bool EventDecoder::decode_append(std::string_view body, BodyFormat format, Decod
     if (auto ec = impl_->parser.parse_many(padded.data(), padded.size(), batch).get(stream)) {
       result.malformed = true;
       result.malformed_reason = simdjson_reason(ec);
-      return result.ok();
+      return finish();
     }
     result.events.reserve(start + std::min<size_t>(count_lines(body), limits_.max_batch_events));
     size_t i = 0;
@@ -601,12 +645,12 @@ bool EventDecoder::decode_append(std::string_view body, BodyFormat format, Decod
         result.malformed_reason = "line " + std::to_string(i + 1) + ": " + simdjson_reason(ec);
         drop_new();
         result.errors.clear();
-        return result.ok();
+        return finish();
       }
       if (too_many(i + 1)) {
         drop_new();
         result.errors.clear();
-        return result.ok();
+        return finish();
       }
       // The line's own text is journaled as is (not minified again).
       validate_one(root, i++, it.source());
@@ -616,16 +660,15 @@ bool EventDecoder::decode_append(std::string_view body, BodyFormat format, Decod
       result.malformed_reason = "line " + std::to_string(i + 1) + ": truncated JSON document";
       drop_new();
       result.errors.clear();
-      return result.ok();
+      return finish();
     }
     if (i == 0) {
       result.malformed = true;
       result.malformed_reason = "body is empty";
-      return result.ok();
+      return finish();
     }
   }
-  if (!result.errors.empty()) drop_new();
-  return result.ok();
+  return finish();
 }
 
 }  // namespace herald

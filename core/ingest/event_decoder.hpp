@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/model/document_event.hpp"
+#include "core/model/event_recycler.hpp"
 
 namespace herald {
 
@@ -71,10 +72,22 @@ class EventDecoder final {
 
   const DecoderLimits& limits() const { return limits_; }
 
+  // Where batches this decoder made may be given back once done with
+  // (EventPipeline::accept's `recycle_to`): decode() validates new events
+  // into a vector given back, reusing their buffers. Thread-safe.
+  const std::shared_ptr<EventRecycler>& recycler() const { return recycler_; }
+
  private:
+  // decode_append() with out.events[start, size) spare events from the
+  // recycler, validated into (and reset) before new ones are added; the
+  // spares left over are dropped.
+  bool decode_into(std::string_view body, BodyFormat format, DecodeResult& out, size_t start, bool padded,
+                   bool borrow_text);
+
   struct Impl;
   DecoderLimits limits_;
   std::unique_ptr<Impl> impl_;
+  std::shared_ptr<EventRecycler> recycler_ = std::make_shared<EventRecycler>();
 };
 
 // Field-level validators, shared with resource loading (contacts, senders).

@@ -112,7 +112,8 @@ EventPipeline::Prepared EventPipeline::prepare(DocumentEvent& event, const Resou
   return p;
 }
 
-net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> events, std::string source) {
+net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> events, std::string source,
+                                                  std::shared_ptr<EventRecycler> recycle_to) {
   auto snapshot = snapshots_.get();
   AcceptResult result;
   result.events.resize(events.size());
@@ -187,6 +188,7 @@ net::awaitable<AcceptResult> EventPipeline::accept(std::vector<DocumentEvent> ev
   }
   batch.events = std::move(events);
   batch.source = source;
+  batch.recycle_to = std::move(recycle_to);
   history_.append_received_batch(std::move(batch));
   for (auto& p : prepared) {
     for (auto& msg : p.messages) {

@@ -49,7 +49,10 @@ class EventPipeline final {
   void route(Channel channel, Dispatcher* dispatcher) { routes_[channel] = dispatcher; }
 
   // By value: a coroutine must not keep references to its caller's temporaries.
-  boost::asio::awaitable<AcceptResult> accept(std::vector<DocumentEvent> events, std::string source);
+  // `recycle_to`: where the history hands `events` once it is done with
+  // them (the decoder that made them), if anywhere.
+  boost::asio::awaitable<AcceptResult> accept(std::vector<DocumentEvent> events, std::string source,
+                                              std::shared_ptr<EventRecycler> recycle_to = {});
 
   // Re-renders recovered events and queues their unfinished messages, each at
   // its journaled next-attempt time. Messages the current resources no longer

@@ -403,7 +403,7 @@ boost::asio::awaitable<HttpResponse> ApiRoutes::post_events(HttpRequest& req, Ev
       }
     }
   }
-  auto accepted = co_await pipeline_.accept(std::move(result.events), "http");
+  auto accepted = co_await pipeline_.accept(std::move(result.events), "http", decoder.recycler());
   if (accepted.error) {
     // Nothing of this request is acknowledged; the client retries (with the
     // same ids, so a retry after a partial failure is still exactly-once).

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/serialize.hpp>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -305,6 +307,99 @@ TEST(EventDecoderTest, DecoderIsReusable) {
     EXPECT_TRUE(d.decode(kGood, BodyFormat::json).ok());
     EXPECT_TRUE(d.decode("{", BodyFormat::json).malformed);
   }
+}
+
+// Every part an event can have, attachments aside (a vector holding those
+// is not kept for reuse).
+const std::string kFull =
+    R"({"id":"erp-full-000000000001","type":"invoice.posted","occurred_at":"2026-11-20T09:14:03.123456+01:00",)"
+    R"("tenant":"acme","actor":{"id":"u17","name":"Jana Nová","email":"jana@example.com","phone":"+421 900 123 456",)"
+    R"("locale":"sk-SK"},"on_behalf_of":{"id":"u03","name":"Petr Malý","email":"petr@example.com"},)"
+    R"("partner":{"id":"P-1001","name":"Stavebniny Kováč s.r.o.","email":"info@kovac.example","phone":"+421 2 1234",)"
+    R"("locale":"sk-SK"},"document":{"id":"D-77","kind":"invoice","number":"FV-2026-0042","status":"posted",)"
+    R"("previous_status":"draft","total":"1249.90","currency":"EUR","due_date":"2026-12-04"},)"
+    R"("data":{"order_ref":"OBJ-881","tags":["vip","b2b"],"nested":{"k":"a value long enough to be allocated"}}})";
+
+// An event as everything downstream sees it: its fields and its text.
+std::string seen_as(const DocumentEvent& e) {
+  return boost::json::serialize(to_json(e, true)) + "\n" + std::string(e.text());
+}
+
+// Events validated into a batch given back (EventRecycler) are exactly
+// what a fresh decoder makes of the same body: no field of the earlier
+// events is left, whichever parts the new ones lack, with more or fewer
+// events than the spares and whatever the body's form.
+TEST(EventDecoderTest, EventsValidatedIntoAGivenBackBatchKeepNothingOfTheEarlierOnes) {
+  const std::vector<std::string> later = {
+      R"({"id":"a","type":"t.x","occurred_at":"2026-11-20T09:14:03Z"})",
+      R"({"id":"b","type":"t.y","occurred_at":"2026-11-20T09:14:03Z","actor":{"id":"u1"}})",
+      R"({"id":"c","type":"t.z","occurred_at":"2026-11-20T09:14:03Z","partner":{"id":"P","name":"N"},)"
+      R"("document":{"number":"7","total":12},"data":{"other":1}})",
+      R"({"id":"d","type":"t.w","occurred_at":"2026-11-20T09:14:03Z","tenant":"t2","on_behalf_of":{"id":"o"},)"
+      R"("document":{"kind":"order"},"data":{}})",
+  };
+  std::string ndjson, array = "[";
+  for (size_t i = 0; i < later.size(); ++i) {
+    ndjson += (i ? "\n" : "") + later[i];
+    array += (i ? "," : "") + later[i];
+  }
+  array += "]";
+  const std::string full3 = kFull + "\n" + kFull + "\n" + kFull;
+  for (const auto& [body, format] : std::vector<std::pair<std::string, BodyFormat>>{
+           {ndjson, BodyFormat::ndjson}, {array, BodyFormat::json}, {later[2], BodyFormat::json}}) {
+    EventDecoder fresh;
+    const DecodeResult want = fresh.decode(body, format);
+    ASSERT_TRUE(want.ok());
+    EventDecoder d;
+    DecodeResult earlier = d.decode(full3, BodyFormat::ndjson);
+    ASSERT_TRUE(earlier.ok());
+    ASSERT_EQ(earlier.events.size(), 3u);
+    d.recycler()->give_back(std::move(earlier.events));
+    const DecodeResult got = d.decode(body, format);
+    ASSERT_TRUE(got.ok());
+    ASSERT_EQ(got.events.size(), want.events.size());
+    for (size_t i = 0; i < got.events.size(); ++i) EXPECT_EQ(seen_as(got.events[i]), seen_as(want.events[i])) << i;
+    EXPECT_TRUE(d.recycler()->take().empty());  // the spares were used (or dropped), not kept
+  }
+}
+
+// An invalid or malformed body decoded into a batch given back returns no
+// events at all: neither the spares nor the ones validated before the bad one.
+TEST(EventDecoderTest, ABadBodyDecodedIntoAGivenBackBatchReturnsNoEvents) {
+  EventDecoder d;
+  for (const std::string& bad : {std::string("{"), kFull + "\n" + R"({"id":"x"})", kFull + "\n[1"}) {
+    DecodeResult earlier = d.decode(kFull + "\n" + kFull, BodyFormat::ndjson);
+    ASSERT_TRUE(earlier.ok());
+    d.recycler()->give_back(std::move(earlier.events));
+    const DecodeResult r = d.decode(bad, BodyFormat::ndjson);
+    EXPECT_FALSE(r.ok()) << bad;
+    EXPECT_TRUE(r.events.empty()) << bad;
+  }
+}
+
+// The recycler keeps two batches at most, and none larger than a bulk
+// request's or whose events hold attachments or a large text of their own.
+TEST(EventRecyclerTest, KeepsTwoSmallBatchesAtMost) {
+  EventRecycler r;
+  auto batch = [](size_t n) { return std::vector<DocumentEvent>(n); };
+  r.give_back(batch(0));
+  EXPECT_TRUE(r.take().empty());
+  auto with_attachment = batch(3);
+  with_attachment[1].document.emplace().attachments.push_back({"a.pdf", "application/pdf", "bytes"});
+  r.give_back(std::move(with_attachment));
+  EXPECT_TRUE(r.take().empty());
+  auto with_big_text = batch(3);
+  with_big_text[2].json.assign(EventRecycler::kMaxKeptTextBytes + 1, 'x');
+  r.give_back(std::move(with_big_text));
+  EXPECT_TRUE(r.take().empty());
+  r.give_back(batch(EventRecycler::kMaxKeptEvents + 1));
+  EXPECT_TRUE(r.take().empty());
+  r.give_back(batch(1));
+  r.give_back(batch(2));
+  r.give_back(batch(3));
+  EXPECT_EQ(r.take().size(), 2u);
+  EXPECT_EQ(r.take().size(), 1u);
+  EXPECT_TRUE(r.take().empty());
 }
 
 TEST(FieldValidatorsTest, EmailAddresses) {

@@ -99,11 +99,23 @@ TEST(SegmentHistoryLogTest, ABatchGivenAwayIsWrittenInOrderWithTheAppendsAroundI
     h.append_received_batch(batch_of(300, 3, nullptr));  // encoded here
     h.flush();
     EXPECT_TRUE(large_shared.expired());
+    // With somewhere to go, a batch's events are given back once encoded,
+    // the large one's by the encoder's thread, the small one's here.
+    auto recycler = std::make_shared<EventRecycler>();
+    auto large = batch_of(303, 100, nullptr);
+    large.recycle_to = recycler;
+    h.append_received_batch(std::move(large));
+    h.flush();
+    EXPECT_EQ(recycler->take().size(), 100u);
+    auto small = batch_of(403, 2, nullptr);
+    small.recycle_to = recycler;
+    h.append_received_batch(std::move(small));
+    EXPECT_EQ(recycler->take().size(), 2u);
   }
   SegmentLog reader(s.log, make_pwrite_log_io(), log, metrics);
   std::vector<boost::json::object> recs;
   reader.open([&](uint8_t type, std::string_view p, uint64_t) { recs.push_back(stored_json(type, p).as_object()); });
-  ASSERT_EQ(recs.size(), 305u);
+  ASSERT_EQ(recs.size(), 407u);
   EXPECT_EQ(recs[0].at("status").as_string(), "before");
   for (int i = 0; i < 300; ++i) {
     ASSERT_EQ(recs[size_t(1 + i)].at("event_id").as_string(), "ev-" + std::to_string(i));

@@ -1,0 +1,58 @@
+#pragma once
+// EventRecycler: vectors of DocumentEvents handed back once their batch is
+// done with, for the decoder to validate new events into.
+//
+// A bulk request's 500 events cost the decoder an allocation per long
+// string and a table per `data` object, and the history's encoder (which
+// frees a batch on its own thread) as many frees and the destruction of
+// some thirty strings per event. Events validated into a vector given back
+// keep those buffers. The decoder resets every field of an event it
+// validates into (EventValidator::validate), so nothing of an earlier
+// event survives into a later one.
+#include <mutex>
+#include <vector>
+
+#include "core/model/document_event.hpp"
+
+namespace herald {
+
+class EventRecycler final {
+ public:
+  // Any thread. Keeps at most kMaxSpare vectors, and only vectors of at
+  // most kMaxKeptEvents events holding no large buffers (an event's own
+  // text, attachments), so what it keeps stays within a few megabytes (two
+  // bulk requests' events); the others are freed here.
+  void give_back(std::vector<DocumentEvent>&& events) {
+    if (events.empty() || !worth_keeping(events)) return;
+    std::vector<DocumentEvent> surplus;  // declared first: freed after the lock is released
+    std::lock_guard lock(mutex_);
+    if (spare_.size() < kMaxSpare) spare_.push_back(std::move(events));
+    else surplus = std::move(events);
+  }
+
+  // A vector given back (its events' contents stale), or an empty one.
+  std::vector<DocumentEvent> take() {
+    std::lock_guard lock(mutex_);
+    if (spare_.empty()) return {};
+    std::vector<DocumentEvent> v = std::move(spare_.back());
+    spare_.pop_back();
+    return v;
+  }
+
+  static constexpr size_t kMaxSpare = 2;
+  static constexpr size_t kMaxKeptEvents = 1024;
+  static constexpr size_t kMaxKeptTextBytes = 4096;
+
+ private:
+  static bool worth_keeping(const std::vector<DocumentEvent>& events) {
+    if (events.capacity() > kMaxKeptEvents) return false;
+    for (const auto& e : events)
+      if (e.json.capacity() > kMaxKeptTextBytes || (e.document && !e.document->attachments.empty())) return false;
+    return true;
+  }
+
+  std::mutex mutex_;
+  std::vector<std::vector<DocumentEvent>> spare_;
+};
+
+}  // namespace herald
