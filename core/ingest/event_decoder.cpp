@@ -553,8 +553,17 @@ EventDecoder::~EventDecoder() = default;
 
 DecodeResult EventDecoder::decode(std::string_view body, BodyFormat format, bool padded, bool borrow_text) {
   DecodeResult result;
-  result.events = recycler_->take();  // spares, if a batch was given back
-  decode_into(body, format, result, 0, padded, borrow_text);
+  // Spares, if a batch of no more than about this body's events was given
+  // back: an NDJSON body's lines, an array's ~300-byte events, one object.
+  size_t lines = 0, expected = 1;
+  if (format == BodyFormat::ndjson) {
+    expected = lines = count_lines(body);
+  } else {
+    const size_t first = body.find_first_not_of(" \t\r\n");
+    if (first != body.npos && body[first] == '[') expected = std::max<size_t>(1, body.size() / 300);
+  }
+  result.events = recycler_->take(expected);
+  decode_into(body, format, result, 0, padded, borrow_text, lines);
   return result;
 }
 
@@ -564,7 +573,7 @@ bool EventDecoder::decode_append(std::string_view body, BodyFormat format, Decod
 }
 
 bool EventDecoder::decode_into(std::string_view body, BodyFormat format, DecodeResult& result, size_t start,
-                               bool padded_body, bool borrow_text) {
+                               bool padded_body, bool borrow_text, size_t lines) {
   borrow_text = borrow_text && padded_body;  // else the lines' text is in the decoder's own buffer
   result.malformed = false;
   result.malformed_reason.clear();
@@ -636,7 +645,7 @@ bool EventDecoder::decode_into(std::string_view body, BodyFormat format, DecodeR
       result.malformed_reason = simdjson_reason(ec);
       return finish();
     }
-    result.events.reserve(start + std::min<size_t>(count_lines(body), limits_.max_batch_events));
+    result.events.reserve(start + std::min<size_t>(lines ? lines : count_lines(body), limits_.max_batch_events));
     size_t i = 0;
     for (auto it = stream.begin(); it != stream.end(); ++it) {
       element root;

@@ -80,9 +80,10 @@ class EventDecoder final {
  private:
   // decode_append() with out.events[start, size) spare events from the
   // recycler, validated into (and reset) before new ones are added; the
-  // spares left over are dropped.
+  // spares left over are dropped. `lines`: an NDJSON body's line count, if
+  // already counted (0: counted here).
   bool decode_into(std::string_view body, BodyFormat format, DecodeResult& out, size_t start, bool padded,
-                   bool borrow_text);
+                   bool borrow_text, size_t lines = 0);
 
   struct Impl;
   DecoderLimits limits_;

@@ -18,7 +18,7 @@ namespace herald {
 
 class EventRecycler final {
  public:
-  // Any thread. Keeps at most kMaxSpare vectors, and only vectors of at
+  // Any thread. Keeps at most kMaxSpare vectors (the newest), and only vectors of at
   // most kMaxKeptEvents events holding no large buffers (an event's own
   // text, attachments), so what it keeps stays within a few megabytes (two
   // bulk requests' events); the others are freed here.
@@ -26,16 +26,26 @@ class EventRecycler final {
     if (events.empty() || !worth_keeping(events)) return;
     std::vector<DocumentEvent> surplus;  // declared first: freed after the lock is released
     std::lock_guard lock(mutex_);
-    if (spare_.size() < kMaxSpare) spare_.push_back(std::move(events));
-    else surplus = std::move(events);
+    if (spare_.size() == kMaxSpare) {  // the oldest goes: traffic changes shape
+      surplus = std::move(spare_.front());
+      spare_.erase(spare_.begin());
+    }
+    spare_.push_back(std::move(events));
   }
 
-  // A vector given back (its events' contents stale), or an empty one.
-  std::vector<DocumentEvent> take() {
+  // The largest vector given back (its events' contents stale) of at most
+  // about twice `events`, or an empty one: the decoder drops the spares it
+  // does not use, and a single-event request must not pay for dropping a
+  // bulk request's.
+  std::vector<DocumentEvent> take(size_t events) {
     std::lock_guard lock(mutex_);
-    if (spare_.empty()) return {};
-    std::vector<DocumentEvent> v = std::move(spare_.back());
-    spare_.pop_back();
+    size_t best = spare_.size();
+    for (size_t i = 0; i < spare_.size(); ++i)
+      if (spare_[i].size() <= 2 * events + 2 && (best == spare_.size() || spare_[i].size() > spare_[best].size()))
+        best = i;
+    if (best == spare_.size()) return {};
+    std::vector<DocumentEvent> v = std::move(spare_[best]);
+    spare_.erase(spare_.begin() + static_cast<std::ptrdiff_t>(best));
     return v;
   }
 

@@ -359,7 +359,7 @@ TEST(EventDecoderTest, EventsValidatedIntoAGivenBackBatchKeepNothingOfTheEarlier
     ASSERT_TRUE(got.ok());
     ASSERT_EQ(got.events.size(), want.events.size());
     for (size_t i = 0; i < got.events.size(); ++i) EXPECT_EQ(seen_as(got.events[i]), seen_as(want.events[i])) << i;
-    EXPECT_TRUE(d.recycler()->take().empty());  // the spares were used (or dropped), not kept
+    EXPECT_TRUE(d.recycler()->take(3).empty());  // the spares were used (or dropped), not kept
   }
 }
 
@@ -377,29 +377,46 @@ TEST(EventDecoderTest, ABadBodyDecodedIntoAGivenBackBatchReturnsNoEvents) {
   }
 }
 
-// The recycler keeps two batches at most, and none larger than a bulk
-// request's or whose events hold attachments or a large text of their own.
-TEST(EventRecyclerTest, KeepsTwoSmallBatchesAtMost) {
+// The recycler keeps the two newest batches, none larger than a bulk
+// request's or whose events hold attachments or a large text of their own,
+// and hands out the largest of no more than about the size asked for.
+TEST(EventRecyclerTest, KeepsTwoSmallBatchesAtMostAndHandsOutOnesOfTheRightSize) {
   EventRecycler r;
   auto batch = [](size_t n) { return std::vector<DocumentEvent>(n); };
   r.give_back(batch(0));
-  EXPECT_TRUE(r.take().empty());
+  EXPECT_TRUE(r.take(1).empty());
   auto with_attachment = batch(3);
   with_attachment[1].document.emplace().attachments.push_back({"a.pdf", "application/pdf", "bytes"});
   r.give_back(std::move(with_attachment));
-  EXPECT_TRUE(r.take().empty());
+  EXPECT_TRUE(r.take(3).empty());
   auto with_big_text = batch(3);
   with_big_text[2].json.assign(EventRecycler::kMaxKeptTextBytes + 1, 'x');
   r.give_back(std::move(with_big_text));
-  EXPECT_TRUE(r.take().empty());
+  EXPECT_TRUE(r.take(3).empty());
   r.give_back(batch(EventRecycler::kMaxKeptEvents + 1));
-  EXPECT_TRUE(r.take().empty());
+  EXPECT_TRUE(r.take(EventRecycler::kMaxKeptEvents + 1).empty());
   r.give_back(batch(1));
-  r.give_back(batch(2));
-  r.give_back(batch(3));
-  EXPECT_EQ(r.take().size(), 2u);
-  EXPECT_EQ(r.take().size(), 1u);
-  EXPECT_TRUE(r.take().empty());
+  r.give_back(batch(500));
+  r.give_back(batch(2));  // the 1 goes
+  EXPECT_EQ(r.take(1).size(), 2u);  // a bulk request's spares are not a small one's
+  EXPECT_TRUE(r.take(1).empty());
+  EXPECT_EQ(r.take(400).size(), 500u);
+  EXPECT_TRUE(r.take(400).empty());
+}
+
+// A single event decoded while a bulk request's batch is given back leaves
+// that batch for the next bulk request.
+TEST(EventDecoderTest, ASingleEventLeavesABulkBatchGivenBackForTheNextBulkRequest) {
+  EventDecoder d;
+  std::string bulk;
+  for (int i = 0; i < 300; ++i) bulk += (i ? "\n" : "") + kFull;
+  DecodeResult earlier = d.decode(bulk, BodyFormat::ndjson);
+  ASSERT_TRUE(earlier.ok());
+  d.recycler()->give_back(std::move(earlier.events));
+  const DecodeResult one = d.decode(kFull, BodyFormat::json);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one.events.size(), 1u);
+  EXPECT_EQ(d.recycler()->take(300).size(), 300u);
 }
 
 TEST(FieldValidatorsTest, EmailAddresses) {

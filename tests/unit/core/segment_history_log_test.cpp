@@ -106,11 +106,11 @@ TEST(SegmentHistoryLogTest, ABatchGivenAwayIsWrittenInOrderWithTheAppendsAroundI
     large.recycle_to = recycler;
     h.append_received_batch(std::move(large));
     h.flush();
-    EXPECT_EQ(recycler->take().size(), 100u);
+    EXPECT_EQ(recycler->take(100).size(), 100u);
     auto small = batch_of(403, 2, nullptr);
     small.recycle_to = recycler;
     h.append_received_batch(std::move(small));
-    EXPECT_EQ(recycler->take().size(), 2u);
+    EXPECT_EQ(recycler->take(1).size(), 2u);
   }
   SegmentLog reader(s.log, make_pwrite_log_io(), log, metrics);
   std::vector<boost::json::object> recs;
