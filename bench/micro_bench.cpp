@@ -437,9 +437,7 @@ void BM_FinishedSortByHash(benchmark::State& state) {
     state.ResumeTiming();
     benchmark::DoNotOptimize(store.sort_by_hash(recs).data());
   }
-  if (!std::is_sorted(recs.begin(), recs.end(), [](const FinishedRecord& a, const FinishedRecord& b) {
-        return a.hash != b.hash ? a.hash < b.hash : a.key < b.key;
-      }))
+  if (!std::is_sorted(recs.begin(), recs.end(), hash_order))
     state.SkipWithError("not sorted");
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * keys.size()));
 }

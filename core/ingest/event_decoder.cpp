@@ -222,8 +222,7 @@ class EventValidator {
     out.occurred_at.clear();
     out.tenant.assign("default");
     out.data.clear();
-    if (out.json.capacity() > EventRecycler::kMaxKeptTextBytes) std::string().swap(out.json);
-    else out.json.clear();
+    out.json.clear();
     out.json_view = {};
     if (root.type() != element_type::OBJECT) {
       fail("", "event must be a JSON object");
@@ -578,15 +577,14 @@ bool EventDecoder::decode_into(std::string_view body, BodyFormat format, DecodeR
   result.malformed = false;
   result.malformed_reason.clear();
   result.errors.clear();
-  auto drop_new = [&] { result.events.erase(result.events.begin() + static_cast<std::ptrdiff_t>(start), result.events.end()); };
   // Valid events fill [start, next); from `next` on lie the recycler's
   // spares not yet used, validated into before new events are added.
   size_t next = start;
   // Every return: an invalid body keeps nothing new; a valid one drops the
   // spares it did not use.
   auto finish = [&] {
-    if (!result.ok()) drop_new();
-    else result.events.erase(result.events.begin() + static_cast<std::ptrdiff_t>(next), result.events.end());
+    const size_t keep = result.ok() ? next : start;
+    result.events.erase(result.events.begin() + static_cast<std::ptrdiff_t>(keep), result.events.end());
     return result.ok();
   };
   // `raw`: the event's own source text when known (a single-object body, an
@@ -652,12 +650,10 @@ bool EventDecoder::decode_into(std::string_view body, BodyFormat format, DecodeR
       if (auto ec = (*it).get(root)) {
         result.malformed = true;
         result.malformed_reason = "line " + std::to_string(i + 1) + ": " + simdjson_reason(ec);
-        drop_new();
         result.errors.clear();
         return finish();
       }
       if (too_many(i + 1)) {
-        drop_new();
         result.errors.clear();
         return finish();
       }
@@ -667,7 +663,6 @@ bool EventDecoder::decode_into(std::string_view body, BodyFormat format, DecodeR
     if (auto ec = stream.truncated_bytes(); ec != 0) {
       result.malformed = true;
       result.malformed_reason = "line " + std::to_string(i + 1) + ": truncated JSON document";
-      drop_new();
       result.errors.clear();
       return finish();
     }

@@ -46,6 +46,11 @@ struct FinishedRecord {
   std::string_view value;
 };
 
+// The order of a run's records: by hash, then by key.
+inline bool hash_order(const FinishedRecord& a, const FinishedRecord& b) {
+  return a.hash != b.hash ? a.hash < b.hash : a.key < b.key;
+}
+
 // Writes a run from records given in (hash, key) order.
 class FinishedRunWriter {
  public:

@@ -162,12 +162,9 @@ std::optional<FinishedStore::Hit> FinishedStore::find_hashed(const RunSet& set, 
 
 std::vector<FinishedRecord>& FinishedStore::sort_by_hash(std::vector<FinishedRecord>& records) const {
   for (auto& r : records) r.hash = hash(r.key);
-  const auto before = [](const FinishedRecord& a, const FinishedRecord& b) {
-    return a.hash != b.hash ? a.hash < b.hash : a.key < b.key;
-  };
   const size_t n = records.size();
   if (n < 256) {
-    std::sort(records.begin(), records.end(), before);
+    std::sort(records.begin(), records.end(), hash_order);
     return records;
   }
   // A bucket pass on the hash's top bits, then an insertion sort of each
@@ -189,7 +186,7 @@ std::vector<FinishedRecord>& FinishedStore::sort_by_hash(std::vector<FinishedRec
     for (size_t i = start[b] + 1; i < start[b + 1]; ++i) {
       FinishedRecord r = out[i];
       size_t j = i;
-      for (; j > start[b] && before(r, out[j - 1]); --j) out[j] = out[j - 1];
+      for (; j > start[b] && hash_order(r, out[j - 1]); --j) out[j] = out[j - 1];
       out[j] = r;
     }
   }
@@ -269,9 +266,6 @@ FinishedStore::RunPtr FinishedStore::merge(const std::vector<RunPtr>& inputs, in
     src.push_back({FinishedRun::Cursor(*in), {}, false});
     src.back().live = src.back().cursor.next(src.back().rec);
   }
-  auto less = [](const FinishedRecord& a, const FinishedRecord& b) {
-    return a.hash != b.hash ? a.hash < b.hash : a.key < b.key;
-  };
   // A k-way merge over at most four cursors: a linear scan for the least
   // beats a heap at this width.
   std::string best_key, best_value;  // reused: a key is longer than std::string's inline buffer
@@ -279,7 +273,7 @@ FinishedStore::RunPtr FinishedStore::merge(const std::vector<RunPtr>& inputs, in
     if (between && taken % kMergeYieldRecords == 0) between();
     Source* least = nullptr;
     for (auto& s : src)
-      if (s.live && (!least || less(s.rec, least->rec))) least = &s;
+      if (s.live && (!least || hash_order(s.rec, least->rec))) least = &s;
     if (!least) break;
     // The same key in several inputs: keep the newest.
     FinishedRecord best = least->rec;

@@ -79,9 +79,7 @@ TEST_F(FinishedStoreTest, SortByHashOrdersByHashThenKeyAndKeepsEveryRecord) {
     s->sort_by_hash(recs);
     ASSERT_EQ(recs.size(), owned.size()) << n;
     for (size_t i = 0; i < recs.size(); ++i) ASSERT_EQ(recs[i].hash, s->hash(recs[i].key)) << n;
-    EXPECT_TRUE(std::is_sorted(recs.begin(), recs.end(), [](const FinishedRecord& a, const FinishedRecord& b) {
-      return a.hash != b.hash ? a.hash < b.hash : a.key < b.key;
-    })) << n;
+    EXPECT_TRUE(std::is_sorted(recs.begin(), recs.end(), hash_order)) << n;
     std::vector<std::string> got, want;
     for (const auto& r : recs) got.emplace_back(r.key);
     for (const auto& o : owned) want.push_back(o.key);
