@@ -166,21 +166,6 @@ std::string_view packed_tail(const char* packed) {
   return {p, static_cast<size_t>(end - p)};
 }
 
-size_t run_value_size(std::string_view tail) { return 1 + varint_size(tail.size()) + tail.size(); }
-
-void append_run_value(std::string& out, std::string_view tail) {
-  out += '\0';
-  put_varint(out, tail.size());
-  out.append(tail);
-}
-
-// The run value at `p` (pending-run bytes this process wrote).
-std::string_view run_value_bytes(const char* p) {
-  const char* body = p + 1;
-  const uint64_t n = get_varint(body);
-  return {p, static_cast<size_t>(body - p) + n};
-}
-
 std::unique_ptr<char[]> pack(const JournalEntry::Live& l) {
   return pack_into(l.tenant, l.id, l.type, l.source, l.messages);
 }
@@ -381,15 +366,24 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
   });
   const int64_t now = now_ms();
   int64_t unfinished = 0;
-  // Room for what was replayed, or for twice the finished events kept in
-  // memory (plus those in flight), before the first rehash. Not more: every
-  // new id lands on a random slot (40 B), and a table much larger than what
-  // it holds turns each insert into a cache miss.
-  entries_.reserve(std::max<size_t>(entries_.size() * 2, 2 * settings_.finished_in_memory + 4096));
+  // Room for the finished events kept in memory before the first rehash
+  // (more only if ingest outpaces the flushes: a larger table would make
+  // each insert a cache miss sooner).
+  pending_run_.reserve(settings_.finished_in_memory);
+  flushing_.reserve(settings_.finished_in_memory);
+  // The finished entries replayed join the pending run; expired ones go.
   boost::unordered::erase_if(entries_, [&](auto& kv) {
-    recount(*kv.second);
-    return kv.second->unfinished == 0 && expired(*kv.second, now);
+    EventEntry& e = *kv.second;
+    recount(e);
+    if (e.unfinished > 0) return false;
+    if (e.packed && !expired(e, now)) pending_run_.add(kv.first.text, kv.first.hash, e.accepted_ms, record_body(e));
+    return true;
   });
+  // Room for the unfinished events replayed and those in flight, before the
+  // first rehash. Not more: every new id lands on a random slot (48 B), and
+  // a table much larger than what it holds turns each insert into a cache
+  // miss.
+  entries_.reserve(std::max<size_t>(entries_.size() * 2, 8192));
   for (auto& [k, entry] : entries_) {
     if (entry->unfinished > 0) {
       const JournalEntry::Live& e = *entry->live;
@@ -402,10 +396,8 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
     }
   }
   pending_events_.set(unfinished);
-  in_memory_.set(int64_t(entries_.size()));
-  for (auto& [k, entry] : entries_)
-    if (entry->unfinished == 0 && entry->committed) note_finished(k.text, *entry);
-  if (pending_run_count_ >= settings_.finished_in_memory) flush_requested_ = true;  // a long replay
+  in_memory_.set(int64_t(in_memory_locked()));
+  if (pending_run_.size() >= settings_.finished_in_memory) flush_requested_ = true;  // a long replay
   // The merge thread starts at once: the runs loaded above are merged if
   // due, and the filter they share is built (until then every run is tested).
   if (finished_->runs() > 0) merge_requested_ = true;
@@ -641,36 +633,39 @@ void Journal::reserve_all(Admission& adm, std::span<std::string> keys, std::span
                             valid ? &probed[i] : nullptr, spares[i]);
     if (out[i] == Reservation::duplicate) duplicates.emplace_back(i, std::exchange(existing, {}));
   }
-  in_memory_.set(int64_t(entries_.size()));
+  in_memory_.set(int64_t(in_memory_locked()));
 }
 
 Reservation Journal::reserve_locked(Admission& adm, std::string&& k, HashedKey&& map_key, EventStatus* existing,
                                     int64_t now, const std::optional<FinishedStore::Hit>* probed,
                                     std::unique_ptr<EventEntry>& spare) {
+  const uint64_t hash = map_key.hash;
   auto [it, inserted] = entries_.try_emplace(std::move(map_key));  // moved only when inserted
-  if (inserted) {
-    // Not in memory: maybe finished and moved to a run.
-    const auto hit = probed ? *probed : find_finished(k, now);
-    if (hit) {
-      EventStatus st;
-      if (to_status(k, *hit, st)) {
-        entries_.erase(it);
-        if (existing) *existing = std::move(st);
-        return Reservation::duplicate;
-      }
-    }
-    it->second = std::move(spare);
-  } else {
+  if (!inserted) {
+    // Unfinished, or its commit in flight.
     EventEntry& e = *it->second;
     if (!e.committed) return Reservation::in_flight;
-    if (!expired(e, now) || e.unfinished > 0) {
-      if (existing) *existing = to_status(e);
-      return Reservation::duplicate;
-    }
-    e = EventEntry{};  // outside the window: a new event with an old id
+    if (existing) *existing = to_status(e);
+    return Reservation::duplicate;
   }
+  // Maybe finished: in memory, else in a run. A record in memory is newer
+  // than any in a run; expired, the id is a new event's.
+  EventStatus st;
+  bool known = false;
+  if (const auto pending = find_pending(k, hash)) {
+    known = !expired(pending->accepted_ms, now) && to_status(k, pending->accepted_ms, pending->value, st);
+  } else if (const auto hit = probed ? *probed : find_finished(k, now)) {
+    known = to_status(k, hit->accepted_ms, hit->value, st);
+  }
+  if (known) {
+    entries_.erase(it);
+    if (existing) *existing = std::move(st);
+    return Reservation::duplicate;
+  }
+  it->second = std::move(spare);
   adm.entries_.push_back(it->second.get());
   adm.keys_.push_back(std::move(k));
+  adm.hashes_.push_back(hash);
   return Reservation::fresh;
 }
 
@@ -723,34 +718,53 @@ void Journal::apply_staged(Admission& adm) {
   adm.staged_.clear();
 }
 
-void Journal::settle(std::span<const std::string> keys, std::span<EventEntry* const> entries, bool ok) {
+void Journal::settle(std::span<const std::string> keys, std::span<const uint64_t> hashes,
+                     std::span<EventEntry* const> entries, bool ok) {
   // The entries of events with nothing to send are finished at once; their
-  // pending-run bytes are encoded before the lock. Until `committed` is set
-  // below, no other thread changes an entry it reserved (a duplicate sees
-  // it in flight), so reading them here is safe.
+  // pending-run records are encoded before the lock. Until `committed` is
+  // set below, no other thread changes an entry it reserved (a duplicate
+  // sees it in flight), so reading them here is safe.
+  auto done = [&](size_t i) { return !entries[i]->unfinished && entries[i]->packed; };
   std::string finished;
-  size_t finished_count = 0;
+  std::vector<PendingRun::Placed> placed;
   if (ok) {
-    auto done = [&](size_t i) { return !entries[i]->unfinished && entries[i]->packed; };
-    size_t bytes = 0;  // sized first: grown append by append, it was reallocated two or three times
-    for (size_t i = 0; i < entries.size(); ++i)
-      if (done(i)) bytes += pending_run_size(keys[i], *entries[i]);
-    finished.reserve(bytes);
+    size_t bytes = 0, count = 0;  // sized first: grown append by append, it was reallocated two or three times
     for (size_t i = 0; i < entries.size(); ++i)
       if (done(i)) {
-        append_pending_run(finished, keys[i], *entries[i]);
-        ++finished_count;
+        bytes += PendingRun::encoded_size(keys[i], entries[i]->accepted_ms, record_body(*entries[i]));
+        ++count;
+      }
+    finished.reserve(bytes);
+    placed.reserve(count);
+    for (size_t i = 0; i < entries.size(); ++i)
+      if (done(i)) {
+        placed.push_back({hashes[i], static_cast<uint32_t>(finished.size())});
+        PendingRun::encode(finished, keys[i], entries[i]->accepted_ms, record_body(*entries[i]));
       }
   }
+  // Freed after the lock is released.
+  std::vector<std::unique_ptr<EventEntry>> doomed;
+  doomed.reserve(placed.size());
   std::lock_guard lock(mutex_);
   int64_t added = 0;
   if (ok) {
-    for (EventEntry* e : entries) {
+    for (size_t i = 0; i < entries.size(); ++i) {
+      EventEntry* e = entries[i];
       e->committed = true;
-      if (e->unfinished) ++added;
-      else if (e->packed) open_.erase(e);  // its record joins pending_run_ below
+      if (e->unfinished) {
+        ++added;
+      } else if (done(i)) {  // its record joins pending_run_ below
+        open_.erase(e);
+        auto it = entries_.find(KeyProbe{keys[i], hashes[i]});
+        assert(it != entries_.end() && it->second.get() == e);
+        doomed.push_back(std::move(it->second));
+        entries_.erase(it);
+      }
     }
-    if (finished_count) add_pending_run(std::move(finished), finished_count);
+    if (!placed.empty()) {
+      pending_run_.add(std::move(finished), placed);
+      after_pending_run_grew();
+    }
   } else {
     // Rare (a failed write): by key, releasing the reservations.
     for (const auto& k : keys) {
@@ -764,39 +778,17 @@ void Journal::settle(std::span<const std::string> keys, std::span<EventEntry* co
   pending_events_.add(added);
 }
 
-void Journal::note_finished(std::string_view key, const EventEntry& e) {
-  if (!e.packed) return;
-  append_pending_run(pending_run_tail(pending_run_size(key, e)), key, e);
-  add_pending_run({}, 1);
+void Journal::note_finished(EntryMap::iterator it) {
+  const EventEntry& e = *it->second;
+  pending_run_.add(it->first.text, it->first.hash, e.accepted_ms, record_body(e));
+  entries_.erase(it);
+  after_pending_run_grew();
 }
 
-std::string& Journal::pending_run_tail(size_t bytes) {
-  // Pieces of 64 KB: the allocation under the lock is small, and its pages
-  // are touched a hundred bytes at a time by the entries appended to it.
-  constexpr size_t kPiece = 64 * 1024;
-  if (pending_run_.empty() || pending_run_.back().size() + bytes > pending_run_.back().capacity())
-    pending_run_.emplace_back().reserve(std::max(kPiece, bytes));
-  return pending_run_.back();
-}
+std::string_view Journal::record_body(const EventEntry& e) { return packed_tail(e.packed.get()); }
 
-size_t Journal::pending_run_size(std::string_view key, const EventEntry& e) {
-  return text_size(key) + varint_size(static_cast<uint64_t>(std::max<int64_t>(e.accepted_ms, 0))) +
-         run_value_size(packed_tail(e.packed.get()));
-}
-
-void Journal::append_pending_run(std::string& out, std::string_view key, const EventEntry& e) {
-  put_text(out, key);
-  put_varint(out, static_cast<uint64_t>(std::max<int64_t>(e.accepted_ms, 0)));
-  append_run_value(out, packed_tail(e.packed.get()));
-}
-
-void Journal::add_pending_run(std::string&& encoded, size_t count) {
-  // A batch's entries (a request's, encoded before the lock) become a piece
-  // of their own, unless they fit the last piece (one event per request).
-  if (encoded.size() >= 4096) pending_run_.push_back(std::move(encoded));
-  else if (!encoded.empty()) pending_run_tail(encoded.size()).append(encoded);
-  pending_run_count_ += count;
-  if (pending_run_count_ >= settings_.finished_in_memory) request_flush();
+void Journal::after_pending_run_grew() {
+  if (pending_run_.size() >= settings_.finished_in_memory) request_flush();
 }
 
 // Called with mutex_ held; the maintenance thread never takes mutex_ while
@@ -809,15 +801,25 @@ void Journal::request_flush() {
 }
 
 std::optional<EventStatus> Journal::status(const std::string& k) const {
+  const KeyProbe p = probe(k);
   std::lock_guard lock(mutex_);
-  auto it = entries_.find(k);
-  if (it == entries_.end()) {
-    EventStatus st;
-    if (auto hit = find_finished(k, now_ms()); hit && to_status(k, *hit, st)) return st;
-    return std::nullopt;
+  if (auto it = entries_.find(p); it != entries_.end()) {
+    if (!it->second->committed) return std::nullopt;
+    return to_status(*it->second);
   }
-  if (!it->second->committed) return std::nullopt;
-  return to_status(*it->second);
+  const int64_t now = now_ms();
+  EventStatus st;
+  if (const auto pending = find_pending(k, p.hash)) {
+    if (!expired(pending->accepted_ms, now) && to_status(k, pending->accepted_ms, pending->value, st)) return st;
+  } else if (const auto hit = find_finished(k, now); hit && to_status(k, hit->accepted_ms, hit->value, st)) {
+    return st;
+  }
+  return std::nullopt;
+}
+
+std::optional<PendingRun::Record> Journal::find_pending(std::string_view k, uint64_t hash) const {
+  if (auto r = pending_run_.find(k, hash)) return r;
+  return flushing_.find(k, hash);
 }
 
 std::optional<FinishedStore::Hit> Journal::find_finished(const std::string& k, int64_t now) const {
@@ -830,9 +832,9 @@ std::optional<FinishedStore::Hit> Journal::unexpired(std::optional<FinishedStore
   return hit;
 }
 
-bool Journal::to_status(std::string_view key, const FinishedStore::Hit& hit, EventStatus& out) const {
+bool Journal::to_status(std::string_view key, int64_t accepted_ms, std::string_view value, EventStatus& out) const {
   JournalEntry::Live l;
-  if (auto body = run_value_body(hit.value)) {
+  if (auto body = run_value_body(value)) {
     // The names from the key (tenant, 0x1f, id; no tenant: the default).
     const size_t sep = key.find('\x1f');
     if (sep == std::string_view::npos) {
@@ -842,13 +844,13 @@ bool Journal::to_status(std::string_view key, const FinishedStore::Hit& hit, Eve
     unpack_tail(body->data(), l);
     l.tenant = sep == 0 ? std::string("default") : std::string(key.substr(0, sep));
     l.id = std::string(key.substr(sep + 1));
-  } else if (packed_well_formed(hit.value)) {
-    l = unpack(hit.value.data());  // a run written before session 26: the whole entry
+  } else if (packed_well_formed(value)) {
+    l = unpack(value.data());  // a run written before session 26: the whole entry
   } else {
     logger_.error("finished-event run holds a malformed entry; treated as unknown");
     return false;
   }
-  out = EventStatus{std::move(l.tenant), std::move(l.id), std::move(l.type), std::move(l.source), hit.accepted_ms,
+  out = EventStatus{std::move(l.tenant), std::move(l.id), std::move(l.type), std::move(l.source), accepted_ms,
                     true, true, std::move(l.messages)};
   return true;
 }
@@ -862,12 +864,12 @@ EventStatus Journal::to_status(const EventEntry& entry) const {
 
 size_t Journal::entries() const {
   std::lock_guard lock(mutex_);
-  return entries_.size() + finished_->records();
+  return in_memory_locked() + finished_->records();
 }
 
 size_t Journal::entries_in_memory() const {
   std::lock_guard lock(mutex_);
-  return entries_.size();
+  return in_memory_locked();
 }
 
 size_t Journal::finished_runs() const {
@@ -911,7 +913,7 @@ void Journal::record_attempt(const RenderedMessage& msg, MessageState state, std
     if (before > 0 && e.unfinished == 0 && e.committed) {
       pending_events_.add(-1);
       open_.erase(&e);
-      note_finished(k, e);
+      note_finished(it);
     }
   }
   // Enqueued under the lock so a checkpoint's snapshot and this record are
@@ -953,8 +955,7 @@ size_t Journal::checkpoint() {
   RecordBatch snapshot;
   std::future<AppendResult> done;
   std::string scratch;
-  std::vector<std::string> finished;
-  size_t finished_count = 0, live = 0;
+  size_t live = 0;
   // Sized from the last snapshot (plus growth) before taking the lock.
   snapshot.prepare(last_snapshot_bytes_ + last_snapshot_bytes_ / 2 + (1u << 20));
   const auto started = std::chrono::steady_clock::now();
@@ -967,14 +968,14 @@ size_t Journal::checkpoint() {
     // 93 ms at 300k events/s (0.4 us per entry, in cache misses).
     for (const EventEntry* e : open_) encode_snapshot(snapshot, *e, scratch);
     live = open_.size();
-    finished = take_pending_run(finished_count);
+    take_pending_run();
     last_snapshot_bytes_ = snapshot.bytes();
     done = log_->append_future(snapshot, true);
     locked = std::chrono::steady_clock::now() - started;
   }
   // Their records are in the segments about to go: durable in a run first.
   size_t moved = 0;
-  if (!move_to_run(finished, finished_count, locked, moved)) {
+  if (!move_to_run(locked, moved)) {
     done.get();
     logger_.error("journal checkpoint: finished events not in a run; keeping old segments");
     return 0;
@@ -998,58 +999,40 @@ size_t Journal::checkpoint() {
   return removed;
 }
 
-std::vector<std::string> Journal::take_pending_run(size_t& count) {
-  std::vector<std::string> batch;
-  pending_run_.swap(batch);
-  count = pending_run_count_;
-  pending_run_count_ = 0;
+void Journal::take_pending_run() {
+  assert(flushing_.empty());  // work_mutex_ held: the last flush dropped it or gave it back
+  flushing_.swap(pending_run_);
   flush_requested_ = false;  // requests made before this swap are answered by it
-  return batch;
 }
 
 size_t Journal::flush_finished() {
   std::lock_guard work(work_mutex_);
-  std::vector<std::string> batch;
-  size_t count = 0;
   const auto t0 = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mutex_);
-    batch = take_pending_run(count);
+    take_pending_run();
   }
   const auto locked = std::chrono::steady_clock::now() - t0;
   size_t moved = 0;
-  move_to_run(batch, count, locked, moved);
+  move_to_run(locked, moved);
   return moved;
 }
 
-bool Journal::move_to_run(std::vector<std::string>& batch, size_t count, std::chrono::steady_clock::duration locked,
-                          size_t& moved) {
+bool Journal::move_to_run(std::chrono::steady_clock::duration locked, size_t& moved) {
   using Steady = std::chrono::steady_clock;
   Steady::duration longest = locked;
   moved = 0;
-  if (batch.empty()) return true;
+  if (flushing_.empty()) return true;
 
-  // Decode (bytes this process wrote), drop expired entries and keep the
-  // newest of an id that finished twice (used again after its window).
-  std::vector<FinishedRecord> records;
-  records.reserve(count);
-  const int64_t now = now_ms();
-  for (const std::string& piece : batch) {
-    for (const char* p = piece.data(); p < piece.data() + piece.size();) {
-      FinishedRecord r;
-      const size_t klen = get_varint(p);
-      r.key = {p, klen};
-      p += klen;
-      r.accepted_ms = static_cast<int64_t>(get_varint(p));
-      r.value = run_value_bytes(p);
-      p += r.value.size();
-      records.push_back(r);
-    }
-  }
+  // Drop expired entries and keep the newest of an id that finished twice
+  // (used again after its window). flushing_ is read without the lock: only
+  // this thread changes it.
   std::vector<FinishedRecord> fresh;
-  fresh.reserve(records.size());
-  for (const auto& r : records)
-    if (!expired(r.accepted_ms, now)) fresh.push_back(r);
+  fresh.reserve(flushing_.size());
+  const int64_t now = now_ms();
+  flushing_.for_each([&](const PendingRun::Record& r) {
+    if (!expired(r.accepted_ms, now)) fresh.push_back(FinishedRecord{0, r.key, r.accepted_ms, r.value});
+  });
   finished_->sort_by_hash(fresh);
   size_t kept = 0;
   for (size_t i = 0; i < fresh.size(); ++i) {
@@ -1068,50 +1051,34 @@ bool Journal::move_to_run(std::vector<std::string>& batch, size_t count, std::ch
   FinishedStore::RunPtr run = fresh.empty() ? nullptr : finished_->write(fresh, ec, filter.get());
   const auto written = Steady::now();
   if (ec) {
-    // They stay in memory (and in the segments) until a later flush works.
+    // They stay in memory (and in the segments) until a later flush works;
+    // the next finished event asks for it.
     std::lock_guard lock(mutex_);
-    pending_run_.insert(pending_run_.end(), std::make_move_iterator(batch.begin()), std::make_move_iterator(batch.end()));
-    pending_run_count_ += records.size();  // the next finished event asks again
+    pending_run_.absorb(flushing_);
     logger_.error("journal: cannot write finished events to a run; they stay in memory",
                   {{"error", ec.message()}, {"events", static_cast<unsigned long>(fresh.size())}});
     return false;
   }
   if (run) publish_runs(run, {}, filter.get());
-  // Out of memory in chunks, so ingest never waits long. An entry used
-  // again since (an expired id accepted anew) has another accepted_ms and
-  // stays. Destroyed after each chunk's lock is released.
-  // Each chunk's keys are hashed before its lock is taken.
-  std::vector<std::unique_ptr<EventEntry>> doomed;
-  constexpr size_t kChunk = 256;  // ~0.2 ms of lock each (1024 held it up to ~0.9 ms)
-  doomed.reserve(kChunk);
-  std::vector<KeyProbe> probes;
-  probes.reserve(kChunk);
-  for (size_t i = 0; i < records.size(); i += kChunk) {
-    probes.clear();
-    for (size_t j = i; j < std::min(records.size(), i + kChunk); ++j) probes.push_back(probe(records[j].key));
+  // Out of memory at once: the records and their index (its capacity kept
+  // for the next batch); the bytes are freed after the lock is released.
+  // Entries used again since (an expired id accepted anew) are in the map
+  // or in pending_run_, not here.
+  std::vector<std::string> dropped;
+  {
     const auto t0 = Steady::now();
-    {
-      std::lock_guard lock(mutex_);
-      for (size_t j = i; j < std::min(records.size(), i + kChunk); ++j) {
-        auto it = entries_.find(probes[j - i]);
-        if (it == entries_.end()) continue;
-        const EventEntry& e = *it->second;
-        if (!e.committed || e.live || !e.packed || e.accepted_ms != records[j].accepted_ms) continue;
-        doomed.push_back(std::move(it->second));
-        entries_.erase(it);
-      }
-      in_memory_.set(int64_t(entries_.size()));
-    }
+    std::lock_guard lock(mutex_);
+    dropped = flushing_.clear();
+    in_memory_.set(int64_t(in_memory_locked()));
     locked += Steady::now() - t0;
     longest = std::max(longest, Steady::now() - t0);
-    doomed.clear();
   }
   finished_flushes_.inc();
   logger_.debug("journal: finished events moved to a run",
                 {{"events", static_cast<unsigned long>(fresh.size())},
                  {"file", run ? run->path().filename().string() : std::string("(all expired)")},
                  {"write_ms", std::chrono::duration<double, std::milli>(written - started).count()},
-                 // ingest waits for the journal lock this long in all, in chunks
+                 // ingest waits for the journal lock this long in all
                  {"locked_ms", std::chrono::duration<double, std::milli>(locked).count()},
                  {"longest_lock_ms", std::chrono::duration<double, std::milli>(longest).count()}});
   moved = fresh.size();

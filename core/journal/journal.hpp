@@ -2,11 +2,14 @@
 // Journal: the durable record of accepted events and of every message's
 // delivery state, on top of SegmentLog (SPEC §2: nothing accepted is lost).
 //
-// In memory it keeps one EventEntry per unfinished event and per recently
-// finished one: its planned messages and their states. That map, and the
-// runs of older finished events on disk (below), answer duplicate
-// submissions and GET /v1/events/{id} within the idempotency window; the
-// map alone answers recovery ("what is unfinished?").
+// In memory it keeps one EventEntry per unfinished event (and per event
+// whose commit is in flight): its planned messages and their states. Once
+// an event is committed and every message final, its entry leaves that map
+// for the pending run (PendingRun), its record as a run on disk will hold
+// it. The map, the pending run and the runs of older finished events on
+// disk (below) answer duplicate submissions and GET /v1/events/{id} within
+// the idempotency window; the map alone answers recovery ("what is
+// unfinished?").
 //
 // Records (payloads are JSON; see journal.cpp for the fields):
 //   accepted  the event as received + its planned message ids; written with
@@ -17,10 +20,11 @@
 //
 // Finished entries leave memory: once `finished_in_memory` events have
 // finished since the last flush, the maintenance thread writes them to a
-// sorted run file (FinishedStore, journal/finished/) and drops them from the
-// map, so memory holds unfinished events and about that many finished ones
+// sorted run file (FinishedStore, journal/finished/) and drops the pending
+// run they were in, so memory holds unfinished events and about that many finished ones
 // however many events the idempotency window holds. Lookups that miss the
-// map ask the runs (a Bloom filter per run, one block read on a hit).
+// map and the pending run ask the runs (a Bloom filter per run, one block
+// read on a hit).
 //
 // Checkpoint: when closed segments exceed `checkpoint_bytes`, or after a
 // flush once the log holds 64 MB, the open entries (unfinished, or with
@@ -48,6 +52,7 @@
 
 #include "core/delivery/delivery_ledger.hpp"
 #include "core/journal/finished_store.hpp"
+#include "core/journal/pending_run.hpp"
 #include "core/model/document_event.hpp"
 #include "core/storage/segment_log.hpp"
 #include "core/util/page_allocator.hpp"
@@ -109,9 +114,8 @@ struct PlannedMessage {
 // is unfinished, `live` holds the whole state, including the event's JSON
 // for checkpoints. Once every message is final the entry is packed into one
 // small buffer (about 150 B for an event with one message, against ~430 B of
-// strings and vectors): finished events are by far the most numerous, and
-// are only kept to answer duplicates and GET /v1/events/{id} until the next
-// flush moves them to a run on disk.
+// strings and vectors), which the entry's record in the pending run is made
+// of (its commit settled, the entry leaves the map).
 struct JournalEntry {
   struct Live {
     std::string tenant;
@@ -144,6 +148,7 @@ class Admission {
   template <class T>
   using Slots = boost::container::small_vector<T, 1>;
   Slots<std::string> keys_;
+  Slots<uint64_t> hashes_;  // the keys' hashes in the map (to find them again once settled)
   // (A vector: GCC 12 reports a false -Wstringop-overread when a
   // small_vector of pointers is moved into the commit's callback.)
   std::vector<JournalEntry*> entries_;
@@ -201,11 +206,13 @@ class Journal final : public DeliveryLedger {
           // Enqueued under the lock: a checkpoint's snapshot and these
           // records reach the disk in the order memory saw them.
           log_->append_callback(
-              a->batch_, post_to_handler(std::move(handler), [this, keys = std::move(a->keys_),
-                                                              entries = std::move(a->entries_)](const AppendResult& r) {
-                settle(keys, entries, !r.ec);
+              a->batch_,
+              post_to_handler(std::move(handler), [this, keys = std::move(a->keys_), hashes = std::move(a->hashes_),
+                                                   entries = std::move(a->entries_)](const AppendResult& r) {
+                settle(keys, hashes, entries, !r.ec);
               }));
           a->keys_.clear();
+          a->hashes_.clear();
           a->entries_.clear();
         },
         token, &adm);
@@ -277,6 +284,13 @@ class Journal final : public DeliveryLedger {
     bool operator()(const HashedKey& a, const KeyProbe& b) const { return a.hash == b.hash && a.text == b.text; }
     bool operator()(const KeyProbe& a, const HashedKey& b) const { return a.hash == b.hash && a.text == b.text; }
   };
+  // Open addressing (Boost 1.81's flat map): one probe, usually one cache
+  // miss per lookup; with a million ids the chained std::unordered_map spent
+  // 10% of Redis ingest walking buckets. Entries live behind pointers so
+  // references stay valid across rehashes. Lookups take a string_view.
+  using EntryMap =
+      boost::unordered_flat_map<HashedKey, std::unique_ptr<EventEntry>, KeyHash, KeyEqual,
+                                HugePageAllocator<std::pair<const HashedKey, std::unique_ptr<EventEntry>>>>;
   // Needs no lock: the seed never changes after construction.
   HashedKey hashed(std::string k) const;
   KeyProbe probe(std::string_view k) const { return {k, key_hash_(k)}; }
@@ -290,7 +304,10 @@ class Journal final : public DeliveryLedger {
                              std::unique_ptr<EventEntry>& spare);
   void apply_staged(Admission& adm);  // mutex_ held
 
-  void settle(std::span<const std::string> keys, std::span<EventEntry* const> entries, bool ok);
+  // Marks the admission's entries committed (ok) or releases them; the
+  // finished ones leave the map for pending_run_.
+  void settle(std::span<const std::string> keys, std::span<const uint64_t> hashes,
+              std::span<EventEntry* const> entries, bool ok);
   EventEntry& entry(const std::string& key);  // created if missing; mutex_ held
   void apply_record(uint8_t type, std::string_view payload);
   // An accepted or snapshot record's event, whichever its form.
@@ -305,30 +322,33 @@ class Journal final : public DeliveryLedger {
   // Counts unfinished messages; packs the entry once none is left.
   static void recount(EventEntry& e);
   EventStatus to_status(const EventEntry& e) const;
-  // A finished entry found in a run; false if its bytes are malformed.
-  bool to_status(std::string_view key, const FinishedStore::Hit& hit, EventStatus& out) const;
+  // A finished entry found in a run or the pending run (its run value);
+  // false if its bytes are malformed.
+  bool to_status(std::string_view key, int64_t accepted_ms, std::string_view value, EventStatus& out) const;
+  // The newest record of a finished event in memory (pending_run_, then
+  // flushing_), expired or not; mutex_ held.
+  std::optional<PendingRun::Record> find_pending(std::string_view key, uint64_t hash) const;
   std::optional<FinishedStore::Hit> find_finished(const std::string& key, int64_t now) const;  // mutex_ held
   std::optional<FinishedStore::Hit> unexpired(std::optional<FinishedStore::Hit> hit, int64_t now) const;
   void request_flush();
-  // Appends a just-finished, committed entry to pending_run_; mutex_ held.
-  void note_finished(std::string_view key, const EventEntry& e);
-  // The entry as pending_run_ holds it (varint key size, key, varint
-  // accepted_ms, packed bytes), appended to `out`; needs no lock.
-  static void append_pending_run(std::string& out, std::string_view key, const EventEntry& e);
-  static size_t pending_run_size(std::string_view key, const EventEntry& e);  // what it appends
-  // `count` entries encoded by append_pending_run() join pending_run_ (a
-  // flush is asked for once it holds finished_in_memory); mutex_ held.
-  void add_pending_run(std::string&& encoded, size_t count);
-  // pending_run_, emptied, and how many entries it held; mutex_ held.
-  std::vector<std::string> take_pending_run(size_t& count);
-  // Writes the taken entries to a run, publishes it and drops them from
-  // memory (maintenance; takes mutex_ in short chunks). `locked`: the lock
-  // time so far, for the log line. False when the run cannot be written:
-  // the entries are then back in pending_run_.
-  bool move_to_run(std::vector<std::string>& batch, size_t count, std::chrono::steady_clock::duration locked,
-                   size_t& moved);
-  // The piece of pending_run_ to append `bytes` to; mutex_ held.
-  std::string& pending_run_tail(size_t bytes);
+  // A just-finished, committed entry leaves the map for pending_run_;
+  // mutex_ held.
+  void note_finished(EntryMap::iterator it);
+  // Asks for a flush once pending_run_ holds finished_in_memory; mutex_ held.
+  void after_pending_run_grew();
+  // The run value's body of a finished entry (its packed bytes without the
+  // names); needs no lock.
+  static std::string_view record_body(const EventEntry& e);
+  // pending_run_ becomes flushing_ (empty before); mutex_ held.
+  void take_pending_run();
+  // Writes flushing_ to a run, publishes it and drops flushing_ (maintenance;
+  // takes mutex_ briefly). `locked`: the lock time so far, for the log line.
+  // False when the run cannot be written: the entries then rejoin
+  // pending_run_.
+  bool move_to_run(std::chrono::steady_clock::duration locked, size_t& moved);
+  size_t in_memory_locked() const {  // mutex_ held
+    return entries_.size() + pending_run_.size() + flushing_.size();
+  }
   void encode_snapshot(RecordBatch& out, const EventEntry& e, std::string& scratch) const;
   void apply_packed_snapshot(std::string_view payload);
   bool expired(const EventEntry& e, int64_t now_ms) const { return expired(e.accepted_ms, now_ms); }
@@ -348,13 +368,8 @@ class Journal final : public DeliveryLedger {
 
   const KeyHash key_hash_;  // entries_'s hasher, usable without mutex_
   mutable std::mutex mutex_;  // guards entries_ and the order of state records
-  // Open addressing (Boost 1.81's flat map): one probe, usually one cache
-  // miss per lookup; with a million ids the chained std::unordered_map spent
-  // 10% of Redis ingest walking buckets. Entries live behind pointers so
-  // references stay valid across rehashes. Lookups take a string_view.
-  boost::unordered_flat_map<HashedKey, std::unique_ptr<EventEntry>, KeyHash, KeyEqual,
-                            HugePageAllocator<std::pair<const HashedKey, std::unique_ptr<EventEntry>>>>
-      entries_;
+  // Unfinished events and those whose commit is in flight (EntryMap).
+  EntryMap entries_;
   // The entries a checkpoint rewrites: staged and not both committed and
   // finished (those are in pending_run_ or a run). Kept apart so that a
   // checkpoint walks these few, not the map. mutex_
@@ -362,14 +377,13 @@ class Journal final : public DeliveryLedger {
 
   std::unique_ptr<FinishedStore> finished_;  // lookups under mutex_; written by maintenance
   // Every entry that finished since the last flush, as it will go into the
-  // next run (varint key size, key, varint accepted_ms, packed bytes), so
-  // a flush takes it in O(1) under the lock instead of walking the map
-  // (~400 ns per entry in cache misses while ingest waited). mutex_
-  // In pieces, each holding whole entries: one string grew by reallocation
-  // under the lock, copying up to ~15 MB (and faulting in twice that) while
-  // every accept waited, 10-20 ms at 300k events/s NDJSON.
-  std::vector<std::string> pending_run_;
-  size_t pending_run_count_ = 0;  // entries in it; a flush is asked for at finished_in_memory
+  // next run, so a flush takes it in O(1) under the lock (walking the map
+  // cost ~400 ns per entry in cache misses while ingest waited). mutex_
+  PendingRun pending_run_;
+  // The batch a flush is writing: still asked by lookups (under mutex_)
+  // until its run is published; read without the lock by the flush, which
+  // alone (holding work_mutex_) changes it.
+  PendingRun flushing_;
   std::atomic<bool> flush_requested_{false};
 
   // Serializes flush_finished() and checkpoint(): the maintenance thread's

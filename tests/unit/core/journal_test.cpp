@@ -635,6 +635,77 @@ TEST_F(JournalTest, FinishedEventsMovedToARunStillAnswerDuplicatesAndStatus) {
   check(*j);
 }
 
+// A flush whose run cannot be written gives its events back to memory:
+// they still answer duplicates and status, and the next flush writes them
+// with those that finished meanwhile.
+TEST_F(JournalTest, FinishedEventsOfAFailedFlushStayFindableAndTheNextFlushWritesThem) {
+  auto j = open_journal();
+  std::vector<std::string> ids;
+  auto accept_some = [&](const std::string& prefix, int n) {
+    for (int i = 0; i < n; ++i) {
+      ids.push_back(prefix + std::to_string(i));
+      ASSERT_FALSE(accept(*j, make_event(ids.back()), {}));
+    }
+  };
+  auto expect_all_known = [&] {
+    std::vector<std::string> keys;
+    for (const auto& id : ids) keys.push_back(Journal::key("default", id));
+    Admission adm;
+    std::vector<Reservation> out(keys.size());
+    std::vector<std::pair<size_t, EventStatus>> existing;
+    j->reserve_all(adm, keys, out, existing);
+    EXPECT_EQ(existing.size(), ids.size());
+    EXPECT_EQ(adm.reserved(), 0u);
+    auto st = j->status(Journal::key("default", ids.front()));
+    ASSERT_TRUE(st);
+    EXPECT_EQ(st->id, ids.front());
+    EXPECT_TRUE(st->done);
+  };
+  accept_some("f-", 200);
+  // Runs cannot be created while a file stands where their directory was.
+  const auto runs_dir = dir.path() / "journal" / "finished";
+  std::filesystem::rename(runs_dir, dir.path() / "finished-away");
+  std::ofstream(runs_dir) << "not a directory";
+  EXPECT_EQ(j->flush_finished(), 0u);
+  EXPECT_EQ(j->finished_runs(), 0u);
+  EXPECT_EQ(j->entries_in_memory(), 200u);
+  expect_all_known();
+  accept_some("g-", 50);
+  expect_all_known();
+  std::filesystem::remove(runs_dir);
+  std::filesystem::rename(dir.path() / "finished-away", runs_dir);
+  EXPECT_EQ(j->flush_finished(), 250u);
+  EXPECT_EQ(j->finished_runs(), 1u);
+  EXPECT_EQ(j->entries_in_memory(), 0u);
+  expect_all_known();
+}
+
+// An id whose finished event is still in memory but out of the window is a
+// new event's; the flush keeps only the new one.
+TEST_F(JournalTest, AnExpiredIdStillInMemoryIsANewEventsAndTheFlushKeepsTheNewOne) {
+  window = std::chrono::seconds(1);
+  auto j = open_journal();
+  ASSERT_FALSE(accept(*j, make_event("reused"), {}));
+  ASSERT_FALSE(accept(*j, make_event("forgotten"), {}));
+  ASSERT_TRUE(j->status(Journal::key("default", "reused")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_FALSE(j->status(Journal::key("default", "reused")));
+  EXPECT_FALSE(j->status(Journal::key("default", "forgotten")));
+  auto again = make_event("reused");
+  again.type = "order.realized";
+  ASSERT_FALSE(accept(*j, again, {}));  // accept() expects a fresh reservation
+  auto st = j->status(Journal::key("default", "reused"));
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->type, "order.realized");
+  EXPECT_EQ(j->entries_in_memory(), 3u);  // three records until the flush
+  EXPECT_EQ(j->flush_finished(), 1u);
+  EXPECT_EQ(j->entries_in_memory(), 0u);
+  st = j->status(Journal::key("default", "reused"));
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->type, "order.realized");
+  EXPECT_FALSE(j->status(Journal::key("default", "forgotten")));
+}
+
 // reserve_all() asks the runs about a batch before it takes the lock. While
 // one thread moves the same events to runs and another merges those runs
 // (as journal-maint and journal-merge do), every answer must stay
