@@ -193,6 +193,39 @@ JournalEntry::Live unpack(const char* p) {
   return l;
 }
 
+// The names from a key (tenant, 0x1f, id; no tenant: the default); false
+// if it has no separator.
+bool names_from_key(std::string_view key, JournalEntry::Live& l) {
+  const size_t sep = key.find('\x1f');
+  if (sep == std::string_view::npos) return false;
+  l.tenant = sep == 0 ? std::string("default") : std::string(key.substr(0, sep));
+  l.id = std::string(key.substr(sep + 1));
+  return true;
+}
+
+// A staged entry's pending-run record (bytes this process wrote).
+JournalEntry::Live unpack_record(const char* record) {
+  const PendingRun::Record r = PendingRun::decode(record);
+  JournalEntry::Live l;
+  names_from_key(r.key, l);
+  const char* body = r.value.data() + 1;  // past the run value's 0
+  get_varint(body);                       // and its length
+  unpack_tail(body, l);
+  return l;
+}
+
+// The run value's body of an event with nothing to send: a packed body
+// after its names (type, source, no messages), and its size.
+size_t finished_tail_size(std::string_view type, std::string_view source) {
+  return text_size(type) + text_size(source) + varint_size(0);
+}
+
+void append_finished_tail(std::string& out, std::string_view type, std::string_view source) {
+  put_text(out, type);
+  put_text(out, source);
+  put_varint(out, 0);
+}
+
 // The journal's JSON records are written by hand on hot paths (see stage()
 // and record_attempt()): `prefix` is the punctuation and key before a value,
 // e.g. ",\"id\":".
@@ -437,8 +470,11 @@ bool Journal::expired(int64_t accepted_ms, int64_t now) const {
 
 JournalEntry::Live& Journal::live(EventEntry& e) {
   if (!e.live) {
-    e.live = std::make_unique<JournalEntry::Live>(e.packed ? unpack(e.packed.get()) : JournalEntry::Live{});
+    e.live = std::make_unique<JournalEntry::Live>();
+    if (e.packed) *e.live = unpack(e.packed.get());
+    else if (e.record) *e.live = unpack_record(e.record);
     e.packed.reset();
+    e.record = nullptr;
   }
   return *e.live;
 }
@@ -446,6 +482,7 @@ JournalEntry::Live& Journal::live(EventEntry& e) {
 const JournalEntry::Live& Journal::view(const EventEntry& e, JournalEntry::Live& scratch) {
   if (e.live) return *e.live;
   if (e.packed) scratch = unpack(e.packed.get());
+  else if (e.record) scratch = unpack_record(e.record);
   return scratch;
 }
 
@@ -694,9 +731,19 @@ void Journal::stage(Admission& adm, const DocumentEvent& event, const std::strin
   entry.accepted_ms = at;
   entry.staged = true;
   if (messages.empty()) {
-    // Nothing to send (most ingest): packed at once, without a Live.
-    static const std::vector<MessageStatus> kNone;
-    entry.packed = pack_into(event.tenant, event.id, event.type, source, kNone);
+    // Nothing to send (most ingest): finished at once. Its record for the
+    // pending run goes straight into the admission's buffer (apply_staged()
+    // points the entry to it): a packed copy per event, allocated here and
+    // re-encoded by settle(), was 2 % of the HTTP thread under NDJSON.
+    const std::string& k = adm.keys_[slot];
+    const size_t tail = finished_tail_size(event.type, source);
+    if (!adm.finished_) {
+      adm.finished_ = std::make_unique<std::string>();
+      adm.finished_->reserve((adm.keys_.size() - slot) * (PendingRun::encoded_size(k, at, tail) + 16));
+    }
+    adm.finished_placed_.push_back({adm.hashes_[slot], static_cast<uint32_t>(adm.finished_->size())});
+    PendingRun::encode_with(*adm.finished_, k, at, tail,
+                            [&](std::string& out) { append_finished_tail(out, event.type, source); });
     return;
   }
   JournalEntry::Live& e = live(entry);
@@ -711,38 +758,23 @@ void Journal::stage(Admission& adm, const DocumentEvent& event, const std::strin
 }
 
 void Journal::apply_staged(Admission& adm) {
+  size_t finished = 0;
   for (size_t i = 0; i < adm.staged_.size(); ++i) {
-    *adm.entries_[i] = std::move(adm.staged_[i]);
-    open_.insert(adm.entries_[i]);  // until committed and finished
+    EventEntry& e = *adm.entries_[i];
+    e = std::move(adm.staged_[i]);
+    // The buffer is complete: its records stay put until settle().
+    if (!e.live && !e.packed) e.record = adm.finished_->data() + adm.finished_placed_[finished++].offset;
+    open_.insert(&e);  // until committed and finished
   }
   adm.staged_.clear();
 }
 
 void Journal::settle(std::span<const std::string> keys, std::span<const uint64_t> hashes,
-                     std::span<EventEntry* const> entries, bool ok) {
-  // The entries of events with nothing to send are finished at once; their
-  // pending-run records are encoded before the lock. Until `committed` is
-  // set below, no other thread changes an entry it reserved (a duplicate
-  // sees it in flight), so reading them here is safe.
-  auto done = [&](size_t i) { return !entries[i]->unfinished && entries[i]->packed; };
-  std::string finished;
-  std::vector<PendingRun::Placed> placed;
-  if (ok) {
-    size_t bytes = 0, count = 0;  // sized first: grown append by append, it was reallocated two or three times
-    for (size_t i = 0; i < entries.size(); ++i)
-      if (done(i)) {
-        bytes += PendingRun::encoded_size(keys[i], entries[i]->accepted_ms, record_body(*entries[i]));
-        ++count;
-      }
-    finished.reserve(bytes);
-    placed.reserve(count);
-    for (size_t i = 0; i < entries.size(); ++i)
-      if (done(i)) {
-        placed.push_back({hashes[i], static_cast<uint32_t>(finished.size())});
-        PendingRun::encode(finished, keys[i], entries[i]->accepted_ms, record_body(*entries[i]));
-      }
-  }
-  // Freed after the lock is released.
+                     std::span<EventEntry* const> entries, std::unique_ptr<std::string> finished,
+                     std::span<const PendingRun::Placed> placed, bool ok) {
+  // Freed after the lock is released: the entries of events with nothing to
+  // send, finished at once. (Deliveries start after this: no other entry of
+  // the admission can have finished yet.)
   std::vector<std::unique_ptr<EventEntry>> doomed;
   doomed.reserve(placed.size());
   std::lock_guard lock(mutex_);
@@ -753,7 +785,8 @@ void Journal::settle(std::span<const std::string> keys, std::span<const uint64_t
       e->committed = true;
       if (e->unfinished) {
         ++added;
-      } else if (done(i)) {  // its record joins pending_run_ below
+      } else {  // its record joins pending_run_ below
+        assert(e->record);
         open_.erase(e);
         auto it = entries_.find(KeyProbe{keys[i], hashes[i]});
         assert(it != entries_.end() && it->second.get() == e);
@@ -761,8 +794,8 @@ void Journal::settle(std::span<const std::string> keys, std::span<const uint64_t
         entries_.erase(it);
       }
     }
-    if (!placed.empty()) {
-      pending_run_.add(std::move(finished), placed);
+    if (finished) {
+      pending_run_.add(std::move(*finished), placed);
       after_pending_run_grew();
     }
   } else {
@@ -835,15 +868,11 @@ std::optional<FinishedStore::Hit> Journal::unexpired(std::optional<FinishedStore
 bool Journal::to_status(std::string_view key, int64_t accepted_ms, std::string_view value, EventStatus& out) const {
   JournalEntry::Live l;
   if (auto body = run_value_body(value)) {
-    // The names from the key (tenant, 0x1f, id; no tenant: the default).
-    const size_t sep = key.find('\x1f');
-    if (sep == std::string_view::npos) {
+    if (!names_from_key(key, l)) {
       logger_.error("finished-event run holds a malformed key; treated as unknown");
       return false;
     }
     unpack_tail(body->data(), l);
-    l.tenant = sep == 0 ? std::string("default") : std::string(key.substr(0, sep));
-    l.id = std::string(key.substr(sep + 1));
   } else if (packed_well_formed(value)) {
     l = unpack(value.data());  // a run written before session 26: the whole entry
   } else {

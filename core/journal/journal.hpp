@@ -131,6 +131,10 @@ struct JournalEntry {
   bool committed = false;
   std::unique_ptr<Live> live;       // set unless packed
   std::unique_ptr<char[]> packed;   // a finished entry (journal.cpp: pack())
+  // Instead of either, for an event with nothing to send while its commit
+  // is in flight: its pending-run record, which stage() wrote into its
+  // admission's buffer (settled from there without a packed copy).
+  const char* record = nullptr;
 };
 
 // One request's (or one Redis batch's) journal work.
@@ -155,6 +159,12 @@ class Admission {
   // Built by stage() without the journal lock; applied in one go by
   // async_commit(), so concurrent batches do not contend per event.
   Slots<JournalEntry> staged_;
+  // The pending-run records of the staged events with nothing to send
+  // (most ingest), and where each starts, in staging order: settle() adds
+  // them to the pending run in one go. Allocated once, by the first: the
+  // entries point into it until settled.
+  std::unique_ptr<std::string> finished_;
+  std::vector<PendingRun::Placed> finished_placed_;
   // When the last reservation was made (unix ms): the accepted time stage()
   // records for the events reserved then, instead of a clock read per
   // event (~2 % of the HTTP thread under NDJSON ingest).
@@ -207,13 +217,16 @@ class Journal final : public DeliveryLedger {
           // records reach the disk in the order memory saw them.
           log_->append_callback(
               a->batch_,
-              post_to_handler(std::move(handler), [this, keys = std::move(a->keys_), hashes = std::move(a->hashes_),
-                                                   entries = std::move(a->entries_)](const AppendResult& r) {
-                settle(keys, hashes, entries, !r.ec);
-              }));
+              post_to_handler(std::move(handler),
+                              [this, keys = std::move(a->keys_), hashes = std::move(a->hashes_),
+                               entries = std::move(a->entries_), finished = std::move(a->finished_),
+                               placed = std::move(a->finished_placed_)](const AppendResult& r) mutable {
+                                settle(keys, hashes, entries, std::move(finished), placed, !r.ec);
+                              }));
           a->keys_.clear();
           a->hashes_.clear();
           a->entries_.clear();
+          a->finished_placed_.clear();
         },
         token, &adm);
   }
@@ -305,9 +318,11 @@ class Journal final : public DeliveryLedger {
   void apply_staged(Admission& adm);  // mutex_ held
 
   // Marks the admission's entries committed (ok) or releases them; the
-  // finished ones leave the map for pending_run_.
+  // finished ones leave the map, their records (`finished`, placed as
+  // `placed` says) join pending_run_.
   void settle(std::span<const std::string> keys, std::span<const uint64_t> hashes,
-              std::span<EventEntry* const> entries, bool ok);
+              std::span<EventEntry* const> entries, std::unique_ptr<std::string> finished,
+              std::span<const PendingRun::Placed> placed, bool ok);
   EventEntry& entry(const std::string& key);  // created if missing; mutex_ held
   void apply_record(uint8_t type, std::string_view payload);
   // An accepted or snapshot record's event, whichever its form.

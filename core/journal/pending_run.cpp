@@ -26,16 +26,16 @@ void PendingRun::swap(PendingRun& other) noexcept {
   std::swap(records_, other.records_);
 }
 
-size_t PendingRun::encoded_size(std::string_view key, int64_t accepted_ms, std::string_view value_body) {
+size_t PendingRun::encoded_size(std::string_view key, int64_t accepted_ms, size_t value_body_size) {
   return text_size(key) + varint_size(static_cast<uint64_t>(std::max<int64_t>(accepted_ms, 0))) + 1 +
-         text_size(value_body);
+         varint_size(value_body_size) + value_body_size;
 }
 
-void PendingRun::encode(std::string& out, std::string_view key, int64_t accepted_ms, std::string_view value_body) {
+void PendingRun::encode_head(std::string& out, std::string_view key, int64_t accepted_ms, size_t body_size) {
   put_text(out, key);
   put_varint(out, static_cast<uint64_t>(std::max<int64_t>(accepted_ms, 0)));
   out += '\0';
-  put_text(out, value_body);
+  put_varint(out, body_size);
 }
 
 PendingRun::Record PendingRun::decode(const char*& p) {

@@ -53,8 +53,20 @@ class PendingRun {
 
   // The record's encoded size, and the encoding appended to `out`
   // (`value_body`: the n bytes of the run value).
-  static size_t encoded_size(std::string_view key, int64_t accepted_ms, std::string_view value_body);
-  static void encode(std::string& out, std::string_view key, int64_t accepted_ms, std::string_view value_body);
+  static size_t encoded_size(std::string_view key, int64_t accepted_ms, size_t value_body_size);
+  static size_t encoded_size(std::string_view key, int64_t accepted_ms, std::string_view value_body) {
+    return encoded_size(key, accepted_ms, value_body.size());
+  }
+  static void encode(std::string& out, std::string_view key, int64_t accepted_ms, std::string_view value_body) {
+    encode_with(out, key, accepted_ms, value_body.size(), [&](std::string& o) { o.append(value_body); });
+  }
+  // The same, the value's body appended by `write(out)`: `body_size` bytes.
+  template <class Write>
+  static void encode_with(std::string& out, std::string_view key, int64_t accepted_ms, size_t body_size,
+                          Write&& write) {
+    encode_head(out, key, accepted_ms, body_size);
+    write(out);
+  }
   // The record at `p` (bytes encode() wrote) and where the next one starts.
   static Record decode(const char*& p);
 
@@ -116,6 +128,7 @@ class PendingRun {
     bool operator()(const Slot& a, const Probe& b) const { return (*this)(b, a); }
   };
 
+  static void encode_head(std::string& out, std::string_view key, int64_t accepted_ms, size_t body_size);
   // Indexes the record at `offset` of piece `piece`: as its key's newest
   // record, or (`replace` false) only if the key has none here yet.
   void index(uint64_t hash, uint32_t piece, uint32_t offset, bool replace = true);

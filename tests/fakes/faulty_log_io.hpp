@@ -4,7 +4,9 @@
 // EIO on fdatasync cannot be provoked on a healthy test disk.
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "core/storage/log_io.hpp"
@@ -17,6 +19,7 @@ class FaultyLogIo final : public LogIo {
   const char* name() const override { return inner_->name(); }
 
   LogWriteResult write_and_sync(int fd, IoSlices data, off_t offset) override {
+    wait_while_held();
     if (fail_writes > 0) {
       --fail_writes;
       // Like a disk filling up mid-batch: half the bytes land, then ENOSPC.
@@ -41,6 +44,7 @@ class FaultyLogIo final : public LogIo {
     return inner_->sync(fd);
   }
   std::error_code write(int fd, IoSlices data, off_t offset) override {
+    wait_while_held();
     if (fail_writes > 0) {
       --fail_writes;
       std::vector<iovec> half;
@@ -51,6 +55,21 @@ class FaultyLogIo final : public LogIo {
     return inner_->write(fd, data, offset);
   }
 
+  // While held, writes wait (a commit kept in flight); `waiting` counts the
+  // writes that waited.
+  void hold() {
+    std::lock_guard lock(hold_mutex_);
+    held_ = true;
+  }
+  void release() {
+    {
+      std::lock_guard lock(hold_mutex_);
+      held_ = false;
+    }
+    hold_cv_.notify_all();
+  }
+  std::atomic<int> waiting{0};
+
   std::atomic<int> fail_writes{0};
   std::atomic<int> fail_syncs{0};
   std::atomic<int> writes{0};       // write_and_sync calls that wrote
@@ -58,7 +77,17 @@ class FaultyLogIo final : public LogIo {
   std::atomic<int> syncs{0};        // sync calls (deferred sync, rotation)
 
  private:
+  void wait_while_held() {
+    std::unique_lock lock(hold_mutex_);
+    if (!held_) return;
+    ++waiting;
+    hold_cv_.wait(lock, [&] { return !held_; });
+  }
+
   std::unique_ptr<LogIo> inner_;
+  std::mutex hold_mutex_;
+  std::condition_variable hold_cv_;
+  bool held_ = false;
 };
 
 }  // namespace herald

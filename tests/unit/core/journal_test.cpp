@@ -446,6 +446,52 @@ TEST_F(JournalTest, CheckpointRewritesOpenEntriesAndMovesFinishedOnesToARun) {
   EXPECT_EQ(j->reserve(adm, Journal::key("default", "done-7"), &existing), Reservation::duplicate);
 }
 
+// An event with nothing to send whose commit is in flight when a checkpoint
+// snapshots the open entries: its state then lives only in the record its
+// admission holds, and the snapshot must carry it (names, type, source),
+// since the checkpoint removes the segment of its accepted record.
+TEST_F(JournalTest, ACheckpointDuringACommitSnapshotsTheEventsInFlight) {
+  using namespace std::chrono_literals;
+  auto faulty = std::make_unique<FaultyLogIo>(make_pwrite_log_io());
+  FaultyLogIo* io = faulty.get();
+  auto j = open_journal(nullptr, std::move(faulty));
+  ASSERT_FALSE(accept(*j, make_event("before"), {}));
+  io->hold();
+  auto e = make_event("in-flight", "acme");
+  Admission adm;
+  EventStatus existing;
+  ASSERT_EQ(j->reserve(adm, Journal::key(e.tenant, e.id), &existing), Reservation::fresh);
+  j->stage(adm, e, "redis", {});
+  std::thread committer([&] { EXPECT_FALSE(commit(*j, adm)); });
+  while (io->waiting.load() == 0) std::this_thread::sleep_for(1ms);
+  Admission other;
+  EXPECT_EQ(j->reserve(other, Journal::key(e.tenant, e.id), &existing), Reservation::in_flight);
+  EXPECT_FALSE(j->status(Journal::key(e.tenant, e.id)));  // not durable yet
+  std::thread checkpointer([&] { j->checkpoint(); });
+  // The checkpoint takes its snapshot under the lock at once, then waits
+  // for its own write, held too.
+  std::this_thread::sleep_for(100ms);
+  io->release();
+  committer.join();
+  checkpointer.join();
+  // "before" went to a run; the event in flight was snapshotted, then
+  // settled into memory.
+  EXPECT_EQ(j->finished_runs(), 1u);
+  EXPECT_EQ(j->entries_in_memory(), 1u);
+  std::vector<PendingEvent> pending;
+  reopen(j, &pending);
+  EXPECT_TRUE(pending.empty());
+  auto st = j->status(Journal::key("acme", "in-flight"));
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->tenant, "acme");
+  EXPECT_EQ(st->id, "in-flight");
+  EXPECT_EQ(st->type, "invoice.posted");
+  EXPECT_EQ(st->source, "redis");
+  EXPECT_TRUE(st->done);
+  EXPECT_TRUE(st->messages.empty());
+  EXPECT_TRUE(j->status(Journal::key("default", "before")));
+}
+
 // Finished entries are packed in memory; everything a status holds must come
 // back out, before and after a checkpoint and a reopen.
 TEST_F(JournalTest, FinishedEntriesKeepTheirWholeStatusPackedAcrossCheckpointAndReopen) {
