@@ -221,9 +221,12 @@ size_t finished_tail_size(std::string_view type, std::string_view source) {
 }
 
 void append_finished_tail(std::string& out, std::string_view type, std::string_view source) {
-  put_text(out, type);
-  put_text(out, source);
-  put_varint(out, 0);
+  const size_t start = out.size();
+  out.resize(start + finished_tail_size(type, source));
+  char* p = out.data() + start;
+  put_text(p, type);
+  put_text(p, source);
+  put_varint(p, 0);
 }
 
 // The journal's JSON records are written by hand on hot paths (see stage()

@@ -32,10 +32,17 @@ size_t PendingRun::encoded_size(std::string_view key, int64_t accepted_ms, size_
 }
 
 void PendingRun::encode_head(std::string& out, std::string_view key, int64_t accepted_ms, size_t body_size) {
-  put_text(out, key);
-  put_varint(out, static_cast<uint64_t>(std::max<int64_t>(accepted_ms, 0)));
-  out += '\0';
-  put_varint(out, body_size);
+  // Sized once and written in place: appended byte by byte, this was ~100
+  // instructions per NDJSON event on the HTTP thread.
+  const auto at = static_cast<uint64_t>(std::max<int64_t>(accepted_ms, 0));
+  const size_t start = out.size();
+  out.resize(start + text_size(key) + varint_size(at) + 1 + varint_size(body_size));
+  char* p = out.data() + start;
+  put_text(p, key);
+  put_varint(p, at);
+  *p++ = '\0';
+  put_varint(p, body_size);
+  assert(p == out.data() + out.size());
 }
 
 PendingRun::Record PendingRun::decode(const char*& p) {
