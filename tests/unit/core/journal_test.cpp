@@ -96,6 +96,15 @@ class JournalTest : public ::testing::Test {
     return result;
   }
 
+  // The names, type and source a status reports.
+  static void expect_event(const EventStatus& st, std::string_view tenant, std::string_view id,
+                           std::string_view type, std::string_view source) {
+    EXPECT_EQ(st.tenant, tenant);
+    EXPECT_EQ(st.id, id);
+    EXPECT_EQ(st.type, type);
+    EXPECT_EQ(st.source, source);
+  }
+
   static void attempt(Journal& j, const DocumentEvent& e, const std::string& msg_id, MessageState st, int attempt,
                       std::string detail = "") {
     RenderedMessage m;
@@ -360,10 +369,7 @@ TEST_F(JournalTest, RunsHoldEntriesWithoutTheirNamesAndOlderRunsAreStillRead) {
   for (int round = 0; round < 2; ++round) {
     auto sa = j->status(Journal::key("default", "plain"));
     ASSERT_TRUE(sa);
-    EXPECT_EQ(sa->tenant, "default");
-    EXPECT_EQ(sa->id, "plain");
-    EXPECT_EQ(sa->type, "invoice.posted");
-    EXPECT_EQ(sa->source, "http");
+    expect_event(*sa, "default", "plain", "invoice.posted", "http");
     ASSERT_EQ(sa->messages.size(), 1u);
     EXPECT_EQ(sa->messages[0].id, "pa");
     EXPECT_EQ(sa->messages[0].detail, "250 ok");
@@ -483,10 +489,7 @@ TEST_F(JournalTest, ACheckpointDuringACommitSnapshotsTheEventsInFlight) {
   EXPECT_TRUE(pending.empty());
   auto st = j->status(Journal::key("acme", "in-flight"));
   ASSERT_TRUE(st);
-  EXPECT_EQ(st->tenant, "acme");
-  EXPECT_EQ(st->id, "in-flight");
-  EXPECT_EQ(st->type, "invoice.posted");
-  EXPECT_EQ(st->source, "redis");
+  expect_event(*st, "acme", "in-flight", "invoice.posted", "redis");
   EXPECT_TRUE(st->done);
   EXPECT_TRUE(st->messages.empty());
   EXPECT_TRUE(j->status(Journal::key("default", "before")));
@@ -512,10 +515,7 @@ TEST_F(JournalTest, FinishedEntriesKeepTheirWholeStatusPackedAcrossCheckpointAnd
     auto st = jr.status(Journal::key(e.tenant, e.id));
     ASSERT_TRUE(st);
     EXPECT_TRUE(st->done);
-    EXPECT_EQ(st->tenant, e.tenant);
-    EXPECT_EQ(st->id, e.id);
-    EXPECT_EQ(st->type, "invoice.posted");
-    EXPECT_EQ(st->source, "http");
+    expect_event(*st, e.tenant, e.id, "invoice.posted", "http");
     ASSERT_EQ(st->messages.size(), 3u);
     EXPECT_EQ(st->messages[0].state, MessageState::delivered);
     EXPECT_EQ(st->messages[0].attempts, 2);
