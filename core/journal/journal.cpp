@@ -71,31 +71,43 @@ std::string get_text(const char*& p) {
   return s;
 }
 
-// Packs into one exact-size buffer, sized first and written in place: this
-// runs for every accepted event, where building it in a growing string and
-// copying that cost two or three more allocations.
-std::unique_ptr<char[]> pack_into(std::string_view tenant, std::string_view id, std::string_view type,
-                                  std::string_view source, const std::vector<MessageStatus>& messages) {
-  const auto attempts = [](const MessageStatus& m) { return static_cast<uint64_t>(std::max(m.attempts, 0)); };
-  const auto next = [](const MessageStatus& m) { return static_cast<uint64_t>(std::max<int64_t>(m.next_attempt_ms, 0)); };
-  size_t body = text_size(tenant) + text_size(id) + text_size(type) + text_size(source) + varint_size(messages.size());
+// A packed body's messages: their size, and written in place.
+uint64_t packed_attempts(const MessageStatus& m) { return static_cast<uint64_t>(std::max(m.attempts, 0)); }
+uint64_t packed_next(const MessageStatus& m) { return static_cast<uint64_t>(std::max<int64_t>(m.next_attempt_ms, 0)); }
+
+size_t packed_messages_size(const std::vector<MessageStatus>& messages) {
+  size_t n = varint_size(messages.size());
   for (const auto& m : messages)
-    body += text_size(m.id) + text_size(m.channel) + varint_size(static_cast<uint64_t>(m.state)) +
-            varint_size(attempts(m)) + varint_size(next(m)) + text_size(m.detail);
-  const size_t total = varint_size(body) + body;
-  auto buf = std::make_unique_for_overwrite<char[]>(total);
-  char* p = buf.get();
-  put_varint(p, body);
-  for (std::string_view f : {tenant, id, type, source}) put_text(p, f);
+    n += text_size(m.id) + text_size(m.channel) + varint_size(static_cast<uint64_t>(m.state)) +
+         varint_size(packed_attempts(m)) + varint_size(packed_next(m)) + text_size(m.detail);
+  return n;
+}
+
+void put_packed_messages(char*& p, const std::vector<MessageStatus>& messages) {
   put_varint(p, messages.size());
   for (const auto& m : messages) {
     put_text(p, m.id);
     put_text(p, m.channel);
     put_varint(p, static_cast<uint64_t>(m.state));
-    put_varint(p, attempts(m));
-    put_varint(p, next(m));
+    put_varint(p, packed_attempts(m));
+    put_varint(p, packed_next(m));
     put_text(p, m.detail);
   }
+}
+
+// Packs into one exact-size buffer, sized first and written in place: this
+// runs for every accepted event, where building it in a growing string and
+// copying that cost two or three more allocations.
+std::unique_ptr<char[]> pack_into(std::string_view tenant, std::string_view id, std::string_view type,
+                                  std::string_view source, const std::vector<MessageStatus>& messages) {
+  const size_t body =
+      text_size(tenant) + text_size(id) + text_size(type) + text_size(source) + packed_messages_size(messages);
+  const size_t total = varint_size(body) + body;
+  auto buf = std::make_unique_for_overwrite<char[]>(total);
+  char* p = buf.get();
+  put_varint(p, body);
+  for (std::string_view f : {tenant, id, type, source}) put_text(p, f);
+  put_packed_messages(p, messages);
   assert(p == buf.get() + total);
   return buf;
 }
@@ -193,6 +205,10 @@ JournalEntry::Live unpack(const char* p) {
   return l;
 }
 
+uint32_t unfinished_messages(const std::vector<MessageStatus>& ms) {
+  return static_cast<uint32_t>(std::count_if(ms.begin(), ms.end(), [](auto& m) { return !is_final(m.state); }));
+}
+
 // The names from a key (tenant, 0x1f, id; no tenant: the default); false
 // if it has no separator.
 bool names_from_key(std::string_view key, JournalEntry::Live& l) {
@@ -214,20 +230,25 @@ JournalEntry::Live unpack_record(const char* record) {
   return l;
 }
 
-// The run value's body of an event with nothing to send: a packed body
-// after its names (type, source, no messages), and its size.
-size_t finished_tail_size(std::string_view type, std::string_view source) {
-  return text_size(type) + text_size(source) + varint_size(0);
+// A run value's body written from the fields themselves (no packed entry
+// first): a packed body after its names (type, source, messages), and its
+// size.
+size_t packed_tail_size(std::string_view type, std::string_view source, const std::vector<MessageStatus>& messages) {
+  return text_size(type) + text_size(source) + packed_messages_size(messages);
 }
 
-void append_finished_tail(std::string& out, std::string_view type, std::string_view source) {
+void append_packed_tail(std::string& out, std::string_view type, std::string_view source,
+                        const std::vector<MessageStatus>& messages) {
   const size_t start = out.size();
-  out.resize(start + finished_tail_size(type, source));
+  out.resize(start + packed_tail_size(type, source, messages));
   char* p = out.data() + start;
   put_text(p, type);
   put_text(p, source);
-  put_varint(p, 0);
+  put_packed_messages(p, messages);
+  assert(p == out.data() + out.size());
 }
+
+const std::vector<MessageStatus> kNoMessages;
 
 // The journal's JSON records are written by hand on hot paths (see stage()
 // and record_attempt()): `prefix` is the punctuation and key before a value,
@@ -491,8 +512,7 @@ const JournalEntry::Live& Journal::view(const EventEntry& e, JournalEntry::Live&
 
 void Journal::recount(EventEntry& e) {
   if (!e.live) return;  // packed: finished
-  const auto& ms = e.live->messages;
-  e.unfinished = static_cast<uint32_t>(std::count_if(ms.begin(), ms.end(), [](auto& m) { return !is_final(m.state); }));
+  e.unfinished = unfinished_messages(e.live->messages);
   if (e.unfinished == 0) {
     e.packed = pack(*e.live);
     e.live.reset();
@@ -739,14 +759,14 @@ void Journal::stage(Admission& adm, const DocumentEvent& event, const std::strin
     // points the entry to it): a packed copy per event, allocated here and
     // re-encoded by settle(), was 2 % of the HTTP thread under NDJSON.
     const std::string& k = adm.keys_[slot];
-    const size_t tail = finished_tail_size(event.type, source);
+    const size_t tail = packed_tail_size(event.type, source, kNoMessages);
     if (!adm.finished_) {
       adm.finished_ = std::make_unique<std::string>();
       adm.finished_->reserve((adm.keys_.size() - slot) * (PendingRun::encoded_size(k, at, tail) + 16));
     }
     adm.finished_placed_.push_back({adm.hashes_[slot], static_cast<uint32_t>(adm.finished_->size())});
     PendingRun::encode_with(*adm.finished_, k, at, tail,
-                            [&](std::string& out) { append_finished_tail(out, event.type, source); });
+                            [&](std::string& out) { append_packed_tail(out, event.type, source, kNoMessages); });
     return;
   }
   JournalEntry::Live& e = live(entry);
@@ -788,13 +808,18 @@ void Journal::settle(std::span<const std::string> keys, std::span<const uint64_t
       e->committed = true;
       if (e->unfinished) {
         ++added;
-      } else {  // its record joins pending_run_ below
-        assert(e->record);
-        open_.erase(e);
-        auto it = entries_.find(KeyProbe{keys[i], hashes[i]});
-        assert(it != entries_.end() && it->second.get() == e);
+        continue;
+      }
+      open_.erase(e);
+      auto it = entries_.find(KeyProbe{keys[i], hashes[i]});
+      assert(it != entries_.end() && it->second.get() == e);
+      if (e->record) {  // nothing to send: its record joins pending_run_ below
         doomed.push_back(std::move(it->second));
         entries_.erase(it);
+      } else {
+        // Its messages all final before its commit settled (the pipeline
+        // delivers only after it, so not there): packed, it goes alone.
+        note_finished(it);
       }
     }
     if (finished) {
@@ -816,7 +841,16 @@ void Journal::settle(std::span<const std::string> keys, std::span<const uint64_t
 
 void Journal::note_finished(EntryMap::iterator it) {
   const EventEntry& e = *it->second;
-  pending_run_.add(it->first.text, it->first.hash, e.accepted_ms, record_body(e));
+  if (e.live) {
+    // Straight from its fields: packed first, the entry was packed, copied
+    // and freed at once (per e-mail end to end, on the delivering thread).
+    const JournalEntry::Live& l = *e.live;
+    pending_run_.add_with(it->first.text, it->first.hash, e.accepted_ms,
+                          packed_tail_size(l.type, l.source, l.messages),
+                          [&](std::string& out) { append_packed_tail(out, l.type, l.source, l.messages); });
+  } else {
+    pending_run_.add(it->first.text, it->first.hash, e.accepted_ms, record_body(e));
+  }
   entries_.erase(it);
   after_pending_run_grew();
 }
@@ -941,11 +975,12 @@ void Journal::record_attempt(const RenderedMessage& msg, MessageState state, std
     EventEntry& e = *it->second;
     const size_t before = e.unfinished;
     merge_message(e, MessageStatus{msg.message_id, msg.channel, state, msg.attempt, next_ms, std::string(d)});
-    recount(e);
-    if (before > 0 && e.unfinished == 0 && e.committed) {
+    if (before > 0 && e.committed && unfinished_messages(e.live->messages) == 0) {
       pending_events_.add(-1);
       open_.erase(&e);
-      note_finished(it);
+      note_finished(it);  // from its Live: not packed first
+    } else {
+      recount(e);
     }
   }
   // Enqueued under the lock so a checkpoint's snapshot and this record are

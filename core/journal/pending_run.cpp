@@ -96,10 +96,7 @@ void PendingRun::add(std::string&& encoded, std::span<const Placed> placed) {
   records_ += placed.size();
 }
 
-void PendingRun::add(std::string_view key, uint64_t hash, int64_t accepted_ms, std::string_view value_body) {
-  std::string& t = tail(encoded_size(key, accepted_ms, value_body));
-  const auto offset = static_cast<uint32_t>(t.size());
-  encode(t, key, accepted_ms, value_body);
+void PendingRun::added_one(uint64_t hash, uint32_t offset) {
   index(hash, static_cast<uint32_t>(pieces_->size() - 1), offset);
   ++records_;
 }

@@ -75,7 +75,17 @@ class PendingRun {
   // at its newest record.
   void add(std::string&& encoded, std::span<const Placed> placed);
   // Adds one record.
-  void add(std::string_view key, uint64_t hash, int64_t accepted_ms, std::string_view value_body);
+  void add(std::string_view key, uint64_t hash, int64_t accepted_ms, std::string_view value_body) {
+    add_with(key, hash, accepted_ms, value_body.size(), [&](std::string& o) { o.append(value_body); });
+  }
+  // The same, the value's body appended by `write(out)`: `body_size` bytes.
+  template <class Write>
+  void add_with(std::string_view key, uint64_t hash, int64_t accepted_ms, size_t body_size, Write&& write) {
+    std::string& t = tail(encoded_size(key, accepted_ms, body_size));
+    const auto offset = static_cast<uint32_t>(t.size());
+    encode_with(t, key, accepted_ms, body_size, write);
+    added_one(hash, offset);
+  }
 
   // The newest record of `key` (whose hash is `hash`).
   std::optional<Record> find(std::string_view key, uint64_t hash) const;
@@ -133,6 +143,7 @@ class PendingRun {
   // record, or (`replace` false) only if the key has none here yet.
   void index(uint64_t hash, uint32_t piece, uint32_t offset, bool replace = true);
   std::string& tail(size_t bytes);
+  void added_one(uint64_t hash, uint32_t offset);  // in the last piece
 
   std::unique_ptr<std::vector<std::string>> pieces_;
   boost::unordered_flat_set<Slot, SlotHash, SlotEqual> index_;

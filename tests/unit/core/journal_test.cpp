@@ -495,6 +495,39 @@ TEST_F(JournalTest, ACheckpointDuringACommitSnapshotsTheEventsInFlight) {
   EXPECT_TRUE(j->status(Journal::key("default", "before")));
 }
 
+// A message finishing before its event's commit settles (the pipeline
+// delivers only after it, but the journal must not depend on that): the
+// event still reaches the pending run, with the message's final state.
+TEST_F(JournalTest, AnEventWhoseMessagesFinishBeforeItsCommitSettlesIsKept) {
+  using namespace std::chrono_literals;
+  auto faulty = std::make_unique<FaultyLogIo>(make_pwrite_log_io());
+  FaultyLogIo* io = faulty.get();
+  auto j = open_journal(nullptr, std::move(faulty));
+  io->hold();
+  auto e = make_event("early");
+  Admission adm;
+  EventStatus existing;
+  ASSERT_EQ(j->reserve(adm, Journal::key(e.tenant, e.id), &existing), Reservation::fresh);
+  j->stage(adm, e, "http", {{"e1", "email"}});
+  std::thread committer([&] { EXPECT_FALSE(commit(*j, adm)); });
+  while (io->waiting.load() == 0) std::this_thread::sleep_for(1ms);
+  attempt(*j, e, "e1", MessageState::delivered, 1, "250 early");
+  io->release();
+  committer.join();
+  EXPECT_EQ(j->entries_in_memory(), 1u);
+  auto check = [&] {
+    auto st = j->status(Journal::key(e.tenant, e.id));
+    ASSERT_TRUE(st);
+    EXPECT_TRUE(st->done);
+    ASSERT_EQ(st->messages.size(), 1u);
+    EXPECT_EQ(st->messages[0].state, MessageState::delivered);
+    EXPECT_EQ(st->messages[0].detail, "250 early");
+  };
+  check();
+  EXPECT_EQ(j->flush_finished(), 1u);
+  check();
+}
+
 // Finished entries are packed in memory; everything a status holds must come
 // back out, before and after a checkpoint and a reopen.
 TEST_F(JournalTest, FinishedEntriesKeepTheirWholeStatusPackedAcrossCheckpointAndReopen) {
