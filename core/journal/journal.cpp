@@ -796,8 +796,7 @@ void Journal::settle(std::span<const std::string> keys, std::span<const uint64_t
                      std::span<EventEntry* const> entries, std::unique_ptr<std::string> finished,
                      std::span<const PendingRun::Placed> placed, bool ok) {
   // Freed after the lock is released: the entries of events with nothing to
-  // send, finished at once. (Deliveries start after this: no other entry of
-  // the admission can have finished yet.)
+  // send, finished at once.
   std::vector<std::unique_ptr<EventEntry>> doomed;
   doomed.reserve(placed.size());
   std::lock_guard lock(mutex_);
