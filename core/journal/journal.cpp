@@ -365,7 +365,6 @@ Journal::Journal(JournalSettings settings, std::unique_ptr<LogIo> io, Logger& lo
       logger_(log),
       log_(std::make_unique<SegmentLog>(settings_.log, std::move(io), log, metrics)),
       key_hash_{random_seed()},
-      entries_(0, key_hash_),
       checkpoints_(metrics.counter("herald_journal_checkpoints_total", "Journal checkpoints completed")),
       pending_events_(metrics.gauge("herald_journal_unfinished_events",
                                     "Accepted events with messages not yet in a final state")),
@@ -394,11 +393,12 @@ static bool key_names(std::string_view k, std::string_view tenant, std::string_v
          k.ends_with(id);
 }
 
-size_t Journal::KeyHash::operator()(std::string_view k) const { return hash_bytes(k, seed); }
+uint64_t Journal::KeyHash::operator()(std::string_view k) const { return hash_bytes(k, seed); }
 
-Journal::HashedKey Journal::hashed(std::string k) const {
-  const uint64_t h = key_hash_(std::string_view(k));
-  return {std::move(k), h};
+std::unique_ptr<Journal::MapNode> Journal::node_for(std::string key) {
+  auto n = std::make_unique<MapNode>();
+  n->key = std::move(key);
+  return n;
 }
 
 std::string Journal::key(std::string_view tenant, std::string_view id) {
@@ -429,23 +429,24 @@ RecoveryReport Journal::open(std::vector<PendingEvent>& pending) {
   pending_run_.reserve(settings_.finished_in_memory);
   flushing_.reserve(settings_.finished_in_memory);
   // The finished entries replayed join the pending run; expired ones go.
-  boost::unordered::erase_if(entries_, [&](auto& kv) {
-    EventEntry& e = *kv.second;
+  boost::unordered::erase_if(entries_, [&](const MapSlot& slot) {
+    EventEntry& e = slot.node->entry;
     recount(e);
     if (e.unfinished > 0) return false;
-    if (e.packed && !expired(e, now)) pending_run_.add(kv.first.text, kv.first.hash, e.accepted_ms, record_body(e));
+    if (e.packed && !expired(e, now)) pending_run_.add(slot.node->key, slot.hash, e.accepted_ms, record_body(e));
     return true;
   });
   // Room for the unfinished events replayed and those in flight, before the
-  // first rehash. Not more: every new id lands on a random slot (48 B), and
+  // first rehash. Not more: every new id lands on a random slot (16 B), and
   // a table much larger than what it holds turns each insert into a cache
   // miss.
   entries_.reserve(std::max<size_t>(entries_.size() * 2, 8192));
-  for (auto& [k, entry] : entries_) {
+  for (const MapSlot& slot : entries_) {
+    EventEntry* entry = &slot.node->entry;
     if (entry->unfinished > 0) {
       const JournalEntry::Live& e = *entry->live;
       ++unfinished;
-      open_.insert(entry.get());
+      open_.insert(entry);
       PendingEvent p{e.tenant, e.id, e.event_json, e.source, {}};
       for (const auto& m : e.messages)
         if (!is_final(m.state)) p.messages.push_back(m);
@@ -627,7 +628,7 @@ void Journal::apply_record(uint8_t type, std::string_view payload) {
     }
     apply_accepted(str(o, "t"), str(o, "id"), str(o, "ty"), str(o, "src"), num(o, "at"), body, std::move(messages));
   } else if (type == kState) {
-    auto it = entries_.find(key(str(o, "t"), str(o, "id")));
+    auto it = entries_.find(probe(key(str(o, "t"), str(o, "id"))));
     if (it == entries_.end()) return;  // its event expired and was checkpointed away
     MessageStatus m;
     m.id = str(o, "m");
@@ -635,26 +636,25 @@ void Journal::apply_record(uint8_t type, std::string_view payload) {
     m.attempts = int(num(o, "a"));
     m.next_attempt_ms = num(o, "n");
     m.detail = str(o, "d");
-    merge_message(*it->second, std::move(m));
+    merge_message(it->node->entry, std::move(m));
   } else {
     logger_.warn("journal record skipped: unknown type", {{"type", int(type)}});
   }
 }
 
 Journal::EventEntry& Journal::entry(const std::string& k) {
-  auto it = entries_.find(std::string_view(k));
-  if (it == entries_.end()) it = entries_.try_emplace(hashed(k)).first;
-  auto& slot = it->second;
-  if (!slot) slot = std::make_unique<EventEntry>();
-  return *slot;
+  const KeyProbe p = probe(k);
+  auto it = entries_.find(p);
+  if (it == entries_.end()) it = entries_.insert(MapSlot{p.hash, node_for(k)}).first;
+  return it->node->entry;
 }
 
 Reservation Journal::reserve(Admission& adm, const std::string& k, EventStatus* existing) {
-  auto spare = std::make_unique<EventEntry>();
-  HashedKey hk = hashed(k);
+  auto spare = node_for(k);
+  const uint64_t hash = key_hash_(k);
   std::lock_guard lock(mutex_);
   adm.reserved_ms_ = now_ms();
-  return reserve_locked(adm, std::string(k), std::move(hk), existing, adm.reserved_ms_, nullptr, spare);
+  return reserve_locked(adm, std::string(k), hash, existing, adm.reserved_ms_, nullptr, spare);
 }
 
 void Journal::reserve_all(Admission& adm, std::span<std::string> keys, std::span<Reservation> out,
@@ -679,31 +679,30 @@ void Journal::reserve_all(Admission& adm, std::span<std::string> keys, std::span
     for (auto& p : probed) p = unexpired(std::move(p), now);
   }
   // Hashed and allocated before the lock too: under it, each key is one
-  // probe of the map. (Duplicates leave their spare entry unused.)
-  boost::container::small_vector<HashedKey, 4> hashed_keys;
-  hashed_keys.reserve(keys.size());
-  for (const auto& k : keys) hashed_keys.push_back(hashed(k));
-  boost::container::small_vector<std::unique_ptr<EventEntry>, 4> spares(keys.size());
-  for (auto& e : spares) e = std::make_unique<EventEntry>();
+  // probe of the map. (Duplicates leave their spare node unused.)
+  boost::container::small_vector<uint64_t, 4> hashes(keys.size());
+  boost::container::small_vector<std::unique_ptr<MapNode>, 4> spares(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    hashes[i] = key_hash_(keys[i]);
+    spares[i] = node_for(keys[i]);
+  }
   std::lock_guard lock(mutex_);
   const bool valid = finished_->snapshot() == runs;
   EventStatus existing;
   for (size_t i = 0; i < keys.size(); ++i) {
-    out[i] = reserve_locked(adm, std::move(keys[i]), std::move(hashed_keys[i]), &existing, now,
-                            valid ? &probed[i] : nullptr, spares[i]);
+    out[i] = reserve_locked(adm, std::move(keys[i]), hashes[i], &existing, now, valid ? &probed[i] : nullptr,
+                            spares[i]);
     if (out[i] == Reservation::duplicate) duplicates.emplace_back(i, std::exchange(existing, {}));
   }
   in_memory_.set(int64_t(in_memory_locked()));
 }
 
-Reservation Journal::reserve_locked(Admission& adm, std::string&& k, HashedKey&& map_key, EventStatus* existing,
+Reservation Journal::reserve_locked(Admission& adm, std::string&& k, uint64_t hash, EventStatus* existing,
                                     int64_t now, const std::optional<FinishedStore::Hit>* probed,
-                                    std::unique_ptr<EventEntry>& spare) {
-  const uint64_t hash = map_key.hash;
-  auto [it, inserted] = entries_.try_emplace(std::move(map_key));  // moved only when inserted
-  if (!inserted) {
+                                    std::unique_ptr<MapNode>& spare) {
+  if (auto it = entries_.find(KeyProbe{k, hash}); it != entries_.end()) {
     // Unfinished, or its commit in flight.
-    EventEntry& e = *it->second;
+    EventEntry& e = it->node->entry;
     if (!e.committed) return Reservation::in_flight;
     if (existing) *existing = to_status(e);
     return Reservation::duplicate;
@@ -718,12 +717,12 @@ Reservation Journal::reserve_locked(Admission& adm, std::string&& k, HashedKey&&
     known = to_status(k, hit->accepted_ms, hit->value, st);
   }
   if (known) {
-    entries_.erase(it);
     if (existing) *existing = std::move(st);
     return Reservation::duplicate;
   }
-  it->second = std::move(spare);
-  adm.entries_.push_back(it->second.get());
+  EventEntry* e = &spare->entry;
+  entries_.insert(MapSlot{hash, std::move(spare)});
+  adm.entries_.push_back(e);
   adm.keys_.push_back(std::move(k));
   adm.hashes_.push_back(hash);
   return Reservation::fresh;
@@ -797,7 +796,7 @@ void Journal::settle(std::span<const std::string> keys, std::span<const uint64_t
                      std::span<const PendingRun::Placed> placed, bool ok) {
   // Freed after the lock is released: the entries of events with nothing to
   // send, finished at once.
-  std::vector<std::unique_ptr<EventEntry>> doomed;
+  std::vector<std::unique_ptr<MapNode>> doomed;
   doomed.reserve(placed.size());
   std::lock_guard lock(mutex_);
   int64_t added = 0;
@@ -811,9 +810,9 @@ void Journal::settle(std::span<const std::string> keys, std::span<const uint64_t
       }
       open_.erase(e);
       auto it = entries_.find(KeyProbe{keys[i], hashes[i]});
-      assert(it != entries_.end() && it->second.get() == e);
+      assert(it != entries_.end() && &it->node->entry == e);
       if (e->record) {  // nothing to send: its record joins pending_run_ below
-        doomed.push_back(std::move(it->second));
+        doomed.push_back(std::move(it->node));
         entries_.erase(it);
       } else {
         // Its messages all final before its commit settled (the pipeline
@@ -827,10 +826,10 @@ void Journal::settle(std::span<const std::string> keys, std::span<const uint64_t
     }
   } else {
     // Rare (a failed write): by key, releasing the reservations.
-    for (const auto& k : keys) {
-      auto it = entries_.find(k);
-      if (it != entries_.end() && !it->second->committed) {
-        open_.erase(it->second.get());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      auto it = entries_.find(KeyProbe{keys[i], hashes[i]});
+      if (it != entries_.end() && !it->node->entry.committed) {
+        open_.erase(&it->node->entry);
         entries_.erase(it);
       }
     }
@@ -839,16 +838,16 @@ void Journal::settle(std::span<const std::string> keys, std::span<const uint64_t
 }
 
 void Journal::note_finished(EntryMap::iterator it) {
-  const EventEntry& e = *it->second;
+  const EventEntry& e = it->node->entry;
+  const std::string& k = it->node->key;
   if (e.live) {
     // Straight from its fields: packed first, the entry was packed, copied
     // and freed at once (per e-mail end to end, on the delivering thread).
     const JournalEntry::Live& l = *e.live;
-    pending_run_.add_with(it->first.text, it->first.hash, e.accepted_ms,
-                          packed_tail_size(l.type, l.source, l.messages),
+    pending_run_.add_with(k, it->hash, e.accepted_ms, packed_tail_size(l.type, l.source, l.messages),
                           [&](std::string& out) { append_packed_tail(out, l.type, l.source, l.messages); });
   } else {
-    pending_run_.add(it->first.text, it->first.hash, e.accepted_ms, record_body(e));
+    pending_run_.add(k, it->hash, e.accepted_ms, record_body(e));
   }
   entries_.erase(it);
   after_pending_run_grew();
@@ -873,8 +872,8 @@ std::optional<EventStatus> Journal::status(const std::string& k) const {
   const KeyProbe p = probe(k);
   std::lock_guard lock(mutex_);
   if (auto it = entries_.find(p); it != entries_.end()) {
-    if (!it->second->committed) return std::nullopt;
-    return to_status(*it->second);
+    if (!it->node->entry.committed) return std::nullopt;
+    return to_status(it->node->entry);
   }
   const int64_t now = now_ms();
   EventStatus st;
@@ -969,9 +968,9 @@ void Journal::record_attempt(const RenderedMessage& msg, MessageState state, std
   });
 
   std::lock_guard lock(mutex_);
-  auto it = entries_.find(k);
+  auto it = entries_.find(probe(k));
   if (it != entries_.end()) {
-    EventEntry& e = *it->second;
+    EventEntry& e = it->node->entry;
     const size_t before = e.unfinished;
     merge_message(e, MessageStatus{msg.message_id, msg.channel, state, msg.attempt, next_ms, std::string(d)});
     if (before > 0 && e.committed && unfinished_messages(e.live->messages) == 0) {

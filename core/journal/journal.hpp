@@ -267,13 +267,21 @@ class Journal final : public DeliveryLedger {
  private:
   using EventEntry = JournalEntry;
 
-  // A key with its hash, computed once: the table's rehashes (which Boost's
-  // anti-drift rule makes periodic under steady insert/erase churn) then
-  // never read a key's bytes, and the hash is seeded per process, so ids
-  // cannot be chosen to collide (boost::hash<std::string> is unseeded).
-  struct HashedKey {
-    std::string text;
+  // An entry in the map, with its key (tenant, 0x1f, id).
+  struct MapNode {
+    std::string key;
+    EventEntry entry;
+  };
+  // A map slot: the key's hash and its node. 16 bytes, where a slot holding
+  // the key itself (a std::string) and a pointer was 48: the HTTP thread
+  // writes a new slot per event and journal-sync erases it at the commit,
+  // and in the smaller table those are fewer cache misses. The hash,
+  // computed once, spares the rehashes (which Boost's anti-drift rule makes
+  // periodic under steady insert/erase churn) reading a key's bytes; it is
+  // seeded per process, so ids cannot be chosen to collide.
+  struct MapSlot {
     uint64_t hash;
+    mutable std::unique_ptr<MapNode> node;  // moved out as the slot is erased
   };
   // A lookup whose hash was computed before the lock was taken (batches
   // hash their keys outside it: ingest and flushes contend for the lock).
@@ -281,40 +289,42 @@ class Journal final : public DeliveryLedger {
     std::string_view text;
     uint64_t hash;
   };
+  // Hashes a key's bytes (seeded); needs no lock.
   struct KeyHash {
+    uint64_t seed;
+    uint64_t operator()(std::string_view k) const;
+  };
+  struct SlotHash {
     using is_transparent = void;
     using is_avalanching = void;
-    uint64_t seed;
-    size_t operator()(const HashedKey& k) const { return k.hash; }
-    size_t operator()(const KeyProbe& k) const { return k.hash; }
-    size_t operator()(std::string_view k) const;
+    size_t operator()(const MapSlot& s) const { return s.hash; }
+    size_t operator()(const KeyProbe& p) const { return p.hash; }
   };
-  struct KeyEqual {
+  // Reads a node's key only when the hashes match (rarely, for a new key).
+  struct SlotEqual {
     using is_transparent = void;
-    bool operator()(const HashedKey& a, const HashedKey& b) const { return a.hash == b.hash && a.text == b.text; }
-    bool operator()(const HashedKey& a, std::string_view b) const { return a.text == b; }
-    bool operator()(std::string_view a, const HashedKey& b) const { return a == b.text; }
-    bool operator()(const HashedKey& a, const KeyProbe& b) const { return a.hash == b.hash && a.text == b.text; }
-    bool operator()(const KeyProbe& a, const HashedKey& b) const { return a.hash == b.hash && a.text == b.text; }
+    bool operator()(const MapSlot& a, const MapSlot& b) const {
+      return a.hash == b.hash && a.node->key == b.node->key;
+    }
+    bool operator()(const KeyProbe& a, const MapSlot& b) const { return a.hash == b.hash && a.text == b.node->key; }
+    bool operator()(const MapSlot& a, const KeyProbe& b) const { return (*this)(b, a); }
   };
-  // Open addressing (Boost 1.81's flat map): one probe, usually one cache
+  // Open addressing (Boost 1.81's flat set): one probe, usually one cache
   // miss per lookup; with a million ids the chained std::unordered_map spent
-  // 10% of Redis ingest walking buckets. Entries live behind pointers so
-  // references stay valid across rehashes. Lookups take a string_view.
-  using EntryMap =
-      boost::unordered_flat_map<HashedKey, std::unique_ptr<EventEntry>, KeyHash, KeyEqual,
-                                HugePageAllocator<std::pair<const HashedKey, std::unique_ptr<EventEntry>>>>;
-  // Needs no lock: the seed never changes after construction.
-  HashedKey hashed(std::string k) const;
+  // 10% of Redis ingest walking buckets. Entries live in their nodes, so
+  // references stay valid across rehashes.
+  using EntryMap = boost::unordered_flat_set<MapSlot, SlotHash, SlotEqual, HugePageAllocator<MapSlot>>;
   KeyProbe probe(std::string_view k) const { return {k, key_hash_(k)}; }
+  // A node for `key`, allocated before the lock is taken.
+  static std::unique_ptr<MapNode> node_for(std::string key);
 
   // `probed`: the runs' answer for `key` found before the lock was taken
   // (still valid), or nullptr to ask them now.
-  // `map_key`: `key` with its hash, built before the lock (the map's copy);
-  // `spare`: an entry allocated before the lock, used if the key is new.
-  Reservation reserve_locked(Admission& adm, std::string&& key, HashedKey&& map_key, EventStatus* existing,
+  // `hash`: key's hash; `spare`: a node holding a copy of `key`, allocated
+  // before the lock, put in the map if the key is new.
+  Reservation reserve_locked(Admission& adm, std::string&& key, uint64_t hash, EventStatus* existing,
                              int64_t now, const std::optional<FinishedStore::Hit>* probed,
-                             std::unique_ptr<EventEntry>& spare);
+                             std::unique_ptr<MapNode>& spare);
   void apply_staged(Admission& adm);  // mutex_ held
 
   // Marks the admission's entries committed (ok) or releases them; the
@@ -381,7 +391,7 @@ class Journal final : public DeliveryLedger {
   Logger& logger_;
   std::unique_ptr<SegmentLog> log_;
 
-  const KeyHash key_hash_;  // entries_'s hasher, usable without mutex_
+  const KeyHash key_hash_;  // the hash of entries_'s keys, usable without mutex_
   mutable std::mutex mutex_;  // guards entries_ and the order of state records
   // Unfinished events and those whose commit is in flight (EntryMap).
   EntryMap entries_;

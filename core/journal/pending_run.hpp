@@ -20,7 +20,7 @@ namespace herald {
 //
 // Why not the journal's map of events: finished events are by far the most
 // numerous, and only duplicates and GET /v1/events/{id} ask for them. In
-// the map each cost a 48-byte slot and a heap entry; a flush then erased
+// the map each cost a slot and a heap entry; a flush then erased
 // them one by one under the journal lock (a cache miss or three each: 3 %
 // of heraldd under NDJSON ingest), and with them in it, the map of open
 // events fell out of the cache. Here a flush drops a whole batch at once,
