@@ -707,16 +707,7 @@ Reservation Journal::reserve_locked(Admission& adm, std::string&& k, uint64_t ha
     if (existing) *existing = to_status(e);
     return Reservation::duplicate;
   }
-  // Maybe finished: in memory, else in a run. A record in memory is newer
-  // than any in a run; expired, the id is a new event's.
-  EventStatus st;
-  bool known = false;
-  if (const auto pending = find_pending(k, hash)) {
-    known = !expired(pending->accepted_ms, now) && to_status(k, pending->accepted_ms, pending->value, st);
-  } else if (const auto hit = probed ? *probed : find_finished(k, now)) {
-    known = to_status(k, hit->accepted_ms, hit->value, st);
-  }
-  if (known) {
+  if (EventStatus st; finished_status(k, hash, now, probed, st)) {
     if (existing) *existing = std::move(st);
     return Reservation::duplicate;
   }
@@ -875,19 +866,19 @@ std::optional<EventStatus> Journal::status(const std::string& k) const {
     if (!it->node->entry.committed) return std::nullopt;
     return to_status(it->node->entry);
   }
-  const int64_t now = now_ms();
-  EventStatus st;
-  if (const auto pending = find_pending(k, p.hash)) {
-    if (!expired(pending->accepted_ms, now) && to_status(k, pending->accepted_ms, pending->value, st)) return st;
-  } else if (const auto hit = find_finished(k, now); hit && to_status(k, hit->accepted_ms, hit->value, st)) {
-    return st;
-  }
+  if (EventStatus st; finished_status(k, p.hash, now_ms(), nullptr, st)) return st;
   return std::nullopt;
 }
 
-std::optional<PendingRun::Record> Journal::find_pending(std::string_view k, uint64_t hash) const {
-  if (auto r = pending_run_.find(k, hash)) return r;
-  return flushing_.find(k, hash);
+bool Journal::finished_status(const std::string& k, uint64_t hash, int64_t now,
+                              const std::optional<FinishedStore::Hit>* probed, EventStatus& out) const {
+  // A record in memory is newer than any in a run; expired, the id is a new
+  // event's whatever the runs hold.
+  auto pending = pending_run_.find(k, hash);
+  if (!pending) pending = flushing_.find(k, hash);
+  if (pending) return !expired(pending->accepted_ms, now) && to_status(k, pending->accepted_ms, pending->value, out);
+  const auto hit = probed ? *probed : find_finished(k, now);
+  return hit && to_status(k, hit->accepted_ms, hit->value, out);
 }
 
 std::optional<FinishedStore::Hit> Journal::find_finished(const std::string& k, int64_t now) const {

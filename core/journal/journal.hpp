@@ -350,9 +350,12 @@ class Journal final : public DeliveryLedger {
   // A finished entry found in a run or the pending run (its run value);
   // false if its bytes are malformed.
   bool to_status(std::string_view key, int64_t accepted_ms, std::string_view value, EventStatus& out) const;
-  // The newest record of a finished event in memory (pending_run_, then
-  // flushing_), expired or not; mutex_ held.
-  std::optional<PendingRun::Record> find_pending(std::string_view key, uint64_t hash) const;
+  // A finished event's status: from its newest record in memory
+  // (pending_run_, then flushing_), else from the runs (`probed`: their
+  // answer found before the lock, or nullptr to ask them now); false if
+  // unknown or out of the window. mutex_ held.
+  bool finished_status(const std::string& key, uint64_t hash, int64_t now,
+                       const std::optional<FinishedStore::Hit>* probed, EventStatus& out) const;
   std::optional<FinishedStore::Hit> find_finished(const std::string& key, int64_t now) const;  // mutex_ held
   std::optional<FinishedStore::Hit> unexpired(std::optional<FinishedStore::Hit> hit, int64_t now) const;
   void request_flush();
