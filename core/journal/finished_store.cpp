@@ -80,7 +80,7 @@ void FinishedStore::open() {
   auto set = std::make_shared<RunSet>();
   set->covered.assign(loaded.size(), 0);  // until the merging thread builds the shared filter
   set->runs = std::move(loaded);
-  runs_ = std::move(set);
+  runs_.store(std::move(set), std::memory_order_release);
 }
 
 uint64_t FinishedStore::hash(std::string_view key) const { return hash_bytes(key, seed_); }
@@ -415,25 +415,28 @@ bool FinishedStore::add_keys(const RunPtr& run, FinishedFilter::Feed& feed, Filt
 }
 
 void FinishedStore::publish(RunPtr added, const std::vector<RunPtr>& removed, const FinishedFilter* covered_by) {
+  const RunList now = snapshot();
   auto next = std::make_shared<RunSet>();
-  next->filter = runs_->filter;
-  for (size_t j = 0; j < runs_->runs.size(); ++j) {
-    if (std::find(removed.begin(), removed.end(), runs_->runs[j]) != removed.end()) continue;
-    next->runs.push_back(runs_->runs[j]);
-    next->covered.push_back(runs_->covered[j]);
+  next->filter = now->filter;
+  for (size_t j = 0; j < now->runs.size(); ++j) {
+    if (std::find(removed.begin(), removed.end(), now->runs[j]) != removed.end()) continue;
+    next->runs.push_back(now->runs[j]);
+    next->covered.push_back(now->covered[j]);
   }
   if (added) {
     // A merge's output (it replaces its inputs) holds a subset of their
     // keys: covered when they all were, also by a filter built while it
     // was being written (which read the inputs).
-    const bool inputs_covered = runs_->covers_all(removed);
+    const bool inputs_covered = now->covers_all(removed);
     next->runs.push_back(std::move(added));
     next->covered.push_back(inputs_covered || (covered_by && covered_by == next->filter.get()));
   }
-  runs_ = std::move(next);
+  const RunList published = next;
+  runs_.store(std::move(next), std::memory_order_release);
   std::lock_guard lock(damaged_mutex_);
   std::erase_if(damaged_logged_, [&](const fs::path& p) {
-    return std::none_of(runs_->runs.begin(), runs_->runs.end(), [&](const RunPtr& x) { return x->path() == p; });
+    return std::none_of(published->runs.begin(), published->runs.end(),
+                        [&](const RunPtr& x) { return x->path() == p; });
   });
 }
 
@@ -448,7 +451,7 @@ FinishedStore::RunSet FinishedStore::with_filter(const RunSet& set, FilterBuild 
 }
 
 void FinishedStore::publish_filter(FilterBuild build) {
-  runs_ = std::make_shared<const RunSet>(with_filter(*runs_, std::move(build)));
+  runs_.store(std::make_shared<const RunSet>(with_filter(*snapshot(), std::move(build))), std::memory_order_release);
 }
 
 void FinishedStore::remove_files(const std::vector<RunPtr>& removed) {
@@ -462,14 +465,15 @@ void FinishedStore::remove_files(const std::vector<RunPtr>& removed) {
 
 uint64_t FinishedStore::records() const {
   uint64_t n = 0;
-  for (const auto& r : runs_->runs) n += r->records();
+  for (const auto& r : snapshot()->runs) n += r->records();
   return n;
 }
 
 size_t FinishedStore::memory_bytes() const {
+  const RunList now = snapshot();
   size_t n = 0;
-  for (const auto& r : runs_->runs) n += r->memory_bytes();
-  return n + (runs_->filter ? runs_->filter->memory_bytes() : 0);
+  for (const auto& r : now->runs) n += r->memory_bytes();
+  return n + (now->filter ? now->filter->memory_bytes() : 0);
 }
 
 }  // namespace herald

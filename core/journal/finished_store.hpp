@@ -12,8 +12,10 @@
 // The runs also share one filter (FinishedFilter), once one of them is
 // above tier 0: a new id is one test there, not one per run.
 //
-// Concurrency: the run list is copy-on-write. snapshot() and publish() run
-// under the owner's lock; find_in() on a snapshot needs no lock (runs are
+// Concurrency: the run list is copy-on-write. publish() runs under the
+// owner's lock; snapshot() needs none (an atomic shared_ptr: the HTTP thread
+// takes one per request, and under the owner's lock it slept on it behind
+// every commit's settle); find_in() on a snapshot needs no lock (runs are
 // immutable), so the journal asks the runs about a whole batch outside its
 // lock. The owner writes runs on one thread (flushes, checkpoints) and
 // merges and retires them on another: pick_merge() and expired() look at a
@@ -68,7 +70,7 @@ class FinishedStore {
     int64_t accepted_ms = 0;
     std::string value;
   };
-  std::optional<Hit> find(std::string_view key) const { return find_in(*runs_, key); }
+  std::optional<Hit> find(std::string_view key) const { return find_in(*snapshot(), key); }
   // The runs, and the filter they share.
   struct RunSet {
     std::vector<RunPtr> runs;  // oldest first
@@ -84,7 +86,7 @@ class FinishedStore {
   // so a snapshot stays valid (and comparable: the same pointer means no run
   // came or went) while the owner's lock is not held.
   using RunList = std::shared_ptr<const RunSet>;
-  RunList snapshot() const { return runs_; }
+  RunList snapshot() const { return runs_.load(std::memory_order_acquire); }
   // find() on a snapshot; thread-safe.
   std::optional<Hit> find_in(const RunSet& runs, std::string_view key) const;
   // find_in() for every key of a batch: out[i] answers keys[i] (out is as
@@ -179,8 +181,11 @@ class FinishedStore {
   // Until the removed runs' space is freed (tests).
   void wait_removals() { remover_.wait_idle(); }
 
-  size_t runs() const { return runs_->runs.size(); }
-  size_t covered_runs() const { return static_cast<size_t>(std::count(runs_->covered.begin(), runs_->covered.end(), 1)); }
+  size_t runs() const { return snapshot()->runs.size(); }
+  size_t covered_runs() const {
+    const RunList now = snapshot();
+    return static_cast<size_t>(std::count(now->covered.begin(), now->covered.end(), 1));
+  }
   uint64_t records() const;       // on disk, counting a key once per run
   size_t memory_bytes() const;    // filters (the shared one too) and block indexes
 
@@ -211,7 +216,9 @@ class FinishedStore {
   std::vector<std::filesystem::path> unfilterable_;  // runs a build found damaged (build_filter's thread)
   uint64_t seed_ = 0;
   std::atomic<uint64_t> next_number_{1};  // runs are written on two threads
-  RunList runs_ = std::make_shared<const RunSet>();
+  // Stored under the owner's lock (so a publish reads the list it
+  // replaces), loaded anywhere.
+  std::atomic<RunList> runs_{std::make_shared<const RunSet>()};
   // Runs (by path) whose damage was logged; lookups on several threads add to it.
   mutable std::mutex damaged_mutex_;
   mutable std::vector<std::filesystem::path> damaged_logged_;

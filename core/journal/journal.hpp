@@ -289,6 +289,13 @@ class Journal final : public DeliveryLedger {
     std::string_view text;
     uint64_t hash;
   };
+  // A lookup of an entry known to be in the map (a commit settling its
+  // batch): its node's address says which, so the key is never read (for
+  // ids over 15 bytes, a cache miss more per event under the lock).
+  struct EntryProbe {
+    const EventEntry* entry;
+    uint64_t hash;
+  };
   // Hashes a key's bytes (seeded); needs no lock.
   struct KeyHash {
     uint64_t seed;
@@ -299,6 +306,7 @@ class Journal final : public DeliveryLedger {
     using is_avalanching = void;
     size_t operator()(const MapSlot& s) const { return s.hash; }
     size_t operator()(const KeyProbe& p) const { return p.hash; }
+    size_t operator()(const EntryProbe& p) const { return p.hash; }
   };
   // Reads a node's key only when the hashes match (rarely, for a new key).
   struct SlotEqual {
@@ -308,6 +316,10 @@ class Journal final : public DeliveryLedger {
     }
     bool operator()(const KeyProbe& a, const MapSlot& b) const { return a.hash == b.hash && a.text == b.node->key; }
     bool operator()(const MapSlot& a, const KeyProbe& b) const { return (*this)(b, a); }
+    bool operator()(const EntryProbe& a, const MapSlot& b) const {
+      return a.hash == b.hash && &b.node->entry == a.entry;  // an address, not a load
+    }
+    bool operator()(const MapSlot& a, const EntryProbe& b) const { return (*this)(b, a); }
   };
   // Open addressing (Boost 1.81's flat set): one probe, usually one cache
   // miss per lookup; with a million ids the chained std::unordered_map spent
@@ -384,7 +396,7 @@ class Journal final : public DeliveryLedger {
   void publish_runs(FinishedStore::RunPtr added, const std::vector<FinishedStore::RunPtr>& removed,
                     const FinishedFilter* covered_by = nullptr);
   void set_finished_gauges();  // from the published runs; mutex_ held (or before open() returns)
-  FinishedStore::RunList finished_snapshot() const;  // takes mutex_
+  FinishedStore::RunList finished_snapshot() const;  // lock-free
   void run_maintenance();
   void run_merges();
   void request_merge();
@@ -396,12 +408,11 @@ class Journal final : public DeliveryLedger {
 
   const KeyHash key_hash_;  // the hash of entries_'s keys, usable without mutex_
   mutable std::mutex mutex_;  // guards entries_ and the order of state records
-  // Unfinished events and those whose commit is in flight (EntryMap).
+  // Unfinished events and those whose commit is in flight (EntryMap); a
+  // checkpoint rewrites those staged. (A second set of them, walked by the
+  // checkpoints while the map also held the finished events, cost an insert
+  // and an erase per event under the lock.)
   EntryMap entries_;
-  // The entries a checkpoint rewrites: staged and not both committed and
-  // finished (those are in pending_run_ or a run). Kept apart so that a
-  // checkpoint walks these few, not the map. mutex_
-  boost::unordered_flat_set<const EventEntry*> open_;
 
   std::unique_ptr<FinishedStore> finished_;  // lookups under mutex_; written by maintenance
   // Every entry that finished since the last flush, as it will go into the
