@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 #include <random>
+#include <utility>
 
 #include "core/storage/gradual_removal.hpp"
 #include "core/util/hash.hpp"
@@ -80,7 +81,7 @@ void FinishedStore::open() {
   auto set = std::make_shared<RunSet>();
   set->covered.assign(loaded.size(), 0);  // until the merging thread builds the shared filter
   set->runs = std::move(loaded);
-  runs_.store(std::move(set), std::memory_order_release);
+  set_runs(std::move(set));
 }
 
 uint64_t FinishedStore::hash(std::string_view key) const { return hash_bytes(key, seed_); }
@@ -432,7 +433,7 @@ void FinishedStore::publish(RunPtr added, const std::vector<RunPtr>& removed, co
     next->covered.push_back(inputs_covered || (covered_by && covered_by == next->filter.get()));
   }
   const RunList published = next;
-  runs_.store(std::move(next), std::memory_order_release);
+  set_runs(std::move(next));
   std::lock_guard lock(damaged_mutex_);
   std::erase_if(damaged_logged_, [&](const fs::path& p) {
     return std::none_of(published->runs.begin(), published->runs.end(),
@@ -451,7 +452,7 @@ FinishedStore::RunSet FinishedStore::with_filter(const RunSet& set, FilterBuild 
 }
 
 void FinishedStore::publish_filter(FilterBuild build) {
-  runs_.store(std::make_shared<const RunSet>(with_filter(*snapshot(), std::move(build))), std::memory_order_release);
+  set_runs(std::make_shared<const RunSet>(with_filter(*snapshot(), std::move(build))));
 }
 
 void FinishedStore::remove_files(const std::vector<RunPtr>& removed) {
@@ -461,6 +462,12 @@ void FinishedStore::remove_files(const std::vector<RunPtr>& removed) {
     if (auto ec = remover_.remove(r->path(), r))
       log_.warn("cannot remove a finished-event run", {{"file", r->path().string()}, {"error", ec.message()}});
   }
+}
+
+void FinishedStore::set_runs(RunList next) {
+  RunList old;  // the last reference to the old list may be this one: freed unlocked
+  std::lock_guard lock(runs_mutex_);
+  old = std::exchange(runs_, std::move(next));
 }
 
 uint64_t FinishedStore::records() const {

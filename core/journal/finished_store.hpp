@@ -13,9 +13,10 @@
 // above tier 0: a new id is one test there, not one per run.
 //
 // Concurrency: the run list is copy-on-write. publish() runs under the
-// owner's lock; snapshot() needs none (an atomic shared_ptr: the HTTP thread
-// takes one per request, and under the owner's lock it slept on it behind
-// every commit's settle); find_in() on a snapshot needs no lock (runs are
+// owner's lock; snapshot() needs none (the list's pointer has a lock of its
+// own, held for a copy: the HTTP thread takes a snapshot per request, and
+// under the owner's lock it slept behind every commit's settle); find_in()
+// on a snapshot needs no lock (runs are
 // immutable), so the journal asks the runs about a whole batch outside its
 // lock. The owner writes runs on one thread (flushes, checkpoints) and
 // merges and retires them on another: pick_merge() and expired() look at a
@@ -86,7 +87,10 @@ class FinishedStore {
   // so a snapshot stays valid (and comparable: the same pointer means no run
   // came or went) while the owner's lock is not held.
   using RunList = std::shared_ptr<const RunSet>;
-  RunList snapshot() const { return runs_.load(std::memory_order_acquire); }
+  RunList snapshot() const {
+    std::lock_guard lock(runs_mutex_);
+    return runs_;
+  }
   // find() on a snapshot; thread-safe.
   std::optional<Hit> find_in(const RunSet& runs, std::string_view key) const;
   // find_in() for every key of a batch: out[i] answers keys[i] (out is as
@@ -216,9 +220,12 @@ class FinishedStore {
   std::vector<std::filesystem::path> unfilterable_;  // runs a build found damaged (build_filter's thread)
   uint64_t seed_ = 0;
   std::atomic<uint64_t> next_number_{1};  // runs are written on two threads
-  // Stored under the owner's lock (so a publish reads the list it
-  // replaces), loaded anywhere.
-  std::atomic<RunList> runs_{std::make_shared<const RunSet>()};
+  // Replaced under the owner's lock too (so a publish reads the list it
+  // replaces). Not std::atomic<shared_ptr>: libstdc++ 12 guards it with a
+  // spin bit ThreadSanitizer cannot see.
+  void set_runs(RunList next);
+  mutable std::mutex runs_mutex_;
+  RunList runs_ = std::make_shared<const RunSet>();
   // Runs (by path) whose damage was logged; lookups on several threads add to it.
   mutable std::mutex damaged_mutex_;
   mutable std::vector<std::filesystem::path> damaged_logged_;
