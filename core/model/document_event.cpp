@@ -1,5 +1,9 @@
 #include "core/model/document_event.hpp"
 
+#include <boost/json/parse.hpp>
+
+#include <cassert>
+
 #include "core/util/base64.hpp"
 
 namespace herald {
@@ -60,7 +64,14 @@ boost::json::object to_json(const DocumentEvent& e, bool with_content, boost::js
     }
     o.emplace("document", std::move(doc));
   }
-  if (!e.data.empty()) o.emplace("data", e.data);
+  if (!e.data.empty()) {
+    // Text EventDecoder wrote from a validated object: it parses (a repeated
+    // key keeps its last value, as in the event).
+    boost::system::error_code ec;
+    boost::json::value data = boost::json::parse(e.data, ec, sp);
+    assert(!ec && data.is_object());
+    if (!ec && data.is_object()) o.emplace("data", std::move(data));
+  }
   return o;
 }
 

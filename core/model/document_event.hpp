@@ -50,7 +50,10 @@ struct DocumentEvent {
   std::optional<Party> on_behalf_of;
   std::optional<Party> partner;
   std::optional<Document> document;
-  boost::json::object data;  // free-form, usable in rules and templates
+  // Free-form, usable in rules and templates: the "data" object as minified
+  // JSON (validated by EventDecoder; empty if none or empty), which to_json
+  // parses when a rule or template needs the event's fields.
+  std::string data;
   // The event as received (its own text; re-serialized minified only for an
   // element of a JSON array); set by EventDecoder. The journal stores
   // it verbatim instead of serializing the fields again (empty: to_json).

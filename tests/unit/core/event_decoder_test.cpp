@@ -57,7 +57,7 @@ TEST(EventDecoderTest, AcceptsTheSpecExample) {
   EXPECT_EQ(e.document->total, "1249.90");
   ASSERT_EQ(e.document->attachments.size(), 1u);
   EXPECT_EQ(e.document->attachments[0].content, "hello");
-  EXPECT_EQ(e.data.at("any").as_array().size(), 6u);
+  EXPECT_EQ(to_json(e).at("data").at("any").as_array().size(), 6u);
 }
 
 TEST(EventDecoderTest, TenantDefaultsToDefault) {
@@ -135,10 +135,32 @@ TEST(EventDecoderTest, RepeatedKeysInsideObjectsKeepTheLastValue) {
   EXPECT_EQ(r.events[0].actor->id, "u17");
   r = decode(with(R"("data": {"any")", R"("data": {"k": 1, "k": {"n": [2]}, "any")"));
   ASSERT_TRUE(r.ok());
-  const auto& data = r.events[0].data;
+  const auto data = to_json(r.events[0]).at("data").as_object();
   EXPECT_EQ(data.size(), 2u);
   EXPECT_EQ(data.at("k").at("n").at(0).as_int64(), 2);
   EXPECT_EQ(data.at("any").at(5).at("x").as_string(), "y");
+}
+
+// `data` is kept as text and parsed by to_json: what rules and templates
+// see must be the values sent, of the same JSON types.
+TEST(EventDecoderTest, DataReachesRulesAndTemplatesWithItsValuesAndTypes) {
+  auto r = decode(with(R"("data": {"any")", R"("data": {"big": 18446744073709551615, "neg": -7, "pi": 3.25,)"
+                                            R"( "esc": "a\"b\\c\n\u0001ž\u20ac", "obj": {"e": []}, "any")"));
+  ASSERT_TRUE(r.ok());
+  const auto data = to_json(r.events[0]).at("data").as_object();
+  EXPECT_EQ(data.at("big").as_uint64(), 18446744073709551615ull);
+  EXPECT_EQ(data.at("neg").as_int64(), -7);
+  EXPECT_EQ(data.at("pi").as_double(), 3.25);
+  EXPECT_EQ(data.at("esc").as_string(), "a\"b\\c\n\x01ž€");
+  EXPECT_TRUE(data.at("obj").at("e").as_array().empty());
+  EXPECT_EQ(data.at("any").at(2).as_double(), 2.5);
+  EXPECT_TRUE(data.at("any").at(4).is_null());
+  // An empty object is no data; an event given back for reuse keeps none.
+  EventDecoder d;
+  auto empty = d.decode(with(R"("data": {"any": ["free", 1, 2.5, true, null, {"x": "y"}]})", R"("data": {})"),
+                        BodyFormat::json);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_FALSE(to_json(empty.events[0]).contains("data"));
 }
 
 TEST(EventDecoderTest, BadUtf8IsMalformed) {
@@ -196,7 +218,7 @@ TEST(EventDecoderTest, NdjsonLinesKeepTheirOwnText) {
   ASSERT_EQ(r.events.size(), 2u);
   EXPECT_EQ(r.events[0].json, one);  // journaled as received, not re-serialized
   EXPECT_EQ(r.events[1].json, two);
-  EXPECT_EQ(r.events[1].data.at("k").as_array().size(), 2u);
+  EXPECT_EQ(to_json(r.events[1]).at("data").at("k").as_array().size(), 2u);
 }
 
 // borrow_text: a body parsed in place leaves each event's text where it is

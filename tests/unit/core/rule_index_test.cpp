@@ -158,7 +158,7 @@ class RulesTest : public ::testing::Test {
     e->document->total = std::move(total);
     e->document->currency = "EUR";
     e->document->due_date = "2026-12-04";
-    e->data["note"] = "<script>x</script>";
+    e->data = R"({"note":"<script>x</script>"})";
     return e;
   }
 
