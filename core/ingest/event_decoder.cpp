@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/util/base64.hpp"
+#include "core/util/log.hpp"
 #include "core/util/utf8.hpp"
 
 namespace herald {
@@ -171,10 +172,6 @@ static_assert(kDecoderPadding >= simdjson::SIMDJSON_PADDING);
 
 struct EventDecoder::Impl {
   simdjson::dom::parser parser;
-  // Writes each event's `data` object as text (DocumentEvent::data). Kept
-  // across events so that its buffer is allocated once; simdjson's public
-  // to_string() builds (and frees) one per call.
-  simdjson::internal::string_builder<> data_text;
   // simdjson reads up to SIMDJSON_PADDING bytes past the end, which a body
   // without `padded` (a Redis entry, a replayed event) does not guarantee:
   // such bodies are copied here, into a buffer reused across calls (a
@@ -214,9 +211,8 @@ struct FieldPath {
 // Validates one event object; appends FieldErrors; fills `out` when valid.
 class EventValidator {
  public:
-  EventValidator(const DecoderLimits& limits, size_t index, std::vector<FieldError>& errors,
-                 simdjson::internal::string_builder<>& data_text)
-      : limits_(limits), index_(index), errors_(errors), data_text_(data_text) {}
+  EventValidator(const DecoderLimits& limits, size_t index, std::vector<FieldError>& errors)
+      : limits_(limits), index_(index), errors_(errors) {}
 
   // `out` may be an event given back for reuse (EventRecycler): every
   // field is reset here or when its key is seen, and a part this event
@@ -507,17 +503,75 @@ class EventValidator {
   // values here, an allocation per key and value, was ~6 % of the HTTP
   // thread under NDJSON ingest, and most events match nothing. An empty
   // object is no data, as before.
-  void data_text(element v, std::string& out) {
-    if (simdjson::dom::object(v).size() == 0) return;
-    data_text_.clear();
-    data_text_.append(v);
-    out.assign(data_text_.str());
+  static void data_text(element v, std::string& out) {
+    if (simdjson::dom::object(v).size() > 0) append_minified(v, out);
+  }
+  // Written straight into `out`: simdjson's to_string() pushes one byte at a
+  // time into a vector of its own, ~400 instructions for the benchmark's
+  // 23-byte object. A double keeps a fraction or exponent ("3.0", not "3"),
+  // so that it parses back as a double.
+  static void append_minified(element v, std::string& out) {
+    switch (v.type()) {
+      case element_type::OBJECT: {
+        char sep = '{';
+        for (auto [key, value] : simdjson::dom::object(v)) {
+          out += sep;
+          sep = ',';
+          append_string(out, key);
+          out += ':';
+          append_minified(value, out);
+        }
+        if (sep == '{') out += '{';
+        out += '}';
+        return;
+      }
+      case element_type::ARRAY: {
+        char sep = '[';
+        for (element item : simdjson::dom::array(v)) {
+          out += sep;
+          sep = ',';
+          append_minified(item, out);
+        }
+        if (sep == '[') out += '[';
+        out += ']';
+        return;
+      }
+      case element_type::STRING: append_string(out, std::string_view(v)); return;
+      case element_type::INT64: append_number(out, int64_t(v)); return;
+      case element_type::UINT64: append_number(out, uint64_t(v)); return;
+      case element_type::DOUBLE: {
+        const size_t at = out.size();
+        append_number(out, double(v));
+        if (out.find_first_of(".eE", at) == std::string::npos) out += ".0";
+        return;
+      }
+      case element_type::BOOL: out += bool(v) ? "true" : "false"; return;
+      case element_type::NULL_VALUE: out += "null"; return;
+    }
+  }
+  static void append_string(std::string& out, std::string_view s) {
+    const size_t plain = json_plain_prefix(s);
+    const size_t at = out.size();
+    out.resize(at + plain + 2);  // the usual key or value: nothing to escape
+    char* p = out.data() + at;
+    *p++ = '"';
+    std::memcpy(p, s.data(), plain);
+    p[plain] = '"';
+    if (plain == s.size()) return;
+    out.pop_back();
+    append_json_escaped(out, s.substr(plain));
+    out += '"';
+  }
+  template <class Number>
+  static void append_number(std::string& out, Number n) {
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, n);
+    out.append(buf, r.ptr);
   }
 
   const DecoderLimits& limits_;
   size_t index_;
   std::vector<FieldError>& errors_;
-  simdjson::internal::string_builder<>& data_text_;
 };
 
 std::string simdjson_reason(simdjson::error_code ec) {
@@ -583,7 +637,7 @@ bool EventDecoder::decode_into(std::string_view body, BodyFormat format, DecodeR
     const bool spare = next < result.events.size();
     DocumentEvent& ev = spare ? result.events[next] : result.events.emplace_back();
     size_t before = result.errors.size();
-    EventValidator(limits_, index, result.errors, impl_->data_text).validate(root, ev);
+    EventValidator(limits_, index, result.errors).validate(root, ev);
     if (result.errors.size() != before) {
       if (!spare) result.events.pop_back();  // a spare stays one
       return;
