@@ -399,10 +399,11 @@ TEST(EventDecoderTest, ABadBodyDecodedIntoAGivenBackBatchReturnsNoEvents) {
   }
 }
 
-// The recycler keeps the two newest batches, none larger than a bulk
-// request's or whose events hold attachments or a large text of their own,
-// and hands out the largest of no more than about the size asked for.
-TEST(EventRecyclerTest, KeepsTwoSmallBatchesAtMostAndHandsOutOnesOfTheRightSize) {
+// The recycler keeps the newest batches (kMaxSpare, kMaxKeptTotal events),
+// none larger than a bulk request's or whose events hold attachments or a
+// large text of their own, and hands out the largest of no more than about
+// the size asked for.
+TEST(EventRecyclerTest, KeepsTheNewestSmallBatchesAndHandsOutOnesOfTheRightSize) {
   EventRecycler r;
   auto batch = [](size_t n) { return std::vector<DocumentEvent>(n); };
   r.give_back(batch(0));
@@ -418,12 +419,22 @@ TEST(EventRecyclerTest, KeepsTwoSmallBatchesAtMostAndHandsOutOnesOfTheRightSize)
   r.give_back(batch(EventRecycler::kMaxKeptEvents + 1));
   EXPECT_TRUE(r.take(EventRecycler::kMaxKeptEvents + 1).empty());
   r.give_back(batch(1));
+  for (size_t i = 0; i + 2 < EventRecycler::kMaxSpare; ++i) r.give_back(batch(3));
   r.give_back(batch(500));
-  r.give_back(batch(2));  // the 1 goes
-  EXPECT_EQ(r.take(1).size(), 2u);  // a bulk request's spares are not a small one's
-  EXPECT_TRUE(r.take(1).empty());
+  r.give_back(batch(2));  // kMaxSpare batches before it: the 1 goes
+  EXPECT_EQ(r.take(1).size(), 3u);  // the largest of at most 2 * 1 + 2; a bulk request's spares are not a small one's
+  while (r.take(1).size() == 3) {
+  }  // ... and the 2 last
+  EXPECT_TRUE(r.take(1).empty());  // the 1 went
   EXPECT_EQ(r.take(400).size(), 500u);
   EXPECT_TRUE(r.take(400).empty());
+  // Events in all: the oldest batches go to keep within kMaxKeptTotal.
+  EventRecycler bulk;
+  const size_t fit = EventRecycler::kMaxKeptTotal / EventRecycler::kMaxKeptEvents;
+  for (size_t i = 0; i <= fit; ++i) bulk.give_back(batch(EventRecycler::kMaxKeptEvents));
+  size_t kept = 0;
+  while (!bulk.take(EventRecycler::kMaxKeptEvents).empty()) ++kept;
+  EXPECT_EQ(kept, fit);
 }
 
 // A single event decoded while a bulk request's batch is given back leaves
