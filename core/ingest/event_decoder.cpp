@@ -506,10 +506,11 @@ class EventValidator {
   static void data_text(element v, std::string& out) {
     if (simdjson::dom::object(v).size() > 0) append_minified(v, out);
   }
-  // Written straight into `out`: simdjson's to_string() pushes one byte at a
-  // time into a vector of its own, ~400 instructions for the benchmark's
-  // 23-byte object. A double keeps a fraction or exponent ("3.0", not "3"),
-  // so that it parses back as a double.
+  // Written straight into `out`, not by simdjson's to_string(), which builds
+  // the text byte by byte in a vector of its own and copies it out (its
+  // reusable builder is a private API; either takes ~480 instructions for
+  // the benchmark's 23-byte object). A double keeps a fraction or exponent
+  // ("3.0", not "3"), so that it parses back as a double.
   static void append_minified(element v, std::string& out) {
     switch (v.type()) {
       case element_type::OBJECT: {
