@@ -95,19 +95,33 @@ void put_packed_messages(char*& p, const std::vector<MessageStatus>& messages) {
   }
 }
 
-// Packs into one exact-size buffer, sized first and written in place: this
-// runs for every accepted event, where building it in a growing string and
-// copying that cost two or three more allocations.
+// A packed body after its names (type, source, messages): a run value's
+// whole body, written from the fields themselves (no packed entry first).
+size_t packed_tail_size(std::string_view type, std::string_view source, const std::vector<MessageStatus>& messages) {
+  return text_size(type) + text_size(source) + packed_messages_size(messages);
+}
+
+void put_packed_tail(char*& p, std::string_view type, std::string_view source,
+                     const std::vector<MessageStatus>& messages) {
+  put_text(p, type);
+  put_text(p, source);
+  put_packed_messages(p, messages);
+}
+
+// Packs into one exact-size buffer, sized first and written in place
+// (building it in a growing string and copying that cost two or three more
+// allocations): an entry whose messages all turned final, at replay or
+// before its commit settled.
 std::unique_ptr<char[]> pack_into(std::string_view tenant, std::string_view id, std::string_view type,
                                   std::string_view source, const std::vector<MessageStatus>& messages) {
-  const size_t body =
-      text_size(tenant) + text_size(id) + text_size(type) + text_size(source) + packed_messages_size(messages);
+  const size_t body = text_size(tenant) + text_size(id) + packed_tail_size(type, source, messages);
   const size_t total = varint_size(body) + body;
   auto buf = std::make_unique_for_overwrite<char[]>(total);
   char* p = buf.get();
   put_varint(p, body);
-  for (std::string_view f : {tenant, id, type, source}) put_text(p, f);
-  put_packed_messages(p, messages);
+  put_text(p, tenant);
+  put_text(p, id);
+  put_packed_tail(p, type, source, messages);
   assert(p == buf.get() + total);
   return buf;
 }
@@ -224,17 +238,10 @@ JournalEntry::Live unpack_record(const char* record) {
   const PendingRun::Record r = PendingRun::decode(record);
   JournalEntry::Live l;
   names_from_key(r.key, l);
-  const char* body = r.value.data() + 1;  // past the run value's 0
-  get_varint(body);                       // and its length
-  unpack_tail(body, l);
+  const std::optional<std::string_view> body = run_value_body(r.value);
+  assert(body);
+  if (body) unpack_tail(body->data(), l);
   return l;
-}
-
-// A run value's body written from the fields themselves (no packed entry
-// first): a packed body after its names (type, source, messages), and its
-// size.
-size_t packed_tail_size(std::string_view type, std::string_view source, const std::vector<MessageStatus>& messages) {
-  return text_size(type) + text_size(source) + packed_messages_size(messages);
 }
 
 void append_packed_tail(std::string& out, std::string_view type, std::string_view source,
@@ -242,9 +249,7 @@ void append_packed_tail(std::string& out, std::string_view type, std::string_vie
   const size_t start = out.size();
   out.resize(start + packed_tail_size(type, source, messages));
   char* p = out.data() + start;
-  put_text(p, type);
-  put_text(p, source);
-  put_packed_messages(p, messages);
+  put_packed_tail(p, type, source, messages);
   assert(p == out.data() + out.size());
 }
 

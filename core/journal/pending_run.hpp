@@ -51,23 +51,17 @@ class PendingRun {
   // its capacity: the journal's two batches take turns).
   void swap(PendingRun& other) noexcept;
 
-  // The record's encoded size, and the encoding appended to `out`
-  // (`value_body`: the n bytes of the run value).
+  // The record's encoded size (`value_body_size`: the n bytes of the run
+  // value), and the encoding appended to `out`, the value's body appended
+  // by `write(out)`.
   static size_t encoded_size(std::string_view key, int64_t accepted_ms, size_t value_body_size);
-  static size_t encoded_size(std::string_view key, int64_t accepted_ms, std::string_view value_body) {
-    return encoded_size(key, accepted_ms, value_body.size());
-  }
-  static void encode(std::string& out, std::string_view key, int64_t accepted_ms, std::string_view value_body) {
-    encode_with(out, key, accepted_ms, value_body.size(), [&](std::string& o) { o.append(value_body); });
-  }
-  // The same, the value's body appended by `write(out)`: `body_size` bytes.
   template <class Write>
   static void encode_with(std::string& out, std::string_view key, int64_t accepted_ms, size_t body_size,
                           Write&& write) {
     encode_head(out, key, accepted_ms, body_size);
     write(out);
   }
-  // The record at `p` (bytes encode() wrote) and where the next one starts.
+  // The record at `p` (bytes encode_with() wrote) and where the next one starts.
   static Record decode(const char*& p);
 
   // Adds the records encoded in `encoded` (a batch's, built before the

@@ -15,7 +15,7 @@ uint64_t test_hash(std::string_view k) { return std::hash<std::string_view>{}(k)
 
 std::string body_of(std::string_view key, int64_t at) { return "body:" + std::string(key) + "@" + std::to_string(at); }
 
-// The run value PendingRun::encode() writes around a body: 0, varint(n), n bytes.
+// The run value PendingRun::encode_with() writes around a body: 0, varint(n), n bytes.
 std::string run_value(std::string_view body) {
   std::string v(1, '\0');
   v.push_back(static_cast<char>(body.size()));  // bodies here are under 128 bytes
@@ -31,8 +31,9 @@ void add_batch(PendingRun& run, const std::vector<std::string>& keys, int64_t at
   for (const auto& k : keys) {
     placed.push_back({hash(k), static_cast<uint32_t>(encoded.size())});
     const size_t before = encoded.size();
-    PendingRun::encode(encoded, k, at, body_of(k, at));
-    EXPECT_EQ(encoded.size() - before, PendingRun::encoded_size(k, at, body_of(k, at)));
+    const std::string body = body_of(k, at);
+    PendingRun::encode_with(encoded, k, at, body.size(), [&](std::string& out) { out.append(body); });
+    EXPECT_EQ(encoded.size() - before, PendingRun::encoded_size(k, at, body.size()));
   }
   run.add(std::move(encoded), placed);
 }
@@ -148,7 +149,7 @@ TEST(PendingRunTest, ClearGivesTheBytesBackAndLeavesItEmptyAndReusable) {
   size_t total = 0;
   for (const auto& piece : bytes) total += piece.size();
   size_t expected = 0;
-  for (const auto& k : keys("k", 500)) expected += PendingRun::encoded_size(k, 1, body_of(k, 1));
+  for (const auto& k : keys("k", 500)) expected += PendingRun::encoded_size(k, 1, body_of(k, 1).size());
   EXPECT_EQ(total, expected);
   EXPECT_TRUE(run.empty());
   EXPECT_FALSE(run.find("k1", test_hash("k1")));
