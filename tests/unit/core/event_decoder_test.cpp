@@ -418,14 +418,14 @@ TEST(EventRecyclerTest, KeepsTheNewestSmallBatchesAndHandsOutOnesOfTheRightSize)
   EXPECT_TRUE(r.take(3).empty());
   r.give_back(batch(EventRecycler::kMaxKeptEvents + 1));
   EXPECT_TRUE(r.take(EventRecycler::kMaxKeptEvents + 1).empty());
-  r.give_back(batch(1));
+  r.give_back(batch(2));
   for (size_t i = 0; i + 2 < EventRecycler::kMaxSpare; ++i) r.give_back(batch(3));
   r.give_back(batch(500));
-  r.give_back(batch(2));  // kMaxSpare batches before it: the 1 goes
-  EXPECT_EQ(r.take(1).size(), 3u);  // the largest of at most 2 * 1 + 2; a bulk request's spares are not a small one's
+  r.give_back(batch(4));  // kMaxSpare batches before it: the 2 goes
+  EXPECT_EQ(r.take(1).size(), 4u);  // the largest of at most 2 * 1 + 2; a bulk request's spares are not a small one's
   while (r.take(1).size() == 3) {
-  }  // ... and the 2 last
-  EXPECT_TRUE(r.take(1).empty());  // the 1 went
+  }
+  EXPECT_TRUE(r.take(1).empty());  // the 2 went
   EXPECT_EQ(r.take(400).size(), 500u);
   EXPECT_TRUE(r.take(400).empty());
   // Events in all: the oldest batches go to keep within kMaxKeptTotal.
@@ -435,6 +435,29 @@ TEST(EventRecyclerTest, KeepsTheNewestSmallBatchesAndHandsOutOnesOfTheRightSize)
   size_t kept = 0;
   while (!bulk.take(EventRecycler::kMaxKeptEvents).empty()) ++kept;
   EXPECT_EQ(kept, fit);
+}
+
+// Batches of one event (single-event requests, many in flight at once) are
+// kept apart, up to kMaxSingles: the eight spares of larger batches do not
+// push them out, and a single-event request takes the newest of them.
+TEST(EventRecyclerTest, KeepsSingleEventBatchesApartFromTheLargerSpares) {
+  EventRecycler r;
+  for (size_t i = 0; i < EventRecycler::kMaxSingles + 10; ++i) {
+    std::vector<DocumentEvent> one(1);
+    one[0].id = "e" + std::to_string(i);
+    r.give_back(std::move(one));
+  }
+  for (size_t i = 0; i < EventRecycler::kMaxSpare; ++i) r.give_back(std::vector<DocumentEvent>(3));
+  auto newest = r.take(1);
+  ASSERT_EQ(newest.size(), 1u);
+  EXPECT_EQ(newest[0].id, "e" + std::to_string(EventRecycler::kMaxSingles - 1));  // those over the bound were freed
+  EXPECT_TRUE(r.take(2).size() == 3u);  // a batch of two never gets a single
+  size_t singles = 1;
+  while (r.take(1).size() == 1) ++singles;  // then one of 3, once the singles ran out
+  EXPECT_EQ(singles, EventRecycler::kMaxSingles);
+  size_t threes = 0;
+  while (r.take(3).size() == 3) ++threes;
+  EXPECT_EQ(threes, EventRecycler::kMaxSpare - 2);
 }
 
 // A single event decoded while a bulk request's batch is given back leaves
