@@ -258,7 +258,7 @@ HttpResponse ApiRoutes::admin(const HttpRequest& req, ResourceKind kind, std::st
   }
   if (method == http::verb::put) {
     boost::system::error_code ec;
-    json::value body = json::parse(req.body(), ec);
+    json::value body = json::parse(req.body().view(), ec);
     if (ec) return make_error_response(HttpStatus::bad_request, v, "malformed_json", ec.message());
     auto a = store_->put(kind, tenant, id, body);
     if (a.status < 400) log_.info("resource saved", {{"kind", to_string(kind)}, {"id", id}});
@@ -270,7 +270,7 @@ HttpResponse ApiRoutes::admin(const HttpRequest& req, ResourceKind kind, std::st
 HttpResponse ApiRoutes::preview(const HttpRequest& req, EventDecoder& decoder) {
   const unsigned v = req.version();
   boost::system::error_code ec;
-  json::value body = json::parse(req.body(), ec);
+  json::value body = json::parse(req.body().view(), ec);
   if (ec) return make_error_response(HttpStatus::bad_request, v, "malformed_json", ec.message());
   const json::object* o = body.if_object();
   const json::value* ev = o ? o->if_contains("event") : nullptr;

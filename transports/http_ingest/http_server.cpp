@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <tuple>
 
 namespace herald {
 
@@ -306,6 +307,11 @@ net::awaitable<bool> HttpServer::read_request(Session& s) {
     co_await send(s, res);
     co_return false;
   };
+  auto finished = [&] {
+    s.reading = false;
+    s.no_deadline();
+    if (s.buffer.size() == 0 && s.buffer.capacity() > kKeepBufferBytes) s.buffer.shrink_to_fit();
+  };
   for (;;) {
     if (s.buffer.size() > 0) {
       if (phase == Phase::idle) {
@@ -337,9 +343,7 @@ net::awaitable<bool> HttpServer::read_request(Session& s) {
         }
       }
       if (parser.is_done()) {
-        s.reading = false;
-        s.no_deadline();
-        if (s.buffer.size() == 0 && s.buffer.capacity() > kKeepBufferBytes) s.buffer.shrink_to_fit();
+        finished();
         co_return true;
       }
       if (used > 0 && s.buffer.size() > 0) continue;  // more to parse without reading
@@ -351,11 +355,24 @@ net::awaitable<bool> HttpServer::read_request(Session& s) {
     // 300-byte event, and shrink_to_fit above give it back, two large
     // allocations a request.
     size_t want = kHeaderReadSize;
+    boost::optional<std::uint64_t> remaining;
     if (phase == Phase::body) {
-      const auto remaining = parser.content_length_remaining();
+      remaining = parser.content_length_remaining();
       want = remaining ? std::clamp<size_t>(*remaining, kHeaderReadSize, kBodyReadSize) : kBodyReadSize;
     }
-    auto [ec, n] = co_await s.socket.async_read_some(s.buffer.prepare(want), net::as_tuple(use_awaitable));
+    // The rest of a large body is read straight into the body's buffer and
+    // handed to the parser from there, where its reader leaves it
+    // (PaddedStringBody): not into the connection's buffer and copied.
+    PaddedBuffer& body = parser.get().body();
+    const bool direct = remaining && *remaining > kHeaderReadSize && s.buffer.size() == 0 &&
+                        body.spare_size() >= *remaining;
+    boost::system::error_code ec;
+    size_t n = 0;
+    if (direct)  // (no co_await inside ?:, which GCC 12 miscompiles)
+      std::tie(ec, n) = co_await s.socket.async_read_some(net::buffer(body.spare(), static_cast<size_t>(*remaining)),
+                                                          net::as_tuple(use_awaitable));
+    else
+      std::tie(ec, n) = co_await s.socket.async_read_some(s.buffer.prepare(want), net::as_tuple(use_awaitable));
     if (ec) {
       s.reading = false;
       // Timed out, cancelled by stop(), reset: close without an answer. A
@@ -364,7 +381,18 @@ net::awaitable<bool> HttpServer::read_request(Session& s) {
         co_return co_await reject(HttpStatus::bad_request, "bad_request", malformed("partial message"));
       co_return false;
     }
-    s.buffer.commit(n);
+    if (!direct) {
+      s.buffer.commit(n);
+      continue;
+    }
+    beast::error_code pec;
+    const size_t taken = parser.put(net::buffer(body.spare(), n), pec);
+    if ((pec && pec != http::error::need_more) || taken != n)
+      co_return co_await reject(HttpStatus::bad_request, "bad_request", malformed(pec ? pec.message() : "body overrun"));
+    if (parser.is_done()) {
+      finished();
+      co_return true;
+    }
   }
 }
 

@@ -202,6 +202,53 @@ TEST_F(HttpServerTest, RequestSplitAcrossManyWritesIsReassembled) {
   EXPECT_NE(res.body().find("\"e-1\""), std::string::npos);
 }
 
+// A large body's rest is read straight into the body's buffer
+// (PaddedStringBody): arriving in pieces, with the next request right
+// behind it in the last one, every event is accepted and the next request
+// is still answered; a large body that stops coming is cut at the body
+// timeout, and one whose sender half-closes gets its 400.
+TEST_F(HttpServerTest, LargeBodyArrivingInPiecesIsReadWholeAndTheNextRequestAfterIt) {
+  HttpSettings s = quick();
+  s.max_body_bytes = 1 << 20;
+  start(s);
+  Client c(port);
+  std::string body;
+  for (int i = 0; i < 150; ++i) {
+    std::string line = kEvent;
+    line.replace(line.find("\"e-1\""), 5, "\"big-" + std::to_string(i) + "\"");
+    body += line + "\n";
+  }
+  ASSERT_GT(body.size(), 3 * 4096u);
+  const std::string req = "POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-ndjson\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body + kHealth;
+  const size_t head = req.size() - body.size() - kHealth.size();
+  c.send(std::string_view(req).substr(0, head + 100));
+  std::this_thread::sleep_for(5ms);
+  for (size_t at = head + 100; at < req.size(); at += 2999) {
+    c.send(std::string_view(req).substr(at, 2999));
+    std::this_thread::sleep_for(2ms);
+  }
+  auto res = c.response();
+  ASSERT_EQ(res.result(), http::status::accepted) << res.body();
+  EXPECT_NE(res.body().find("\"big-0\""), std::string::npos);
+  EXPECT_NE(res.body().find("\"big-149\""), std::string::npos);
+  EXPECT_EQ(c.response().result(), http::status::ok);  // the request behind the body
+
+  Client slow(port);
+  slow.send("POST /v1/events HTTP/1.1\r\nContent-Type: application/x-ndjson\r\nContent-Length: 100000\r\n\r\n" +
+            body.substr(0, 5000));
+  EXPECT_TRUE(slow.closed_by_server());
+  Client half(port);
+  half.send("POST /v1/events HTTP/1.1\r\nContent-Type: application/x-ndjson\r\nContent-Length: 100000\r\n\r\n" +
+            body.substr(0, 5000));
+  std::this_thread::sleep_for(20ms);
+  half.send(body.substr(5000, 5000));
+  half.shutdown_send();
+  auto cut = half.response();
+  EXPECT_EQ(cut.result(), http::status::bad_request);
+  EXPECT_NE(cut.body().find("partial message"), std::string::npos);
+}
+
 TEST_F(HttpServerTest, ChunkedBodyIsAccepted) {
   start(quick());
   Client c(port);
