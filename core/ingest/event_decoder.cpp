@@ -518,7 +518,7 @@ class EventValidator {
         for (auto [key, value] : simdjson::dom::object(v)) {
           out += sep;
           sep = ',';
-          append_string(out, key);
+          append_json_quoted(out, key);
           out += ':';
           append_minified(value, out);
         }
@@ -537,7 +537,7 @@ class EventValidator {
         out += ']';
         return;
       }
-      case element_type::STRING: append_string(out, std::string_view(v)); return;
+      case element_type::STRING: append_json_quoted(out, std::string_view(v)); return;
       case element_type::INT64: append_number(out, int64_t(v)); return;
       case element_type::UINT64: append_number(out, uint64_t(v)); return;
       case element_type::DOUBLE: {
@@ -549,19 +549,6 @@ class EventValidator {
       case element_type::BOOL: out += bool(v) ? "true" : "false"; return;
       case element_type::NULL_VALUE: out += "null"; return;
     }
-  }
-  static void append_string(std::string& out, std::string_view s) {
-    const size_t plain = json_plain_prefix(s);
-    const size_t at = out.size();
-    out.resize(at + plain + 2);  // the usual key or value: nothing to escape
-    char* p = out.data() + at;
-    *p++ = '"';
-    std::memcpy(p, s.data(), plain);
-    p[plain] = '"';
-    if (plain == s.size()) return;
-    out.pop_back();
-    append_json_escaped(out, s.substr(plain));
-    out += '"';
   }
   template <class Number>
   static void append_number(std::string& out, Number n) {

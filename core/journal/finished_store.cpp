@@ -432,12 +432,10 @@ void FinishedStore::publish(RunPtr added, const std::vector<RunPtr>& removed, co
     next->runs.push_back(std::move(added));
     next->covered.push_back(inputs_covered || (covered_by && covered_by == next->filter.get()));
   }
-  const RunList published = next;
-  set_runs(std::move(next));
+  set_runs(next);
   std::lock_guard lock(damaged_mutex_);
   std::erase_if(damaged_logged_, [&](const fs::path& p) {
-    return std::none_of(published->runs.begin(), published->runs.end(),
-                        [&](const RunPtr& x) { return x->path() == p; });
+    return std::none_of(next->runs.begin(), next->runs.end(), [&](const RunPtr& x) { return x->path() == p; });
   });
 }
 

@@ -260,9 +260,7 @@ const std::vector<MessageStatus> kNoMessages;
 // e.g. ",\"id\":".
 void append_json_string(std::string& out, std::string_view prefix, std::string_view v) {
   out += prefix;
-  out += '"';
-  append_json_escaped(out, v);
-  out += '"';
+  append_json_quoted(out, v);
 }
 
 void append_json_number(std::string& out, std::string_view prefix, int64_t v) {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 #include "core/util/swar.hpp"
 #include "core/util/time_format.hpp"
@@ -78,6 +79,22 @@ void append_json_escaped(std::string& out, std::string_view s) {
   }
 }
 
+void append_json_quoted(std::string& out, std::string_view s) {
+  // The usual value (an id, a key) needs no escaping: quoted and copied in
+  // one resize, the rest (if any) escaped after its plain prefix.
+  const size_t plain = json_plain_prefix(s);
+  const size_t at = out.size();
+  out.resize(at + plain + 2);
+  char* p = out.data() + at;
+  *p++ = '"';
+  std::memcpy(p, s.data(), plain);
+  p[plain] = '"';
+  if (plain == s.size()) return;
+  out.pop_back();
+  append_json_escaped(out, s.substr(plain));
+  out += '"';
+}
+
 bool parse_log_level(std::string_view s, LogLevel& out) {
   if (s == "debug") out = LogLevel::debug;
   else if (s == "info") out = LogLevel::info;
@@ -106,9 +123,7 @@ void Logger::log(LogLevel level, std::string_view msg, std::initializer_list<Log
         [&](const auto& v) {
           using T = std::decay_t<decltype(v)>;
           if constexpr (std::is_same_v<T, std::string_view>) {
-            line += '"';
-            append_json_escaped(line, v);
-            line += '"';
+            append_json_quoted(line, v);
           } else if constexpr (std::is_same_v<T, bool>) {
             line += v ? "true" : "false";
           } else if constexpr (std::is_same_v<T, double>) {

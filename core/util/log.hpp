@@ -56,6 +56,8 @@ class Logger final {
 // Appends `s` to `out` as the inside of a JSON string (no quotes). Invalid
 // UTF-8 bytes are replaced by U+FFFD so a log line is always valid JSON.
 void append_json_escaped(std::string& out, std::string_view s);
+// The same inside its quotes: a JSON string value.
+void append_json_quoted(std::string& out, std::string_view s);
 
 // The length of the leading run of `s` that a JSON string holds as is
 // (printable ASCII other than '"' and '\\'); s.size() when nothing needs

@@ -238,6 +238,20 @@ TEST(JsonEscapeTest, EscapesQuotesControlsAndBadUtf8) {
   EXPECT_EQ(out, "abcdefghij\\\"k\\\\l\\n\\u0001\\u007fKováč\\ufffdend-of-a-long-plain-tail");
 }
 
+// append_json_quoted is append_json_escaped inside quotes, after whatever
+// `out` holds, whether the value is plain, starts plain or is empty.
+TEST(JsonEscapeTest, QuotedIsTheEscapedValueInQuotes) {
+  for (std::string_view s : {std::string_view(""), std::string_view("plain-id-1234567890"),
+                             std::string_view("abc\"k\\l\n\x01Kováč\xff" "tail"), std::string_view("\x7f")}) {
+    std::string want = "{\"k\":\"";
+    append_json_escaped(want, s);
+    want += '"';
+    std::string out = "{\"k\":";
+    append_json_quoted(out, s);
+    EXPECT_EQ(out, want) << s;
+  }
+}
+
 // json_is_plain_utf8 is true exactly when escaping would change nothing:
 // random mixes of ASCII, accented letters, quotes, controls and broken
 // UTF-8 (history records copy such values as they are).
