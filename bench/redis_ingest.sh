@@ -22,8 +22,9 @@ work=$(mktemp -d /tmp/herald-redis-bench.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 redis_pid=""; herald_pid=""
 cleanup() {
-  [[ -n $herald_pid ]] && kill -9 "$herald_pid" 2>/dev/null || true
-  [[ -n $redis_pid ]] && kill -9 "$redis_pid" 2>/dev/null || true
+  # Reaped here, so bash does not report the killed jobs ("Killed") in the harness's output.
+  [[ -n $herald_pid ]] && { kill -9 "$herald_pid"; wait "$herald_pid"; } 2>/dev/null || true
+  [[ -n $redis_pid ]] && { kill -9 "$redis_pid"; wait "$redis_pid"; } 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
