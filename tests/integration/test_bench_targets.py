@@ -57,30 +57,31 @@ class BenchTargetsTest(unittest.TestCase):
         code, out, err = self.judge(merged_run())
         self.assertEqual(code, 0, err)
         self.assertIn("## Targets (11 of 11 met on 2 cores)", out)
-        self.assertIn("| HTTP ingest, one event per request | ≥ 50,000 events/s | 52,000 events/s | yes |", out)
-        self.assertIn("| accept p99 at 5 000 events/s (open loop) | ≤ 5 ms | 4.2 ms | yes |", out)
+        self.assertIn("| HTTP ingest, one event per request | ≥ 50,000 events/s | 52,000 events/s | "
+                      "60,000 events/s (0.833×) | yes |", out)
+        self.assertIn("| accept p99 at 5 000 events/s (open loop) | ≤ 5 ms | 4.2 ms | 3.9 ms (1.282×) | yes |", out)
         self.assertNotIn("**no**", out)
 
     def test_a_missed_target_is_marked_and_exits_1(self):
         code, out, _ = self.judge(merged_run(e2e_p99_ms=9.78, ndjson=scenario(301286, 703646)))
         self.assertEqual(code, 1)
         self.assertIn("## Targets (9 of 11 met on 2 cores)", out)
-        self.assertIn("| accept p99 at 5 000 events/s (open loop) | ≤ 5 ms | 9.78 ms | **no** |", out)
-        self.assertIn("| NDJSON bulk ingest | ≥ 500,000 events/s | 301,286 events/s | **no** |", out)
+        self.assertIn("| accept p99 at 5 000 events/s (open loop) | ≤ 5 ms | 9.78 ms | 3.9 ms (1.282×) | **no** |", out)
+        self.assertIn("| NDJSON bulk ingest | ≥ 500,000 events/s | 301,286 events/s | 703,646 events/s (0.711×) | **no** |", out)
         # The ratio target is judged apart from the events/s one.
-        self.assertIn("| HTTP ingest ÷ the trivial Beast server | ≥ 0.6 | 0.867 | yes |", out)
+        self.assertIn("| HTTP ingest ÷ the trivial Beast server | ≥ 0.6 | 0.867 |  | yes |", out)
 
     def test_a_figure_the_run_lacks_is_not_measured_and_not_met(self):
         code, out, _ = self.judge(merged_run(rss_mb=None))
         self.assertEqual(code, 1)
-        self.assertIn("| RSS with 100k partners × 10 contacts | ≤ 150 MB | not measured | **no** |", out)
+        self.assertIn("| RSS with 100k partners × 10 contacts | ≤ 150 MB | not measured |  | **no** |", out)
 
     def test_a_figure_measured_at_another_size_or_rate_is_not_the_targets(self):
         code, out, _ = self.judge(merged_run(rss={"partners": 1000, "contacts": 10},
                                              e2e_latency={"offered_rate": 500.0, "p99_ms": 4.2}))
         self.assertEqual(code, 1)
-        self.assertIn("| RSS with 100k partners × 10 contacts | ≤ 150 MB | not measured | **no** |", out)
-        self.assertIn("| accept p99 at 5 000 events/s (open loop) | ≤ 5 ms | not measured | **no** |", out)
+        self.assertIn("| RSS with 100k partners × 10 contacts | ≤ 150 MB | not measured |  | **no** |", out)
+        self.assertIn("| accept p99 at 5 000 events/s (open loop) | ≤ 5 ms | not measured | not measured | **no** |", out)
 
     def test_a_smoke_run_is_not_judged(self):
         code, out, _ = self.judge(merged_run(smoke=True))
@@ -101,10 +102,37 @@ class BenchTargetsTest(unittest.TestCase):
         self.assertEqual(code, 0)
         self.assertIn("## Targets (12 of 12 met on 2 cores)", out)
         self.assertIn("| soak (2026-12-05T21:00:00+00:00): RSS growth by the thirds' medians, the rate held | "
-                      "≤ 0.25 | 0.16 | yes |", out)
+                      "≤ 0.25 | 0.16 |  | yes |", out)
         code, out, _ = self.judge(merged_run(), soak("NOT flat", 0.4))
         self.assertEqual(code, 1)
-        self.assertIn("| ≤ 0.25 | 0.4 | **no** |", out)
+        self.assertIn("| ≤ 0.25 | 0.4 |  | **no** |", out)
+
+    def test_an_absolute_bound_stands_beside_the_same_runs_ceiling(self):
+        # smtp-source at 12 000 e-mails/s: 20 000 is 1.667 times what it did.
+        code, out, _ = self.judge(merged_run())
+        self.assertIn("| end to end, one event per request | ≥ 20,000 e-mails/s | 21,000 e-mails/s | "
+                      "12,000 e-mails/s (1.667×) | yes |", out)
+        self.assertIn("The ceiling is the same run's reference for an absolute bound", out)
+        # The same under latest.json's "targets" (bench/merge_results.py stores judge()'s value).
+        sys.path.insert(0, os.path.join(SOURCE_DIR, "bench"))
+        import targets
+        items = targets.judge(merged_run())["items"]
+        self.assertEqual(items["ndjson_events_per_s"]["ceiling"], 700000)
+        self.assertEqual(items["ndjson_events_per_s"]["bound_of_ceiling"], 0.714)
+        self.assertEqual(items["e2e_p99_ms"]["ceiling"], 3.9)
+        self.assertEqual(items["e2e_p99_ms"]["ceiling_what"], "write + fdatasync by group commit alone, the same load")
+        # Relative and memory bounds have none.
+        self.assertNotIn("ceiling", items["http_ratio"])
+        self.assertNotIn("ceiling", items["rss_mb"])
+        # A run without the ceiling: the bound stays judged, its ceiling not measured.
+        run = merged_run(e2e_p99_ceiling_ms=None, redis={"herald": 210000, "ratio": 0.6, "unit": "events/s"})
+        items = targets.judge(run)["items"]
+        self.assertIsNone(items["e2e_p99_ms"]["ceiling"])
+        self.assertIsNone(items["redis_events_per_s"]["bound_of_ceiling"])
+        self.assertTrue(items["redis_events_per_s"]["met"])
+        code, out, _ = self.judge(run)
+        self.assertEqual(code, 0)
+        self.assertIn("| Redis Streams ingest | ≥ 200,000 events/s | 210,000 events/s | not measured | yes |", out)
 
     def test_a_soak_named_on_the_command_line_must_exist(self):
         code, _, err = self.judge(merged_run(), extra_args=(os.path.join(self.dir, "missing.json"),))
