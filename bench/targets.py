@@ -58,17 +58,18 @@ class Target:
     ceiling_path: tuple = ()
     ceiling_what: str = ""
 
+    def measured_as_targeted(self, run):
+        return all(lookup(run, path) == expected for path, expected in self.at)
+
     def value(self, run):
-        if any(lookup(run, path) != expected for path, expected in self.at):
-            return None
-        return lookup(run, self.path)
+        return lookup(run, self.path) if self.measured_as_targeted(run) else None
 
     def met(self, value):
         return value >= self.bound if self.op == ">=" else value <= self.bound
 
     def ceiling(self, run):
         """The run's ceiling for this bound (a positive number), else None."""
-        if not self.ceiling_path or any(lookup(run, path) != expected for path, expected in self.at):
+        if not self.ceiling_path or not self.measured_as_targeted(run):
             return None
         c = lookup(run, self.ceiling_path)
         return c if isinstance(c, (int, float)) and not isinstance(c, bool) and c > 0 else None

@@ -112,13 +112,12 @@ void Logger::log(LogLevel level, std::string_view msg, std::initializer_list<Log
   line += format_rfc3339_utc(std::chrono::system_clock::now());
   line += "\",\"level\":\"";
   line += level_name(level);
-  line += "\",\"msg\":\"";
-  append_json_escaped(line, msg);
-  line += '"';
+  line += "\",\"msg\":";
+  append_json_quoted(line, msg);
   for (const auto& f : fields) {
-    line += ",\"";
-    append_json_escaped(line, f.key);
-    line += "\":";
+    line += ',';
+    append_json_quoted(line, f.key);
+    line += ':';
     std::visit(
         [&](const auto& v) {
           using T = std::decay_t<decltype(v)>;

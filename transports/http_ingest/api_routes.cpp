@@ -343,13 +343,12 @@ static std::string accepted_body(const AcceptResult& accepted) {
   out += ",\"events\":[";
   for (size_t i = 0; i < accepted.events.size(); ++i) {
     const auto& a = accepted.events[i];
-    out += i ? ",{\"id\":\"" : "{\"id\":\"";
-    append_json_escaped(out, a.id);
-    out += "\",\"messages\":[";
+    out += i ? ",{\"id\":" : "{\"id\":";
+    append_json_quoted(out, a.id);
+    out += ",\"messages\":[";
     for (size_t m = 0; m < a.message_ids.size(); ++m) {
-      out += m ? ",\"" : "\"";
-      append_json_escaped(out, a.message_ids[m]);
-      out += '"';
+      if (m) out += ',';
+      append_json_quoted(out, a.message_ids[m]);
     }
     out += a.duplicate ? "],\"duplicate\":true}" : "]}";
   }
