@@ -16,6 +16,9 @@ object:
                                  "main"; "exited" is what threads gone by AFTER
                                  spent)
      "machine_idle": 0.14,       idle + iowait share of all cores over the run
+     "machine_us_per_unit": 61.0,  every core's busy time (user, nice, system,
+                                 irq, softirq: every process's and the kernel's,
+                                 steal left out) per unit
      "disk_bytes_per_unit": 1180.5}  bytes the process sent toward its disk
                                  per unit (/proc/PID/io write_bytes: pages it
                                  dirtied; null when /proc/PID/io was unreadable)
@@ -24,7 +27,10 @@ Why CPU per unit beside units/s: on a shared machine the load generator, the
 peers and other tenants take cores from the server, which moves events/s
 from run to run; the CPU the server itself spent on each event moves less,
 and the per-thread split says where it went. Bytes to disk per unit say
-when the disk, not the CPU, is what bounds a durable server.
+when the disk, not the CPU, is what bounds a durable server. The machine's
+busy time per unit is what the whole scenario cost (the server, its peers,
+the load generator, the kernel's own threads): what is left of it after the
+server is the share a server doing no work would still have to leave them.
 """
 import json
 import os
@@ -68,7 +74,7 @@ def cpu_json(herald, ceiling=None):
     """The stable JSON form of cpu_line: µs per unit, cores, idle, ratio."""
     out = {"herald_us": herald["us_per_unit"], "herald_cores": herald["cores"],
            "herald_threads": herald["threads"], "machine_idle": herald["machine_idle"],
-           "herald_disk_bytes": herald.get("disk_bytes_per_unit")}
+           "herald_disk_bytes": herald.get("disk_bytes_per_unit"), "machine_us": herald.get("machine_us_per_unit")}
     if ceiling:
         out.update({"ceiling_us": ceiling["us_per_unit"], "ceiling_cores": ceiling["cores"],
                     "ratio": round(ceiling["us_per_unit"] / herald["us_per_unit"], 3)
@@ -105,6 +111,9 @@ def usage(before, after, units):
         "threads": dict(sorted(threads.items(), key=lambda kv: -kv[1])),
         # fields 4 and 5 of /proc/stat's cpu line: idle and iowait
         "machine_idle": round((machine[3] + machine[4]) / total, 3) if total > 0 else 0.0,
+        # fields 1-3, 6 and 7: user, nice, system, irq, softirq (guest time is
+        # inside user already; steal is the host's, not this machine's work)
+        "machine_us_per_unit": per_unit(sum(machine[i] for i in (0, 1, 2, 5, 6) if i < len(machine))),
         "disk_bytes_per_unit": round((after["disk"] - before["disk"]) / units, 1)
         if before["disk"] is not None and after["disk"] is not None else None,
     }

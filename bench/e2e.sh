@@ -20,6 +20,11 @@
 #
 #   bench/e2e.sh [SECONDS] [RATE] [BATCH]   (defaults 10 5000 100; needs a release build)
 #
+# Beside each rate, its CPU per e-mail: heraldd's by thread, the sink's, and
+# every core's busy time together, whose rest is wrk's and the kernel's own
+# threads' (bench/targets.py turns it into what the 20 000/s bound would
+# leave heraldd); and smtp-source's own CPU per message with the sink's.
+#
 # Checks: every accepted event's e-mail reached the sink (counted by the sink)
 # and heraldd counted as many deliveries; no non-2xx answers. Writes
 # $HERALD_RESULTS/e2e.json (default bench/results).
@@ -49,17 +54,38 @@ start_sink
 # so a machine that speeds up or slows down during the scenario (this VM
 # moves by ±20 % from minute to minute) shifts both sides alike.
 n=${E2E_CEILING_MESSAGES:-20000}
-# run_ceiling → prints smtp-source's e-mails/s, after checking the sink got all n.
+# run_ceiling → prints smtp-source's e-mails/s and, as compact JSON, the CPU
+# per message of smtp-source itself (its rusage) and of the sink, after
+# checking the sink got all n.
 run_ceiling() {
-  local before t0 t1 got
+  local before got timed
   before=$(sink_count); before=${before:-0}
-  t0=$(now); smtp-source -s 20 -m "$n" -l 1500 -d "127.0.0.1:$sport" >/dev/null; t1=$(now)
+  cpu_snapshot "$spid" "$work/cpu.ceiling.0"
+  # posix_spawn, not subprocess: a forked Python's copy-on-write faults
+  # before exec are charged to the child (~0.2 s of CPU on a PVM guest).
+  timed=$(python3 - smtp-source -s 20 -m "$n" -l 1500 -d "127.0.0.1:$sport" <<'PY'
+import os, shutil, sys, time
+t0 = time.monotonic()
+null = os.open(os.devnull, os.O_WRONLY)
+pid = os.posix_spawn(shutil.which(sys.argv[1]), sys.argv[1:], os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, null, 1)])
+_, status, used = os.wait4(pid, 0)
+if os.waitstatus_to_exitcode(status) != 0:
+    sys.exit(f"smtp-source failed: {os.waitstatus_to_exitcode(status)}")
+print(time.monotonic() - t0, used.ru_utime + used.ru_stime)
+PY
+)
   sleep 0.3
   got=$(sink_count); got=${got:-0}
   (( got - before >= n )) || { echo "smtp-source: the sink received $(( got - before )) of $n" >&2; exit 1; }
-  python3 -c "print($n/($t1-$t0))"
+  cpu_snapshot "$spid" "$work/cpu.ceiling.1"
+  cpu_usage "$work/cpu.ceiling.0" "$work/cpu.ceiling.1" "$n" | python3 -c '
+import json, sys
+seconds, source_cpu = (float(x) for x in sys.argv[2].split())
+sink = json.load(sys.stdin)
+print(int(sys.argv[1]) / seconds, json.dumps({"source_us": round(source_cpu / int(sys.argv[1]) * 1e6, 2),
+      "sink_us": sink["us_per_unit"]}, separators=(",", ":")))' "$n" "$timed"
 }
-ceiling_before=$(run_ceiling)
+read -r ceiling_before ceiling_cpu_before <<<"$(run_ceiling)"
 
 # The accept-latency ceiling: a durable 202 and nothing else, same load.
 mkdir -p "$work/ceiling"
@@ -112,7 +138,7 @@ single=$e2e; single_events=$accepted; cpu_single=$cpu_herald; cpu_single_sink=$c
 # 2. Throughput, NDJSON batches.
 run_throughput "$BATCH" 64
 batched=$e2e; batched_events=$accepted; cpu_batched=$cpu_herald; cpu_batched_sink=$cpu_sink
-ceiling_after=$(run_ceiling)
+read -r ceiling_after ceiling_cpu_after <<<"$(run_ceiling)"
 ceiling=$(python3 -c "print(($ceiling_before + $ceiling_after) / 2)")
 
 # 3. Accept latency at a constant offered rate.
@@ -127,7 +153,8 @@ sent=$(grep -o 'ok=[0-9]*' <<<"$lat" | cut -d= -f2)
 wait_sink $(( before + sent ))
 
 MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$single" "$ceiling" "$single_events" "$lat" "$RATE" "$batched" "$batched_events" "$BATCH" "$lat_ceiling" "$INTERVAL_US" "$ceiling_before" "$ceiling_after" "$CONNECTIONS" \
-  "$cpu_single" "$cpu_single_sink" "$cpu_batched" "$cpu_batched_sink" "$work/metrics.lat0" "$work/metrics.lat1" <<'PY'
+  "$cpu_single" "$cpu_single_sink" "$cpu_batched" "$cpu_batched_sink" "$work/metrics.lat0" "$work/metrics.lat1" \
+  "$ceiling_cpu_before" "$ceiling_cpu_after" <<'PY'
 import json, os, platform, re, sys
 sys.path.insert(0, "bench")
 from cpu_usage import cpu_line, cpu_json
@@ -139,6 +166,17 @@ interval_us = int(sys.argv[11])
 ceiling_runs = [round(float(sys.argv[12])), round(float(sys.argv[13]))]
 connections = int(sys.argv[14])
 cpu_single, cpu_single_sink, cpu_batched, cpu_batched_sink = (json.loads(x) for x in sys.argv[15:19])
+# smtp-source's own CPU, the sink's and the machine's per message, the mean of its two runs.
+ceiling_cpu = [json.loads(x) for x in sys.argv[21:23]]
+ceiling_cpu = {k: round(sum(c[k] for c in ceiling_cpu) / len(ceiling_cpu), 2) for k in ceiling_cpu[0]}
+
+
+def cpu_split(h, s):
+    """A run's CPU per e-mail: heraldd's by thread, the sink's, the machine's
+    (every core's busy time), and the rest of it (wrk, the kernel's threads)."""
+    machine = h.get("machine_us_per_unit")
+    rest = round(max(machine - h["us_per_unit"] - s["us_per_unit"], 0.0), 2) if machine is not None else None
+    return {**cpu_json(h), "sink_us": s["us_per_unit"], "others_us": rest}
 
 
 def commit_histogram(path, log="journal"):
@@ -173,7 +211,14 @@ print(f"| smtp-source -s 20 into the same sink (delivery ceiling: mean of {ceili
 print(f"| **heraldd**, {accepted:,} events, one per request ({connections} connections), 1 e-mail each | **{e2e:,.0f}** | **{e2e / ceiling:.2f}** |")
 print(f"| **heraldd**, {batched_events:,} events in NDJSON batches of {batch} (64 connections), 1 e-mail each | **{batched:,.0f}** | **{batched / ceiling:.2f}** |")
 for what, h, s in (("one event per request", cpu_single, cpu_single_sink), (f"batches of {batch}", cpu_batched, cpu_batched_sink)):
-    print(cpu_line(f"e-mail, {what}", h) + f"; smtp-sink {s['us_per_unit']:g} µs")
+    split = cpu_split(h, s)
+    line = cpu_line(f"e-mail, {what}", h) + f"; smtp-sink {s['us_per_unit']:g} µs"
+    if split["machine_us"] is not None:
+        line += (f"; all cores {split['machine_us']:g} µs, the rest of it (wrk, the kernel's threads) "
+                 f"{split['others_us']:g} µs")
+    print(line)
+print(f"\nCPU per message of the delivery ceiling: smtp-source {ceiling_cpu['source_us']:g} µs of its own, "
+      f"smtp-sink {ceiling_cpu['sink_us']:g} µs")
 print(f"\nAccept latency at {rate:,.0f} events/s offered (open loop, {l['measured']} requests measured after "
       f"{int(l['sent']) - int(l['measured'])} of warm-up, achieved "
       f"{float(l['achieved_rate']):,.0f}/s): p50 **{float(l['p50_ms']):.2f} ms**, p90 {float(l['p90_ms']):.2f} ms, "
@@ -192,12 +237,12 @@ machine = eval(os.environ["MACHINE_PY"])
 with open(os.path.join(results, "e2e.json"), "w") as f:
     json.dump({"e2e": {"herald": round(e2e), "ceiling": round(ceiling), "ratio": round(e2e / ceiling, 3),
                        "unit": "e-mails/s", "events": accepted, "events_per_request": 1, "connections": connections,
-                       "ceiling_runs": ceiling_runs,
-                       "cpu": {**cpu_json(cpu_single), "sink_us": cpu_single_sink["us_per_unit"]}},
+                       "ceiling_runs": ceiling_runs, "ceiling_cpu": ceiling_cpu,
+                       "cpu": cpu_split(cpu_single, cpu_single_sink)},
                "e2e_batched": {"herald": round(batched), "ceiling": round(ceiling), "ratio": round(batched / ceiling, 3),
                                "unit": "e-mails/s", "events": batched_events, "events_per_request": batch, "connections": 64,
-                               "ceiling_runs": ceiling_runs,
-                               "cpu": {**cpu_json(cpu_batched), "sink_us": cpu_batched_sink["us_per_unit"]}},
+                               "ceiling_runs": ceiling_runs, "ceiling_cpu": ceiling_cpu,
+                               "cpu": cpu_split(cpu_batched, cpu_batched_sink)},
                "e2e_latency": {"offered_rate": rate, **{k: float(v) for k, v in l.items()},
                                "journal_commits": journal_commits},
                "e2e_latency_ceiling": {"offered_rate": rate, "commit_interval_us": interval_us,

@@ -8,7 +8,11 @@ Prints a Markdown table of every target with the run's figure and whether it
 was met, and beside an absolute bound the same run's ceiling for it (what a
 server doing no work, smtp-source or a write + fdatasync alone managed on
 this machine) with the bound as a multiple of it: a bound near or above its
-ceiling asks what this machine can hardly give whatever herald does. It
+ceiling asks what this machine can hardly give whatever herald does. Below
+the table, a rate bound whose run measured its CPU per unit (end to end)
+gets its budget: the CPU per unit every core together has at the bound,
+what the same run's peers took of it (smtp-sink, wrk and the kernel's own
+threads), and so what heraldd could spend, beside what it spent. It
 exits 0 when all were met, 1 when one was not (or was not
 measured), 2 on a usage error. bench/merge_results.py stores the same
 verdicts under latest.json's "targets" key and appends the table to
@@ -57,6 +61,10 @@ class Target:
     # (measured side by side with the figure), and what that ceiling is.
     ceiling_path: tuple = ()
     ceiling_what: str = ""
+    # Where the run keeps its CPU per unit for a rate bound (bench/e2e.sh's
+    # "cpu": heraldd's, the sink's, the rest of every core's busy time).
+    cpu_path: tuple = ()
+    cpu_per: str = ""  # the unit of work that CPU is per ("e-mail")
 
     def measured_as_targeted(self, run):
         return all(lookup(run, path) == expected for path, expected in self.at)
@@ -72,7 +80,29 @@ class Target:
         if not self.ceiling_path or not self.measured_as_targeted(run):
             return None
         c = lookup(run, self.ceiling_path)
-        return c if isinstance(c, (int, float)) and not isinstance(c, bool) and c > 0 else None
+        return c if is_positive(c) else None
+
+    def budget(self, run, cores):
+        """What the bound leaves heraldd of the machine's CPU per unit, given
+        what this run's peers spent on each (a dict), else None."""
+        if not self.cpu_path or not cores or not self.measured_as_targeted(run):
+            return None
+        cpu = lookup(run, self.cpu_path)
+        if not isinstance(cpu, dict) or not all(is_number(cpu.get(k)) for k in ("herald_us", "sink_us", "others_us")):
+            return None
+        at_bound = cores * 1e6 / self.bound
+        peers = cpu["sink_us"] + cpu["others_us"]
+        return {"per": self.cpu_per, "cores": cores, "machine_us_at_bound": round(at_bound, 2),
+                "peers_us": round(peers, 2),
+                "herald_us_max": round(at_bound - peers, 2), "herald_us": cpu["herald_us"]}
+
+
+def is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def is_positive(v):
+    return is_number(v) and v > 0
 
 
 TARGETS = (
@@ -85,9 +115,11 @@ TARGETS = (
            ceiling_path=("redis", "ceiling"), ceiling_what="a raw XREADGROUP+XACK loop"),
     Target("redis_ratio", "Redis Streams ingest ÷ a raw XREADGROUP+XACK loop", ("redis", "ratio"), ">=", 0.5, ""),
     Target("e2e_emails_per_s", "end to end, one event per request", ("e2e", "herald"), ">=", 20000, "e-mails/s",
-           ceiling_path=("e2e", "ceiling"), ceiling_what="smtp-source into the same sink"),
+           ceiling_path=("e2e", "ceiling"), ceiling_what="smtp-source into the same sink", cpu_path=("e2e", "cpu"),
+           cpu_per="e-mail"),
     Target("e2e_batched_emails_per_s", "end to end, NDJSON batches", ("e2e_batched", "herald"), ">=", 20000,
-           "e-mails/s", ceiling_path=("e2e_batched", "ceiling"), ceiling_what="smtp-source into the same sink"),
+           "e-mails/s", ceiling_path=("e2e_batched", "ceiling"), ceiling_what="smtp-source into the same sink",
+           cpu_path=("e2e_batched", "cpu"), cpu_per="e-mail"),
     Target("e2e_p99_ms", "accept p99 at 5 000 events/s (open loop)", ("e2e_p99_ms",), "<=", 5, "ms",
            at=((("e2e_latency", "offered_rate"), 5000),), ceiling_path=("e2e_p99_ceiling_ms",),
            ceiling_what="write + fdatasync by group commit alone, the same load"),
@@ -119,6 +151,7 @@ def judge(run, soak=None):
     """The "targets" value of latest.json for a merged run; with `soak` (a
     soak.json), also whether its RSS stayed flat and its rate held."""
     judged = not run.get("smoke", False)
+    cores = machine_cores(run)
     items = {}
     for t in TARGETS:
         value = t.value(run)
@@ -128,13 +161,15 @@ def judge(run, soak=None):
             ceiling = t.ceiling(run)
             items[t.key].update(ceiling=ceiling, ceiling_what=t.ceiling_what,
                                 bound_of_ceiling=round(t.bound / ceiling, 3) if ceiling is not None else None)
+        if (budget := t.budget(run, cores)) is not None:
+            items[t.key]["budget"] = budget
     if soak is not None:
         s = soak["soak"]
         items["soak_flat"] = {"what": f"soak ({soak.get('date', 'undated')}): RSS growth by the thirds' medians, "
                                       f"the rate held",
                               "op": "<=", "bound": soak_verdict.MAX_GROWTH, "unit": "", "value": s["rss_growth"],
                               "met": s["verdict"] == "flat"}
-    return {"cores": machine_cores(run), "target_cores": TARGET_CORES, "judged": judged,
+    return {"cores": cores, "target_cores": TARGET_CORES, "judged": judged,
             "met": sum(1 for i in items.values() if i["met"]), "of": len(items), "items": items}
 
 
@@ -174,6 +209,12 @@ def markdown(targets):
     lines.append("\nThe ceiling is the same run's reference for an absolute bound (the trivial server, the "
                  "do-nothing reader, the raw read loop, smtp-source, the durable-ack server): a throughput bound "
                  "near or above it asks what this machine can hardly give, whatever herald does.")
+    for item in targets["items"].values():
+        if b := item.get("budget"):
+            lines.append(f"\nCPU budget, {item['what']}: {figure(item['bound'], item['unit'])} on {b['cores']} cores "
+                         f"leaves every core together {b['machine_us_at_bound']:g} µs per {b['per']}; this run's "
+                         f"smtp-sink, load generator and kernel threads took {b['peers_us']:g} µs of it, so "
+                         f"heraldd could spend **{b['herald_us_max']:g} µs**; it spent {b['herald_us']:g} µs.")
     return "\n".join(lines) + "\n"
 
 

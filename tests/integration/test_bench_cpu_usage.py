@@ -53,10 +53,15 @@ class CpuUsageTest(unittest.TestCase):
         # Over the run: every core ticked 10 s; the process spent 4 s: main 1 s,
         # io-1 2 s, a new io_uring worker 0.5 s, and 0.5 s by worker 102, which
         # exited (its 0.5 s shows in the process's count only).
+        # The machine's busy time is user + nice + system + irq + softirq
+        # (steal, the host's, is not): 8 s over the run here.
         wall = 10 * HZ
         idle, iowait = wall * ncpu // 4, wall * ncpu // 4
-        busy = wall * ncpu - idle - iowait
-        after = snapshot([1000 + busy, 0, 500, 2000 + idle, 100 + iowait, 0, 0, 0, 0, 0], 300 + 4 * HZ,
+        irq, softirq, steal, nice, system = HZ // 2, HZ, HZ, HZ // 2, 2 * HZ
+        user = 4 * HZ
+        idle += wall * ncpu - (idle + iowait + irq + softirq + steal + nice + system + user)
+        after = snapshot([1000 + user, nice, 500 + system, 2000 + idle, 100 + iowait, irq, softirq, steal, 0, 0],
+                         300 + 4 * HZ,
                          [("100", "heraldd", 100 + HZ), ("101", "io-1", 150 + 2 * HZ),
                           ("103", "iou-wrk", HZ // 2)], disk=4096 + 1_180_000)
         u = self.run_usage(before, after, 1000)
@@ -65,7 +70,8 @@ class CpuUsageTest(unittest.TestCase):
         self.assertEqual(u["threads"], {"io-1": 2000.0, "main": 1000.0, "iou-wrk": 500.0, "exited": 500.0})
         self.assertEqual(list(u["threads"])[0], "io-1")  # the largest first
         self.assertAlmostEqual(u["cores"], 0.4, places=2)  # 4 s of CPU in 10 s
-        self.assertAlmostEqual(u["machine_idle"], 0.5, places=2)
+        self.assertAlmostEqual(u["machine_idle"], 1 - (8 * HZ + HZ) / (wall * ncpu), places=2)
+        self.assertAlmostEqual(u["machine_us_per_unit"], 8000.0, places=1)  # 8 s over 1000 units
 
     def test_no_units_is_an_error(self):
         text = snapshot([1] * 10, 1, [])
@@ -85,6 +91,8 @@ class CpuUsageTest(unittest.TestCase):
         self.assertEqual((j["herald_us"], j["ceiling_us"], j["ratio"]), (40.0, 10.0, 0.25))
         self.assertEqual(j["herald_threads"], {"io-1": 30.0, "main": 10.0})
         self.assertEqual(j["herald_disk_bytes"], 1234.4)
+        self.assertIsNone(j["machine_us"])  # a usage() without it (an older file)
+        self.assertEqual(cpu_usage.cpu_json(dict(herald, machine_us_per_unit=61.5))["machine_us"], 61.5)
         # Unreadable /proc/PID/io: no figure, and no claim in the line.
         unread = dict(herald, disk_bytes_per_unit=None)
         self.assertIsNone(cpu_usage.cpu_json(unread)["herald_disk_bytes"])

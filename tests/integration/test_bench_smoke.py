@@ -66,7 +66,14 @@ class BenchSmokeTest(unittest.TestCase):
         for scenario in ("http", "ndjson"):
             self.assertGreater(latest[scenario]["cpu"]["ceiling_us"], 0)
         for scenario in ("e2e", "e2e_batched"):
-            self.assertGreater(latest[scenario]["cpu"]["sink_us"], 0)
+            cpu = latest[scenario]["cpu"]
+            self.assertGreater(cpu["sink_us"], 0)
+            # Every core's busy time per e-mail, and the rest of it after heraldd and the sink (wrk, the kernel).
+            self.assertGreater(cpu["machine_us"], 0)
+            self.assertGreaterEqual(cpu["others_us"], 0)
+            # smtp-source's own CPU per message (its rusage) and the sink's while it ran.
+            self.assertGreater(latest[scenario]["ceiling_cpu"]["source_us"], 0)
+            self.assertGreater(latest[scenario]["ceiling_cpu"]["sink_us"], 0)
         self.assertGreater(latest["e2e_p99_ms"], 0)
         # heraldd's journal group commits during its latency run, from its fsync histogram.
         commits = latest["e2e_latency"]["journal_commits"]

@@ -134,6 +134,34 @@ class BenchTargetsTest(unittest.TestCase):
         self.assertEqual(code, 0)
         self.assertIn("| Redis Streams ingest | ≥ 200,000 events/s | 210,000 events/s | not measured | yes |", out)
 
+    def test_an_end_to_end_bound_gets_its_cpu_budget_from_the_same_run(self):
+        # 20 000 e-mails/s on 2 cores: 100 µs per e-mail for every core
+        # together; the sink took 29 and wrk with the kernel's threads 36,
+        # which leaves heraldd 35 (it spent 62.5).
+        cpu = {"herald_us": 62.5, "sink_us": 29.0, "others_us": 36.0, "machine_us": 127.5}
+        run = merged_run(e2e=scenario(15000, 12000, "e-mails/s", cpu=cpu))
+        code, out, _ = self.judge(run)
+        self.assertEqual(code, 1)
+        self.assertIn("CPU budget, end to end, one event per request: 20,000 e-mails/s on 2 cores leaves every core "
+                      "together 100 µs per e-mail; this run's smtp-sink, load generator and kernel threads took 65 µs "
+                      "of it, so heraldd could spend **35 µs**; it spent 62.5 µs.", out)
+        sys.path.insert(0, os.path.join(SOURCE_DIR, "bench"))
+        import targets
+        budget = targets.judge(run)["items"]["e2e_emails_per_s"]["budget"]
+        self.assertEqual(budget, {"per": "e-mail", "cores": 2, "machine_us_at_bound": 100.0, "peers_us": 65.0,
+                                  "herald_us_max": 35.0, "herald_us": 62.5})
+        # On 4 cores the same bound leaves twice the time.
+        four = targets.judge(dict(run, machine_probe={"cpus": 4}))["items"]["e2e_emails_per_s"]["budget"]
+        self.assertEqual(four["herald_us_max"], 135.0)
+        # No budget without the run's CPU (a run before session 41) or for a bound that has no CPU path.
+        items = targets.judge(merged_run())["items"]
+        self.assertNotIn("budget", items["e2e_emails_per_s"])
+        self.assertNotIn("budget", items["ndjson_events_per_s"])
+        old_cpu = {k: v for k, v in cpu.items() if k != "others_us"}
+        items = targets.judge(merged_run(e2e=scenario(15000, 12000, "e-mails/s", cpu=old_cpu)))["items"]
+        self.assertNotIn("budget", items["e2e_emails_per_s"])
+        self.assertNotIn("CPU budget", self.judge(merged_run())[1])
+
     def test_a_soak_named_on_the_command_line_must_exist(self):
         code, _, err = self.judge(merged_run(), extra_args=(os.path.join(self.dir, "missing.json"),))
         self.assertEqual(code, 2)
