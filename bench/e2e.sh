@@ -166,7 +166,7 @@ interval_us = int(sys.argv[11])
 ceiling_runs = [round(float(sys.argv[12])), round(float(sys.argv[13]))]
 connections = int(sys.argv[14])
 cpu_single, cpu_single_sink, cpu_batched, cpu_batched_sink = (json.loads(x) for x in sys.argv[15:19])
-# smtp-source's own CPU, the sink's and the machine's per message, the mean of its two runs.
+# smtp-source's own CPU per message and the sink's, the mean of its two runs.
 ceiling_cpu = [json.loads(x) for x in sys.argv[21:23]]
 ceiling_cpu = {k: round(sum(c[k] for c in ceiling_cpu) / len(ceiling_cpu), 2) for k in ceiling_cpu[0]}
 
