@@ -71,10 +71,14 @@ def cpu_line(unit, herald, ceiling=None, ceiling_name="the ceiling"):
 
 
 def cpu_json(herald, ceiling=None):
-    """The stable JSON form of cpu_line: µs per unit, cores, idle, ratio."""
+    """The stable JSON form of cpu_line: µs per unit, cores, idle, ratio;
+    every core's busy time per unit and the rest of it after heraldd's (the
+    load generator, the kernel's threads, any peer), when measured."""
+    machine = herald.get("machine_us_per_unit")
     out = {"herald_us": herald["us_per_unit"], "herald_cores": herald["cores"],
            "herald_threads": herald["threads"], "machine_idle": herald["machine_idle"],
-           "herald_disk_bytes": herald.get("disk_bytes_per_unit"), "machine_us": herald.get("machine_us_per_unit")}
+           "herald_disk_bytes": herald.get("disk_bytes_per_unit"), "machine_us": machine,
+           "others_us": round(max(machine - herald["us_per_unit"], 0.0), 2) if machine is not None else None}
     if ceiling:
         out.update({"ceiling_us": ceiling["us_per_unit"], "ceiling_cores": ceiling["cores"],
                     "ratio": round(ceiling["us_per_unit"] / herald["us_per_unit"], 3)

@@ -174,9 +174,10 @@ ceiling_cpu = {k: round(sum(c[k] for c in ceiling_cpu) / len(ceiling_cpu), 2) fo
 def cpu_split(h, s):
     """A run's CPU per e-mail: heraldd's by thread, the sink's, the machine's
     (every core's busy time), and the rest of it (wrk, the kernel's threads)."""
-    machine = h.get("machine_us_per_unit")
-    rest = round(max(machine - h["us_per_unit"] - s["us_per_unit"], 0.0), 2) if machine is not None else None
-    return {**cpu_json(h), "sink_us": s["us_per_unit"], "others_us": rest}
+    out = {**cpu_json(h), "sink_us": s["us_per_unit"]}
+    if out["others_us"] is not None:
+        out["others_us"] = round(max(out["others_us"] - s["us_per_unit"], 0.0), 2)
+    return out
 
 
 def commit_histogram(path, log="journal"):

@@ -92,7 +92,9 @@ class CpuUsageTest(unittest.TestCase):
         self.assertEqual(j["herald_threads"], {"io-1": 30.0, "main": 10.0})
         self.assertEqual(j["herald_disk_bytes"], 1234.4)
         self.assertIsNone(j["machine_us"])  # a usage() without it (an older file)
-        self.assertEqual(cpu_usage.cpu_json(dict(herald, machine_us_per_unit=61.5))["machine_us"], 61.5)
+        self.assertIsNone(j["others_us"])
+        busy = cpu_usage.cpu_json(dict(herald, machine_us_per_unit=61.5))
+        self.assertEqual((busy["machine_us"], busy["others_us"]), (61.5, 21.5))  # the rest after heraldd's 40
         # Unreadable /proc/PID/io: no figure, and no claim in the line.
         unread = dict(herald, disk_bytes_per_unit=None)
         self.assertIsNone(cpu_usage.cpu_json(unread)["herald_disk_bytes"])

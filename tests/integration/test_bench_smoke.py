@@ -65,6 +65,9 @@ class BenchSmokeTest(unittest.TestCase):
             self.assertLessEqual(cpu["machine_idle"], 1)
         for scenario in ("http", "ndjson"):
             self.assertGreater(latest[scenario]["cpu"]["ceiling_us"], 0)
+            # Every core's busy time per event, and the rest of it after heraldd's (the load generator, the kernel).
+            self.assertGreater(latest[scenario]["cpu"]["machine_us"], 0)
+            self.assertGreaterEqual(latest[scenario]["cpu"]["others_us"], 0)
         for scenario in ("e2e", "e2e_batched"):
             cpu = latest[scenario]["cpu"]
             self.assertGreater(cpu["sink_us"], 0)

@@ -148,15 +148,23 @@ class BenchTargetsTest(unittest.TestCase):
         sys.path.insert(0, os.path.join(SOURCE_DIR, "bench"))
         import targets
         budget = targets.judge(run)["items"]["e2e_emails_per_s"]["budget"]
-        self.assertEqual(budget, {"per": "e-mail", "cores": 2, "machine_us_at_bound": 100.0, "peers_us": 65.0,
+        self.assertEqual(budget, {"per": "e-mail", "cores": 2, "machine_us_at_bound": 100.0,
+                                  "peers": "smtp-sink, load generator and kernel threads", "peers_us": 65.0,
                                   "herald_us_max": 35.0, "herald_us": 62.5})
         # On 4 cores the same bound leaves twice the time.
         four = targets.judge(dict(run, machine_probe={"cpus": 4}))["items"]["e2e_emails_per_s"]["budget"]
         self.assertEqual(four["herald_us_max"], 135.0)
+        # HTTP without a sink: 50 000 requests/s leaves 40 µs per request; wrk and the kernel took 20.3.
+        http = scenario(32507, 46025, cpu={"herald_us": 33.8, "others_us": 20.3, "machine_us": 54.1})
+        code, out, _ = self.judge(merged_run(http=http))
+        self.assertIn("CPU budget, HTTP ingest, one event per request: 50,000 events/s on 2 cores leaves every core "
+                      "together 40 µs per request; this run's load generator and kernel threads took 20.3 µs of it, "
+                      "so heraldd could spend **19.7 µs**; it spent 33.8 µs.", out)
         # No budget without the run's CPU (a run before session 41) or for a bound that has no CPU path.
         items = targets.judge(merged_run())["items"]
         self.assertNotIn("budget", items["e2e_emails_per_s"])
         self.assertNotIn("budget", items["ndjson_events_per_s"])
+        self.assertNotIn("budget", items["redis_events_per_s"])
         old_cpu = {k: v for k, v in cpu.items() if k != "others_us"}
         items = targets.judge(merged_run(e2e=scenario(15000, 12000, "e-mails/s", cpu=old_cpu)))["items"]
         self.assertNotIn("budget", items["e2e_emails_per_s"])
