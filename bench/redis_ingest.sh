@@ -9,13 +9,15 @@
 # 3. heraldd draining the same pre-filled stream: validate, journal with
 #    group commit (fdatasync), XACK; no resources match, so it measures
 #    ingest, not delivery
-# Prints a table and writes $HERALD_RESULTS/redis.json (default bench/results).
+# Prints a table and writes $HERALD_RESULTS/redis.json (default bench/results),
+# with heraldd's CPU per entry over its drain (its start included) and every
+# core's (bench/cpu_usage.py), the rest of which is redis-server's, the
+# watcher's and the kernel's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS=${1:-1000000}
-BUILD=${HERALD_BUILD:-build/release}
+source bench/lib.sh
 BENCH=$BUILD/bench/herald-redis-bench
-HERALDD=$BUILD/daemon/heraldd
 [[ -x $BENCH && -x $HERALDD ]] || { echo "build first: cmake --preset release && cmake --build build/release" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/herald-redis-bench.XXXXXX)
@@ -62,7 +64,10 @@ max_in_flight = 4
 TOML
 $HERALDD --config "$work/heraldd.toml" >"$work/heraldd.log" 2>&1 &
 herald_pid=$!
+cpu_snapshot "$herald_pid" "$work/cpu.0"
 herald=$($BENCH watch --port "$port" --group herald --expect "$EVENTS" | last)
+cpu_snapshot "$herald_pid" "$work/cpu.1"
+cpu=$(cpu_usage "$work/cpu.0" "$work/cpu.1" "$EVENTS")
 kill "$herald_pid"; wait "$herald_pid" || true; herald_pid=""
 
 ratio_raw=$(python3 -c "print(f'{$herald/$raw:.2f}')")
@@ -71,12 +76,18 @@ printf '\n| Redis Streams ingest (%s events, ~300 B) | entries/s | herald ÷ it 
 printf '| redis-benchmark XADD (-P 64) | %.0f | %s |\n' "$xadd" "$ratio_xadd"
 printf '| raw XREADGROUP+XACK loop | %.0f | %s |\n' "$raw" "$ratio_raw"
 printf '| **heraldd** (validate + journal fdatasync + XACK) | %.0f | 1.00 |\n' "$herald"
-RESULTS=${HERALD_RESULTS:-bench/results}
-mkdir -p "$RESULTS"
-python3 - "$herald" "$raw" "$xadd" "$EVENTS" >"$RESULTS/redis.json" <<'PY'
+python3 - "$herald" "$raw" "$xadd" "$EVENTS" "$cpu" "$RESULTS/redis.json" <<'PY'
 import json, sys, platform, os
-h, raw, xadd, n = map(float, sys.argv[1:])
-print(json.dumps({"redis": {"herald": h, "ceiling": raw, "ratio": round(h / raw, 3), "unit": "events/s",
-                            "xadd_ceiling": xadd, "events": int(n)},
-                  "machine": f"{platform.machine()} {os.cpu_count()} cpus {platform.platform()}"}, indent=2))
+sys.path.insert(0, "bench")
+from cpu_usage import cpu_line, cpu_json
+h, raw, xadd, n = map(float, sys.argv[1:5])
+cpu = json.loads(sys.argv[5])
+line = cpu_line("entry", cpu)
+if cpu.get("machine_us_per_unit") is not None:
+    line += f"; all cores {cpu['machine_us_per_unit']:g} µs per entry (redis-server, the watcher and the kernel's threads the rest)"
+print(line)
+with open(sys.argv[6], "w") as f:
+    json.dump({"redis": {"herald": h, "ceiling": raw, "ratio": round(h / raw, 3), "unit": "events/s",
+                         "xadd_ceiling": xadd, "events": int(n), "cpu": cpu_json(cpu)},
+               "machine": f"{platform.machine()} {os.cpu_count()} cpus {platform.platform()}"}, f, indent=2)
 PY

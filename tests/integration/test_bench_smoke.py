@@ -63,6 +63,9 @@ class BenchSmokeTest(unittest.TestCase):
             self.assertTrue(cpu["herald_threads"], scenario)
             self.assertLessEqual(0, cpu["machine_idle"])
             self.assertLessEqual(cpu["machine_idle"], 1)
+        # Redis: heraldd's CPU per entry over its drain, and every core's (a smoke drain may last under a tick).
+        self.assertGreaterEqual(latest["redis"]["cpu"]["herald_us"], 0)
+        self.assertGreaterEqual(latest["redis"]["cpu"]["others_us"], 0)
         for scenario in ("http", "ndjson"):
             self.assertGreater(latest[scenario]["cpu"]["ceiling_us"], 0)
             # Every core's busy time per event, and the rest of it after heraldd's (the load generator, the kernel).
