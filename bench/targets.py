@@ -67,6 +67,7 @@ class Target:
     # to end), and the unit of work it is per ("e-mail").
     cpu_path: tuple = ()
     cpu_per: str = ""
+    cpu_peers: str = "load generator and kernel threads"  # whose CPU the budget subtracts
 
     def measured_as_targeted(self, run):
         return all(lookup(run, path) == expected for path, expected in self.at)
@@ -96,8 +97,7 @@ class Target:
         sink = cpu.get("sink_us") if is_number(cpu.get("sink_us")) else None
         peers = cpu["others_us"] + (sink or 0)
         return {"per": self.cpu_per, "cores": cores, "machine_us_at_bound": round(at_bound, 2),
-                "peers": "smtp-sink, load generator and kernel threads" if sink is not None
-                else "load generator and kernel threads",
+                "peers": self.cpu_peers,
                 "peers_us": round(peers, 2), "herald_us_max": round(at_bound - peers, 2), "herald_us": cpu["herald_us"]}
 
 
@@ -109,6 +109,8 @@ def is_positive(v):
     return is_number(v) and v > 0
 
 
+E2E_PEERS = "smtp-sink, load generator and kernel threads"
+
 TARGETS = (
     Target("http_events_per_s", "HTTP ingest, one event per request", ("http", "herald"), ">=", 50000, "events/s",
            ceiling_path=("http", "ceiling"), ceiling_what="the trivial Beast server", cpu_path=("http", "cpu"),
@@ -119,14 +121,14 @@ TARGETS = (
            cpu_path=("ndjson", "cpu"), cpu_per="event"),
     Target("redis_events_per_s", "Redis Streams ingest", ("redis", "herald"), ">=", 200000, "events/s",
            ceiling_path=("redis", "ceiling"), ceiling_what="a raw XREADGROUP+XACK loop", cpu_path=("redis", "cpu"),
-           cpu_per="entry"),
+           cpu_per="entry", cpu_peers="redis-server, watcher and kernel threads"),
     Target("redis_ratio", "Redis Streams ingest ÷ a raw XREADGROUP+XACK loop", ("redis", "ratio"), ">=", 0.5, ""),
     Target("e2e_emails_per_s", "end to end, one event per request", ("e2e", "herald"), ">=", 20000, "e-mails/s",
            ceiling_path=("e2e", "ceiling"), ceiling_what="smtp-source into the same sink", cpu_path=("e2e", "cpu"),
-           cpu_per="e-mail"),
+           cpu_per="e-mail", cpu_peers=E2E_PEERS),
     Target("e2e_batched_emails_per_s", "end to end, NDJSON batches", ("e2e_batched", "herald"), ">=", 20000,
            "e-mails/s", ceiling_path=("e2e_batched", "ceiling"), ceiling_what="smtp-source into the same sink",
-           cpu_path=("e2e_batched", "cpu"), cpu_per="e-mail"),
+           cpu_path=("e2e_batched", "cpu"), cpu_per="e-mail", cpu_peers=E2E_PEERS),
     Target("e2e_p99_ms", "accept p99 at 5 000 events/s (open loop)", ("e2e_p99_ms",), "<=", 5, "ms",
            at=((("e2e_latency", "offered_rate"), 5000),), ceiling_path=("e2e_p99_ceiling_ms",),
            ceiling_what="write + fdatasync by group commit alone, the same load"),

@@ -164,6 +164,7 @@ class BenchTargetsTest(unittest.TestCase):
         redis = scenario(230000, 380000, cpu={"herald_us": 5.5, "others_us": 3.0, "machine_us": 8.5})
         budget = targets.judge(merged_run(redis=redis))["items"]["redis_events_per_s"]["budget"]
         self.assertEqual((budget["per"], budget["herald_us_max"], budget["herald_us"]), ("entry", 7.0, 5.5))
+        self.assertEqual(budget["peers"], "redis-server, watcher and kernel threads")
         # No budget without the run's CPU (a run before session 41) or for a bound that has no CPU path.
         items = targets.judge(merged_run())["items"]
         for key in ("e2e_emails_per_s", "ndjson_events_per_s", "redis_events_per_s", "http_ratio", "rss_mb"):
