@@ -170,7 +170,8 @@ def judge(run, soak=None):
             ceiling = t.ceiling(run)
             items[t.key].update(ceiling=ceiling, ceiling_what=t.ceiling_what,
                                 bound_of_ceiling=round(t.bound / ceiling, 3) if ceiling is not None else None)
-        if (budget := t.budget(run, cores)) is not None:
+        # A smoke run's CPU per unit is a second's worth: no budget from it.
+        if judged and (budget := t.budget(run, cores)) is not None:
             items[t.key]["budget"] = budget
     if soak is not None:
         s = soak["soak"]

@@ -165,6 +165,10 @@ class BenchTargetsTest(unittest.TestCase):
         budget = targets.judge(merged_run(redis=redis))["items"]["redis_events_per_s"]["budget"]
         self.assertEqual((budget["per"], budget["herald_us_max"], budget["herald_us"]), ("entry", 7.0, 5.5))
         self.assertEqual(budget["peers"], "redis-server, watcher and kernel threads")
+        # Nor from a smoke run, whose figures are not judged.
+        smoke = targets.judge(merged_run(smoke=True, redis=redis))["items"]["redis_events_per_s"]
+        self.assertNotIn("budget", smoke)
+        self.assertNotIn("CPU budget", self.judge(merged_run(smoke=True, redis=redis))[1])
         # No budget without the run's CPU (a run before session 41) or for a bound that has no CPU path.
         items = targets.judge(merged_run())["items"]
         for key in ("e2e_emails_per_s", "ndjson_events_per_s", "redis_events_per_s", "http_ratio", "rss_mb"):
