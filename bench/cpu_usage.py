@@ -70,6 +70,14 @@ def cpu_line(unit, herald, ceiling=None, ceiling_name="the ceiling"):
     return line
 
 
+def machine_note(machine_us, others_us, others_what):
+    """cpu_line's tail for every core's busy time per unit and the rest of it
+    after heraldd (and any peer already named): "" when not measured."""
+    if machine_us is None:
+        return ""
+    return f"; all cores {machine_us:g} µs, the rest of it ({others_what}) {others_us:g} µs"
+
+
 def cpu_json(herald, ceiling=None):
     """The stable JSON form of cpu_line: µs per unit, cores, idle, ratio;
     every core's busy time per unit and the rest of it after heraldd's (the

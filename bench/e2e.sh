@@ -157,7 +157,7 @@ MACHINE_PY=$MACHINE_PY python3 - "$RESULTS" "$single" "$ceiling" "$single_events
   "$ceiling_cpu_before" "$ceiling_cpu_after" <<'PY'
 import json, os, platform, re, sys
 sys.path.insert(0, "bench")
-from cpu_usage import cpu_line, cpu_json
+from cpu_usage import cpu_line, cpu_json, machine_note
 results, e2e, ceiling, accepted, lat, rate = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], float(sys.argv[6])
 batched, batched_events, batch = float(sys.argv[7]), int(sys.argv[8]), int(sys.argv[9])
 l = dict(kv.split("=") for kv in lat.split())
@@ -213,11 +213,8 @@ print(f"| **heraldd**, {accepted:,} events, one per request ({connections} conne
 print(f"| **heraldd**, {batched_events:,} events in NDJSON batches of {batch} (64 connections), 1 e-mail each | **{batched:,.0f}** | **{batched / ceiling:.2f}** |")
 for what, h, s in (("one event per request", cpu_single, cpu_single_sink), (f"batches of {batch}", cpu_batched, cpu_batched_sink)):
     split = cpu_split(h, s)
-    line = cpu_line(f"e-mail, {what}", h) + f"; smtp-sink {s['us_per_unit']:g} µs"
-    if split["machine_us"] is not None:
-        line += (f"; all cores {split['machine_us']:g} µs, the rest of it (wrk, the kernel's threads) "
-                 f"{split['others_us']:g} µs")
-    print(line)
+    print(cpu_line(f"e-mail, {what}", h) + f"; smtp-sink {s['us_per_unit']:g} µs"
+          + machine_note(split["machine_us"], split["others_us"], "wrk, the kernel's threads"))
 print(f"\nCPU per message of the delivery ceiling: smtp-source {ceiling_cpu['source_us']:g} µs of its own, "
       f"smtp-sink {ceiling_cpu['sink_us']:g} µs")
 print(f"\nAccept latency at {rate:,.0f} events/s offered (open loop, {l['measured']} requests measured after "

@@ -18,10 +18,10 @@ cd "$(dirname "$0")/.."
 EVENTS=${1:-1000000}
 source bench/lib.sh
 BENCH=$BUILD/bench/herald-redis-bench
-[[ -x $BENCH && -x $HERALDD ]] || { echo "build first: cmake --preset release && cmake --build build/release" >&2; exit 1; }
+need "$BENCH" "$HERALDD"
 
 work=$(mktemp -d /tmp/herald-redis-bench.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 redis_pid=""; herald_pid=""
 cleanup() {
   # Reaped here, so bash does not report the killed jobs ("Killed") in the harness's output.
@@ -79,15 +79,14 @@ printf '| **heraldd** (validate + journal fdatasync + XACK) | %.0f | 1.00 |\n' "
 python3 - "$herald" "$raw" "$xadd" "$EVENTS" "$cpu" "$RESULTS/redis.json" <<'PY'
 import json, sys, platform, os
 sys.path.insert(0, "bench")
-from cpu_usage import cpu_line, cpu_json
+from cpu_usage import cpu_line, cpu_json, machine_note
 h, raw, xadd, n = map(float, sys.argv[1:5])
-cpu = json.loads(sys.argv[5])
-line = cpu_line("entry", cpu)
-if cpu.get("machine_us_per_unit") is not None:
-    line += f"; all cores {cpu['machine_us_per_unit']:g} µs per entry (redis-server, the watcher and the kernel's threads the rest)"
-print(line)
+usage = json.loads(sys.argv[5])
+cpu = cpu_json(usage)
+print(cpu_line("entry", usage)
+      + machine_note(cpu["machine_us"], cpu["others_us"], "redis-server, the watcher, the kernel's threads"))
 with open(sys.argv[6], "w") as f:
     json.dump({"redis": {"herald": h, "ceiling": raw, "ratio": round(h / raw, 3), "unit": "events/s",
-                         "xadd_ceiling": xadd, "events": int(n), "cpu": cpu_json(cpu)},
+                         "xadd_ceiling": xadd, "events": int(n), "cpu": cpu},
                "machine": f"{platform.machine()} {os.cpu_count()} cpus {platform.platform()}"}, f, indent=2)
 PY

@@ -10,11 +10,10 @@ server doing no work, smtp-source or a write + fdatasync alone managed on
 this machine) with the bound as a multiple of it: a bound near or above its
 ceiling asks what this machine can hardly give whatever herald does. Below
 the table, a rate bound whose run measured its CPU per unit (HTTP, NDJSON,
-Redis, end to end) gets its budget: the CPU per unit every core together has at
-the bound, what the same run's load generator, kernel threads and
-smtp-sink took of it, and so what heraldd could spend, beside what it
-spent. It
-exits 0 when all were met, 1 when one was not (or was not
+Redis, end to end) gets its budget: the CPU per unit every core together
+has at the bound, what the same run's load generator, kernel threads and
+peers (redis-server, smtp-sink) took of it, and so what heraldd could
+spend, beside what it spent. It exits 0 when all were met, 1 when one was not (or was not
 measured), 2 on a usage error. bench/merge_results.py stores the same
 verdicts under latest.json's "targets" key and appends the table to
 latest.md, so every run states where it stands. The soak (bench/run.sh
@@ -63,8 +62,8 @@ class Target:
     ceiling_path: tuple = ()
     ceiling_what: str = ""
     # Where the run keeps its CPU per unit for a rate bound (the scenario's
-    # "cpu": heraldd's, the rest of every core's busy time, the sink's end
-    # to end), and the unit of work it is per ("e-mail").
+    # "cpu": heraldd's and every core's busy time), and the unit of work it
+    # is per ("e-mail").
     cpu_path: tuple = ()
     cpu_per: str = ""
     cpu_peers: str = "load generator and kernel threads"  # whose CPU the budget subtracts
@@ -91,11 +90,10 @@ class Target:
         if not self.cpu_path or not cores or not self.measured_as_targeted(run):
             return None
         cpu = lookup(run, self.cpu_path)
-        if not isinstance(cpu, dict) or not all(is_number(cpu.get(k)) for k in ("herald_us", "others_us")):
+        if not isinstance(cpu, dict) or not all(is_number(cpu.get(k)) for k in ("herald_us", "machine_us")):
             return None
         at_bound = cores * 1e6 / self.bound
-        sink = cpu.get("sink_us") if is_number(cpu.get("sink_us")) else None
-        peers = cpu["others_us"] + (sink or 0)
+        peers = max(cpu["machine_us"] - cpu["herald_us"], 0.0)  # every core's busy time but heraldd's
         return {"per": self.cpu_per, "cores": cores, "machine_us_at_bound": round(at_bound, 2),
                 "peers": self.cpu_peers,
                 "peers_us": round(peers, 2), "herald_us_max": round(at_bound - peers, 2), "herald_us": cpu["herald_us"]}
