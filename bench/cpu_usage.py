@@ -5,10 +5,13 @@
 
 BEFORE and AFTER are files written by cpu_snapshot (bench/lib.sh): the
 machine's /proc/stat "cpu" line, the process's own user+sys ticks (threads
-that exited included) and each live thread's, by name. Prints one JSON
-object:
+that exited included) and its sys ticks alone, each live thread's user+sys
+ticks, by name. Prints one JSON object:
 
     {"us_per_unit": 42.6,        the process's user+sys µs per unit
+     "kernel_us_per_unit": 18.0, its sys µs per unit: its system calls' work
+                                 in the kernel (TCP, the disk), the rest its
+                                 own code's (null from a snapshot without it)
      "cores": 0.93,              its CPU time ÷ wall time
      "threads": {"io-1": 35.1, ...},  µs per unit by thread name (threads of
                                  one name summed; io_uring workers, which come
@@ -31,6 +34,9 @@ when the disk, not the CPU, is what bounds a durable server. The machine's
 busy time per unit is what the whole scenario cost (the server, its peers,
 the load generator, the kernel's own threads): what is left of it after the
 server is the share a server doing no work would still have to leave them.
+The server's kernel time beside its total says how much of its CPU its own
+code spends, and how much the system calls it cannot do without: a budget
+(bench/targets.py) less that kernel time is what its code may take.
 """
 import json
 import os
@@ -38,15 +44,16 @@ import sys
 
 
 def read(path):
-    snap = {"machine": None, "pid": None, "process": 0, "threads": {}, "disk": None}
+    snap = {"machine": None, "pid": None, "process": 0, "kernel": None, "threads": {}, "disk": None}
     with open(path) as f:
         for line in f:
             kind, _, rest = line.rstrip("\n").partition(" ")
             if kind == "machine":
                 snap["machine"] = [int(x) for x in rest.split()]
-            elif kind == "process":  # PID TICKS
-                pid, ticks = rest.split(" ")
+            elif kind == "process":  # PID TICKS [SYS_TICKS]
+                pid, ticks, *kernel = rest.split(" ")
                 snap["pid"], snap["process"] = pid, int(ticks)
+                snap["kernel"] = int(kernel[0]) if kernel else None
             elif kind == "disk":  # BYTES, or nothing when /proc/PID/io was unreadable
                 snap["disk"] = int(rest) if rest.strip() else None
             elif kind == "thread":  # TID NAME TICKS
@@ -58,7 +65,10 @@ def read(path):
 def cpu_line(unit, herald, ceiling=None, ceiling_name="the ceiling"):
     """A Markdown line: heraldd's CPU per unit by thread, beside a ceiling's."""
     top = ", ".join(f"{name} {us:g}" for name, us in list(herald["threads"].items())[:6])
-    line = (f"\nCPU per {unit}: heraldd **{herald['us_per_unit']:g} µs** ({top}; {herald['cores']:g} cores busy, "
+    kernel = herald.get("kernel_us_per_unit")
+    line = (f"\nCPU per {unit}: heraldd **{herald['us_per_unit']:g} µs**"
+            + (f", {kernel:g} of it in the kernel" if kernel is not None else "")
+            + f" ({top}; {herald['cores']:g} cores busy, "
             f"machine {herald['machine_idle']:.0%} idle")
     if herald.get("disk_bytes_per_unit") is not None:
         line += f"; {herald['disk_bytes_per_unit']:,.0f} bytes to disk per {unit.split(',')[0]}"
@@ -83,7 +93,8 @@ def cpu_json(herald, ceiling=None):
     every core's busy time per unit and the rest of it after heraldd's (the
     load generator, the kernel's threads, any peer), when measured."""
     machine = herald.get("machine_us_per_unit")
-    out = {"herald_us": herald["us_per_unit"], "herald_cores": herald["cores"],
+    out = {"herald_us": herald["us_per_unit"], "herald_kernel_us": herald.get("kernel_us_per_unit"),
+           "herald_cores": herald["cores"],
            "herald_threads": herald["threads"], "machine_idle": herald["machine_idle"],
            "herald_disk_bytes": herald.get("disk_bytes_per_unit"), "machine_us": machine,
            "others_us": round(max(machine - herald["us_per_unit"], 0.0), 2) if machine is not None else None}
@@ -119,6 +130,8 @@ def usage(before, after, units):
     threads = {name: per_unit(ticks) for name, ticks in by_name.items() if ticks > 0}
     return {
         "us_per_unit": per_unit(process),
+        "kernel_us_per_unit": per_unit(after["kernel"] - before["kernel"])
+        if before["kernel"] is not None and after["kernel"] is not None else None,
         "cores": round(process / hz / wall, 2) if wall > 0 else 0.0,
         "threads": dict(sorted(threads.items(), key=lambda kv: -kv[1])),
         # fields 4 and 5 of /proc/stat's cpu line: idle and iowait

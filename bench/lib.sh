@@ -33,12 +33,14 @@ wait_port_line() {  # file → the port a bench server printed there (port=N)
 # bench/cpu_usage.py (CPU per event between two snapshots). Thread names
 # have no spaces here, so /proc's stat fields 14-15 (utime, stime) are where
 # awk counts them; io_uring workers are named iou-wrk-TID, counted as one.
-# Also the bytes PID has sent toward its disk (/proc/PID/io write_bytes:
-# pages it dirtied, exited threads included).
+# The process line also gives its system time alone (stime: its time in the
+# kernel, its system calls' TCP and disk work). Also the bytes PID has sent
+# toward its disk (/proc/PID/io write_bytes: pages it dirtied, exited threads
+# included).
 cpu_snapshot() {
   {
     echo "machine $(awk '/^cpu /{$1 = ""; print substr($0, 2); exit}' /proc/stat)"
-    echo "process $1 $(awk '{print $14 + $15}' "/proc/$1/stat")"
+    echo "process $1 $(awk '{print $14 + $15, $15}' "/proc/$1/stat")"
     echo "disk $(awk '/^write_bytes/{print $2}' "/proc/$1/io" 2>/dev/null || true)"
     local t
     for t in /proc/"$1"/task/*; do

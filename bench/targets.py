@@ -13,7 +13,9 @@ the table, a rate bound whose run measured its CPU per unit (HTTP, NDJSON,
 Redis, end to end) gets its budget: the CPU per unit every core together
 has at the bound, what the same run's load generator, kernel threads and
 peers (redis-server, smtp-sink) took of it, and so what heraldd could
-spend, beside what it spent. It exits 0 when all were met, 1 when one was not (or was not
+spend, beside what it spent; less heraldd's own kernel time (its system
+calls' TCP and disk work), what its own code could spend, beside what it
+took. It exits 0 when all were met, 1 when one was not (or was not
 measured), 2 on a usage error. bench/merge_results.py stores the same
 verdicts under latest.json's "targets" key and appends the table to
 latest.md, so every run states where it stands. The soak (bench/run.sh
@@ -94,9 +96,16 @@ class Target:
             return None
         at_bound = cores * 1e6 / self.bound
         peers = max(cpu["machine_us"] - cpu["herald_us"], 0.0)  # every core's busy time but heraldd's
-        return {"per": self.cpu_per, "cores": cores, "machine_us_at_bound": round(at_bound, 2),
-                "peers": self.cpu_peers,
-                "peers_us": round(peers, 2), "herald_us_max": round(at_bound - peers, 2), "herald_us": cpu["herald_us"]}
+        out = {"per": self.cpu_per, "cores": cores, "machine_us_at_bound": round(at_bound, 2),
+               "peers": self.cpu_peers,
+               "peers_us": round(peers, 2), "herald_us_max": round(at_bound - peers, 2), "herald_us": cpu["herald_us"]}
+        # heraldd's kernel time is its system calls' (the requests' and the
+        # messages' TCP, the journal's disk): what is left of the budget after
+        # it is what heraldd's own code may take, beside what it took.
+        if is_number(kernel := cpu.get("herald_kernel_us")):
+            out.update(herald_kernel_us=kernel, code_us_max=round(at_bound - peers - kernel, 2),
+                       code_us=round(cpu["herald_us"] - kernel, 2))
+        return out
 
 
 def is_number(v):
@@ -222,7 +231,10 @@ def markdown(targets):
             lines.append(f"\nCPU budget, {item['what']}: {figure(item['bound'], item['unit'])} on {b['cores']} cores "
                          f"leaves every core together {b['machine_us_at_bound']:g} µs per {b['per']}; this run's "
                          f"{b['peers']} took {b['peers_us']:g} µs of it, so "
-                         f"heraldd could spend **{b['herald_us_max']:g} µs**; it spent {b['herald_us']:g} µs.")
+                         f"heraldd could spend **{b['herald_us_max']:g} µs**; it spent {b['herald_us']:g} µs."
+                         + (f" Its kernel time alone (its system calls' TCP and disk work) was "
+                            f"{b['herald_kernel_us']:g} µs, which leaves its own code **{b['code_us_max']:g} µs**; "
+                            f"that code took {b['code_us']:g} µs." if "herald_kernel_us" in b else ""))
     return "\n".join(lines) + "\n"
 
 

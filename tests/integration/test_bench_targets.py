@@ -151,9 +151,18 @@ class BenchTargetsTest(unittest.TestCase):
         self.assertEqual(budget, {"per": "e-mail", "cores": 2, "machine_us_at_bound": 100.0,
                                   "peers": "smtp-sink, load generator and kernel threads", "peers_us": 65.0,
                                   "herald_us_max": 35.0, "herald_us": 62.5})
+        # With heraldd's kernel time measured (30 µs per e-mail: its system
+        # calls' TCP and disk work), what is left for its own code.
+        split = merged_run(e2e=scenario(15000, 12000, "e-mails/s", cpu=dict(cpu, herald_kernel_us=30.0)))
+        code, out, _ = self.judge(split)
+        self.assertIn("so heraldd could spend **35 µs**; it spent 62.5 µs. Its kernel time alone (its system calls' "
+                      "TCP and disk work) was 30 µs, which leaves its own code **5 µs**; that code took 32.5 µs.", out)
+        budget = targets.judge(split)["items"]["e2e_emails_per_s"]["budget"]
+        self.assertEqual((budget["herald_kernel_us"], budget["code_us_max"], budget["code_us"]), (30.0, 5.0, 32.5))
         # On 4 cores the same bound leaves twice the time.
         four = targets.judge(dict(run, machine_probe={"cpus": 4}))["items"]["e2e_emails_per_s"]["budget"]
         self.assertEqual(four["herald_us_max"], 135.0)
+        self.assertNotIn("code_us_max", four)  # no kernel time measured: no claim about the code
         # HTTP without a sink: 50 000 requests/s leaves 40 µs per request; wrk and the kernel took 20.3.
         http = scenario(32507, 46025, cpu={"herald_us": 33.8, "others_us": 20.3, "machine_us": 54.1})
         code, out, _ = self.judge(merged_run(http=http))
