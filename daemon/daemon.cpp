@@ -182,6 +182,7 @@ int Daemon::run() {
   if (!pending.empty()) net::co_spawn(ioc, pipeline.resume(std::move(pending)), net::detached);
 
   ApiRoutes routes(pipeline, journal, metrics, log_, &resources, settings_.http.tokens);
+  routes.spread_bulk_decoding(work_executors, settings_.http.bulk_spread_bytes);
   // With more than one thread, HTTP stays off the first context: SMTP
   // delivery there then never delays an accept, nor an accept a delivery.
   std::span<net::io_context* const> http_workers(workers);

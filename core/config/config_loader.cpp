@@ -39,6 +39,7 @@ void parse_http(const toml::table& t, const std::string& file, HttpSettings& htt
   if (auto v = r.millis("body_timeout_ms", 100, 3'600'000)) http.body_timeout = *v;
   if (auto v = r.millis("idle_timeout_ms", 100, 3'600'000)) http.idle_timeout = *v;
   if (auto v = r.integer("max_connections", 1, 1'000'000)) http.max_connections = size_t(*v);
+  if (auto v = r.integer("bulk_spread_bytes", 0, int64_t(1) << 30)) http.bulk_spread_bytes = size_t(*v);
   if (const toml::array* tokens = r.array("tokens")) {
     size_t i = 0;
     for (const auto& node : *tokens) {

@@ -41,6 +41,10 @@ struct HttpSettings {
   milliseconds body_timeout{30'000};
   milliseconds idle_timeout{60'000};    // keep-alive
   size_t max_connections = 4096;
+  // Event bodies this large are decoded and accepted on every io thread in
+  // turn, the delivery thread too (ApiRoutes::spread_bulk_decoding); 0 = on
+  // the thread that read them.
+  size_t bulk_spread_bytes = 64 * 1024;
   // [[http.tokens]]: none configured leaves /v1/events open (trusted network)
   // and the admin API closed.
   std::vector<AccessToken> tokens;

@@ -1,5 +1,8 @@
 #include "transports/http_ingest/api_routes.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/field.hpp>
 #include <boost/json/parse.hpp>
@@ -114,6 +117,15 @@ ApiRoutes::ApiRoutes(EventPipeline& pipeline, const Journal& journal, MetricsReg
       tokens_(std::move(tokens)),
       rejected_(metrics.counter("herald_events_rejected_total", "Event requests rejected as invalid",
                                 {{"source", "http"}})) {}
+
+void ApiRoutes::spread_bulk_decoding(const std::vector<boost::asio::any_io_executor>& threads, size_t min_bytes) {
+  lanes_.clear();
+  bulk_min_bytes_ = threads.size() > 1 ? min_bytes : 0;
+  if (bulk_min_bytes_ == 0) return;
+  for (const auto& ex : threads) lanes_.push_back({ex, std::make_unique<EventDecoder>()});
+  bulk_moved_ = &metrics_.counter("herald_http_bulk_decodes_moved_total",
+                                  "Event bodies decoded on another io thread than the one that read them");
+}
 
 namespace {
 boost::asio::awaitable<HttpResponse> ready(HttpResponse res) { co_return res; }
@@ -372,6 +384,22 @@ boost::asio::awaitable<HttpResponse> ApiRoutes::post_events(HttpRequest& req, Ev
                                   "use Content-Type application/json or application/x-ndjson");
   }
 
+  if (bulk_min_bytes_ != 0 && req.body().size() >= bulk_min_bytes_) {
+    DecodeLane& lane = lanes_[next_lane_.fetch_add(1, std::memory_order_relaxed) % lanes_.size()];
+    if (lane.executor != co_await boost::asio::this_coro::executor) {
+      bulk_moved_->inc();
+      // The session waits here, so `req` and its socket stay put; its
+      // coroutine resumes on its own thread when the other one is done.
+      co_return co_await boost::asio::co_spawn(lane.executor, decode_and_accept(req, *lane.decoder, format, token),
+                                               boost::asio::use_awaitable);
+    }
+  }
+  co_return co_await decode_and_accept(req, decoder, format, token);
+}
+
+boost::asio::awaitable<HttpResponse> ApiRoutes::decode_and_accept(HttpRequest& req, EventDecoder& decoder,
+                                                                 BodyFormat format, const AccessToken* token) {
+  const unsigned v = req.version();
   // The events' text stays in the body: `req` outlives their staging.
   const bool padded = has_decoder_padding(req.body());
   DecodeResult result = decoder.decode(req.body(), format, padded, padded);

@@ -188,6 +188,16 @@ TEST(ConfigLoaderTest, PrepareSegments) {
             std::string::npos);
 }
 
+TEST(ConfigLoaderTest, BulkSpreadBytes) {
+  TempDir dir;
+  EXPECT_EQ(load(dir, "").http.bulk_spread_bytes, 65'536u);
+  EXPECT_EQ(load(dir, "[http]\nbulk_spread_bytes = 0\n").http.bulk_spread_bytes, 0u);
+  EXPECT_EQ(load(dir, "[http]\nbulk_spread_bytes = 1048576\n").http.bulk_spread_bytes, 1u << 20);
+  EXPECT_NE(error_of(dir, "[http]\nbulk_spread_bytes = -1\n").find("http.bulk_spread_bytes"), std::string::npos);
+  EXPECT_NE(error_of(dir, "[http]\nbulk_spread_bytes = \"64k\"\n").find("http.bulk_spread_bytes"),
+            std::string::npos);
+}
+
 TEST(ConfigLoaderTest, BackgroundNice) {
   TempDir dir;
   EXPECT_EQ(load(dir, "").background_nice, 10);
