@@ -184,7 +184,9 @@ int Daemon::run() {
   ApiRoutes routes(pipeline, journal, metrics, log_, &resources, settings_.http.tokens);
   routes.spread_bulk_decoding(work_executors, settings_.http.bulk_spread_bytes);
   // With more than one thread, HTTP stays off the first context: SMTP
-  // delivery there then never delays an accept, nor an accept a delivery.
+  // delivery there then never delays an accept, nor an accept a delivery
+  // (but for bulk bodies, whose decoding the line above spreads over every
+  // context: on one HTTP thread it bounded bulk ingest with a core idle).
   std::span<net::io_context* const> http_workers(workers);
   if (workers.size() > 1) http_workers = http_workers.subspan(1);
   HttpServer server(http_workers, settings_.http, routes, log_, metrics);
