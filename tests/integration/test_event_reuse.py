@@ -5,6 +5,9 @@ earlier request once the history has encoded it (EventRecycler). A bulk
 request of events with every part, then requests of events that lack
 them: the history and the journal must show each later event exactly as
 it was sent, with no actor, partner, document, tenant or data left over.
+The same again with bulk bodies decoded on both io threads in turn
+(`[http] bulk_spread_bytes` below these bodies' size): each thread's
+decoder reuses its own batches.
 """
 import json
 import unittest
@@ -34,8 +37,10 @@ def ndjson(events):
 
 
 class EventReuseTest(unittest.TestCase):
+    HTTP_EXTRA = ""  # heraldd's default: bodies under 64 KiB stay on the HTTP thread
+
     def setUp(self):
-        self.daemon = Heraldd(transport="outbox")
+        self.daemon = Heraldd(transport="outbox", http_extra=self.HTTP_EXTRA)
 
     def tearDown(self):
         self.daemon.cleanup()
@@ -74,6 +79,17 @@ class EventReuseTest(unittest.TestCase):
         for e in sent:
             self.assertEqual(texts[e["id"]], e)
         self.assertEqual(d.errors(), [])
+        self.check_moved(d.metric("herald_http_bulk_decodes_moved_total"))
+
+    def check_moved(self, moved):
+        self.assertEqual(moved, 0)
+
+
+class EventReuseOnBothThreadsTest(EventReuseTest):
+    HTTP_EXTRA = "bulk_spread_bytes = 4096"  # every NDJSON body here is larger; single events are not
+
+    def check_moved(self, moved):
+        self.assertEqual(moved, 2)  # 4 bulk bodies over 2 io threads: every second one moved
 
 
 if __name__ == "__main__":
