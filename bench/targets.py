@@ -103,7 +103,7 @@ class Target:
         # messages' TCP, the journal's disk): what is left of the budget after
         # it is what heraldd's own code may take, beside what it took.
         if is_number(kernel := cpu.get("herald_kernel_us")):
-            out.update(herald_kernel_us=kernel, code_us_max=round(at_bound - peers - kernel, 2),
+            out.update(herald_kernel_us=kernel, code_us_max=round(out["herald_us_max"] - kernel, 2),
                        code_us=round(cpu["herald_us"] - kernel, 2))
         return out
 

@@ -40,6 +40,21 @@ std::string post(const std::string& body, const std::string& extra_headers = "")
 }
 const std::string kHealth = "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
 
+// n copies of kEvent with ids prefix0 … prefix<n-1>, a line each.
+std::string ndjson_events(const std::string& prefix, int n) {
+  std::string body;
+  for (int i = 0; i < n; ++i) {
+    std::string line = kEvent;
+    line.replace(line.find("\"e-1\""), 5, "\"" + prefix + std::to_string(i) + "\"");
+    body += line + "\n";
+  }
+  return body;
+}
+std::string post_ndjson(const std::string& body) {
+  return "POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-ndjson\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
 // A blocking client socket with a receive timeout.
 class Client {
  public:
@@ -212,15 +227,9 @@ TEST_F(HttpServerTest, LargeBodyArrivingInPiecesIsReadWholeAndTheNextRequestAfte
   s.max_body_bytes = 1 << 20;
   start(s);
   Client c(port);
-  std::string body;
-  for (int i = 0; i < 150; ++i) {
-    std::string line = kEvent;
-    line.replace(line.find("\"e-1\""), 5, "\"big-" + std::to_string(i) + "\"");
-    body += line + "\n";
-  }
+  const std::string body = ndjson_events("big-", 150);
   ASSERT_GT(body.size(), 3 * 4096u);
-  const std::string req = "POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-ndjson\r\nContent-Length: " +
-                          std::to_string(body.size()) + "\r\n\r\n" + body + kHealth;
+  const std::string req = post_ndjson(body) + kHealth;
   const size_t head = req.size() - body.size() - kHealth.size();
   c.send(std::string_view(req).substr(0, head + 100));
   std::this_thread::sleep_for(5ms);
@@ -258,16 +267,7 @@ TEST_F(HttpServerTest, BulkBodiesAreDecodedOnEveryIoThreadInTurn) {
   HttpSettings s = quick();
   s.max_body_bytes = 1 << 20;
   start(s);
-  auto ndjson = [](const std::string& prefix, int n) {
-    std::string body;
-    for (int i = 0; i < n; ++i) {
-      std::string line = kEvent;
-      line.replace(line.find("\"e-1\""), 5, "\"" + prefix + std::to_string(i) + "\"");
-      body += line + "\n";
-    }
-    return "POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-ndjson\r\nContent-Length: " +
-           std::to_string(body.size()) + "\r\n\r\n" + body;
-  };
+  auto ndjson = [](const std::string& prefix, int n) { return post_ndjson(ndjson_events(prefix, n)); };
   Counter& moved = metrics.counter("herald_http_bulk_decodes_moved_total", "");
   Client c(port);
   std::string pipelined;
@@ -301,10 +301,8 @@ TEST_F(HttpServerTest, BulkDecodingSpreadOfZeroKeepsEveryBodyWhereItWasRead) {
   HttpSettings s = quick();
   s.max_body_bytes = 1 << 20;
   start(s);
-  std::string body;
-  for (int i = 0; i < 40; ++i) body += kEvent.substr(0, 7) + "k-" + std::to_string(i) + kEvent.substr(10) + "\n";
-  const std::string req = "POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-ndjson\r\n"
-                          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string body = ndjson_events("k-", 40);
+  const std::string req = post_ndjson(body);
   ASSERT_GT(body.size(), 2048u);
   Client c(port);
   c.send(req + req);
